@@ -1,0 +1,160 @@
+// The wire codec: envelopes travel as superjson text so payloads keep Date, Map, Set, BigInt,
+// undefined and nested structure. Decoding treats its input as hostile: it bounds the size first,
+// refuses prototype-polluting keys at any depth, then checks the envelope's shape.
+import superjson from 'superjson';
+import { FeteError } from './errors.js';
+import { assertEnvelopeShape, type Envelope } from './envelope.js';
+
+/** @default 1 MiB */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const encoder = new TextEncoder();
+
+export interface DecodeOptions {
+  /** Largest accepted input in UTF-8 bytes. @default 1 MiB */
+  maxBytes?: number;
+  /** Deepest accepted nesting of objects and arrays. @default 64 (MAX_DECODE_DEPTH) */
+  maxDepth?: number;
+}
+
+export function encodeEnvelope(envelope: Envelope): string {
+  return superjson.stringify(envelope);
+}
+
+/** Encodes any value (a payload, a context) with the same codec as envelopes. */
+export function encodeValue(value: unknown): string {
+  return superjson.stringify(value);
+}
+
+function utf8Length(text: string, limit: number): number {
+  // Every UTF-16 unit is at most 3 UTF-8 bytes: skip the exact count when it cannot matter.
+  if (text.length * 3 <= limit) return text.length;
+  if (text.length > limit) return text.length;
+  return encoder.encode(text).length;
+}
+
+/** Deepest nesting accepted in decoded input: deeper JSON is refused before superjson recurses into it. */
+export const MAX_DECODE_DEPTH = 64;
+
+/** Throws FORBIDDEN_KEY if any object key at any depth is `__proto__`, `constructor` or `prototype`,
+ * and MALFORMED past `maxDepth` levels of nesting. Descends into arrays, plain objects, Maps and
+ * Sets; visits each object once, so superjson's referential equalities (cycles, shared subtrees)
+ * cost linear time instead of looping or exploding. No path strings are built: this runs on every
+ * decoded message, and the offending key is enough for the error. */
+export function assertNoForbiddenKeys(value: unknown, maxDepth: number = Infinity): void {
+  const seen = new Set<object>();
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    if (depth >= maxDepth) throw new FeteError('MALFORMED', `input is nested deeper than ${maxDepth} levels`);
+    seen.add(v);
+    const next = depth + 1;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) values.push(v[i]), depths.push(next);
+    } else if (v instanceof Map) {
+      for (const [k, item] of v) values.push(k, item), depths.push(next, next);
+    } else if (v instanceof Set) {
+      for (const item of v) values.push(item), depths.push(next);
+    } else {
+      for (const key in v) {
+        if (!Object.hasOwn(v, key)) continue;
+        if (FORBIDDEN_KEYS.has(key)) throw new FeteError('FORBIDDEN_KEY', `forbidden key "${key}" in decoded input`);
+        values.push((v as Record<string, unknown>)[key]), depths.push(next);
+      }
+    }
+  }
+}
+
+/** superjson's meta addresses values by dotted paths (`payload.a\\.b`), in object keys and in
+ * strings. A path segment naming a forbidden key is refused here, with FORBIDDEN_KEY, before
+ * superjson sees it. Splitting on every `.` and dropping backslashes over-approximates superjson's
+ * escaping, so no real segment is missed (a false positive needs a key like `__proto__\\.x`). */
+function assertNoForbiddenPaths(meta: unknown): void {
+  const check = (path: string) => {
+    for (const segment of path.split('.'))
+      if (FORBIDDEN_KEYS.has(segment.replaceAll('\\', '')))
+        throw new FeteError('FORBIDDEN_KEY', `forbidden key "${segment}" in superjson path "${path}"`);
+  };
+  const stack: unknown[] = [meta]; // parsed JSON: a tree, no cycles
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') check(v);
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) for (const item of v) stack.push(item);
+    else
+      for (const [key, item] of Object.entries(v)) {
+        check(key);
+        stack.push(item);
+      }
+  }
+}
+
+/** Checks superjson's annotation tree (`meta.values`) before superjson walks it. A tree is a record
+ * of subtrees keyed by path, or a node `[annotation, children?]` whose children are such a record.
+ * - superjson walks a string where it expects a record character by character, each character a
+ *   string again: unbounded recursion until the stack overflows. Refused up front.
+ * - a `typed-array` annotation becomes `new Float64Array(v)` on whatever JSON value sits at its
+ *   path: a number, numeric string or `{"length": 1e9}` there allocates that many elements, so a
+ *   100-byte message could ask for gigabytes. Resolving the path exactly as superjson does (after
+ *   Set dedupe, in its annotation order) is fragile, and typed arrays are not among the types fete
+ *   promises (Date, Map, Set, BigInt, undefined), so untrusted input may not use them. */
+function assertSafeAnnotations(values: unknown): void {
+  const bad = (m: string) => new FeteError('MALFORMED', `superjson meta: ${m}`);
+  const stack: Array<{ record: boolean; value: unknown }> = [{ record: false, value: values }];
+  while (stack.length > 0) {
+    const { record, value } = stack.pop()!;
+    if (typeof value === 'string' && value !== '') throw bad('an annotation tree must be an object or [annotation, children]');
+    if (value === null || typeof value !== 'object') continue;
+    if (!record && Array.isArray(value)) {
+      const [annotation, children] = value as unknown[];
+      if (Array.isArray(annotation) && annotation[0] === 'typed-array')
+        throw bad('typed arrays are not accepted in decoded messages (send an array of numbers)');
+      if (children) stack.push({ record: true, value: children });
+    } else for (const subtree of Object.values(value)) stack.push({ record: false, value: subtree });
+  }
+}
+
+/** Parses untrusted superjson text (size-limited, no prototype keys) without checking its shape. */
+export function decodeValue(text: unknown, options: DecodeOptions = {}): unknown {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  if (typeof text !== 'string') throw new FeteError('MALFORMED', `expected text, got ${text === null ? 'null' : typeof text}`);
+  const size = utf8Length(text, maxBytes);
+  if (size > maxBytes)
+    throw new FeteError('TOO_LARGE', `message of ${size} bytes exceeds the limit of ${maxBytes}`, { details: { size, maxBytes } });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new FeteError('MALFORMED', 'message is not valid JSON', { cause: err });
+  }
+  // JSON.parse makes "__proto__" an own key (harmless so far); refuse it before superjson walks it.
+  assertNoForbiddenKeys(raw, options.maxDepth ?? MAX_DECODE_DEPTH);
+  if (raw === null || typeof raw !== 'object' || !('json' in raw))
+    throw new FeteError('MALFORMED', 'message is not superjson ({ json, meta })');
+  const meta = (raw as { meta?: unknown }).meta;
+  if (meta !== undefined && (meta === null || typeof meta !== 'object'))
+    throw new FeteError('MALFORMED', 'superjson meta must be an object');
+  if (meta !== undefined) {
+    assertNoForbiddenPaths(meta);
+    assertSafeAnnotations((meta as { values?: unknown }).values);
+  }
+  try {
+    // superjson refuses __proto__/constructor/prototype in its meta paths itself; we re-check its output.
+    const value = superjson.deserialize(raw as Parameters<typeof superjson.deserialize>[0]);
+    assertNoForbiddenKeys(value);
+    return value;
+  } catch (err) {
+    if (err instanceof FeteError) throw err;
+    throw new FeteError('MALFORMED', `message could not be decoded: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Decodes an envelope from untrusted text: size limit, prototype-safe, shape-checked. */
+export function decodeEnvelope(text: unknown, options: DecodeOptions = {}): Envelope {
+  const value = decodeValue(text, options);
+  assertEnvelopeShape(value);
+  return value;
+}

@@ -1,0 +1,108 @@
+// One error type for all of fete: a FeteError carries a `code` from the single map below,
+// `retryable` derived from that code, and the original `cause`. Subclasses exist only where
+// callers branch with `instanceof` (subject and pattern validation).
+
+/** Every error code fete raises, with what it means. `retryable` says whether trying the same
+ * operation again later can succeed without changing the input. */
+export const FeteErrorCode = {
+  /** A subject is malformed: empty token, forbidden character, too many tokens or bytes. */
+  INVALID_SUBJECT: { retryable: false },
+  /** A pattern is malformed: as a subject, plus `>` anywhere but last, or `*`/`>` inside a token. */
+  INVALID_PATTERN: { retryable: false },
+  /** A topic declaration is malformed (bad template, unknown kind, duplicate name). */
+  INVALID_TOPIC: { retryable: false },
+  /** A payload failed its topic's schema, or a template parameter is missing or not a valid token. */
+  INVALID_PAYLOAD: { retryable: false },
+  /** An envelope or message could not be decoded, or has the wrong shape. */
+  MALFORMED: { retryable: false },
+  /** Decoded input holds a `__proto__`, `constructor` or `prototype` key (prototype pollution). */
+  FORBIDDEN_KEY: { retryable: false },
+  /** Input is larger than the configured limit. */
+  TOO_LARGE: { retryable: false },
+  /** The topic is not in the catalogue. */
+  UNKNOWN_TOPIC: { retryable: false },
+  /** No valid credentials (handshake auth refused). */
+  UNAUTHORIZED: { retryable: false },
+  /** Credentials are valid but the action is not allowed (subscribe/emit denied). */
+  FORBIDDEN: { retryable: false },
+  /** A name is already taken (listener registered twice under one name). */
+  CONFLICT: { retryable: false },
+  /** The thing asked for does not exist (delivery id, listener). */
+  NOT_FOUND: { retryable: false },
+  /** The object was closed or stopped; nothing more is accepted. */
+  CLOSED: { retryable: false },
+  /** The operation was aborted by its caller's AbortSignal. */
+  ABORTED: { retryable: false },
+  /** The operation did not finish in time. */
+  TIMEOUT: { retryable: true },
+  /** The store is in use by another process (an embedded data directory is locked). */
+  STORE_LOCKED: { retryable: false },
+  /** The store failed (connection lost, serialization failure); the operation may succeed later. */
+  STORE_UNAVAILABLE: { retryable: true },
+  /** The network or server is unreachable; the operation may succeed later. */
+  NETWORK: { retryable: true },
+  /** Browser storage quota exhausted: the app must free space or tell the user. */
+  QUOTA_EXCEEDED: { retryable: false },
+  /** A lease was lost: the delivery was rescued and given to another worker. */
+  LEASE_LOST: { retryable: false },
+  /** Options are invalid or do not allow the operation (a bad schema name; `ctx.tx` or
+   * `tx.query` with `dispatch: 'inline'`, which has no store). Fix the configuration. */
+  INVALID_OPTIONS: { retryable: false },
+  /** A bug or an unexpected throw, wrapped once with its cause and stack. */
+  INTERNAL: { retryable: false },
+} as const satisfies Record<string, { retryable: boolean }>;
+
+export type FeteErrorCode = keyof typeof FeteErrorCode;
+
+export interface FeteErrorOptions {
+  cause?: unknown;
+  /** Extra structured facts (the offending subject, limit, topic name...). */
+  details?: Record<string, unknown>;
+}
+
+export class FeteError extends Error {
+  override readonly name: string = 'FeteError';
+  readonly code: FeteErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: FeteErrorCode, message: string, options: FeteErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get retryable(): boolean {
+    return FeteErrorCode[this.code].retryable;
+  }
+
+  /** A plain object safe to send over the wire (no stack, no cause). */
+  toJSON(): { code: FeteErrorCode; message: string; retryable: boolean } {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+
+  /** Wraps any thrown value once: a FeteError passes through, anything else becomes `code` with
+   * the original kept as `cause` (its stack included). */
+  static from(err: unknown, code: FeteErrorCode = 'INTERNAL'): FeteError {
+    if (err instanceof FeteError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    return new FeteError(code, message, { cause: err });
+  }
+}
+
+export function isFeteError(err: unknown, code?: FeteErrorCode): err is FeteError {
+  return err instanceof FeteError && (code === undefined || err.code === code);
+}
+
+export class InvalidSubjectError extends FeteError {
+  override readonly name = 'InvalidSubjectError';
+  constructor(message: string, options: FeteErrorOptions = {}) {
+    super('INVALID_SUBJECT', message, options);
+  }
+}
+
+export class InvalidPatternError extends FeteError {
+  override readonly name = 'InvalidPatternError';
+  constructor(message: string, options: FeteErrorOptions = {}) {
+    super('INVALID_PATTERN', message, options);
+  }
+}

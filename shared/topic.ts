@@ -1,0 +1,224 @@
+// Topics: the one declaration from which every server and client signature is derived.
+// `defineTopic('orders.{orderId}.status', { schema, kind })` types the payload from a Standard
+// Schema (zod, valibot, arktype...), types the template's parameters, and checks at compile time
+// that each parameter is a payload field. `subjectOf` fills the parameters from a payload.
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { FeteError } from './errors.js';
+import { isValidToken, MAX_SUBJECT_TOKENS, validatePattern, validateSubject } from './subject.js';
+
+export type TopicKind = 'domain' | 'integration' | 'presentation';
+export const TOPIC_KINDS: readonly TopicKind[] = ['domain', 'integration', 'presentation'];
+
+/** How long the log keeps a topic's events for replay (resume from a cursor). */
+export interface Retention {
+  /** Events older than this many milliseconds may be pruned. @default unbounded */
+  maxAgeMs?: number;
+  /** At most this many of the newest events of the topic are kept. @default unbounded */
+  maxEvents?: number;
+}
+
+export interface TopicOptions<S extends StandardSchemaV1 | undefined = StandardSchemaV1 | undefined> {
+  /** Payload schema (any Standard Schema). Without one the payload is not checked at runtime. */
+  schema?: S;
+  kind: TopicKind;
+  /** Browsers may emit this topic (after auth and schema). Never allowed for presentation. @default false */
+  clientEmit?: boolean;
+  /** Replay window of the log for this topic. @default unbounded */
+  retention?: Retention;
+}
+
+/** The parameter names of a template: `'orders.{orderId}.status'` -> `'orderId'`. */
+export type ParamsOf<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? P | ParamsOf<Rest> : never;
+
+/** The subjects a template can produce: `'orders.{orderId}.status'` -> `` `orders.${string}.status` ``. */
+export type SubjectOfTemplate<T extends string> = T extends `${infer Head}{${string}}${infer Rest}`
+  ? `${Head}${string}${SubjectOfTemplate<Rest>}`
+  : T;
+
+/** A declared topic. `TPayload` is what listeners receive (schema output); `TInput` what emit takes. */
+export interface Topic<TPayload = unknown, TTemplate extends string = string, TInput = TPayload> {
+  /** The template is the topic's name on the wire and in storage. */
+  readonly name: TTemplate;
+  readonly template: TTemplate;
+  readonly kind: TopicKind;
+  readonly clientEmit: boolean;
+  readonly retention: Retention | undefined;
+  readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
+  readonly params: readonly string[];
+  /** The template with every parameter as `*`: the pattern of all this topic's subjects. */
+  readonly pattern: string;
+  /** Type carrier only; never present at runtime. */
+  readonly '~types'?: { readonly payload: TPayload; readonly input: TInput };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTopic = Topic<any, string, any>;
+export type TopicCatalog = Readonly<Record<string, AnyTopic>>;
+export type PayloadOf<T> = T extends Topic<infer P, string, unknown> ? P : never;
+export type InputOf<T> = T extends Topic<unknown, string, infer I> ? I : never;
+export type TemplateOf<T> = T extends Topic<unknown, infer N, unknown> ? N : never;
+/** Every topic of a catalogue, as a union. */
+export type TopicsOf<C extends TopicCatalog> = C[keyof C];
+
+type ParamsCheck<T extends string, O> = [ParamsOf<T>] extends [never]
+  ? unknown
+  : [ParamsOf<T>] extends [keyof O]
+    ? unknown
+    : { '~error': `template parameter "${Exclude<ParamsOf<T>, keyof O> & string}" is not a field of the payload` };
+
+type DefaultPayload<T extends string> = [ParamsOf<T>] extends [never]
+  ? unknown
+  : { [K in ParamsOf<T>]: string | number } & Record<string, unknown>;
+
+export function defineTopic<const T extends string, S extends StandardSchemaV1>(
+  template: T,
+  options: TopicOptions<S> & { schema: S & ParamsCheck<T, StandardSchemaV1.InferOutput<S>> },
+): Topic<StandardSchemaV1.InferOutput<S>, T, StandardSchemaV1.InferInput<S>>;
+export function defineTopic<const T extends string, P = DefaultPayload<T>>(
+  template: T,
+  options: TopicOptions<undefined>,
+): Topic<P, T>;
+export function defineTopic(template: string, options: TopicOptions): AnyTopic {
+  const bad = (m: string) => new FeteError('INVALID_TOPIC', `topic "${template}": ${m}`, { details: { template } });
+  if (typeof template !== 'string' || template.length === 0) throw bad('template must be a non-empty string');
+  if (!options || !TOPIC_KINDS.includes(options.kind)) throw bad(`kind must be one of ${TOPIC_KINDS.join(', ')}`);
+  if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function')
+    throw bad('schema must implement Standard Schema (`~standard.validate`)');
+  if (options.kind === 'presentation' && options.clientEmit)
+    throw bad('presentation topics are output only; clientEmit is not allowed');
+  const tokens = template.split('.');
+  if (tokens.length > MAX_SUBJECT_TOKENS) throw bad(`more than ${MAX_SUBJECT_TOKENS} tokens`);
+  const params: string[] = [];
+  const patternTokens = tokens.map((t) => {
+    const m = /^\{([A-Za-z_$][\w$]*)\}$/.exec(t);
+    if (m) {
+      if (params.includes(m[1]!)) throw bad(`parameter {${m[1]}} appears twice`);
+      params.push(m[1]!);
+      return '*';
+    }
+    if (!isValidToken(t) || t.includes('{') || t.includes('}'))
+      throw bad(`"${t}" is neither a valid token nor a {parameter}`);
+    return t;
+  });
+  const pattern = patternTokens.join('.');
+  try {
+    validatePattern(pattern);
+  } catch (err) {
+    throw new FeteError('INVALID_TOPIC', `topic "${template}": ${(err as Error).message}`, { cause: err });
+  }
+  const retention = options.retention;
+  if (retention !== undefined) {
+    for (const k of ['maxAgeMs', 'maxEvents'] as const) {
+      const v = retention[k];
+      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw bad(`retention.${k} must be a positive number`);
+    }
+  }
+  return Object.freeze({
+    name: template,
+    template,
+    kind: options.kind,
+    clientEmit: options.clientEmit ?? false,
+    retention: retention ? Object.freeze({ ...retention }) : undefined,
+    schema: options.schema,
+    params: Object.freeze(params),
+    pattern,
+  });
+}
+
+/** A typed catalogue of topics, imported by both server and browser. Checks templates are unique. */
+export function defineTopics<const C extends TopicCatalog>(catalog: C): C {
+  const seen = new Map<string, string>();
+  for (const [key, topic] of Object.entries(catalog)) {
+    if (!topic || typeof topic.template !== 'string' || typeof topic.pattern !== 'string')
+      throw new FeteError('INVALID_TOPIC', `catalogue entry "${key}" is not a topic (use defineTopic)`);
+    const other = seen.get(topic.template);
+    if (other !== undefined)
+      throw new FeteError('INVALID_TOPIC', `catalogue entries "${other}" and "${key}" declare the same topic "${topic.template}"`);
+    seen.set(topic.template, key);
+  }
+  return Object.freeze({ ...catalog });
+}
+
+/** A short text for an offending value in an error message; never throws (cycles, BigInt, null
+ * prototypes would make a bare JSON.stringify or String throw a TypeError instead of our error). */
+function describe(value: unknown): string {
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    // fall through
+  }
+  return typeof value;
+}
+
+/** Fills a topic's template parameters from the payload's fields of the same name. */
+export function subjectOf<T extends AnyTopic>(topic: T, payload: InputOf<T> | PayloadOf<T>): SubjectOfTemplate<TemplateOf<T>> {
+  if (topic.params.length === 0) return topic.template as SubjectOfTemplate<TemplateOf<T>>;
+  if (payload === null || typeof payload !== 'object')
+    throw new FeteError('INVALID_PAYLOAD', `topic "${topic.name}": payload must be an object holding ${topic.params.join(', ')}`);
+  const subject = topic.template.replace(/\{([A-Za-z_$][\w$]*)\}/g, (_, name: string) => {
+    const value: unknown = (payload as Record<string, unknown>)[name];
+    // NaN and Infinity would make the tokens "NaN"/"Infinity": a bug upstream, not an id.
+    const text =
+      typeof value === 'string'
+        ? value
+        : (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint'
+          ? String(value)
+          : undefined;
+    if (text === undefined || !isValidToken(text))
+      throw new FeteError(
+        'INVALID_PAYLOAD',
+        `topic "${topic.name}": parameter {${name}} must be a non-empty string or number without ".", "*", ">" or whitespace; got ${describe(value)}`,
+        { details: { topic: topic.name, param: name } },
+      );
+    return text;
+  });
+  try {
+    return validateSubject(subject) as SubjectOfTemplate<TemplateOf<T>>;
+  } catch (err) {
+    throw new FeteError('INVALID_PAYLOAD', `topic "${topic.name}": ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function issuesToError(topic: AnyTopic, issues: readonly StandardSchemaV1.Issue[]): FeteError {
+  const text = issues
+    .slice(0, 5)
+    .map((i) => {
+      const path = (i.path ?? []).map((p) => (typeof p === 'object' ? String(p.key) : String(p))).join('.');
+      return path ? `${path}: ${i.message}` : i.message;
+    })
+    .join('; ');
+  return new FeteError('INVALID_PAYLOAD', `topic "${topic.name}": invalid payload: ${text}`, {
+    details: { topic: topic.name, issues: issues.map((i) => ({ message: i.message, path: i.path })) },
+  });
+}
+
+/** Validates a payload against its topic's schema and returns the schema's output. Sync schemas only;
+ * use `validatePayload` where an async schema is possible. */
+export function validatePayloadSync<T extends AnyTopic>(topic: T, payload: unknown): PayloadOf<T> {
+  if (!topic.schema) return payload as PayloadOf<T>;
+  const result = topic.schema['~standard'].validate(payload);
+  if (result instanceof Promise)
+    throw new FeteError('INVALID_TOPIC', `topic "${topic.name}": schema is async; use the async emit path`);
+  if (result.issues) throw issuesToError(topic, result.issues);
+  return result.value as PayloadOf<T>;
+}
+
+/** Validates a payload against its topic's schema (sync or async) and returns the schema's output. */
+export async function validatePayload<T extends AnyTopic>(topic: T, payload: unknown): Promise<PayloadOf<T>> {
+  if (!topic.schema) return payload as PayloadOf<T>;
+  const result = await topic.schema['~standard'].validate(payload);
+  if (result.issues) throw issuesToError(topic, result.issues);
+  return result.value as PayloadOf<T>;
+}
+
+/** Looks a topic up by name (template) in a catalogue, building the index once per catalogue. */
+const byNameCache = new WeakMap<TopicCatalog, Map<string, AnyTopic>>();
+export function topicByName(catalog: TopicCatalog, name: string): AnyTopic | undefined {
+  let index = byNameCache.get(catalog);
+  if (!index) {
+    index = new Map(Object.values(catalog).map((t) => [t.name, t]));
+    byNameCache.set(catalog, index);
+  }
+  return index.get(name);
+}
