@@ -74,3 +74,19 @@ export {
   type DropReason,
   type Subscription,
 } from './bus.js';
+export {
+  FETE_NAMESPACE,
+  PROTOCOL_LIMITS,
+  type ClientToServerEvents,
+  type EmitAck,
+  type EmitAckItem,
+  type EmitPacket,
+  type EvPacket,
+  type GapPacket,
+  type ServerToClientEvents,
+  type SubAck,
+  type SubPacket,
+  type SubscribeFrom,
+  type UnsubPacket,
+  type WireError,
+} from './protocol.js';

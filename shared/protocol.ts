@@ -1,0 +1,80 @@
+// The realtime protocol between the browser client and the server's Socket.IO fanout: event
+// names, packet shapes and acks, in one place so both sides type-check against the same contract.
+// Envelopes travel as encoded text (encodeEnvelope): the server encodes an event once and sends the
+// same string to every matching socket; the receiver decodes it as untrusted input.
+import type { FeteErrorCode } from './errors.js';
+
+/** The Socket.IO namespace fete mounts. */
+export const FETE_NAMESPACE = '/fete';
+
+/** Where a new subscription starts: only new events, the whole retained log, or after a cursor. */
+export type SubscribeFrom = 'latest' | 'earliest' | number;
+
+/** A plain error on the wire: a FeteError's code and message, nothing else. */
+export interface WireError {
+  code: FeteErrorCode;
+  message: string;
+}
+
+// --- client -> server -------------------------------------------------------------------------
+
+/** `sub`: subscribe `pattern` under the client-chosen id `sid` (unique per socket). */
+export interface SubPacket {
+  sid: string;
+  pattern: string;
+  from: SubscribeFrom;
+}
+/** Ack of `sub`: the cursor the subscription starts after (events with greater seq follow). */
+export type SubAck = { ok: true; cursor: number } | { ok: false; error: WireError };
+
+/** `unsub`: end subscription `sid`. */
+export interface UnsubPacket {
+  sid: string;
+}
+
+/** `emit`: a batch of encoded envelopes, applied in order; acked per envelope, in the same order. */
+export type EmitPacket = string[];
+export type EmitAckItem =
+  | { id: string; status: 'accepted'; seq: number }
+  | { id: string; status: 'duplicate'; seq: number }
+  | { id: string | null; status: 'rejected'; error: WireError };
+/** Ack of `emit`: one item per envelope, or a batch-level error (malformed packet, too many). */
+export type EmitAck = { ok: true; results: EmitAckItem[] } | { ok: false; error: WireError };
+
+// --- server -> client -------------------------------------------------------------------------
+
+/** `ev`: one event for subscription `sid`, in seq order per subscription. `e` is encodeEnvelope text. */
+export interface EvPacket {
+  sid: string;
+  e: string;
+}
+
+/** `gap`: the log no longer holds what the subscription asked for (retention pruned it): events with
+ * seq in (`after`, `resumedAt`] may be missing; delivery continues after `resumedAt`. */
+export interface GapPacket {
+  sid: string;
+  reason: 'retention' | 'overflow';
+  after: number;
+  resumedAt: number;
+}
+
+/** Socket.IO event maps, for `Server<ClientToServer, ServerToClient>` and `Socket<ServerToClient, ClientToServer>`. */
+export interface ClientToServerEvents {
+  sub(packet: SubPacket, ack: (res: SubAck) => void): void;
+  unsub(packet: UnsubPacket, ack?: (res: { ok: boolean }) => void): void;
+  emit(packet: EmitPacket, ack: (res: EmitAck) => void): void;
+}
+export interface ServerToClientEvents {
+  ev(packet: EvPacket): void;
+  gap(packet: GapPacket): void;
+}
+
+/** Limits both sides agree on. The server enforces them; the client batches within them. */
+export const PROTOCOL_LIMITS = {
+  /** Most envelopes in one `emit` packet. */
+  maxEmitBatch: 100,
+  /** Most subscriptions one socket may hold. */
+  maxSubscriptionsPerSocket: 256,
+  /** Longest subscription id. */
+  maxSidLength: 64,
+} as const;
