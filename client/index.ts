@@ -1,8 +1,28 @@
-// fete/client: the browser SDK. The connection, subscriptions and IndexedDB outbox (`createClient`)
-// arrive with the realtime issue; until then this entry gives browser code the isomorphic pieces it
-// shares with the server: topic declarations, envelopes, the codec, errors and the in-process bus.
+// fete/client: the browser SDK. `createClient` gives typed subscriptions with resume, durable emits
+// through an IndexedDB outbox drained by one leader tab, and a status; the isomorphic pieces it
+// shares with the server (topics, envelopes, errors, the bus) are re-exported for browser code.
+export {
+  createClient,
+  type Client,
+  type ClientEvents,
+  type EmitOptions,
+  type EmitReceipt,
+  type OutboxView,
+  type RejectedEmit,
+} from './client.js';
+export type { ClientOptions } from './options.js';
+export type { ClientStatus } from './status.js';
+export type { Delivered } from './outbox.js';
+export type { ClientSubscription, Gap, SubscribeOptions, SubscriptionHandler } from './client-subscription.js';
+export type { ClientAuth, Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js';
+export { socketTransport, type SocketTransportOptions } from './socket-transport.js';
+export type { Outcome, OutboxRecord, OutboxStore, QueuedRecord, RejectedRecord, ResultRecord, Settlement } from './outbox-store.js';
+export type { LockManagerLike } from './leader.js';
+export type { ChannelFactory } from './tab-channel.js';
+export type { RetryOptions } from './backoff.js';
 export {
   FeteError,
+  InvalidPatternError,
   isFeteError,
   defineTopic,
   defineTopics,
@@ -14,11 +34,13 @@ export {
   createBus,
   type AnyTopic,
   type Envelope,
+  type EnvelopeOf,
   type FeteErrorCode,
   type InputOf,
   type MatchingTopics,
   type PatternEvent,
   type PayloadOf,
+  type SubscribeFrom,
   type Topic,
   type TopicCatalog,
 } from '../shared/index.js';

@@ -1,0 +1,137 @@
+// One subscription of the browser client, as the app holds it: a handler or a `for await` loop over
+// the events the server sends for its pattern, its cursor (the last seq handed to it), and its
+// state with the server. The router (subscription-router.ts) feeds it; its buffer and consumer are
+// a bus subscription (shared/bus.ts), which brings one-at-a-time async handlers, bounded buffers,
+// iteration and the unsubscribe semantics.
+import { FeteError, type Envelope, type SubscribeFrom, type Subscription as BusSubscription } from '../shared/index.js';
+import { asyncDispose } from './async-dispose.js';
+
+/** Events in (`after`, `resumedAt`] may be missing for this subscription; delivery goes on after
+ * `resumedAt`. 'retention': the server's log no longer holds them. 'overflow': the subscription's
+ * buffer was full (see `bufferSize`), or the server's. */
+export interface Gap {
+  pattern: string;
+  reason: 'retention' | 'overflow';
+  after: number;
+  resumedAt: number;
+}
+
+export interface SubscribeOptions {
+  /** Where to start: only new events, the whole retained log, or after this seq. @default 'latest' */
+  from?: SubscribeFrom;
+  /** Called when events may be missing (a resume the log cannot cover, an overflow). @default none */
+  onGap?: (gap: Gap) => void;
+  /** Events buffered while the consumer is busy; past it they are dropped and reported as an
+   * 'overflow' gap. @default the client's `bufferSize` (unbounded) */
+  bufferSize?: number;
+}
+
+export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
+  readonly pattern: string;
+  /** The seq of the last event handed to this subscription (or where the server said it starts);
+   * a reconnect resumes after it. `undefined` before the first ack or event. */
+  readonly cursor: number | undefined;
+  /** True after `unsubscribe()`, the client's `close()`, or a refusal by the server. */
+  readonly closed: boolean;
+  /** Resolves when the server first acknowledges the subscription; rejects with the server's
+   * FeteError (FORBIDDEN, INVALID_PATTERN...) if refused, or CLOSED if ended before that. */
+  readonly ready: Promise<void>;
+  /** Stops delivery at once, buffered events included, and tells the server. Idempotent. */
+  unsubscribe(): void;
+  /** Without a handler only, once. Ends after `unsubscribe()`/`close()`; throws the server's
+   * error if it refused the subscription. Leaving the loop early unsubscribes. */
+  [Symbol.asyncIterator](): AsyncIterator<E, undefined>;
+  /** Unsubscribes, then waits for a running handler call to finish. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export type SubscriptionHandler<E> = (event: E, subscription: ClientSubscription<E>) => unknown;
+
+const noop = () => {};
+
+/** What the router keeps per subscription. Fields other than the public ones are the router's. */
+export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<E> {
+  cursor: number | undefined;
+  /** The connection epoch this subscription's `sub` was last sent on. */
+  sentOn = -1;
+  /** Consecutive failed `sub` attempts, for the retry backoff. */
+  attempt = 0;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  bus!: BusSubscription<Envelope>;
+  #error: FeteError | undefined;
+  #closed = false;
+  #isReady = false;
+  #settleReady!: (err?: FeteError) => void;
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly sid: string,
+    readonly pattern: string,
+    readonly from: SubscribeFrom,
+    readonly onGap: ((gap: Gap) => void) | undefined,
+    readonly onUnsubscribe: (sid: string) => void,
+  ) {
+    // A numeric start is a cursor: a resume before the first ack already starts after it.
+    if (typeof from === 'number') this.cursor = from;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#settleReady = (err) => (err ? reject(err) : resolve());
+    });
+    // Also reported through the client's status: an app that never awaits `ready` is not
+    // punished with an unhandled rejection.
+    this.ready.catch(noop);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The server acknowledged it. */
+  acknowledged(): void {
+    if (this.#isReady) return;
+    this.#isReady = true;
+    this.#settleReady();
+  }
+
+  /** Ends it: `error` when the server refused it (iterators then throw it), else CLOSED for `ready`. */
+  end(error?: FeteError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#error = error;
+    clearTimeout(this.retryTimer);
+    if (!this.#isReady) {
+      this.#isReady = true;
+      this.#settleReady(error ?? new FeteError('CLOSED', `the subscription to "${this.pattern}" ended before the server acknowledged it`));
+    }
+    this.bus.unsubscribe();
+  }
+
+  unsubscribe(): void {
+    if (this.#closed) return;
+    this.end();
+    this.onUnsubscribe(this.sid);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<E, undefined> {
+    const inner = this.bus[Symbol.asyncIterator]();
+    return {
+      next: async () => {
+        const r = await inner.next();
+        if (r.done) {
+          if (this.#error) throw this.#error;
+          return { done: true, value: undefined };
+        }
+        return { done: false, value: r.value.payload as E };
+      },
+      return: async () => {
+        this.unsubscribe();
+        await inner.return?.();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  [asyncDispose](): Promise<void> {
+    this.unsubscribe();
+    return this.bus.drained();
+  }
+}

@@ -1,0 +1,251 @@
+// createClient: the browser SDK's one entry point. It validates at the edge (patterns, topics,
+// payloads, sizes) and wires the parts: the transport (connection), the subscription router
+// (realtime delivery with resume), the outbox (durable emits, drained by the leader tab) and the
+// status. Every signature is derived from the topic catalogue, with no code generation.
+import {
+  FeteError,
+  createEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+  topicByName,
+  uuidv7,
+  type Envelope,
+  type EnvelopeOf,
+  type InputOf,
+  type PatternEvent,
+  type TopicCatalog,
+  type TopicsOf,
+} from '../shared/index.js';
+import { asyncDispose } from './async-dispose.js';
+import type { ClientSubscription, Gap, SubscribeOptions, SubscriptionHandler } from './client-subscription.js';
+import { Emitter } from './emitter.js';
+import { openIdbOutboxStore } from './idb-outbox-store.js';
+import { createMemoryOutboxStore } from './memory-outbox-store.js';
+import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
+import { Outbox, type Delivered } from './outbox.js';
+import type { OutboxStore, RejectedRecord } from './outbox-store.js';
+import { StatusHolder, type ClientStatus } from './status.js';
+import { SubscriptionRouter } from './subscription-router.js';
+import type { Transport } from './transport.js';
+import { fromWireError } from './wire.js';
+
+export interface EmitOptions {
+  /** The envelope id, the server's idempotency key: a UUID the app may keep to emit again safely.
+   * @default a new UUIDv7 */
+  id?: string;
+  /** String headers (tenant, traceparent, user properties). @default {} */
+  headers?: Record<string, string>;
+}
+
+export interface EmitReceipt<E = Envelope> {
+  readonly id: string;
+  /** The envelope as queued (validated payload, subject, time). */
+  readonly envelope: E;
+  /** Resolves when the server acknowledges the envelope (`duplicate` if it already had the id);
+   * rejects with the server's FeteError if it refused the envelope for good (the entry is then in
+   * `client.outbox.rejected()`), or CLOSED if the client closes first (the entry stays queued). */
+  readonly delivered: Promise<Delivered>;
+}
+
+/** An emit the server refused for good; it left the queue and waits here for the app. */
+export interface RejectedEmit {
+  id: string;
+  topic: string;
+  /** The envelope as queued; undefined if the stored text no longer decodes. */
+  envelope: Envelope | undefined;
+  error: FeteError;
+  rejectedAt: Date;
+}
+
+export interface OutboxView {
+  /** Emits refused by the server, oldest first (all tabs, for the IndexedDB outbox). */
+  rejected(): Promise<RejectedEmit[]>;
+  /** Forgets rejected emits by id, or all of them. */
+  discardRejected(ids?: readonly string[]): Promise<void>;
+}
+
+export interface ClientEvents {
+  /** The status changed (at most once per microtask). */
+  status(status: ClientStatus): void;
+  /** A subscription may have missed events. */
+  gap(gap: Gap): void;
+  /** An error no call returned: see `ClientStatus.lastError`. */
+  error(error: FeteError): void;
+}
+
+export interface Client<C extends TopicCatalog = TopicCatalog> {
+  readonly topics: C;
+  /** A snapshot, replaced on every change. */
+  readonly status: ClientStatus;
+  readonly outbox: OutboxView;
+  /** Subscribes to the events whose subject matches `pattern`; the handler's event is the union of
+   * the catalogue topics the pattern can match. Throws InvalidPatternError, or CLOSED. */
+  subscribe<const P extends string>(
+    pattern: P,
+    handler: SubscriptionHandler<PatternEvent<C, P>>,
+    options?: SubscribeOptions,
+  ): ClientSubscription<PatternEvent<C, P>>;
+  /** Without a handler: consume with `for await (const ev of sub)`. */
+  subscribe<const P extends string>(pattern: P, options?: SubscribeOptions): ClientSubscription<PatternEvent<C, P>>;
+  /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
+   * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
+   * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */
+  emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitReceipt<EnvelopeOf<T>>>;
+  /** Adds a listener; returns the function that removes it. */
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void;
+  /** Ends subscriptions, stops draining, writes emits already called, releases the leader lock,
+   * closes the connection and the outbox database. Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export function createClient<C extends TopicCatalog>(options: ClientOptions<C>): Client<C> {
+  return new FeteClient(resolveOptions(options));
+}
+
+function openStore(o: ResolvedOptions<TopicCatalog>): Promise<OutboxStore> {
+  if (o.outbox === 'memory') return Promise.resolve(createMemoryOutboxStore());
+  if (o.outbox === 'indexeddb') return openIdbOutboxStore(o.indexedDB!, `fete-outbox:${o.name}`);
+  return Promise.resolve(o.outbox);
+}
+
+const encoder = new TextEncoder();
+
+class FeteClient<C extends TopicCatalog> implements Client<C> {
+  readonly #o: ResolvedOptions<C>;
+  readonly #events = new Emitter<ClientEvents>();
+  readonly #status = new StatusHolder((s) => this.#events.emit('status', s));
+  readonly #transport: Transport;
+  readonly #router: SubscriptionRouter;
+  readonly #outbox: Outbox;
+  /** This client's id among the tabs sharing the outbox. */
+  readonly #tab = uuidv7();
+  #closing: Promise<void> | undefined;
+
+  readonly outbox: OutboxView = {
+    rejected: async () => (await this.#outbox.rejected()).map(toRejectedEmit),
+    discardRejected: (ids) => this.#outbox.discardRejected(ids),
+  };
+
+  constructor(o: ResolvedOptions<C>) {
+    this.#o = o;
+    const report = (err: FeteError) => this.#report(err);
+    this.#transport = o.transport({ url: o.url, auth: o.auth });
+    this.#router = new SubscriptionRouter({
+      topics: o.topics,
+      transport: this.#transport,
+      ackTimeoutMs: o.ackTimeoutMs,
+      retry: o.retry,
+      maxEnvelopeBytes: o.maxEnvelopeBytes,
+      bufferSize: o.bufferSize,
+      onGap: (gap) => this.#events.emit('gap', gap),
+      onError: report,
+    });
+    this.#outbox = new Outbox({
+      store: openStore(o),
+      transport: this.#transport,
+      tab: this.#tab,
+      name: o.name,
+      locks: o.locks,
+      channel: o.broadcastChannel,
+      ackTimeoutMs: o.ackTimeoutMs,
+      retry: o.retry,
+      pollIntervalMs: o.pollIntervalMs,
+      resultTtlMs: o.resultTtlMs,
+      onStatus: (patch) => this.#status.update(patch),
+      onError: report,
+    });
+    this.#transport.open({
+      connect: () => {
+        this.#status.update({ connected: true });
+        this.#router.connected();
+        this.#outbox.connected();
+      },
+      disconnect: () => {
+        this.#status.update({ connected: false });
+        this.#router.disconnected();
+      },
+      connectError: report,
+      ev: (packet) => this.#router.ev(packet),
+      gap: (packet) => this.#router.gap(packet),
+    });
+  }
+
+  get topics(): C {
+    return this.#o.topics;
+  }
+
+  get status(): ClientStatus {
+    return this.#status.current;
+  }
+
+  subscribe(pattern: string, handlerOrOptions?: SubscriptionHandler<never> | SubscribeOptions, maybeOptions?: SubscribeOptions) {
+    const handler = typeof handlerOrOptions === 'function' ? handlerOrOptions : undefined;
+    const options = (typeof handlerOrOptions === 'object' && handlerOrOptions !== null ? handlerOrOptions : maybeOptions) ?? {};
+    // The overloads carry the event type; at runtime every event is an Envelope.
+    return this.#router.subscribe(pattern, handler as SubscriptionHandler<unknown> | undefined, options) as ClientSubscription<never>;
+  }
+
+  async emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options: EmitOptions = {}): Promise<EmitReceipt<EnvelopeOf<T>>> {
+    if (this.#closing !== undefined) throw new FeteError('CLOSED', 'the client is closed');
+    const name: unknown = (topic as { name?: unknown } | null)?.name;
+    const known = typeof name === 'string' ? topicByName(this.#o.topics, name) : undefined;
+    if (known === undefined) throw new FeteError('UNKNOWN_TOPIC', `topic ${JSON.stringify(name)} is not in the client's catalogue`);
+    if (!known.clientEmit)
+      throw new FeteError('FORBIDDEN', `topic "${known.name}" is not declared clientEmit: browsers may not emit it`, {
+        details: { topic: known.name },
+      });
+    const envelope = createEnvelope(known, payload, { id: options.id, headers: options.headers }) as EnvelopeOf<T>;
+    const e = encodeEnvelope(envelope as Envelope);
+    const max = this.#o.maxEnvelopeBytes;
+    // At most 3 UTF-8 bytes per UTF-16 unit: encode only when the limit is in doubt.
+    const size = e.length * 3 <= max ? e.length : encoder.encode(e).length;
+    if (size > max)
+      throw new FeteError('TOO_LARGE', `the envelope is ${size} bytes, over the limit of ${max}`, { details: { size, max, topic: known.name } });
+    const { delivered, cancel } = this.#outbox.expect(envelope.id);
+    try {
+      await this.#outbox.append({ id: envelope.id, topic: known.name, e, tab: this.#tab });
+    } catch (err) {
+      cancel();
+      throw err;
+    }
+    return { id: envelope.id, envelope, delivered };
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#router.close();
+    // Before the outbox: closing the transport rejects an emit ack in flight, so the drain loop ends now.
+    this.#transport.close();
+    this.#status.update({ connected: false });
+    await this.#outbox.close();
+    this.#status.update({ leader: false });
+  }
+
+  #report(err: FeteError): void {
+    this.#status.update({ lastError: err });
+    this.#events.emit('error', err);
+  }
+}
+
+function toRejectedEmit(r: RejectedRecord): RejectedEmit {
+  let envelope: Envelope | undefined;
+  try {
+    envelope = decodeEnvelope(r.e);
+  } catch {
+    envelope = undefined;
+  }
+  return { id: r.id, topic: r.topic, envelope, error: fromWireError(r.error), rejectedAt: new Date(r.at) };
+}

@@ -1,0 +1,67 @@
+// The outbox's storage seam: what the outbox needs from a store, and the records it keeps. Two
+// implementations: IndexedDB (idb-outbox-store.ts, shared by the tabs of an origin) and memory
+// (memory-outbox-store.ts). Tests wrap one to inject failures such as a full quota.
+import type { WireError } from '../shared/index.js';
+
+/** An emit waiting for the server's ack. `e` is the encoded envelope, sent as is. */
+export interface OutboxRecord {
+  id: string;
+  topic: string;
+  e: string;
+  /** The client instance (tab) that wrote it: the leader records outcomes for other tabs only. */
+  tab: string;
+}
+
+/** A queued record with its position: keys grow with commit order, across tabs. */
+export interface QueuedRecord extends OutboxRecord {
+  key: number;
+}
+
+/** What the server said about one envelope. */
+export type Outcome = { status: 'accepted' | 'duplicate'; seq: number } | { status: 'rejected'; error: WireError };
+
+/** An outcome kept for the tab that wrote the entry, when another tab (the leader) sent it. */
+export interface ResultRecord {
+  id: string;
+  outcome: Outcome;
+  /** Epoch milliseconds when it was recorded, for pruning. */
+  at: number;
+}
+
+/** An entry the server refused for good: out of the queue, kept for the app to inspect. */
+export interface RejectedRecord {
+  id: string;
+  topic: string;
+  e: string;
+  error: WireError;
+  at: number;
+}
+
+export interface Settlement {
+  /** Queue keys to delete (acked or rejected). */
+  keys: number[];
+  rejected: RejectedRecord[];
+  results: ResultRecord[];
+}
+
+export interface OutboxStore {
+  /** True when other tabs see the same store: the client then elects a leader to drain it. */
+  readonly shared: boolean;
+  /** Writes the records in one durable transaction, in order; resolves once committed. Throws what
+   * the storage throws (a `QuotaExceededError` DOMException when full); nothing is written then. */
+  append(records: readonly OutboxRecord[]): Promise<void>;
+  /** The oldest `limit` queued records, in key order. */
+  head(limit: number): Promise<QueuedRecord[]>;
+  count(): Promise<number>;
+  /** Deletes the keys and writes the rejected and result records, in one transaction. */
+  settle(settlement: Settlement): Promise<void>;
+  /** The result records among `ids` that exist. */
+  results(ids: readonly string[]): Promise<ResultRecord[]>;
+  /** Deletes result records by id, or all recorded before `olderThan` (epoch ms). */
+  forgetResults(which: { ids: readonly string[] } | { olderThan: number }): Promise<void>;
+  /** Rejected records, oldest first. */
+  rejected(): Promise<RejectedRecord[]>;
+  /** Deletes rejected records by id, or all of them. */
+  discardRejected(ids?: readonly string[]): Promise<void>;
+  close(): void;
+}

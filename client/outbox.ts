@@ -1,0 +1,310 @@
+// The client outbox: emits are committed to a store (group commit, one durable transaction per
+// group) before `emit` resolves, and drained to the server by the leader tab. It also settles each
+// emit's `delivered` promise: directly when this tab sent the entry, or from the outcome the leader
+// recorded for it (broadcast to the tabs, with the store's `results` polled as a fallback).
+import { FeteError, type WireError } from '../shared/index.js';
+import type { RetryOptions } from './backoff.js';
+import { GroupCommit } from './group-commit.js';
+import { electLeader, type Leadership, type LockManagerLike } from './leader.js';
+import { OutboxDrainer, type SettledEntry } from './outbox-drainer.js';
+import type { Outcome, OutboxRecord, OutboxStore, RejectedRecord, ResultRecord } from './outbox-store.js';
+import { openTabChannel, type ChannelFactory, type TabChannel, type TabMessage } from './tab-channel.js';
+import type { Transport } from './transport.js';
+import { fromWireError } from './wire.js';
+
+/** What `receipt.delivered` resolves to: the server's seq for the envelope, and whether the server
+ * already had it (a replay after a lost ack, or an id the app reused). */
+export interface Delivered {
+  id: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+export interface OutboxOptions {
+  store: Promise<OutboxStore>;
+  transport: Transport;
+  /** This client's id among the tabs. */
+  tab: string;
+  /** Names the Web Lock and the BroadcastChannel shared by the tabs. */
+  name: string;
+  locks: LockManagerLike | undefined;
+  channel: ChannelFactory | undefined;
+  ackTimeoutMs: number;
+  retry: Required<RetryOptions>;
+  pollIntervalMs: number;
+  resultTtlMs: number;
+  onStatus(patch: { leader?: boolean; pending?: number }): void;
+  onError(err: FeteError): void;
+}
+
+interface Waiter {
+  resolve: (d: Delivered) => void;
+  reject: (err: FeteError) => void;
+}
+
+const noop = () => {};
+
+/** A storage failure as the app sees it: a full quota is QUOTA_EXCEEDED (the app must free space or
+ * tell the user); anything else is STORE_UNAVAILABLE. */
+export function storageError(err: unknown): FeteError {
+  if (err instanceof FeteError) return err;
+  const { name, code } = (err ?? {}) as { name?: unknown; code?: unknown };
+  // code 22 / NS_ERROR_DOM_QUOTA_REACHED: older Safari and Firefox.
+  if (name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED' || code === 22)
+    return new FeteError('QUOTA_EXCEEDED', 'browser storage is full: the emit was not queued', { cause: err });
+  const message = err instanceof Error ? err.message : String(err);
+  return new FeteError('STORE_UNAVAILABLE', `outbox storage failed: ${message}`, { cause: err });
+}
+
+export class Outbox {
+  readonly #o: OutboxOptions;
+  readonly #commit: GroupCommit<OutboxRecord>;
+  readonly #waiters = new Map<string, Waiter[]>();
+  readonly #ready: Promise<void>;
+  #store: OutboxStore | undefined;
+  #openError: FeteError | undefined;
+  #drainer: OutboxDrainer | undefined;
+  #leadership: Leadership | undefined;
+  #channel: TabChannel | undefined;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #pending = 0;
+  /** Bumped by every local change of `#pending`, so a count read concurrently is not applied over it. */
+  #pendingVersion = 0;
+  #counting = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: OutboxOptions) {
+    this.#o = options;
+    this.#commit = new GroupCommit((records) => this.#write(records));
+    this.#ready = options.store.then(
+      (store) => this.#open(store),
+      (err: unknown) => {
+        this.#openError = storageError(err);
+        options.onError(this.#openError);
+      },
+    );
+  }
+
+  get leader(): boolean {
+    return this.#leadership?.isLeader ?? false;
+  }
+
+  /** Queues a record durably; resolves once committed. Rejects QUOTA_EXCEEDED, STORE_UNAVAILABLE
+   * or CLOSED, and nothing is queued then. */
+  async append(record: OutboxRecord): Promise<void> {
+    if (this.#closed) throw closedError();
+    await this.#ready;
+    if (this.#store === undefined) throw this.#openError ?? closedError();
+    // Called before close(): written, since close() flushes what was submitted before it.
+    await this.#commit.submit(record);
+  }
+
+  /** The promise settled by the server's outcome for `id`; `cancel` drops it (append failed). */
+  expect(id: string): { delivered: Promise<Delivered>; cancel(): void } {
+    let waiter!: Waiter;
+    const delivered = new Promise<Delivered>((resolve, reject) => (waiter = { resolve, reject }));
+    // The rejection is also visible in the rejected list and the status: an app that does not
+    // await `delivered` must not get an unhandled rejection for it.
+    delivered.catch(noop);
+    const list = this.#waiters.get(id);
+    if (list) list.push(waiter);
+    else this.#waiters.set(id, [waiter]);
+    return {
+      delivered,
+      cancel: () => {
+        const l = this.#waiters.get(id);
+        if (!l) return;
+        const i = l.indexOf(waiter);
+        if (i >= 0) l.splice(i, 1);
+        if (l.length === 0) this.#waiters.delete(id);
+      },
+    };
+  }
+
+  connected(): void {
+    this.#drainer?.reconnected();
+  }
+
+  async rejected(): Promise<RejectedRecord[]> {
+    if (this.#closed) throw closedError();
+    await this.#ready;
+    return this.#requireStore().rejected();
+  }
+
+  async discardRejected(ids?: readonly string[]): Promise<void> {
+    if (this.#closed) throw closedError();
+    await this.#ready;
+    await this.#requireStore().discardRejected(ids);
+  }
+
+  /** Stops draining (the transport must be closed first, so an ack in flight is rejected), writes
+   * what was already submitted, releases leadership, rejects open receipts with CLOSED (their
+   * entries stay queued for the next client) and closes the store. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#pollTimer);
+    await this.#ready;
+    await this.#drainer?.stop();
+    await this.#commit.flushed();
+    this.#leadership?.close();
+    this.#channel?.close();
+    const closed = new FeteError('CLOSED', 'the client closed before the server acknowledged this emit; it stays in the outbox');
+    for (const list of this.#waiters.values()) for (const w of list) w.reject(closed);
+    this.#waiters.clear();
+    this.#store?.close();
+  }
+
+  // ---- setup ----
+
+  #open(store: OutboxStore): void {
+    this.#store = store;
+    // Closed while opening: emits called before close() are still written by #close's flush.
+    if (this.#closed) return;
+    const o = this.#o;
+    this.#drainer = new OutboxDrainer({
+      store,
+      transport: o.transport,
+      tab: o.tab,
+      ackTimeoutMs: o.ackTimeoutMs,
+      retry: o.retry,
+      pollIntervalMs: o.pollIntervalMs,
+      resultTtlMs: o.resultTtlMs,
+      canSend: () => !this.#closed && this.leader && o.transport.connected,
+      onSettled: (entries, results) => this.#settled(entries, results),
+      onError: o.onError,
+    });
+    // An unshared store (memory) has no other tab to coordinate with.
+    const shared = store.shared;
+    this.#channel = openTabChannel(shared ? o.channel : undefined, `fete:${o.name}`, (m) => this.#onTabMessage(m));
+    this.#leadership = electLeader(
+      shared ? o.locks : undefined,
+      `fete:${o.name}:outbox`,
+      (leader) => {
+        o.onStatus({ leader });
+        this.#drainer?.wake();
+      },
+      (err) => o.onError(FeteError.from(err, 'INTERNAL')),
+    );
+    o.onStatus({ leader: this.leader });
+    this.#drainer.start();
+    void this.#refreshPending();
+    // Alone with its store, this client settles every receipt itself: nothing to poll for.
+    if (shared) this.#schedulePoll();
+  }
+
+  #requireStore(): OutboxStore {
+    if (this.#store === undefined) throw this.#openError ?? closedError();
+    return this.#store;
+  }
+
+  // ---- writing ----
+
+  async #write(records: OutboxRecord[]): Promise<void> {
+    try {
+      await this.#store!.append(records);
+    } catch (err) {
+      const error = storageError(err);
+      this.#o.onError(error);
+      throw error;
+    }
+    this.#adjustPending(records.length);
+    if (this.leader) this.#drainer?.wake();
+    else this.#channel?.post({ t: 'enqueued' });
+  }
+
+  // ---- outcomes ----
+
+  #settled(entries: SettledEntry[], results: ResultRecord[]): void {
+    this.#adjustPending(-entries.length);
+    for (const { record, outcome } of entries) {
+      this.#resolve(record.id, outcome);
+      if (outcome.status === 'rejected') this.#o.onError(rejectedError(record.id, outcome.error));
+    }
+    this.#channel?.post({ t: 'settled', results });
+  }
+
+  #resolve(id: string, outcome: Outcome): boolean {
+    const list = this.#waiters.get(id);
+    if (list === undefined) return false;
+    this.#waiters.delete(id);
+    for (const w of list) {
+      if (outcome.status === 'rejected') w.reject(rejectedError(id, outcome.error));
+      else w.resolve({ id, seq: outcome.seq, duplicate: outcome.status === 'duplicate' });
+    }
+    return true;
+  }
+
+  /** Outcomes recorded by the leader for entries this tab wrote. */
+  #applyResults(results: readonly ResultRecord[]): void {
+    const mine = results.filter((r) => this.#resolve(r.id, r.outcome)).map((r) => r.id);
+    // Read by their one reader: drop them now rather than at the TTL.
+    if (mine.length > 0) this.#store?.forgetResults({ ids: mine }).catch(noop);
+  }
+
+  #onTabMessage(message: TabMessage): void {
+    if (this.#closed) return;
+    if (message.t === 'settled') this.#applyResults(message.results);
+    else if (this.leader) this.#drainer?.wake();
+    void this.#refreshPending();
+  }
+
+  /** The fallback for lost or missing broadcasts: look for our outcomes and recount the queue. */
+  #schedulePoll(): void {
+    this.#pollTimer = setTimeout(async () => {
+      if (this.#closed) return;
+      const store = this.#store!;
+      if (this.#waiters.size > 0) {
+        try {
+          this.#applyResults(await store.results([...this.#waiters.keys()]));
+        } catch {
+          // Tried again at the next tick.
+        }
+      }
+      if (!this.leader) await this.#refreshPending();
+      if (!this.#closed) this.#schedulePoll();
+    }, this.#o.pollIntervalMs);
+  }
+
+  // ---- pending count ----
+
+  #adjustPending(delta: number): void {
+    this.#pendingVersion++;
+    this.#pending = Math.max(0, this.#pending + delta);
+    this.#o.onStatus({ pending: this.#pending });
+  }
+
+  /** Recounts the queue (other tabs append and settle too). A count that raced a local change is
+   * dropped; the next refresh corrects it. */
+  async #refreshPending(): Promise<void> {
+    const store = this.#store;
+    if (store === undefined || this.#counting || this.#closed) return;
+    this.#counting = true;
+    const version = this.#pendingVersion;
+    try {
+      const n = await store.count();
+      if (version === this.#pendingVersion && !this.#closed) {
+        this.#pending = n;
+        this.#o.onStatus({ pending: n });
+      }
+    } catch {
+      // Counting is best effort; the next message or poll tries again.
+    } finally {
+      this.#counting = false;
+    }
+  }
+}
+
+function closedError(): FeteError {
+  return new FeteError('CLOSED', 'the client is closed');
+}
+
+function rejectedError(id: string, error: WireError): FeteError {
+  const e = fromWireError(error);
+  return new FeteError(e.code, `emit ${id} was rejected: ${e.message}`, { details: { id, ...e.details } });
+}

@@ -1,0 +1,239 @@
+// The client's side of realtime delivery: sends `sub` for each subscription (again after every
+// reconnect, from its cursor, so the server replays what was missed), and routes each `ev` to its
+// subscription, exactly once and in seq order.
+//
+// Cursor and dedupe: a subscription's cursor is the highest seq handed to it. An event with
+// seq <= cursor is dropped: a replay overlapping what was already delivered, or a live event the
+// server sent both before and after a resume. Events therefore reach the app with strictly
+// increasing seqs and never twice, whatever the server repeats.
+//
+// Routing: the server matches patterns and addresses each event to one `sid`, so the client does
+// not match again; it routes by sid. Each subscription is a bus subscription on the one-token
+// subject `<sid>`: the bus gives it its buffer, handler-or-iterator consumption, async handlers run
+// one at a time, error isolation and unsubscribe semantics, already specified and tested once.
+// Overlapping patterns get separate copies from the server (each with its own cursor), which
+// pattern routing on the client would deliver twice.
+import {
+  FeteError,
+  createBus,
+  decodeEnvelope,
+  matches,
+  topicByName,
+  validatePattern,
+  type Bus,
+  type Envelope,
+  type GapPacket,
+  type SubAck,
+  type TopicCatalog,
+} from '../shared/index.js';
+import { backoffDelay, type RetryOptions } from './backoff.js';
+import { ClientSubscriptionImpl, type Gap, type SubscribeOptions, type SubscriptionHandler } from './client-subscription.js';
+import type { Transport } from './transport.js';
+import { fromWireError, isPermanent } from './wire.js';
+
+export interface RouterOptions {
+  topics: TopicCatalog;
+  transport: Transport;
+  ackTimeoutMs: number;
+  retry: Required<RetryOptions>;
+  maxEnvelopeBytes: number;
+  bufferSize: number;
+  onGap(gap: Gap): void;
+  onError(err: FeteError): void;
+}
+
+export class SubscriptionRouter {
+  readonly #o: RouterOptions;
+  readonly #subs = new Map<string, ClientSubscriptionImpl<unknown>>();
+  readonly #bus: Bus<Envelope>;
+  /** Bumped on every connect and disconnect: acks from an older connection are ignored. */
+  #epoch = 0;
+  #nextSid = 0;
+  #closed = false;
+  /** The event being published, for the bus's synchronous onDrop (an overflow). */
+  #publishing: { sub: ClientSubscriptionImpl<unknown>; after: number } | undefined;
+
+  constructor(options: RouterOptions) {
+    this.#o = options;
+    this.#bus = createBus<Envelope>({
+      bufferSize: options.bufferSize,
+      observer: {
+        onDrop: (msg, _sub, reason) => {
+          const p = this.#publishing;
+          if (reason === 'full' && p !== undefined && msg.payload.seq !== undefined)
+            this.#gap(p.sub, { pattern: p.sub.pattern, reason: 'overflow', after: p.after, resumedAt: msg.payload.seq });
+        },
+        onError: (err, msg) => {
+          const sub = this.#subs.get(msg.subject);
+          const message = err instanceof Error ? err.message : String(err);
+          options.onError(new FeteError('INTERNAL', `a handler of "${sub?.pattern ?? msg.subject}" threw: ${message}`, { cause: err }));
+        },
+      },
+    });
+  }
+
+  /** Throws InvalidPatternError for a bad pattern, CLOSED after close(). */
+  subscribe<E>(pattern: string, handler: SubscriptionHandler<E> | undefined, options: SubscribeOptions): ClientSubscriptionImpl<E> {
+    validatePattern(pattern);
+    if (this.#closed) throw new FeteError('CLOSED', 'the client is closed', { details: { pattern } });
+    const from = options.from ?? 'latest';
+    if (!(from === 'latest' || from === 'earliest' || (Number.isSafeInteger(from) && from >= 0)))
+      throw new FeteError('INVALID_OPTIONS', `from must be 'latest', 'earliest' or a seq >= 0, got ${String(from)}`);
+    const sid = `s${(this.#nextSid++).toString(36)}`;
+    const sub = new ClientSubscriptionImpl<E>(sid, pattern, from, options.onGap, (sid) => this.#unsubscribed(sid));
+    sub.bus = this.#bus.subscribe(
+      sid,
+      handler === undefined ? undefined : (msg) => handler(msg.payload as E, sub),
+      options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize },
+    );
+    this.#subs.set(sid, sub as ClientSubscriptionImpl<unknown>);
+    this.#send(sub as ClientSubscriptionImpl<unknown>);
+    return sub;
+  }
+
+  connected(): void {
+    this.#epoch++;
+    for (const sub of this.#subs.values()) {
+      clearTimeout(sub.retryTimer);
+      sub.attempt = 0;
+      this.#send(sub);
+    }
+  }
+
+  disconnected(): void {
+    this.#epoch++;
+    for (const sub of this.#subs.values()) clearTimeout(sub.retryTimer);
+  }
+
+  /** One `ev` packet: untrusted input, checked before anything reaches the app. */
+  ev(packet: unknown): void {
+    if (this.#closed) return;
+    if (!isObject(packet) || typeof packet.sid !== 'string' || typeof packet.e !== 'string') {
+      this.#o.onError(new FeteError('MALFORMED', 'an ev packet has the wrong shape'));
+      return;
+    }
+    const sub = this.#subs.get(packet.sid);
+    if (sub === undefined) return; // unsubscribed while the event was on its way
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(packet.e, { maxBytes: this.#o.maxEnvelopeBytes });
+    } catch (err) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}": ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    const seq = env.seq;
+    if (seq === undefined) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}" without a seq`));
+      return;
+    }
+    const after = sub.cursor;
+    if (after !== undefined && seq <= after) return; // delivered already
+    // Past this point the event counts as handled, delivered or not, so a resume does not fetch
+    // (and report) it again.
+    sub.cursor = seq;
+    if (topicByName(this.#o.topics, env.topic) === undefined) {
+      this.#o.onError(new FeteError('UNKNOWN_TOPIC', `skipped event ${seq} of topic "${env.topic}", which is not in the catalogue`));
+      return;
+    }
+    if (!matches(sub.pattern, env.subject)) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped event ${seq}: subject "${env.subject}" does not match "${sub.pattern}"`));
+      return;
+    }
+    this.#publishing = { sub, after: after ?? seq - 1 };
+    // Never waits: buffers are bounded by dropping ('block' cannot hold back a network).
+    this.#bus.publish(sub.sid, env).catch(noop);
+    this.#publishing = undefined;
+  }
+
+  gap(packet: unknown): void {
+    if (this.#closed || !isGapPacket(packet)) {
+      if (!this.#closed) this.#o.onError(new FeteError('MALFORMED', 'a gap packet has the wrong shape'));
+      return;
+    }
+    const sub = this.#subs.get(packet.sid);
+    if (sub === undefined) return;
+    // Delivery continues after resumedAt; a later resume must not ask for the missing range again.
+    sub.cursor = Math.max(sub.cursor ?? 0, packet.resumedAt);
+    this.#gap(sub, { pattern: sub.pattern, reason: packet.reason, after: packet.after, resumedAt: packet.resumedAt });
+  }
+
+  /** Ends every subscription at once (nothing is delivered after it returns). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const sub of this.#subs.values()) sub.end();
+    this.#subs.clear();
+    void this.#bus.close();
+  }
+
+  // ---- sub / unsub ----
+
+  #send(sub: ClientSubscriptionImpl<unknown>): void {
+    const t = this.#o.transport;
+    if (sub.closed || !t.connected || sub.sentOn === this.#epoch) return;
+    const epoch = (sub.sentOn = this.#epoch);
+    t.sub({ sid: sub.sid, pattern: sub.pattern, from: sub.cursor ?? sub.from }, this.#o.ackTimeoutMs).then(
+      (ack) => this.#acked(sub, epoch, ack),
+      (err: unknown) => {
+        if (sub.closed || epoch !== this.#epoch) return;
+        this.#o.onError(FeteError.from(err, 'NETWORK'));
+        this.#retry(sub);
+      },
+    );
+  }
+
+  #acked(sub: ClientSubscriptionImpl<unknown>, epoch: number, ack: SubAck): void {
+    if (sub.closed || epoch !== this.#epoch) return;
+    if (ack.ok) {
+      // Events may have arrived before the ack (a replay): never move the cursor back.
+      sub.cursor = sub.cursor === undefined ? ack.cursor : Math.max(sub.cursor, ack.cursor);
+      sub.attempt = 0;
+      sub.acknowledged();
+      return;
+    }
+    const error = fromWireError(ack.error);
+    this.#o.onError(new FeteError(error.code, `subscription to "${sub.pattern}" refused: ${error.message}`, { cause: error }));
+    if (!isPermanent(error)) return this.#retry(sub);
+    this.#subs.delete(sub.sid);
+    sub.end(error);
+  }
+
+  #retry(sub: ClientSubscriptionImpl<unknown>): void {
+    const epoch = this.#epoch;
+    sub.retryTimer = setTimeout(() => {
+      if (epoch !== this.#epoch) return; // a reconnect re-sent it already
+      sub.sentOn = -1;
+      this.#send(sub);
+    }, backoffDelay(sub.attempt++, this.#o.retry));
+  }
+
+  #unsubscribed(sid: string): void {
+    if (!this.#subs.delete(sid)) return;
+    this.#o.transport.unsub({ sid });
+  }
+
+  #gap(sub: ClientSubscriptionImpl<unknown>, gap: Gap): void {
+    try {
+      sub.onGap?.(gap);
+    } catch {
+      // An app callback must not break routing.
+    }
+    this.#o.onGap(gap);
+  }
+}
+
+const noop = () => {};
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
+}
+
+function isGapPacket(value: unknown): value is GapPacket {
+  return (
+    isObject(value) &&
+    typeof value.sid === 'string' &&
+    (value.reason === 'retention' || value.reason === 'overflow') &&
+    Number.isSafeInteger(value.after) &&
+    Number.isSafeInteger(value.resumedAt)
+  );
+}

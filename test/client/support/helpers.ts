@@ -1,0 +1,65 @@
+// Shared setup for the client tests: a topic catalogue, a client wired to the fake protocol server
+// with a fresh IndexedDB factory, and waiting on conditions without timing assertions.
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { z } from 'zod';
+import { createClient, type Client, type ClientOptions } from '../../../client/index.js';
+import { defineTopic, defineTopics, uuidv7 } from '../../../shared/index.js';
+import { FakeFeteServer, type FakeServerOptions } from './fake-server.js';
+
+export const topics = defineTopics({
+  orderPlaced: defineTopic('orders.{orderId}.placed', {
+    kind: 'domain',
+    clientEmit: true,
+    schema: z.object({ orderId: z.string(), total: z.number() }),
+  }),
+  orderStatus: defineTopic('orders.{orderId}.status', {
+    kind: 'presentation',
+    schema: z.object({ orderId: z.string(), status: z.enum(['placed', 'paid', 'shipped']) }),
+  }),
+  note: defineTopic('notes.{n}', { kind: 'domain', clientEmit: true, schema: z.object({ n: z.number(), text: z.string() }) }),
+  audit: defineTopic('audit.log', { kind: 'domain', schema: z.object({ msg: z.string() }) }),
+});
+export type Topics = typeof topics;
+
+export function fakeServer(options: Partial<FakeServerOptions> = {}): FakeFeteServer {
+  return new FakeFeteServer({ topics, ...options });
+}
+
+/** A client of the fake server; tests share `indexedDB` and `name` to model tabs and reloads. */
+export function testClient(server: FakeFeteServer, options: Partial<ClientOptions<Topics>> & { label?: string } = {}): Client<Topics> {
+  const { label = 'A', ...rest } = options;
+  return createClient({
+    url: 'http://fete.test',
+    topics,
+    auth: { label },
+    indexedDB: new IDBFactory(),
+    name: `db-${uuidv7()}`,
+    transport: server.transport,
+    locks: null,
+    retry: { initialDelayMs: 1, maxDelayMs: 8 },
+    pollIntervalMs: 25,
+    ...rest,
+  });
+}
+
+export { IDBFactory };
+
+/** Polls until `check` returns something other than undefined/false. The timeout only bounds a
+ * broken test; nothing asserts how long anything took. */
+export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Lets queued microtasks and fake-indexeddb's scheduled work run. */
+export function settle(rounds = 5): Promise<void> {
+  let p = Promise.resolve();
+  for (let i = 0; i < rounds; i++) p = p.then(() => new Promise((r) => setTimeout(r, 0)));
+  return p;
+}

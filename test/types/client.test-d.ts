@@ -1,0 +1,125 @@
+// Type tests for the browser client: every signature comes from the topic catalogue. A
+// subscription's event is the union of the topics its pattern can match (narrowable on `topic`),
+// `emit` takes exactly the topic's input type, and receipts, status and events are typed.
+import { describe, expectTypeOf, test } from 'vitest';
+import { z } from 'zod';
+import {
+  createClient,
+  defineTopic,
+  defineTopics,
+  type Client,
+  type ClientStatus,
+  type ClientSubscription,
+  type Delivered,
+  type EmitReceipt,
+  type Envelope,
+  type FeteError,
+  type Gap,
+} from '../../client/index.js';
+
+const topics = defineTopics({
+  orderStatus: defineTopic('orders.{orderId}.status', {
+    kind: 'presentation',
+    schema: z.object({ orderId: z.string(), status: z.enum(['placed', 'paid', 'shipped']) }),
+  }),
+  orderPlaced: defineTopic('orders.{orderId}.placed', {
+    kind: 'domain',
+    clientEmit: true,
+    schema: z.object({ orderId: z.string(), total: z.number(), at: z.coerce.date() }),
+  }),
+  userCreated: defineTopic('users.{userId}.created', { kind: 'domain', schema: z.object({ userId: z.number() }) }),
+});
+
+declare const client: Client<typeof topics>;
+
+type StatusEvent = Envelope<{ orderId: string; status: 'placed' | 'paid' | 'shipped' }, 'orders.{orderId}.status'>;
+type PlacedEvent = Envelope<{ orderId: string; total: number; at: Date }, 'orders.{orderId}.placed'>;
+
+describe('createClient', () => {
+  test('is typed by the catalogue it is given', () => {
+    const c = createClient({ url: 'https://app.example.com', topics, outbox: 'memory' });
+    expectTypeOf(c).toEqualTypeOf<Client<typeof topics>>();
+    expectTypeOf(c.topics).toEqualTypeOf<typeof topics>();
+  });
+
+  test('options are checked', () => {
+    // @ts-expect-error outbox is 'indexeddb' | 'memory' | a store
+    createClient({ url: 'x', topics, outbox: 'localStorage' });
+    // @ts-expect-error url is required
+    createClient({ topics });
+  });
+});
+
+describe('subscribe', () => {
+  test("the handler's event for orders.*.status is the status envelope", () => {
+    client.subscribe('orders.*.status', (ev, sub) => {
+      expectTypeOf(ev).toEqualTypeOf<StatusEvent>();
+      expectTypeOf(ev.payload.status).toEqualTypeOf<'placed' | 'paid' | 'shipped'>();
+      expectTypeOf(sub).toEqualTypeOf<ClientSubscription<StatusEvent>>();
+    });
+  });
+
+  test('orders.> is the union of the orders topics, narrowed on ev.topic', () => {
+    client.subscribe('orders.>', (ev) => {
+      expectTypeOf(ev).toEqualTypeOf<StatusEvent | PlacedEvent>();
+      if (ev.topic === 'orders.{orderId}.placed') expectTypeOf(ev.payload.total).toEqualTypeOf<number>();
+      else expectTypeOf(ev.payload.status).toEqualTypeOf<'placed' | 'paid' | 'shipped'>();
+      // @ts-expect-error users are not under orders.>
+      if (ev.topic === 'users.{userId}.created') return;
+    });
+  });
+
+  test('a literal subject gets the topic that produces it; > gets every topic', () => {
+    client.subscribe('orders.o-17.placed', (ev) => expectTypeOf(ev).toEqualTypeOf<PlacedEvent>());
+    client.subscribe('>', (ev) => expectTypeOf(ev.topic).toEqualTypeOf<'orders.{orderId}.status' | 'orders.{orderId}.placed' | 'users.{userId}.created'>());
+  });
+
+  test('without a handler the subscription is iterable over the same events', async () => {
+    const sub = client.subscribe('orders.*.status', { from: 'earliest' });
+    expectTypeOf(sub).toEqualTypeOf<ClientSubscription<StatusEvent>>();
+    for await (const ev of sub) expectTypeOf(ev).toEqualTypeOf<StatusEvent>();
+    expectTypeOf(sub.cursor).toEqualTypeOf<number | undefined>();
+    expectTypeOf(sub.ready).toEqualTypeOf<Promise<void>>();
+  });
+
+  test('options: from is latest, earliest or a seq; onGap gets a Gap', () => {
+    client.subscribe('users.>', () => {}, { from: 42, onGap: (g) => expectTypeOf(g).toEqualTypeOf<Gap>() });
+    // @ts-expect-error from is 'latest' | 'earliest' | number
+    client.subscribe('users.>', () => {}, { from: 'yesterday' });
+  });
+});
+
+describe('emit', () => {
+  test('takes the topic input and resolves to a receipt with the envelope and delivered', async () => {
+    const receipt = await client.emit(topics.orderPlaced, { orderId: 'o-1', total: 3, at: '2026-01-01' });
+    expectTypeOf(receipt).toEqualTypeOf<EmitReceipt<PlacedEvent>>();
+    expectTypeOf(receipt.envelope.payload.at).toEqualTypeOf<Date>();
+    expectTypeOf(receipt.delivered).toEqualTypeOf<Promise<Delivered>>();
+    expectTypeOf<Delivered>().toEqualTypeOf<{ id: string; seq: number; duplicate: boolean }>();
+  });
+
+  test('a wrong payload does not compile', () => {
+    // @ts-expect-error total must be a number
+    void client.emit(topics.orderPlaced, { orderId: 'o-1', total: '3', at: new Date() });
+    // @ts-expect-error orderId is missing
+    void client.emit(topics.orderPlaced, { total: 3, at: new Date() });
+    // @ts-expect-error a status payload is not an order payload
+    void client.emit(topics.orderPlaced, { orderId: 'o-1', status: 'paid' });
+    const stranger = defineTopic('stranger.{x}', { kind: 'domain', schema: z.object({ x: z.string() }) });
+    // @ts-expect-error a topic outside the catalogue
+    void client.emit(stranger, { x: 'y' });
+  });
+});
+
+describe('status and events', () => {
+  test('status is a typed snapshot; on() is typed per event and returns an unsubscribe', () => {
+    expectTypeOf(client.status).toEqualTypeOf<ClientStatus>();
+    expectTypeOf(client.status.lastError).toEqualTypeOf<FeteError | undefined>();
+    const off = client.on('status', (s) => expectTypeOf(s.pending).toEqualTypeOf<number>());
+    expectTypeOf(off).toEqualTypeOf<() => void>();
+    client.on('error', (e) => expectTypeOf(e).toEqualTypeOf<FeteError>());
+    client.on('gap', (g) => expectTypeOf(g.resumedAt).toEqualTypeOf<number>());
+    // @ts-expect-error no such event
+    client.on('message', () => {});
+  });
+});
