@@ -1,0 +1,74 @@
+// Context propagation: registered codecs capture values from the emitter's async context
+// (AsyncLocalStorage) into the envelope at emit, and restore them around the listener, so the
+// acting principal, trace, log fields or flags follow an event across processes and retries.
+import { FeteError } from '../../shared/index.js';
+
+export interface ContextCodec<T = unknown> {
+  /** Key of the value in `envelope.context` (and `ctx.context`). */
+  name: string;
+  /** Carry the value in this header instead of `envelope.context` (the value must be a string). */
+  header?: string;
+  /** The current value at emit, or undefined for none. Must survive superjson. */
+  capture(): T | undefined;
+  /** Runs `run` with the value made current again (typically `storage.run(value, run)`). */
+  restore<R>(value: T, run: () => R): R;
+  /** Extra headers derived from a captured value (e.g. `actor` from the principal). */
+  headers?(value: T): Record<string, string> | undefined;
+}
+
+export interface ContextRegistry {
+  /** Adds a codec; a second codec with the same name is a CONFLICT. */
+  register<T>(codec: ContextCodec<T>): void;
+  /** The registered codec names, in order. */
+  names(): string[];
+}
+
+export interface Captured {
+  context: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+export class Contexts implements ContextRegistry {
+  readonly #codecs: ContextCodec<unknown>[] = [];
+
+  register<T>(codec: ContextCodec<T>): void {
+    if (!codec || typeof codec.name !== 'string' || codec.name.length === 0 || typeof codec.capture !== 'function' || typeof codec.restore !== 'function')
+      throw new FeteError('INVALID_OPTIONS', 'a context codec needs { name, capture(), restore(value, run) }');
+    if (this.#codecs.some((c) => c.name === codec.name))
+      throw new FeteError('CONFLICT', `a context codec named "${codec.name}" is already registered`);
+    this.#codecs.push(codec as ContextCodec<unknown>);
+  }
+
+  names(): string[] {
+    return this.#codecs.map((c) => c.name);
+  }
+
+  /** Captures every codec's current value. Headers already given by the emitter win. */
+  capture(given: Record<string, string>): Captured {
+    const context: Record<string, unknown> = {};
+    const headers: Record<string, string> = {};
+    for (const codec of this.#codecs) {
+      if (codec.header !== undefined && given[codec.header] !== undefined) continue;
+      const value = codec.capture();
+      if (value === undefined) continue;
+      if (codec.header !== undefined) headers[codec.header] = String(value);
+      else context[codec.name] = value;
+      const extra = codec.headers?.(value);
+      if (extra) for (const [k, v] of Object.entries(extra)) if (given[k] === undefined) headers[k] = v;
+    }
+    return { context, headers };
+  }
+
+  /** Runs `run` inside every codec's restored value from the envelope. */
+  restore<R>(envelope: { context: Record<string, unknown>; headers: Record<string, string> }, run: () => R): R {
+    let wrapped = run;
+    for (let i = this.#codecs.length - 1; i >= 0; i--) {
+      const codec = this.#codecs[i]!;
+      const value = codec.header !== undefined ? envelope.headers[codec.header] : envelope.context[codec.name];
+      if (value === undefined) continue;
+      const inner = wrapped;
+      wrapped = () => codec.restore(value, inner);
+    }
+    return wrapped();
+  }
+}

@@ -1,0 +1,40 @@
+// The acting principal (the user or service on whose behalf code runs), as a built-in context:
+// `runAs(principal, fn)` makes it current, emits capture it into `envelope.context.principal`, and
+// listeners run as it again. Its `id` (if a string or number) also fills the `actor` header.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Headers } from '../../shared/index.js';
+import type { ContextCodec } from './context-registry.js';
+
+/** Any superjson-serializable value; `{ id }` objects also name the actor in headers. */
+export type Principal = unknown;
+
+const storage = new AsyncLocalStorage<Principal>();
+
+/** Runs `fn` with `principal` as the current principal (for emits and nested code). */
+export function runAs<R>(principal: Principal, fn: () => R): R {
+  return storage.run(principal, fn);
+}
+
+/** The current principal, or undefined outside `runAs` and outside listeners of events emitted in one. */
+export function currentPrincipal<P = Principal>(): P | undefined {
+  return storage.getStore() as P | undefined;
+}
+
+function actorOf(p: Principal): string | undefined {
+  if (typeof p === 'string') return p;
+  if (p !== null && typeof p === 'object') {
+    const id = (p as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') return String(id);
+  }
+  return undefined;
+}
+
+export const principalCodec: ContextCodec<Principal> = {
+  name: 'principal',
+  capture: () => storage.getStore(),
+  restore: (value, run) => storage.run(value, run),
+  headers: (value) => {
+    const actor = actorOf(value);
+    return actor === undefined ? undefined : { [Headers.actor]: actor };
+  },
+};

@@ -1,0 +1,37 @@
+// fete/server: the public exports of the server. Internals (store queries, dispatcher classes)
+// are not exported; the driver interface is, for custom stores and tests.
+export { createFete, type Fete } from './fete.js';
+export {
+  DEFAULT_DATA_DIR,
+  type FeteOptions,
+  type ListenerOptions,
+  type Role,
+  type StoreOption,
+  type WorkerOptions,
+} from './options.js';
+export { backoffDelay, type Backoff, type BackoffOptions } from './dispatch/backoff.js';
+export type { ContextCodec, ContextRegistry } from './context/context-registry.js';
+export { currentPrincipal, runAs, type Principal } from './context/principal.js';
+export { currentTraceparent, nextTraceparent, withTraceparent } from './context/trace.js';
+export type { Driver, DriverKind, QueryResult, Queryable, TxHandle } from './store/driver.js';
+export type {
+  AppendOutcome,
+  BacklogCounts,
+  DeadLetter,
+  DeadLetterQuery,
+  EmitFn,
+  EmitItem,
+  EmitOptions,
+  EmitResult,
+  FeteLog,
+  FeteStats,
+  FeteTransaction,
+  Handler,
+  ListenerContext,
+  ListenerStats,
+  PatternHandler,
+  StopOptions,
+  TopicHandler,
+  TopicStats,
+  TxQuery,
+} from './types.js';

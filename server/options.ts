@@ -1,0 +1,166 @@
+// createFete's options: one interface, a `@default` on every field, and the one place where the
+// defaults are merged (`resolveOptions`). Listener options have their own defaults, merged per
+// listener over `listenerDefaults`.
+import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+import { FeteError, type TopicCatalog } from '../shared/index.js';
+import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
+import type { Driver } from './store/driver.js';
+
+export type Role = 'web' | 'worker';
+
+/**
+ * Where the log and the delivery queue live.
+ * - omitted: PGlite in the data directory `./.fete/data`
+ * - `'memory'`: PGlite in memory (gone when the process ends)
+ * - `{ pglite: dir }`: PGlite in that directory; `{ pglite: instance }`: an open PGlite the app
+ *   also uses (its own tables then share transactions with fete's, see `ctx.tx`)
+ * - a `postgres://` / `postgresql://` URL, or a `pg.Pool` the app already has
+ * - `{ driver }`: any implementation of the driver interface
+ */
+export type StoreOption = 'memory' | string | pg.Pool | { pglite: string | PGlite } | { driver: Driver };
+
+export interface ListenerOptions {
+  /** Attempts after the first one fails: `retries: 5` means at most 6 attempts. @default 8 */
+  retries?: number;
+  /** Delay between attempts. @default { initialMs: 1000, factor: 2, maxMs: 300_000, jitter: 0.5 } */
+  backoff?: Backoff;
+  /** One attempt may take this long; then `ctx.signal` aborts and the attempt fails. @default 30_000 */
+  timeoutMs?: number;
+  /** Attempts of this listener running at once in this process. @default 10 */
+  concurrency?: number;
+  /** Deliveries claimed ahead of free slots (durable only): more throughput, more leases held
+   * by this process. @default adaptive: about 50 ms of this listener's work at its measured
+   * attempt duration, at least `concurrency`, at most `worker.claimBatchSize` */
+  prefetch?: number;
+  /** Durable listeners get deliveries in the store; `false` runs in the emitting process only,
+   * after commit, with in-memory retries. @default true (false under `dispatch: 'inline'`) */
+  durable?: boolean;
+}
+
+export interface WorkerOptions {
+  /** How long a claim is valid without a heartbeat. A crashed worker's deliveries run again about
+   * this long after its last heartbeat. @default 10_000 */
+  leaseMs?: number;
+  /** How often leases of held deliveries are extended. @default leaseMs / 5 */
+  heartbeatMs?: number;
+  /** How often expired leases are looked for (0: never). @default 1000 (0 on PGlite, where one
+   * process owns the store and re-offers its dead predecessor's work at start) */
+  rescueIntervalMs?: number;
+  /** Claim even without a NOTIFY this often (missed notifications, due retries). @default 1000 */
+  pollIntervalMs?: number;
+  /** Most deliveries one claim query takes (and most held ahead by the adaptive prefetch).
+   * @default 200 on PostgreSQL; 1000 on PGlite, where every query is planned afresh (about
+   * 1.5 ms for the claim) and no other process competes for the work */
+  claimBatchSize?: number;
+  /** Most completions written by one statement (group commit). @default 1000 */
+  completionBatchSize?: number;
+  /** A single emit whose durable listener runs idle in this same process claims that delivery in
+   * its own append and starts it after commit, skipping the NOTIFY and claim round trips (about
+   * half the emit-to-handler latency). Other processes' workers are unaffected. @default true */
+  localTake?: boolean;
+}
+
+export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
+  /** The topic catalogue (`defineTopics`). Emits and listeners are checked against it. */
+  topics: C;
+  /** @default PGlite in `./.fete/data` (see StoreOption) */
+  store?: StoreOption;
+  /** SQL schema of fete's tables; one store per schema (tests use a fresh one each). @default 'fete' */
+  schema?: string;
+  /** What `start()` runs in this process. @default ['web', 'worker'] */
+  roles?: readonly Role[];
+  /** `'durable'`: through the store. `'inline'`: listeners run in process, no store at all
+   * (tests, ephemeral apps). @default 'durable' */
+  dispatch?: 'durable' | 'inline';
+  /** Defaults for every `fete.on`. @default see ListenerOptions */
+  listenerDefaults?: ListenerOptions;
+  /** Lease, heartbeat, rescue and polling intervals and batch sizes. @default see WorkerOptions */
+  worker?: WorkerOptions;
+  /** Random source in [0, 1) for backoff jitter (tests make it deterministic). @default Math.random */
+  random?: () => number;
+}
+
+export interface ResolvedListenerOptions {
+  retries: number;
+  backoff: Backoff;
+  timeoutMs: number;
+  concurrency: number;
+  /** Undefined: adaptive (see ListenerOptions.prefetch). */
+  prefetch: number | undefined;
+  durable: boolean;
+}
+
+export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
+  topics: C;
+  store: StoreOption;
+  schema: string;
+  roles: readonly Role[];
+  dispatch: 'durable' | 'inline';
+  listenerDefaults: ListenerOptions;
+  worker: Required<WorkerOptions>;
+  random: () => number;
+}
+
+export const DEFAULT_DATA_DIR = './.fete/data';
+
+function positive(name: string, v: number, min = 1): number {
+  if (!Number.isFinite(v) || v < min) throw new FeteError('INVALID_OPTIONS', `${name} must be a number >= ${min}, got ${v}`);
+  return v;
+}
+
+/** Which engine a store option opens, without opening it. */
+export function storeKind(store: StoreOption): 'pglite' | 'postgres' {
+  if (store === 'memory') return 'pglite';
+  if (typeof store === 'string') return 'postgres';
+  if ('pglite' in store) return 'pglite';
+  if ('driver' in store) return store.driver.kind;
+  return 'postgres';
+}
+
+export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): ResolvedOptions<C> {
+  if (!o || typeof o.topics !== 'object' || o.topics === null)
+    throw new FeteError('INVALID_OPTIONS', 'createFete needs { topics } (a defineTopics catalogue)');
+  const roles = o.roles ?? ['web', 'worker'];
+  for (const r of roles) if (r !== 'web' && r !== 'worker') throw new FeteError('INVALID_OPTIONS', `unknown role ${JSON.stringify(r)}`);
+  const dispatch = o.dispatch ?? 'durable';
+  if (dispatch !== 'durable' && dispatch !== 'inline') throw new FeteError('INVALID_OPTIONS', `dispatch must be 'durable' or 'inline'`);
+  const store = o.store ?? { pglite: DEFAULT_DATA_DIR };
+  const driverKind = storeKind(store);
+  const w = o.worker ?? {};
+  const leaseMs = positive('worker.leaseMs', w.leaseMs ?? 10_000, 10);
+  const worker: Required<WorkerOptions> = {
+    leaseMs,
+    heartbeatMs: positive('worker.heartbeatMs', w.heartbeatMs ?? Math.max(5, Math.floor(leaseMs / 5)), 5),
+    rescueIntervalMs: positive('worker.rescueIntervalMs', w.rescueIntervalMs ?? (driverKind === 'pglite' ? 0 : 1000), 0),
+    pollIntervalMs: positive('worker.pollIntervalMs', w.pollIntervalMs ?? 1000, 5),
+    claimBatchSize: positive('worker.claimBatchSize', w.claimBatchSize ?? (driverKind === 'pglite' ? 1000 : 200)),
+    completionBatchSize: positive('worker.completionBatchSize', w.completionBatchSize ?? 1000),
+    localTake: w.localTake ?? true,
+  };
+  if (worker.heartbeatMs >= worker.leaseMs)
+    throw new FeteError('INVALID_OPTIONS', `worker.heartbeatMs (${worker.heartbeatMs}) must be shorter than worker.leaseMs (${worker.leaseMs})`);
+  return {
+    topics: o.topics,
+    store,
+    schema: o.schema ?? 'fete',
+    roles,
+    dispatch,
+    listenerDefaults: o.listenerDefaults ?? {},
+    worker,
+    random: o.random ?? Math.random,
+  };
+}
+
+export function resolveListenerOptions(defaults: ListenerOptions, given: ListenerOptions = {}, dispatch: 'durable' | 'inline'): ResolvedListenerOptions {
+  const m = { ...defaults, ...given };
+  const concurrency = positive('concurrency', m.concurrency ?? 10);
+  return {
+    retries: positive('retries', m.retries ?? 8, 0),
+    backoff: m.backoff ?? DEFAULT_BACKOFF,
+    timeoutMs: positive('timeoutMs', m.timeoutMs ?? 30_000),
+    concurrency,
+    prefetch: m.prefetch === undefined ? undefined : positive('prefetch', m.prefetch, 0),
+    durable: dispatch === 'inline' ? false : (m.durable ?? true),
+  };
+}

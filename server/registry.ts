@@ -1,0 +1,88 @@
+// The listeners registered in this process: each has a target (a catalogue topic, or a subject
+// pattern), a name unique per target, a handler and resolved options. Durable listeners also get
+// the id of their row in the store's listener table once recorded.
+import { type AnyTopic, type Envelope, FeteError, type TopicCatalog, matches, topicByName, validatePattern } from '../shared/index.js';
+import { resolveTopic } from './build-envelope.js';
+import { type ListenerOptions, type ResolvedListenerOptions, resolveListenerOptions } from './options.js';
+import { patternToRegex } from './store/pattern-regex.js';
+import type { ListenerContext } from './types.js';
+
+export type AnyHandler = (payload: unknown, ctx: ListenerContext<TopicCatalog, Envelope>) => unknown;
+
+export interface RegisteredListener {
+  /** The topic name or the pattern, as recorded in the store. */
+  readonly target: string;
+  readonly name: string;
+  readonly topic: AnyTopic | undefined;
+  readonly pattern: string | undefined;
+  readonly handler: AnyHandler;
+  readonly options: ResolvedListenerOptions;
+  /** The store's listener id (durable listeners, once recorded). */
+  storeId: number | undefined;
+}
+
+export function listenerMatches(l: RegisteredListener, envelope: Envelope): boolean {
+  return l.topic !== undefined ? l.topic.name === envelope.topic : matches(l.pattern!, envelope.subject);
+}
+
+/** The store row for a durable listener. */
+export function listenerRecord(l: RegisteredListener) {
+  const { retries, timeoutMs, concurrency } = l.options;
+  return {
+    target: l.target,
+    name: l.name,
+    topic: l.topic?.name ?? null,
+    regex: l.pattern === undefined ? null : patternToRegex(l.pattern),
+    options: { retries, timeoutMs, concurrency },
+  };
+}
+
+export class Registry {
+  readonly #byKey = new Map<string, RegisteredListener>();
+
+  constructor(
+    private readonly catalog: TopicCatalog,
+    private readonly defaults: ListenerOptions,
+    private readonly dispatch: 'durable' | 'inline',
+  ) {}
+
+  add(targetArg: AnyTopic | string, name: string, handler: AnyHandler, given?: ListenerOptions): RegisteredListener {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200)
+      throw new FeteError('INVALID_OPTIONS', 'a listener needs a name (1 to 200 characters)');
+    if (typeof handler !== 'function') throw new FeteError('INVALID_OPTIONS', `listener "${name}": the handler must be a function`);
+    let topic: AnyTopic | undefined;
+    let pattern: string | undefined;
+    if (typeof targetArg === 'string' && topicByName(this.catalog, targetArg) === undefined) pattern = validatePattern(targetArg);
+    else topic = resolveTopic(this.catalog, targetArg);
+    const target = topic?.name ?? pattern!;
+    const key = `${target}\u0000${name}`;
+    if (this.#byKey.has(key))
+      throw new FeteError('CONFLICT', `a listener named "${name}" is already registered on "${target}"`, { details: { target, name } });
+    const listener: RegisteredListener = {
+      target,
+      name,
+      topic,
+      pattern,
+      handler,
+      options: resolveListenerOptions(this.defaults, given, this.dispatch),
+      storeId: undefined,
+    };
+    this.#byKey.set(key, listener);
+    return listener;
+  }
+
+  all(): RegisteredListener[] {
+    return [...this.#byKey.values()];
+  }
+
+  /** Non-durable listeners whose target matches the event (they run in the emitting process). */
+  inlineFor(envelope: Envelope): RegisteredListener[] {
+    const out: RegisteredListener[] = [];
+    for (const l of this.#byKey.values()) if (!l.options.durable && listenerMatches(l, envelope)) out.push(l);
+    return out;
+  }
+
+  find(target: string, name: string): RegisteredListener | undefined {
+    return this.#byKey.get(`${target}\u0000${name}`);
+  }
+}

@@ -1,0 +1,190 @@
+// The log's queries: append (events + their deliveries + one NOTIFY, in one statement), the lookup
+// that answers duplicate emits, and reads of the tail for the realtime fanout.
+import { type Envelope, decodeValue, encodeValue, Headers } from '../../shared/index.js';
+import { type Queryable, type Statement, statement } from './driver.js';
+import { APPEND_LOCK_CLASS, type Tables } from './tables.js';
+
+/** Stored events are trusted (they passed emit), and may be larger than the wire limit. */
+const STORED = { maxBytes: Number.MAX_SAFE_INTEGER };
+
+export interface AppendOutcome {
+  id: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+/** A delivery the append claimed for this process (local take), with its event as stored. */
+export interface TakenDelivery {
+  id: number;
+  listenerId: number;
+  token: string;
+  envelope: Envelope;
+}
+
+export interface LocalTake {
+  listenerIds: readonly number[];
+  leaseMs: number;
+}
+
+export interface EventRow {
+  seq: number | string;
+  id: string;
+  topic: string;
+  subject: string;
+  time: Date | string;
+  headers: Record<string, string> | string;
+  payload: string;
+  context: string;
+}
+
+/** The columns `rowToEnvelope` needs, for SELECT lists. `e` is the events alias. */
+export const EVENT_COLUMNS = 'e.seq, e.id AS event_id, e.topic, e.subject, e.time, e.headers, e.payload, e.context';
+
+export function rowToEnvelope(row: Omit<EventRow, 'id'> & { event_id: string }): Envelope {
+  return {
+    id: row.event_id,
+    topic: row.topic,
+    subject: row.subject,
+    time: row.time instanceof Date ? row.time.toISOString() : new Date(row.time).toISOString(),
+    headers: typeof row.headers === 'string' ? (JSON.parse(row.headers) as Record<string, string>) : row.headers,
+    payload: decodeValue(row.payload, STORED),
+    context: decodeValue(row.context, STORED) as Record<string, unknown>,
+    seq: Number(row.seq),
+  };
+}
+
+/**
+ * One statement appends a batch: it inserts the events (a repeated id or idempotency key is
+ * skipped by ON CONFLICT DO NOTHING), inserts a delivery for every durable listener whose topic or
+ * subject regex matches each new event, and sends one NOTIFY `<max seq>|<listener ids>` that wakes
+ * workers and log tails once the transaction commits.
+ *
+ * Matching in SQL rather than in the appending process means an append sees exactly the listeners
+ * committed before it: a listener registered a moment ago by another process is never missed, and
+ * no process caches the table. The cost is one comparison per (event, listener) row of the small
+ * listeners table; topic listeners compare names, only pattern listeners run a regex. Measured on
+ * PostgreSQL 15 here, one event with one listener: 0.76 ms prepared, of which the delivery insert
+ * is ~0.3 ms and the NOTIFY ~0.1 ms (a plain one-row insert: 0.39 ms).
+ *
+ * Local take ($11, $12): listeners that the appending process runs and that sit idle are claimed
+ * by the append itself (state running, attempt 1, a lease) and left out of the NOTIFY; the process
+ * starts them right after commit, skipping the NOTIFY and claim round trips. A crash between commit
+ * and start is a crash of a claimed attempt: the lease expires and the rescuer re-offers it.
+ */
+function appendSql(t: Tables): string {
+  return `
+WITH input AS (
+  -- The one-time filter takes the shared append lock before any seq is drawn, held to the end
+  -- of the transaction: readers of the tail wait for its holders at gaps (log-reader.ts).
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
+    WITH ORDINALITY AS i(id, key, topic, subject, tenant, time, headers, payload, context, ord)
+  WHERE (SELECT pg_advisory_xact_lock_shared(${APPEND_LOCK_CLASS}, hashtext($13))) IS NOT NULL
+), ins AS (
+  INSERT INTO ${t.events} (id, key, topic, subject, tenant, time, headers, payload, context)
+  SELECT id, key, topic, subject, tenant, time, headers::jsonb, payload, context FROM input ORDER BY ord
+  ON CONFLICT DO NOTHING
+  RETURNING seq, id, topic, subject
+), matched AS (
+  SELECT ins.seq, l.id AS listener_id, l.id = ANY($11::int[]) AS take
+  FROM ins JOIN ${t.listeners} l ON l.topic = ins.topic OR ins.subject ~ l.regex
+), work AS (
+  INSERT INTO ${t.deliveries} (event_seq, listener_id, state, attempts, lease_token, lease_until)
+  SELECT seq, listener_id,
+    CASE WHEN take THEN 'running' ELSE 'pending' END,
+    CASE WHEN take THEN 1 ELSE 0 END,
+    CASE WHEN take THEN gen_random_uuid() END,
+    CASE WHEN take THEN now() + $12 * interval '1 millisecond' END
+  FROM matched ORDER BY seq, listener_id
+  RETURNING id, listener_id, event_seq, state, lease_token
+), woken AS (
+  SELECT coalesce(string_agg(DISTINCT listener_id::text, ','), '') AS ids FROM work WHERE state = 'pending'
+)
+SELECT seq, id,
+  -- NOTIFY payloads stop at 8000 bytes: past ~7000, '*' wakes every listener instead.
+  (SELECT pg_notify($10, (SELECT max(seq) FROM ins)::text || '|' ||
+     CASE WHEN length(ids) > 7000 THEN '*' ELSE ids END) FROM woken) IS NULL AS notified,
+  (SELECT json_agg(json_build_array(id, listener_id, lease_token)) FROM work WHERE state = 'running') AS taken
+FROM ins`;
+}
+
+const sqlCache = new WeakMap<Tables, { append: Statement; existing: string; head: string }>();
+function sql(t: Tables) {
+  let s = sqlCache.get(t);
+  if (!s) {
+    s = {
+      append: statement('append', appendSql(t)),
+      existing: `SELECT seq, id, key FROM ${t.events} WHERE id = ANY($1::uuid[]) OR key = ANY($2::text[])`,
+      head: `SELECT coalesce(max(seq), 0) AS seq FROM ${t.events}`,
+    };
+    sqlCache.set(t, s);
+  }
+  return s;
+}
+
+/** Appends envelopes (already validated) in order; duplicates return the first append's seq.
+ * With `take`, deliveries of those listeners are claimed for the caller and pushed to `taken`. */
+export async function appendEvents(
+  q: Queryable,
+  t: Tables,
+  envelopes: readonly Envelope[],
+  take?: LocalTake,
+  taken?: TakenDelivery[],
+): Promise<AppendOutcome[]> {
+  const n = envelopes.length;
+  const cols: unknown[][] = Array.from({ length: 9 }, () => new Array<unknown>(n));
+  for (let i = 0; i < n; i++) {
+    const e = envelopes[i]!;
+    cols[0]![i] = e.id;
+    cols[1]![i] = e.headers[Headers.idempotencyKey] ?? null;
+    cols[2]![i] = e.topic;
+    cols[3]![i] = e.subject;
+    cols[4]![i] = e.headers[Headers.tenant] ?? null;
+    cols[5]![i] = e.time;
+    cols[6]![i] = JSON.stringify(e.headers);
+    cols[7]![i] = encodeValue(e.payload);
+    cols[8]![i] = encodeValue(e.context);
+  }
+  const res = await q.query<{ seq: number | string; id: string; taken: Array<[number | string, number, string]> | string | null }>(
+    sql(t).append,
+    [...cols, t.channel, take?.listenerIds ?? [], take?.leaseMs ?? 0, t.schema],
+  );
+  const seqById = new Map(res.rows.map((r) => [r.id, Number(r.seq)]));
+  const took = res.rows[0]?.taken;
+  if (took && taken) {
+    // Only single-event appends take (see fete.ts), so the event is envelopes[0], read back as
+    // a claim would read it from the table (same superjson round trip).
+    const list = typeof took === 'string' ? (JSON.parse(took) as Array<[number, number, string]>) : took;
+    const e = envelopes[0]!;
+    const stored = rowToEnvelope({ ...e, seq: Number(res.rows[0]!.seq), event_id: e.id, payload: cols[7]![0] as string, context: cols[8]![0] as string });
+    for (const [id, listenerId, token] of list) taken.push({ id: Number(id), listenerId, token, envelope: stored });
+  }
+  const out: AppendOutcome[] = new Array(n);
+  const missing: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = envelopes[i]!.id;
+    const seq = seqById.get(id);
+    if (seq === undefined) missing.push(i);
+    else {
+      out[i] = { id, seq, duplicate: false };
+      seqById.delete(id); // the same id twice in one batch: the second is a duplicate
+    }
+  }
+  if (missing.length > 0) {
+    const ids = missing.map((i) => envelopes[i]!.id);
+    const keys = missing.map((i) => envelopes[i]!.headers[Headers.idempotencyKey]).filter((k) => k !== undefined);
+    const found = await q.query<{ seq: number | string; id: string; key: string | null }>(sql(t).existing, [ids, keys]);
+    for (const i of missing) {
+      const e = envelopes[i]!;
+      const key = e.headers[Headers.idempotencyKey];
+      const row = found.rows.find((r) => r.id === e.id) ?? found.rows.find((r) => key !== undefined && r.key === key);
+      // Not found only if the blocking row was inserted and rolled back meanwhile: vanishingly rare.
+      out[i] = row ? { id: row.id, seq: Number(row.seq), duplicate: true } : { id: e.id, seq: 0, duplicate: true };
+    }
+  }
+  return out;
+}
+
+export async function headSeq(q: Queryable, t: Tables): Promise<number> {
+  const res = await q.query<{ seq: number | string }>(sql(t).head);
+  return Number(res.rows[0]?.seq ?? 0);
+}

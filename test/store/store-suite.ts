@@ -1,0 +1,14 @@
+// The one store suite, run against every engine (River's riverdrivertest style): pglite.test.ts
+// and postgres.test.ts call it with their engine.
+import type { Engine } from './suite/harness.js';
+import { useHarness } from './suite/harness.js';
+import { dispatchTests } from './suite/dispatch.js';
+import { listenerContextTests } from './suite/listener-context.js';
+import { logTests } from './suite/log.js';
+
+export function storeSuite(engine: Engine): void {
+  const h = useHarness(engine);
+  logTests(h);
+  dispatchTests(h);
+  listenerContextTests(h);
+}

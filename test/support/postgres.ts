@@ -1,0 +1,41 @@
+// PostgreSQL for tests: the URL comes from FETE_TEST_DATABASE_URL. Outside CI a missing or
+// unreachable server skips the Postgres suites with a printed reason; in CI (CI=true) it fails.
+// Each test gets its own schema, so test files running in parallel never see each other's rows.
+import pg from 'pg';
+
+export interface PostgresAvailability {
+  url: string | undefined;
+  /** Why the suite is skipped (undefined when it runs). */
+  skipReason: string | undefined;
+}
+
+/** Decides whether Postgres tests run. Throws in CI when the database is missing or unreachable. */
+export async function postgresAvailability(): Promise<PostgresAvailability> {
+  const url = process.env.FETE_TEST_DATABASE_URL;
+  const ci = process.env.CI === 'true';
+  if (!url) {
+    if (ci) throw new Error('FETE_TEST_DATABASE_URL is not set, and CI=true: the PostgreSQL suite must run in CI');
+    return { url: undefined, skipReason: 'FETE_TEST_DATABASE_URL is not set' };
+  }
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return { url, skipReason: undefined };
+  } catch (err) {
+    if (ci) throw new Error(`PostgreSQL at FETE_TEST_DATABASE_URL is unreachable, and CI=true: ${(err as Error).message}`);
+    return { url: undefined, skipReason: `PostgreSQL at FETE_TEST_DATABASE_URL is unreachable: ${(err as Error).message}` };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+let counter = 0;
+/** A schema name unique across processes and tests. */
+export function freshSchema(prefix = 't'): string {
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+}
+
+export async function dropSchemas(pool: pg.Pool, schemas: readonly string[]): Promise<void> {
+  for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+}
