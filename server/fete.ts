@@ -23,6 +23,10 @@ import { pgliteTxScope } from './store/pglite-driver.js';
 import { type Store, openStore } from './store/open-store.js';
 import { collectStats } from './stats.js';
 import { createFeteLog } from './fete-log.js';
+import { attachFanout } from './fanout/attach.js';
+import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type {
   DeadLetter,
   DeadLetterQuery,
@@ -38,6 +42,8 @@ import type {
   TopicHandler,
 } from './types.js';
 import type { TopicsOf } from '../shared/index.js';
+import { sumFanoutStats } from './fanout/fanout-stats.js';
+import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 
 const debug = createDebug('fete:server');
 
@@ -58,6 +64,13 @@ export interface Fete<C extends TopicCatalog> {
   emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
   /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;
+  /** Mounts the realtime fanout (Socket.IO, namespace `/fete`) on `httpServer`: browsers subscribe
+   * to the log by pattern and emit `clientEmit` topics. `stop()` closes it (not the HTTP server). */
+  attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle;
+  /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...). */
+  fanoutStats(): FanoutStats;
+  /** HTTP emit, SSE stream, health, metrics, inspector: `app.use('/fete', fete.express())`. */
+  express<P = unknown>(options?: ExpressOptions<P>): FeteRouter;
   /** Starts what `roles` ask for: the durable dispatcher for 'worker'. */
   start(): Promise<void>;
   /** Stops workers (draining by default) and closes the store. The instance is closed afterwards. */
@@ -94,6 +107,8 @@ class FeteServer {
   readonly #recording = new Map<RegisteredListener, Promise<void>>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #appendHooks = new Set<(head: number | undefined) => void>();
+  readonly #fanouts = new Set<FanoutHandle>();
+  readonly #routers = new Set<FeteRouter>();
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #closed = false;
@@ -288,6 +303,31 @@ class FeteServer {
     return value;
   }
 
+  attach(httpServer: HttpServer | HttpsServer, options?: AttachOptions<unknown>): FanoutHandle {
+    if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
+    const handle = attachFanout(this, httpServer, options);
+    const tracked: FanoutHandle = {
+      io: handle.io,
+      stats: () => handle.stats(),
+      close: () => {
+        this.#fanouts.delete(tracked);
+        return handle.close();
+      },
+    };
+    this.#fanouts.add(tracked);
+    return tracked;
+  }
+
+  express(options?: ExpressOptions<unknown>): FeteRouter {
+    const router = createExpressMiddleware(this, options);
+    this.#routers.add(router);
+    return router;
+  }
+
+  fanoutStats(): FanoutStats {
+    return sumFanoutStats([...this.#fanouts].map((f) => f.stats()));
+  }
+
   start(): Promise<void> {
     this.#assertOpen();
     this.#started ??= this.#track(
@@ -307,6 +347,9 @@ class FeteServer {
     const drain = options.drain ?? true;
     this.#stopping ??= (async () => {
       await this.#started?.catch(() => undefined);
+      // Sockets first: no new subscription or client emit arrives while the rest shuts down.
+      for (const r of this.#routers) r.close();
+      await Promise.allSettled([...this.#fanouts].map((f) => f.close()));
       // Handlers draining here may still emit; new work is refused only after they are done.
       await this.#dispatcher?.stop(drain);
       await this.#inline.stop(drain);

@@ -35,3 +35,21 @@ export type {
   TopicStats,
   TxQuery,
 } from './types.js';
+export type {
+  AttachOptions,
+  ClientEmitContext,
+  FanoutAuth,
+  FanoutAuthorize,
+  FanoutHandle,
+  FanoutPrincipal,
+  FanoutStats,
+} from './fanout/types.js';
+export {
+  createExpressMiddleware,
+  type ExpressOptions,
+  type FeteRouter,
+  type HttpAuth,
+  type HttpTarget,
+  type RequestGuard,
+  type StreamOptions,
+} from './http/index.js';

@@ -1,0 +1,84 @@
+// `fete.attach(httpServer, options)`: mounts Socket.IO on the app's HTTP server, authenticates
+// each handshake on the `/fete` namespace, and gives every connection a SocketSession fed by this
+// process's tail of the log. Socket.IO's connection state recovery is not used: the client
+// resubscribes from its cursors after every connect, and the log replays what it missed.
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import createDebug from 'debug';
+import { Server } from 'socket.io';
+import { FETE_NAMESPACE, FeteError } from '../../shared/index.js';
+import type { ClientEmitTarget } from './client-emit.js';
+import { FanoutCore, resolveFanoutOptions } from './fanout-core.js';
+import { SocketSession } from './socket-session.js';
+import type { AttachOptions, FanoutHandle } from './types.js';
+
+const debug = createDebug('fete:fanout');
+
+/** Socket.IO's frame limit for a given envelope limit: one largest envelope, JSON-escaped inside
+ * the packet (at worst every character escaped: twice the size), plus room for the packet itself. */
+export function frameLimit(maxPayloadBytes: number): number {
+  return 2 * maxPayloadBytes + 64 * 1024;
+}
+
+function refusal(err: unknown): Error & { data: { code: string } } {
+  const e = err instanceof FeteError ? err : new FeteError('UNAUTHORIZED', 'authentication failed', { cause: err });
+  const out = new Error(e.message) as Error & { data: { code: string } };
+  out.data = { code: e.code };
+  return out;
+}
+
+export function attachFanout<P>(fete: ClientEmitTarget, httpServer: HttpServer | HttpsServer, options: AttachOptions<P> = {}): FanoutHandle {
+  const resolved = resolveFanoutOptions(options as AttachOptions<never>);
+  const io = new Server(httpServer, {
+    maxHttpBufferSize: frameLimit(resolved.maxPayloadBytes),
+    ...options.serverOptions,
+    path: options.path ?? '/socket.io',
+    ...(options.cors === undefined ? {} : { cors: options.cors }),
+  });
+  const core = new FanoutCore(fete, resolved);
+  const nsp = io.of(FETE_NAMESPACE);
+  const principals = new WeakMap<object, unknown>();
+  const auth = options.auth;
+
+  nsp.use((socket, next) => {
+    if (auth === undefined) return next();
+    const handshakeAuth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    Promise.resolve()
+      .then(() => auth(handshakeAuth, socket.request))
+      .then(
+        (principal) => {
+          if (principal === undefined || principal === null || (principal as unknown) === false) throw new FeteError('UNAUTHORIZED', 'not authenticated');
+          principals.set(socket, principal);
+          next();
+        },
+        (err: unknown) => {
+          throw err;
+        },
+      )
+      .catch((err: unknown) => {
+        core.counters.refusedConnections++;
+        debug('refused socket %s: %s', socket.id, (err as Error)?.message);
+        next(refusal(err));
+      });
+  });
+
+  nsp.on('connection', (socket) => {
+    const session = new SocketSession(core, socket, principals.get(socket));
+    core.sessionOpened(session);
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    io,
+    stats: () => core.stats(),
+    close() {
+      closing ??= (async () => {
+        nsp.disconnectSockets(true);
+        await core.close();
+        // io.close() would also close the app's HTTP server; only the engine is ours to close.
+        io.engine.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,198 @@
+// One connected socket: its subscriptions (by client-chosen sid), the `sub`/`unsub`/`emit`
+// handlers, and its send buffer as seen by backpressure. Every packet is untrusted: shapes are
+// checked here, a missing or non-function ack is tolerated, and nothing thrown escapes a handler.
+import createDebug from 'debug';
+import type { Socket } from 'socket.io';
+import {
+  type EmitAck,
+  FeteError,
+  PROTOCOL_LIMITS,
+  type SubAck,
+  type SubscribeFrom,
+  validatePattern,
+} from '../../shared/index.js';
+import { allowed, applyClientEmits, toWireError } from './client-emit.js';
+import type { FanoutCore } from './fanout-core.js';
+import { Subscription, type SubscriptionHost } from './subscription.js';
+
+const debug = createDebug('fete:fanout');
+
+/** Emit packets of one socket waiting to be applied: they are applied one after another (in
+ * order), and a client that sends more without waiting for acks is told to retry later. */
+const MAX_QUEUED_EMITS = 8;
+/** The client's ack timeout is 10 s: answer before it, so it never resends blind. */
+const EMIT_ACK_DEADLINE_MS = 8000;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function ackOf(ack: unknown): (res: unknown) => void {
+  return typeof ack === 'function' ? (ack as (res: unknown) => void) : () => undefined;
+}
+
+function parseFrom(from: unknown): SubscribeFrom {
+  if (from === 'latest' || from === 'earliest') return from;
+  if (typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) return from;
+  throw new FeteError('MALFORMED', "sub.from must be 'latest', 'earliest' or a seq (a non-negative integer)");
+}
+
+export class SocketSession {
+  readonly #core: FanoutCore;
+  readonly #socket: Socket;
+  readonly #principal: unknown;
+  readonly #subs = new Map<string, Subscription>();
+  readonly #host: SubscriptionHost;
+  #emitChain: Promise<void> = Promise.resolve();
+  #queuedEmits = 0;
+  #drainWaiters: Array<() => void> = [];
+  #gone = false;
+  readonly #backlog: () => number;
+
+  constructor(core: FanoutCore, socket: Socket, principal: unknown) {
+    this.#core = core;
+    this.#socket = socket;
+    this.#principal = principal;
+    const conn = socket.conn;
+    // Engine.IO's queue of packets waiting for the transport (private in its typings): it grows
+    // while a websocket's previous writes are unacknowledged by the OS, i.e. the client is slow.
+    const backlog = () => (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+    this.#backlog = backlog;
+    const maxBuffered = core.options.maxBufferedEvents;
+    this.#host = {
+      log: core.log,
+      pageSize: core.options.readPageSize,
+      maxBufferedEvents: maxBuffered,
+      tailCursor: () => core.tail.cursor,
+      backlog,
+      whenWritable: () => this.#whenWritable(),
+      send: (sid, e) => {
+        core.counters.eventsSent++;
+        socket.emit('ev', { sid, e });
+      },
+      overflowed: () => core.counters.overflows++,
+      catchUp: (d) => (core.counters.catchingUp += d),
+      failed: (sub, err) => {
+        // The client resubscribes from its cursor after reconnecting: nothing is lost.
+        debug('disconnecting socket %s: the log could not be read for %s: %s', socket.id, sub.pattern, err.message);
+        socket.disconnect(true);
+      },
+    };
+    conn.on('drain', () => this.#drained());
+    socket.on('sub', (packet: unknown, ack: unknown) => void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message)));
+    socket.on('unsub', (packet: unknown, ack: unknown) => this.#unsub(packet, ackOf(ack)));
+    socket.on('emit', (packet: unknown, ack: unknown) => this.#emit(packet, ackOf(ack)));
+    socket.on('disconnect', () => this.#close());
+  }
+
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  #whenWritable(): Promise<void> {
+    if (this.#gone || this.#backlog() <= this.#core.options.maxBufferedEvents / 2) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #drained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #sub(packet: unknown, ack: (res: SubAck) => void): Promise<void> {
+    const core = this.#core;
+    let sid: string | undefined;
+    let sub: Subscription | undefined;
+    try {
+      if (!isObject(packet)) throw new FeteError('MALFORMED', 'sub expects { sid, pattern, from }');
+      const rawSid = packet.sid;
+      if (typeof rawSid !== 'string' || rawSid.length === 0 || rawSid.length > PROTOCOL_LIMITS.maxSidLength)
+        throw new FeteError('MALFORMED', `sub.sid must be a string of 1 to ${PROTOCOL_LIMITS.maxSidLength} characters`);
+      sid = rawSid;
+      const pattern = validatePattern(packet.pattern);
+      const from = parseFrom(packet.from);
+      // A sub for a sid this socket holds replaces it (the client retries a sub under the same sid).
+      this.#drop(sid);
+      if (this.#subs.size >= PROTOCOL_LIMITS.maxSubscriptionsPerSocket)
+        throw new FeteError('TOO_LARGE', `a socket may hold at most ${PROTOCOL_LIMITS.maxSubscriptionsPerSocket} subscriptions`);
+      // Reserve the sid now, so that an unsub or a newer sub arriving during the awaits below wins.
+      sub = new Subscription(this.#host, sid, pattern, 0);
+      this.#subs.set(sid, sub);
+      const hook = core.options.authorize?.subscribe;
+      if (hook) await allowed(() => hook(this.#principal, pattern), `subscribe to "${pattern}"`);
+      const start = await core.startCursor(from);
+      if (this.#subs.get(sid) !== sub || this.#gone) throw new FeteError('CLOSED', `subscription ${sid} was replaced or ended`);
+      // From here on synchronous: registered with the tail, then the replay notes its target.
+      sub = new Subscription(this.#host, sid, pattern, start.cursor);
+      this.#subs.set(sid, sub);
+      core.register(sub);
+      ack({ ok: true, cursor: start.cursor });
+      if (start.gap) {
+        core.counters.retentionGaps++;
+        this.#socket.emit('gap', { sid, reason: 'retention', after: start.gap.after, resumedAt: start.cursor });
+      }
+      if (start.cursor >= core.tail.cursor) sub.goLive();
+      else sub.replay();
+    } catch (err) {
+      if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
+        this.#subs.delete(sid);
+        core.unregister(sub);
+      }
+      ack({ ok: false, error: toWireError(err) });
+    }
+  }
+
+  #drop(sid: string): void {
+    const old = this.#subs.get(sid);
+    if (!old) return;
+    this.#subs.delete(sid);
+    this.#core.unregister(old);
+  }
+
+  #unsub(packet: unknown, ack: (res: { ok: boolean }) => void): void {
+    if (!isObject(packet) || typeof packet.sid !== 'string') return ack({ ok: false });
+    this.#drop(packet.sid);
+    ack({ ok: true });
+  }
+
+  #emit(packet: unknown, ack: (res: EmitAck) => void): void {
+    if (!Array.isArray(packet)) return ack({ ok: false, error: { code: 'MALFORMED', message: 'emit expects an array of encoded envelopes' } });
+    if (packet.length > PROTOCOL_LIMITS.maxEmitBatch)
+      return ack({ ok: false, error: { code: 'TOO_LARGE', message: `at most ${PROTOCOL_LIMITS.maxEmitBatch} envelopes per emit` } });
+    if (this.#queuedEmits >= MAX_QUEUED_EMITS)
+      return ack({ ok: false, error: { code: 'TIMEOUT', message: 'too many emits in flight on this socket: retry later' } });
+    this.#queuedEmits++;
+    const core = this.#core;
+    const run = async (): Promise<void> => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<EmitAck>((resolve) => {
+        // The append may still commit after this answer; the client's resend is then a duplicate.
+        timer = setTimeout(() => resolve({ ok: false, error: { code: 'TIMEOUT', message: 'emit took too long: retry' } }), EMIT_ACK_DEADLINE_MS);
+      });
+      const work = applyClientEmits(core.fete, { principal: this.#principal, authorize: core.options.authorize, maxPayloadBytes: core.options.maxPayloadBytes }, packet).then(
+        (results): EmitAck => {
+          for (const r of results) core.counters.emits[r.status]++;
+          return { ok: true, results };
+        },
+        (err: unknown): EmitAck => ({ ok: false, error: toWireError(err) }),
+      );
+      try {
+        ack(await Promise.race([work, deadline]));
+        await work; // the next packet waits for this one's append, answered or not
+      } finally {
+        clearTimeout(timer);
+        this.#queuedEmits--;
+      }
+    };
+    this.#emitChain = this.#emitChain.then(run).catch((err: Error) => debug('emit failed: %s', err.message));
+  }
+
+  #close(): void {
+    this.#gone = true;
+    for (const sub of this.#subs.values()) this.#core.unregister(sub);
+    this.#subs.clear();
+    this.#drained();
+    this.#core.sessionClosed(this);
+  }
+}

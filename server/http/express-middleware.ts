@@ -1,0 +1,81 @@
+// fete.express(): the HTTP face of a fete server, an Express router to mount anywhere
+// (`app.use('/fete', fete.express())`). Every error is JSON `{ error: { code, message } }` with a
+// status from the code (http-errors.ts); nothing a client sends can throw past this router.
+//   POST /emit                      emit-route.ts    200 / 207 { results } | 4xx { error }
+//   GET  /stream?pattern=&from=     stream-route.ts  text/event-stream, resumable (Last-Event-ID)
+//   GET  /health                    health-route.ts  200 { status: 'ok', headSeq } | 503
+//   GET  /metrics                   metrics.ts       Prometheus text
+//   /inspector/...                  inspector-routes.ts (JSON; off in production by default)
+import createDebug from 'debug';
+import { type NextFunction, type Request, type Response, Router } from 'express';
+import { FeteError } from '../../shared/index.js';
+import type { FanoutStats } from '../fanout/types.js';
+import { type EmitCounters, emitRoute } from './emit-route.js';
+import { healthRoute } from './health-route.js';
+import { httpStatusOf, sendError } from './http-errors.js';
+import { type InspectorTarget, inspectorRouter } from './inspector-routes.js';
+import { jsonText } from './json-body.js';
+import { metricFamilies } from './metrics.js';
+import { type ExpressOptions, type RequestGuard, resolveHttpOptions } from './options.js';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus-text.js';
+import type { SseStream } from './sse-stream.js';
+import { streamRoute } from './stream-route.js';
+
+const debug = createDebug('fete:http');
+
+/** The router, plus `close()` to end open event streams (call it before closing the HTTP server:
+ * an open stream otherwise keeps `server.close()` waiting). */
+export type FeteRouter = Router & { close(): void };
+
+function guarded(guard: RequestGuard | undefined, what: string) {
+  return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
+    if (!guard) throw new FeteError('NOT_FOUND', `${what} is disabled`);
+    let ok: boolean;
+    try {
+      ok = await guard(req);
+    } catch (err) {
+      throw FeteError.from(err, 'UNAUTHORIZED');
+    }
+    if (ok !== true) throw new FeteError('FORBIDDEN', `not allowed to use ${what}`);
+    next();
+  };
+}
+
+/** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
+export type HttpTarget = InspectorTarget & { fanoutStats?(): FanoutStats };
+
+export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}): FeteRouter {
+  const o = resolveHttpOptions(options);
+  const fanoutStats = o.fanoutStats ?? (fete.fanoutStats ? () => fete.fanoutStats!() : undefined);
+  const streams = new Set<SseStream>();
+  const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
+  const router = Router() as FeteRouter;
+
+  router.post('/emit', jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
+  router.get('/stream', streamRoute(fete.log, o, streams));
+  router.get('/health', healthRoute(fete.log, o.healthTimeoutMs));
+  router.get('/metrics', guarded(o.metrics, 'metrics'), async (_req: Request, res: Response) => {
+    const stats = await fete.stats();
+    const families = metricFamilies(stats, {
+      emits,
+      streams: () => streams.size,
+      streamsWaiting: () => [...streams].filter((s) => s.waitingForDrain).length,
+    }, fanoutStats?.());
+    res.setHeader('cache-control', 'no-store');
+    res.type(PROMETHEUS_CONTENT_TYPE).send(renderPrometheus(families));
+  });
+  router.use('/inspector', guarded(o.inspector, 'the inspector'), inspectorRouter(fete));
+
+  // Express 5 passes rejected promises of async handlers here.
+  router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = httpStatusOf(err);
+    if (status >= 500) debug('%s %s failed: %O', req.method, req.path, err);
+    else debug('%s %s: %d %s', req.method, req.path, status, (err as Error)?.message);
+    sendError(res, err);
+  });
+
+  router.close = () => {
+    for (const s of [...streams]) s.close();
+  };
+  return router;
+}

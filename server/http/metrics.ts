@@ -1,0 +1,98 @@
+// GET /metrics: fete's numbers in the Prometheus text format. Queue depths and ages come from
+// `fete.stats()` (one store query per scrape), HTTP counters from this middleware, and the Socket.IO
+// fanout's counters from `fanoutStats` when the app attached one. Gauges for states, counters for
+// totals since start; label values are escaped (listener names and topics are user text).
+import type { BacklogCounts, FeteStats } from '../types.js';
+import type { FanoutStats } from '../fanout/types.js';
+import type { EmitCounters } from './emit-route.js';
+import type { MetricFamily } from './prometheus-text.js';
+
+const STATES = ['pending', 'running', 'retrying', 'dead'] as const;
+
+function byState(labels: Record<string, string>, c: BacklogCounts) {
+  return STATES.map((state) => ({ labels: { ...labels, state }, value: c[state] }));
+}
+
+export interface HttpCounters {
+  emits: EmitCounters;
+  /** SSE connections open now. */
+  streams: () => number;
+  /** Of those, the ones waiting for a slow client to read (backpressure). */
+  streamsWaiting: () => number;
+}
+
+export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: FanoutStats | undefined): MetricFamily[] {
+  const families: MetricFamily[] = [
+    {
+      name: 'fete_log_head_seq',
+      help: 'The highest seq appended to the event log.',
+      type: 'gauge',
+      samples: [{ value: stats.headSeq }],
+    },
+    {
+      name: 'fete_listener_deliveries',
+      help: 'Deliveries of each listener by state (pending, running, retrying, dead).',
+      type: 'gauge',
+      samples: stats.listeners.flatMap((l) => byState({ target: l.target, listener: l.name, durable: String(l.durable) }, l)),
+    },
+    {
+      name: 'fete_listener_oldest_pending_age_seconds',
+      help: 'How long the oldest due delivery of each listener has waited.',
+      type: 'gauge',
+      samples: stats.listeners.map((l) => ({ labels: { target: l.target, listener: l.name }, value: l.oldestPendingAgeMs / 1000 })),
+    },
+    {
+      name: 'fete_topic_deliveries',
+      help: 'Deliveries of events of each topic by state, over all listeners.',
+      type: 'gauge',
+      samples: stats.topics.flatMap((t) => byState({ topic: t.topic }, t)),
+    },
+    {
+      name: 'fete_topic_oldest_pending_age_seconds',
+      help: 'How long the oldest due delivery of an event of each topic has waited.',
+      type: 'gauge',
+      samples: stats.topics.map((t) => ({ labels: { topic: t.topic }, value: t.oldestPendingAgeMs / 1000 })),
+    },
+    {
+      name: 'fete_http_emits_total',
+      help: 'Events emitted through POST /emit, by outcome.',
+      type: 'counter',
+      samples: (['accepted', 'duplicate', 'rejected'] as const).map((outcome) => ({ labels: { outcome }, value: http.emits[outcome] })),
+    },
+    {
+      name: 'fete_http_streams',
+      help: 'Server-Sent Events streams open now.',
+      type: 'gauge',
+      samples: [{ value: http.streams() }],
+    },
+    {
+      name: 'fete_http_streams_waiting',
+      help: 'Server-Sent Events streams paused until a slow client reads what was sent (backpressure).',
+      type: 'gauge',
+      samples: [{ value: http.streamsWaiting() }],
+    },
+  ];
+  if (fanout) families.push(...fanoutFamilies(fanout));
+  return families;
+}
+
+function fanoutFamilies(f: FanoutStats): MetricFamily[] {
+  const one = (name: string, help: string, type: 'gauge' | 'counter', value: number): MetricFamily => ({ name, help, type, samples: [{ value }] });
+  return [
+    one('fete_fanout_sockets', 'Sockets connected to the realtime namespace now.', 'gauge', f.sockets),
+    one('fete_fanout_subscriptions', 'Subscriptions held now, over all sockets.', 'gauge', f.subscriptions),
+    one('fete_fanout_catching_up', 'Subscriptions replaying or catching up from the log now.', 'gauge', f.catchingUp),
+    one('fete_fanout_events_routed_total', 'Events read from the log and routed to subscriptions.', 'counter', f.eventsRouted),
+    one('fete_fanout_events_sent_total', 'Event packets sent to sockets (one per event per subscription).', 'counter', f.eventsSent),
+    one('fete_fanout_overflows_total', 'Times a slow socket fell back from live delivery to the log.', 'counter', f.overflows),
+    one('fete_fanout_retention_gaps_total', 'Gaps reported because retention pruned what a resume asked for.', 'counter', f.retentionGaps),
+    one('fete_fanout_refused_connections_total', 'Connections refused at the handshake.', 'counter', f.refusedConnections),
+    {
+      name: 'fete_fanout_emits_total',
+      help: 'Events emitted by clients over sockets, by outcome.',
+      type: 'counter',
+      samples: (['accepted', 'duplicate', 'rejected'] as const).map((outcome) => ({ labels: { outcome }, value: f.emits[outcome] })),
+    },
+    one('fete_fanout_tail_cursor', 'Every event with seq up to this has been routed by the fanout.', 'gauge', f.tailCursor),
+  ];
+}

@@ -1,0 +1,44 @@
+// GET /stream?pattern=&from=: events matching a pattern as Server-Sent Events (see sse-stream.ts).
+// `from` is 'latest' (default: only new events), 'earliest' (the whole retained log) or a seq to
+// resume after; a `Last-Event-ID` header (sent by EventSource on reconnect) wins over `from`.
+// Errors before the stream starts are JSON: 400 bad pattern/from, 401, 403 subscribe denied.
+import type { Request, Response } from 'express';
+import { FeteError, validatePattern } from '../../shared/index.js';
+import { allowed } from '../fanout/client-emit.js';
+import type { FeteLog } from '../types.js';
+import { authenticate } from './authenticate.js';
+import type { ResolvedExpressOptions } from './options.js';
+import { SseStream } from './sse-stream.js';
+
+function parseSeq(text: string, what: string): number {
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) throw new FeteError('MALFORMED', `${what} must be 'latest', 'earliest' or a seq (a non-negative integer)`);
+  return n;
+}
+
+/** The seq to stream after: Last-Event-ID, else `from`. */
+async function startAfter(req: Request, log: FeteLog): Promise<number> {
+  const lastId = req.headers['last-event-id'];
+  if (typeof lastId === 'string' && lastId.trim() !== '') return parseSeq(lastId.trim(), 'Last-Event-ID');
+  const from = req.query.from;
+  if (from === undefined || from === 'latest') return log.head();
+  if (from === 'earliest') return 0;
+  if (typeof from !== 'string') throw new FeteError('MALFORMED', 'from must be given once');
+  return parseSeq(from, 'from');
+}
+
+export function streamRoute(log: FeteLog, o: ResolvedExpressOptions, streams: Set<SseStream>) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const pattern = req.query.pattern;
+    if (typeof pattern !== 'string') throw new FeteError('INVALID_PATTERN', 'pattern is required (one subject pattern, e.g. orders.>)');
+    validatePattern(pattern);
+    const principal = await authenticate(req, o.auth);
+    const hook = o.authorize.subscribe;
+    if (hook) await allowed(() => hook(principal, pattern), `subscribe to "${pattern}"`);
+    const after = await startAfter(req, log);
+    if (req.socket.destroyed) return;
+    const stream = new SseStream(res, log, { pattern, after, ...o.stream }, () => streams.delete(stream));
+    streams.add(stream);
+    stream.start();
+  };
+}

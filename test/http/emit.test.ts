@@ -1,0 +1,132 @@
+// POST /emit: plain JSON, superjson and batch forms through the socket path's checks; every kind of
+// bad input gets its 4xx and `{ error: { code, message } }`, and the server keeps serving.
+import fc from 'fast-check';
+import superjson from 'superjson';
+import { describe, expect, it } from 'vitest';
+import { createEnvelope, encodeEnvelope, uuidv7 } from '../../shared/index.js';
+import { postJson, startServer, testAuth, topics } from './http-harness.js';
+
+describe('POST /emit', () => {
+  it('accepts a plain JSON item and answers a repeat of its id as a duplicate with the same seq', async () => {
+    const { url, fete } = await startServer();
+    const id = uuidv7();
+    const item = { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 5 }, id };
+    const first = await postJson(`${url}/emit`, item);
+    expect(first.status).toBe(200);
+    const a = (await first.json()) as { results: Array<{ id: string; status: string; seq: number }> };
+    expect(a.results).toEqual([{ id, status: 'accepted', seq: expect.any(Number) }]);
+    const again = await postJson(`${url}/emit`, item);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ results: [{ id, status: 'duplicate', seq: a.results[0]!.seq }] });
+    const { events } = await fete.log.read(0);
+    expect(events.map((e) => [e.id, e.subject, e.headers.actor])).toEqual([[id, 'orders.o1.created', 'anonymous']]);
+  });
+
+  it('gives a server-made id to an item without one', async () => {
+    const { url } = await startServer();
+    const res = await postJson(`${url}/emit`, { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 5 } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { results: Array<{ id: string; status: string }> };
+    expect(body.results[0]).toMatchObject({ status: 'accepted', id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  });
+
+  it('accepts superjson envelopes, as an object or as text, keeping Dates', async () => {
+    const { url, fete } = await startServer();
+    const at = new Date('2024-05-01T10:00:00Z');
+    const e1 = createEnvelope(topics.orderCreated, { orderId: 'o1', total: 1, at });
+    const e2 = createEnvelope(topics.orderCreated, { orderId: 'o2', total: 2, at });
+    const res = await postJson(`${url}/emit`, [superjson.serialize(e1), encodeEnvelope(e2)]);
+    expect(res.status).toBe(200);
+    const { events } = await fete.log.read(0);
+    expect(events.map((e) => (e.payload as { at: Date }).at)).toEqual([at, at]);
+  });
+
+  it('answers a batch with every item accepted with 200, and a mixed batch with 207 and per-item statuses in order', async () => {
+    const { url } = await startServer();
+    const ok = await postJson(`${url}/emit`, [
+      { topic: 'orders.{orderId}.created', payload: { orderId: 'a', total: 1 } },
+      { topic: 'orders.{orderId}.created', payload: { orderId: 'b', total: 2 } },
+    ]);
+    expect(ok.status).toBe(200);
+    const id = uuidv7();
+    const mixed = await postJson(`${url}/emit`, [
+      { topic: 'orders.{orderId}.created', payload: { orderId: 'c', total: 3 }, id },
+      { topic: 'orders.{orderId}.created', payload: { orderId: 'd', total: 'lots' } },
+      { topic: 'nope.{x}', payload: { x: '1' } },
+      'not an envelope',
+      42,
+      { topic: 'orders.{orderId}.created', payload: { orderId: 'c', total: 3 }, id },
+    ]);
+    expect(mixed.status).toBe(207);
+    const body = (await mixed.json()) as { results: Array<{ id: string | null; status: string; error?: { code: string } }> };
+    expect(body.results.map((r) => r.status)).toEqual(['accepted', 'rejected', 'rejected', 'rejected', 'rejected', 'duplicate']);
+    expect(body.results.map((r) => r.error?.code)).toEqual([undefined, 'INVALID_PAYLOAD', 'UNKNOWN_TOPIC', 'MALFORMED', 'MALFORMED', undefined]);
+    expect(body.results[0]!.id).toBe(id);
+  });
+
+  it.each([
+    ['an invalid payload', { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 'x' } }, {}, 400, 'INVALID_PAYLOAD'],
+    ['an unknown topic', { topic: 'payments.{id}.made', payload: { id: '1' } }, {}, 404, 'UNKNOWN_TOPIC'],
+    ['a presentation topic', { topic: 'orders.{orderId}.status', payload: { orderId: 'o1', status: 'x' } }, {}, 403, 'FORBIDDEN'],
+    ['a topic not declared clientEmit', { topic: 'audit.{kind}', payload: { kind: 'k', msg: 'm' } }, {}, 403, 'FORBIDDEN'],
+    ['an emit authorize.emit denies', { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 1 } }, { 'x-user': 'mallory' }, 403, 'FORBIDDEN'],
+    ['a request auth refuses', { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 1 } }, { 'x-user': 'nobody' }, 401, 'UNAUTHORIZED'],
+    ['an id that is not a UUID', { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 1 }, id: 'abc' }, {}, 400, 'MALFORMED'],
+    ['a prototype key', '{"topic":"orders.{orderId}.created","payload":{"orderId":"o","total":1,"__proto__":{"x":1}}}', {}, 400, 'FORBIDDEN_KEY'],
+    ['malformed JSON', '{"topic": "orders', {}, 400, 'MALFORMED'],
+    ['an empty batch', [], {}, 400, 'MALFORMED'],
+    ['a JSON number', '7', {}, 400, 'MALFORMED'],
+  ])('answers %s with its status and code', async (_what, body, headers, status, code) => {
+    const { url, fete } = await startServer();
+    const res = await postJson(`${url}/emit`, body, headers as Record<string, string>);
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error).toEqual({ code, message: expect.any(String) });
+    expect(await fete.log.head()).toBe(0);
+  });
+
+  it('denies every emit when no authorize.emit hook is given', async () => {
+    const { url } = await startServer({});
+    const res = await postJson(`${url}/emit`, { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 1 } });
+    expect(res.status).toBe(403);
+  });
+
+  it('refuses a body that is not application/json with 415, so cross-site simple requests cannot emit', async () => {
+    const { url } = await startServer();
+    const res = await fetch(`${url}/emit`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ error: { code: 'MALFORMED' } });
+  });
+
+  it('refuses a body over maxBodyBytes with 413 and a batch over maxBatch with 413', async () => {
+    const { url } = await startServer({ ...testAuth, maxBodyBytes: 1000, maxBatch: 2 });
+    const big = await postJson(`${url}/emit`, { topic: 'orders.{orderId}.created', payload: { orderId: 'x'.repeat(2000), total: 1 } });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: { code: 'TOO_LARGE' } });
+    const item = { topic: 'orders.{orderId}.created', payload: { orderId: 'o', total: 1 } };
+    const many = await postJson(`${url}/emit`, [item, item, item]);
+    expect(many.status).toBe(413);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it('answers arbitrary garbage with a 4xx and never a 5xx, and keeps serving', async () => {
+    const { url } = await startServer();
+    const bodies = fc.oneof(
+      fc.string(),
+      fc.json(),
+      fc.jsonValue().map((v) => JSON.stringify({ topic: 'orders.{orderId}.created', payload: v })),
+      fc.jsonValue().map((v) => JSON.stringify({ json: v, meta: { values: v } })),
+      fc.array(fc.jsonValue(), { maxLength: 5 }).map((v) => JSON.stringify(v)),
+    );
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        const res = await postJson(`${url}/emit`, body);
+        await res.text();
+        expect(res.status === 200 || res.status === 207 || (res.status >= 400 && res.status < 500)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+    const ok = await postJson(`${url}/emit`, { topic: 'orders.{orderId}.created', payload: { orderId: 'o', total: 1 } });
+    expect(ok.status).toBe(200);
+  });
+});

@@ -1,0 +1,176 @@
+// The HTTP suites' harness: a fete on in-memory PGlite (a fresh schema per test) with a small catalogue, mounted with
+// `createExpressMiddleware` in a real Express app on an ephemeral port, plus a reader of
+// Server-Sent Events over fetch. Everything opened is closed after each test.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { PGlite } from '@electric-sql/pglite';
+import express from 'express';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { z } from 'zod';
+import { defineTopic, defineTopics } from '../../shared/index.js';
+import { type Fete, createFete } from '../../server/index.js';
+import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from '../../server/http/index.js';
+import { freshSchema } from '../support/postgres.js';
+
+export const topics = defineTopics({
+  orderCreated: defineTopic('orders.{orderId}.created', {
+    kind: 'domain',
+    clientEmit: true,
+    schema: z.object({ orderId: z.string(), total: z.number(), at: z.date().optional() }),
+  }),
+  orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation', schema: z.object({ orderId: z.string(), status: z.string() }) }),
+  audit: defineTopic('audit.{kind}', { kind: 'integration', schema: z.object({ kind: z.string(), msg: z.string() }) }),
+});
+export type Topics = typeof topics;
+
+/** Principals come from the `x-user` header; `mallory` may not emit, `eve` may not subscribe. */
+export const testAuth: Pick<ExpressOptions<string>, 'auth' | 'authorize'> = {
+  auth: (req) => {
+    const user = req.headers['x-user'];
+    if (user === 'nobody') throw new Error('bad token');
+    return typeof user === 'string' ? user : 'anonymous';
+  },
+  authorize: {
+    emit: (principal) => principal !== 'mallory',
+    subscribe: (principal) => principal !== 'eve',
+  },
+};
+
+export interface TestServer {
+  fete: Fete<Topics>;
+  router: FeteRouter;
+  /** Base URL of the mounted router, e.g. http://127.0.0.1:1234/fete */
+  url: string;
+  server: Server;
+}
+
+const opened: Array<{ fete: Fete<Topics>; router: FeteRouter; server: Server; aborts: Set<AbortController> }> = [];
+const aborts = new Set<AbortController>();
+
+// One PGlite per test file, a schema per test: starting PGlite costs seconds, a schema milliseconds.
+let db: PGlite | undefined;
+beforeAll(async () => {
+  db = await PGlite.create();
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+afterEach(async () => {
+  for (const a of aborts) a.abort();
+  aborts.clear();
+  for (const o of opened.splice(0)) {
+    o.router.close();
+    o.server.closeAllConnections();
+    await new Promise<void>((r) => o.server.close(() => r()));
+    await o.fete.stop({ drain: false }).catch(() => undefined);
+  }
+});
+
+export async function startServer(options: ExpressOptions<string> = { ...testAuth }, fete?: Fete<Topics>): Promise<TestServer> {
+  fete ??= await createFete({
+    topics,
+    store: { pglite: db! },
+    schema: freshSchema('http'),
+    worker: { leaseMs: 2000, heartbeatMs: 200, pollIntervalMs: 50 },
+    listenerDefaults: { backoff: { initialMs: 10, factor: 1, maxMs: 10, jitter: 0 } },
+  });
+  const router = createExpressMiddleware(fete, { stream: { pollIntervalMs: 50 }, ...options });
+  const app = express();
+  app.use('/fete', router);
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  opened.push({ fete, router, server, aborts });
+  const { port } = server.address() as AddressInfo;
+  return { fete, router, url: `http://127.0.0.1:${port}/fete`, server };
+}
+
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export interface SseMessage {
+  id?: string;
+  event?: string;
+  data?: string;
+  /** Comment lines (`: ping`), for messages that are only comments. */
+  comments: string[];
+}
+
+/** An open SSE response read message by message. */
+export interface SseReader {
+  status: number;
+  response: Response;
+  /** The next message with data (comments are collected in `comments`). */
+  next(): Promise<SseMessage>;
+  /** The next message of any kind, comments included. */
+  nextRaw(): Promise<SseMessage>;
+  /** Reads `n` data messages. */
+  take(n: number): Promise<SseMessage[]>;
+  close(): void;
+}
+
+function parseMessage(block: string): SseMessage {
+  const m: SseMessage = { comments: [] };
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) m.comments.push(line.slice(1).trim());
+    else {
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'id') m.id = value;
+      else if (field === 'event') m.event = value;
+      else if (field === 'data') data.push(value);
+    }
+  }
+  if (data.length > 0) m.data = data.join('\n');
+  return m;
+}
+
+export async function openStream(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
+  const abort = new AbortController();
+  aborts.add(abort);
+  const response = await fetch(url, { headers, signal: abort.signal });
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  const nextRaw = async (): Promise<SseMessage> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        return parseMessage(block);
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended');
+      buffer += value;
+    }
+  };
+  const next = async (): Promise<SseMessage> => {
+    for (;;) {
+      const m = await nextRaw();
+      if (m.data !== undefined) return m;
+    }
+  };
+  return {
+    status: response.status,
+    response,
+    nextRaw,
+    next,
+    async take(n) {
+      const out: SseMessage[] = [];
+      while (out.length < n) out.push(await next());
+      return out;
+    },
+    close() {
+      abort.abort();
+      aborts.delete(abort);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// Two fete servers on one PostgreSQL schema, each with its own Socket.IO server, pool and LISTEN
+// connection (what two OS processes have): each tails the log, so an event appended through either
+// reaches the subscribers of both.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { encodeEnvelope, createEnvelope } from '../../shared/index.js';
+import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { RawClient, startServer, topics, until, type TestServer } from './support.js';
+
+const availability = await postgresAvailability();
+if (availability.skipReason) console.log(`skipping the two-server fanout tests: ${availability.skipReason}`);
+
+describe.skipIf(availability.skipReason !== undefined)('two servers on one PostgreSQL', () => {
+  const schema = freshSchema('rt2');
+  let a: TestServer;
+  let b: TestServer;
+  const raws: RawClient[] = [];
+  beforeAll(async () => {
+    const store = availability.url!;
+    a = await startServer({ pollIntervalMs: 200 }, { store, schema, roles: ['web'] });
+    b = await startServer({ pollIntervalMs: 200 }, { store, schema, roles: ['web'] });
+  });
+  afterAll(async () => {
+    for (const c of raws) c.close();
+    await a?.close();
+    await b?.close();
+    const pool = new pg.Pool({ connectionString: availability.url! });
+    await dropSchemas(pool, [schema]);
+    await pool.end();
+  });
+
+  it("delivers events appended through either server to the other's subscribers, in seq order", async () => {
+    const ca = new RawClient(a.url, {});
+    const cb = new RawClient(b.url, {});
+    raws.push(ca, cb);
+    await Promise.all([ca.connected(), cb.connected()]);
+    const [acka, ackb] = await Promise.all([ca.sub('s', 'ticks.*'), cb.sub('s', 'ticks.*')]);
+    expect(acka.ok && ackb.ok).toBe(true);
+    for (let i = 0; i < 20; i++) await (i % 2 === 0 ? a : b).fete.emit(topics.tick, { n: i });
+    await until(() => ca.seqs('s').length === 20 && cb.seqs('s').length === 20, 'both see 20');
+    expect(ca.seqs('s')).toEqual(cb.seqs('s'));
+    expect([...ca.seqs('s')].sort((x, y) => x - y)).toEqual(ca.seqs('s'));
+    expect(ca.events.get('s')!.map((e) => (e.payload as { n: number }).n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('a client emit through one server reaches a subscriber of the other', async () => {
+    const emitter = new RawClient(a.url, {});
+    const watcher = new RawClient(b.url, {});
+    raws.push(emitter, watcher);
+    await Promise.all([emitter.connected(), watcher.connected()]);
+    await watcher.sub('p', 'orders.*.placed');
+    // Neither server has authorize.emit: denied by default.
+    const env = createEnvelope(topics.orderPlaced, { orderId: 'o9', total: 1 });
+    const ack = await emitter.emit([encodeEnvelope(env)]);
+    expect(ack).toMatchObject({ ok: true, results: [{ id: env.id, status: 'rejected', error: { code: 'FORBIDDEN' } }] });
+    await a.fete.emit(topics.orderPlaced, { orderId: 'o9', total: 2 });
+    await until(() => watcher.seqs('p').length === 1);
+    expect(watcher.events.get('p')![0]!.payload).toEqual({ orderId: 'o9', total: 2 });
+  });
+});

@@ -1,0 +1,160 @@
+// Shared setup for the realtime tests: a catalogue, a fete with its fanout on a real HTTP server
+// on an ephemeral port, raw socket.io-client sockets on `/fete`, and acks as promises.
+import 'fake-indexeddb/auto';
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll } from 'vitest';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { io, type Socket } from 'socket.io-client';
+import { z } from 'zod';
+import { createFete, type Fete } from '../../server/index.js';
+import type { AttachOptions, FanoutHandle } from '../../server/fanout/types.js';
+import type { FeteOptions } from '../../server/options.js';
+import { freshSchema } from '../support/postgres.js';
+import {
+  type EmitAck,
+  type Envelope,
+  type EvPacket,
+  type GapPacket,
+  type SubAck,
+  decodeEnvelope,
+  defineTopic,
+  defineTopics,
+} from '../../shared/index.js';
+
+export const topics = defineTopics({
+  orderStatus: defineTopic('orders.{orderId}.status', {
+    kind: 'presentation',
+    schema: z.object({ orderId: z.string(), status: z.string() }),
+  }),
+  orderPlaced: defineTopic('orders.{orderId}.placed', {
+    kind: 'domain',
+    clientEmit: true,
+    schema: z.object({ orderId: z.string(), total: z.number() }),
+  }),
+  tick: defineTopic('ticks.{n}', { kind: 'presentation', schema: z.object({ n: z.number() }) }),
+  audit: defineTopic('audit.log', { kind: 'domain', schema: z.object({ msg: z.string() }) }),
+  tenantMsg: defineTopic('tenants.{tenant}.msgs.{room}', {
+    kind: 'domain',
+    clientEmit: true,
+    schema: z.object({ tenant: z.string(), room: z.string(), text: z.string() }),
+  }),
+});
+export type Topics = typeof topics;
+
+let shared: PGlite | undefined;
+/** One in-memory PGlite for the test file (starting one costs seconds), a fresh schema per fete. */
+export function sharePGlite(): void {
+  beforeAll(async () => {
+    shared = await PGlite.create();
+  });
+  afterAll(async () => {
+    await shared?.close();
+    shared = undefined;
+  });
+}
+
+export interface TestServer {
+  fete: Fete<Topics>;
+  /** The SQL schema of fete's tables. */
+  schema: string;
+  http: HttpServer;
+  fanout: FanoutHandle;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A fete (PGlite in memory unless `feteOptions.store` says otherwise) with its fanout listening. */
+export async function startServer(
+  attach: AttachOptions<any> = {},
+  feteOptions: Partial<FeteOptions<Topics>> = {},
+  existing?: Fete<Topics>,
+): Promise<TestServer> {
+  const schema = feteOptions.schema ?? freshSchema('rt');
+  const store = feteOptions.store ?? (shared ? { pglite: shared } : 'memory');
+  const fete = existing ?? (await createFete({ topics, ...feteOptions, store, schema }));
+  const http = createServer();
+  const fanout = fete.attach(http, { pollIntervalMs: 50, ...attach });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  return {
+    fete,
+    schema,
+    http,
+    fanout,
+    url,
+    async close() {
+      await fete.stop();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+/** A raw protocol client: every `ev` decoded and recorded per sid. */
+export class RawClient {
+  readonly socket: Socket;
+  readonly events = new Map<string, Envelope[]>();
+  readonly gaps: GapPacket[] = [];
+
+  constructor(url: string, auth: Record<string, unknown> = {}, path?: string) {
+    this.socket = io(`${url}/fete`, { forceNew: true, transports: ['websocket'], reconnection: false, auth, ...(path ? { path } : {}) });
+    this.socket.on('ev', (p: EvPacket) => {
+      const list = this.events.get(p.sid) ?? [];
+      list.push(decodeEnvelope(p.e));
+      this.events.set(p.sid, list);
+    });
+    this.socket.on('gap', (g: GapPacket) => this.gaps.push(g));
+  }
+
+  connected(): Promise<void> {
+    if (this.socket.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('connect_error', reject);
+    });
+  }
+
+  /** Resolves with the handshake refusal (`err.data`), or rejects if the connection succeeds. */
+  refused(): Promise<{ message: string; data: unknown }> {
+    return new Promise((resolve, reject) => {
+      this.socket.once('connect', () => reject(new Error('connected')));
+      this.socket.once('connect_error', (err: Error & { data?: unknown }) => resolve({ message: err.message, data: err.data }));
+    });
+  }
+
+  sub(sid: string, pattern: unknown, from: unknown = 'latest'): Promise<SubAck> {
+    return this.socket.timeout(20_000).emitWithAck('sub', { sid, pattern, from });
+  }
+
+  emit(packet: unknown): Promise<EmitAck> {
+    return this.socket.timeout(20_000).emitWithAck('emit', packet);
+  }
+
+  seqs(sid: string): number[] {
+    return (this.events.get(sid) ?? []).map((e) => e.seq!);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+/** Polls until `check` holds. The deadline only bounds a broken test; nothing asserts timing. */
+export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition', timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Emits `n` tick events in batches through emitMany. */
+export async function emitTicks(fete: Fete<Topics>, from: number, n: number, batch = 500): Promise<void> {
+  for (let i = 0; i < n; i += batch) {
+    const items = Array.from({ length: Math.min(batch, n - i) }, (_, k) => ({ topic: topics.tick, payload: { n: from + i + k } }));
+    await fete.emitMany(items);
+  }
+}
