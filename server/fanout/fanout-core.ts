@@ -9,6 +9,7 @@ import { LogTail } from './log-tail.js';
 import type { SocketSession } from './socket-session.js';
 import type { Subscription } from './subscription.js';
 import type { AttachOptions, FanoutAuthorize, FanoutStats } from './types.js';
+import { zeroFanoutStats } from './fanout-stats.js';
 
 export interface ResolvedFanoutOptions {
   authorize: FanoutAuthorize | undefined;
@@ -40,21 +41,16 @@ export interface StartCursor {
 }
 
 type Counters = Omit<FanoutStats, 'sockets' | 'subscriptions' | 'tailCursor'>;
+function countersOnly({ sockets: _s, subscriptions: _n, tailCursor: _t, ...counters }: FanoutStats): Counters {
+  return counters;
+}
 
 export class FanoutCore {
   readonly fete: ClientEmitTarget;
   readonly log: FeteLog;
   readonly options: ResolvedFanoutOptions;
   readonly tail: LogTail;
-  readonly counters: Counters = {
-    catchingUp: 0,
-    eventsRouted: 0,
-    eventsSent: 0,
-    overflows: 0,
-    retentionGaps: 0,
-    refusedConnections: 0,
-    emits: { accepted: 0, duplicate: 0, rejected: 0 },
-  };
+  readonly counters: Counters = countersOnly(zeroFanoutStats());
   readonly #index = new PatternIndex<Subscription>();
   readonly #sessions = new Set<SocketSession>();
 

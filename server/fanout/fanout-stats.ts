@@ -2,8 +2,9 @@
 // for a process that has attached none.
 import type { FanoutStats } from './types.js';
 
-export function sumFanoutStats(all: readonly FanoutStats[]): FanoutStats {
-  const out: FanoutStats = {
+/** All counters at zero: the start of every fanout's counters and of a sum. */
+export function zeroFanoutStats(): FanoutStats {
+  return {
     sockets: 0,
     subscriptions: 0,
     catchingUp: 0,
@@ -15,6 +16,10 @@ export function sumFanoutStats(all: readonly FanoutStats[]): FanoutStats {
     emits: { accepted: 0, duplicate: 0, rejected: 0 },
     tailCursor: 0,
   };
+}
+
+export function sumFanoutStats(all: readonly FanoutStats[]): FanoutStats {
+  const out = zeroFanoutStats();
   for (const s of all) {
     out.sockets += s.sockets;
     out.subscriptions += s.subscriptions;
