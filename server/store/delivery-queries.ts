@@ -6,6 +6,7 @@ import type { Envelope } from '../../shared/index.js';
 import { type Queryable, statement } from './driver.js';
 import { EVENT_COLUMNS, type EventRow, rowToEnvelope } from './event-queries.js';
 import type { Tables } from './tables.js';
+import type { DeadLetter } from '../types.js';
 
 /** A delivery claimed by this worker, with its event. */
 export interface Claimed {
@@ -222,15 +223,6 @@ export async function releaseAllRunning(q: Queryable, t: Tables): Promise<number
 export async function retryDeadDelivery(q: Queryable, t: Tables, id: number): Promise<number | undefined> {
   const res = await q.query<{ listener_id: number }>(sql(t).retryDead, [id]);
   return res.rows[0]?.listener_id;
-}
-
-export interface DeadLetter {
-  id: number;
-  listener: { target: string; name: string };
-  attempts: number;
-  lastError: string | null;
-  failedAt: string;
-  envelope: Envelope;
 }
 
 export async function listDeadDeliveries(

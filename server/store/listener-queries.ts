@@ -2,6 +2,7 @@
 // A listener row is what makes appends (from any process) create its deliveries.
 import type { Queryable } from './driver.js';
 import type { Tables } from './tables.js';
+import type { BacklogCounts } from '../types.js';
 
 export interface ListenerRecord {
   /** The topic name (template) or the pattern the listener was registered on. */
@@ -24,19 +25,6 @@ export async function upsertListener(q: Queryable, t: Tables, l: ListenerRecord)
     [l.target, l.name, l.topic, l.regex, JSON.stringify(l.options)],
   );
   return res.rows[0]!.id;
-}
-
-export interface BacklogCounts {
-  /** Waiting for a first attempt. */
-  pending: number;
-  /** Claimed by a worker (leased). */
-  running: number;
-  /** Failed at least once, waiting for the next attempt. */
-  retrying: number;
-  /** Dead letters. */
-  dead: number;
-  /** Age of the oldest delivery that is due and not running (milliseconds; 0 when none). */
-  oldestPendingAgeMs: number;
 }
 
 export interface BacklogRow extends BacklogCounts {
