@@ -5,7 +5,14 @@ import { defineConfig } from 'vitest/config';
 const repo = fileURLToPath(new URL('.', import.meta.url));
 
 export default defineConfig({
-  root: 'playground',
+  root: fileURLToPath(new URL('./playground', import.meta.url)),
+  // The playground imports fete by its package name, as an app would; here that is the sources.
+  resolve: {
+    alias: {
+      'fete/client': fileURLToPath(new URL('./client/index.ts', import.meta.url)),
+      'fete/shared': fileURLToPath(new URL('./shared/index.ts', import.meta.url)),
+    },
+  },
   build: { outDir: '../dist/playground', emptyOutDir: true },
   test: {
     root: repo,

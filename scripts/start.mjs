@@ -1,9 +1,17 @@
-// `npm start`: builds what it needs and starts the playground server on the embedded store.
-// The playground arrives with its own issue; until it exists this says so and exits 0.
-import { existsSync } from 'node:fs';
+// `npm start` / `npm run dev`: the playground on the embedded store. `npm start` builds the page
+// with Vite (a second or two), then serves it; `--dev` (npm run dev) serves it through Vite's dev
+// middleware with hot reload instead. The server is TypeScript, run through tsx's loader, with
+// `fete/*` resolved to this repo's sources by tsconfig.json's `paths`.
+import { fileURLToPath } from 'node:url';
 
-if (!existsSync(new URL('../playground/server.ts', import.meta.url))) {
-  process.stdout.write('fete: playground not built yet (it lands with the playground issue). Nothing to start.\n');
-  process.exit(0);
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const dev = process.argv.includes('--dev');
+
+if (!dev) {
+  const { build } = await import('vite');
+  process.stdout.write('fete playground: building the page…\n');
+  await build({ configFile: `${repo}vite.config.ts`, logLevel: 'warn' });
 }
-await import('../playground/start.mjs');
+const { register } = await import('tsx/esm/api');
+register({ tsconfig: `${repo}tsconfig.json` });
+await import('../playground/server/main.ts');

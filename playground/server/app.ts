@@ -1,0 +1,91 @@
+// The playground server: one Express app with fete's middleware under /fete (HTTP emit, SSE,
+// health, metrics, inspector), Socket.IO fanout on the same HTTP server, the durable fulfilment
+// listener, and the page: Vite's dev middleware (hot reload) or the files `vite build` wrote.
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { createFete, type AttachOptions, type FanoutAuthorize, type StoreOption } from 'fete/server';
+import { topics } from '../shared/catalog.js';
+import { createFulfilmentTable, listFulfilments, registerFulfilment } from './fulfilment.js';
+
+export interface PlaygroundOptions {
+  /** @default 3000; 0 picks a free port */
+  port?: number;
+  /** Interface to listen on. @default every interface, as Node's listen() */
+  host?: string;
+  /** @default PGlite in ./.fete/data */
+  store?: StoreOption;
+  /** Vite's dev middleware with hot reload instead of the built files. @default false */
+  dev?: boolean;
+}
+
+export interface Playground {
+  url: string;
+  http: Server;
+  close(): Promise<void>;
+}
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const built = fileURLToPath(new URL('../../dist/playground', import.meta.url));
+
+// Browsers may emit only what the catalogue marks clientEmit (fete checks that too) and, here,
+// only new orders; anyone may subscribe. A real app would look at the principal `auth` returned.
+const authorize: FanoutAuthorize = {
+  emit: (_principal, topic) => topic.name === topics.orderCreated.name,
+  subscribe: () => true,
+};
+
+export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
+  const fete = await createFete({ topics, ...(options.store === undefined ? {} : { store: options.store }) });
+  await createFulfilmentTable(fete);
+  registerFulfilment(fete);
+
+  const app = express();
+  const router = fete.express({ authorize, inspector: true });
+  app.use('/fete', router);
+  app.get('/api/fulfilments', async (_req, res) => {
+    res.json({ fulfilments: await listFulfilments(fete) });
+  });
+
+  const http = createServer(app);
+  const attach: AttachOptions = { authorize };
+  const fanout = fete.attach(http, attach);
+
+  let closeVite = async () => {};
+  if (options.dev) {
+    const { createServer: createVite } = await import('vite');
+    const vite = await createVite({
+      configFile: `${repo}vite.config.ts`,
+      server: { middlewareMode: true, hmr: { server: http } },
+      appType: 'spa',
+    });
+    app.use(vite.middlewares);
+    closeVite = () => vite.close();
+  } else {
+    if (!existsSync(`${built}/index.html`)) throw new Error(`the playground is not built: run \`npm start\` (it builds ${built})`);
+    app.use(express.static(built, { index: 'index.html' }));
+  }
+
+  await fete.start();
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 3000, options.host, () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://localhost:${port}`,
+    http,
+    close: () =>
+      (closing ??= (async () => {
+        router.close();
+        await fanout.close();
+        await closeVite();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await fete.stop({ drain: false });
+      })()),
+  };
+}

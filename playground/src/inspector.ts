@@ -1,0 +1,140 @@
+// The inspector panel, fed by fete.express()'s JSON inspector API (mounted at /fete): listeners
+// with their queues, dead letters with a retry button, and the head of the log. It polls, as an
+// ops page would; the fulfilment counts (the demo's own table) come along for the orders list.
+import { fill, h, ago, timeOf } from './dom.js';
+
+interface Backlog {
+  pending: number;
+  running: number;
+  retrying: number;
+  dead: number;
+  oldestPendingAgeMs: number;
+}
+interface ListenerStats extends Backlog {
+  target: string;
+  name: string;
+  durable: boolean;
+}
+interface Stats {
+  listeners: ListenerStats[];
+  topics: (Backlog & { topic: string })[];
+  headSeq: number;
+}
+interface DeadLetter {
+  id: number;
+  listener: { target: string; name: string };
+  attempts: number;
+  lastError: string | null;
+  failedAt: string;
+  envelope: { subject: string; seq?: number; payload: unknown };
+}
+interface Fulfilment {
+  orderId: string;
+  times: number;
+}
+
+const POLL_MS = 1500;
+
+async function getJson<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(path, init);
+  const body = (await res.json()) as T & { error?: { code: string; message: string } };
+  if (!res.ok) throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `${res.status} ${res.statusText}`);
+  return body;
+}
+
+export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<string, number>) => void): void {
+  const head = h('span', { class: 'muted', id: 'head-seq' });
+  const listeners = h('div', { id: 'listeners' });
+  const dead = h('div', { id: 'dead-letters' });
+  const problem = h('p', { class: 'error-text', hidden: true });
+  fill(
+    root,
+    h('header', {}, h('h2', {}, 'Inspector'), head),
+    h('p', { class: 'hint' }, 'From ', h('code', {}, 'GET /fete/inspector/*'), ': the durable queues behind the orders.'),
+    problem,
+    h('h3', {}, 'Listeners'),
+    listeners,
+    h('h3', {}, 'Dead letters'),
+    dead,
+  );
+
+  const retry = async (id: number, button: HTMLButtonElement) => {
+    button.disabled = true;
+    button.textContent = 'Retrying…';
+    try {
+      await getJson(`/fete/inspector/dead-letters/${id}/retry`, { method: 'POST' });
+    } catch (err) {
+      problem.hidden = false;
+      problem.textContent = `Retry failed: ${(err as Error).message}`;
+    }
+    void refresh();
+  };
+
+  const refresh = async () => {
+    try {
+      const [stats, letters, fulfilled] = await Promise.all([
+        getJson<Stats>('/fete/inspector/stats'),
+        getJson<{ deadLetters: DeadLetter[] }>('/fete/inspector/dead-letters?limit=50'),
+        getJson<{ fulfilments: Fulfilment[] }>('/api/fulfilments'),
+      ]);
+      problem.hidden = true;
+      head.textContent = `log head #${stats.headSeq}`;
+      fill(
+        listeners,
+        stats.listeners.length === 0
+          ? h('p', { class: 'empty' }, 'No listeners.')
+          : h(
+              'table',
+              {},
+              h('thead', {}, h('tr', {}, ...['listener', 'topic', 'pending', 'running', 'retrying', 'dead', 'oldest'].map((c) => h('th', {}, c)))),
+              h(
+                'tbody',
+                {},
+                ...stats.listeners.map((l) =>
+                  h(
+                    'tr',
+                    { 'data-listener': l.name },
+                    h('td', {}, h('strong', {}, l.name)),
+                    h('td', {}, h('code', {}, l.target)),
+                    h('td', { class: 'num' }, l.pending),
+                    h('td', { class: 'num' }, l.running),
+                    h('td', { class: `num ${l.retrying ? 'warn' : ''}` }, l.retrying),
+                    h('td', { class: `num ${l.dead ? 'bad' : ''}` }, l.dead),
+                    h('td', { class: 'num' }, l.oldestPendingAgeMs ? ago(l.oldestPendingAgeMs) : '—'),
+                  ),
+                ),
+              ),
+            ),
+      );
+      fill(
+        dead,
+        letters.deadLetters.length === 0
+          ? h('p', { class: 'empty' }, 'None. Place a “dead-letters” order to see one.')
+          : h(
+              'ul',
+              { class: 'dead-list' },
+              ...letters.deadLetters.map((d) => {
+                const button = h('button', { class: 'small', 'data-retry': d.id }, 'Retry');
+                button.addEventListener('click', () => void retry(d.id, button));
+                return h(
+                  'li',
+                  {},
+                  h('div', {}, h('code', {}, d.envelope.subject), h('span', { class: 'muted' }, ` · ${d.listener.name} · ${d.attempts} attempts · ${timeOf(d.failedAt)}`)),
+                  h('div', { class: 'error-text' }, d.lastError ?? 'failed'),
+                  button,
+                );
+              }),
+            ),
+      );
+      const counts = new Map<string, number>();
+      for (const f of fulfilled.fulfilments) counts.set(f.orderId, f.times);
+      onFulfilments(counts);
+    } catch (err) {
+      problem.hidden = false;
+      problem.textContent = `The inspector API did not answer: ${(err as Error).message}`;
+    }
+  };
+
+  void refresh();
+  setInterval(() => void refresh(), POLL_MS);
+}

@@ -1,0 +1,151 @@
+// The newcomer's first minute, in real Chromium: `npm start` in a child process on a fresh data
+// directory (no service needed), the page opened, an order created and processed by the durable
+// listener, three more created while offline, a reload, back online: every order processed exactly
+// once. Then the failure scenarios: a visible retry, a dead letter retried from the inspector.
+// The final state is saved as test/artifacts/playground.png.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSkipReason, launchChromium } from '../support/browser.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const artifacts = join(repo, 'test/artifacts');
+const skipReason = browserSkipReason();
+if (skipReason) console.log(`skipping the playground test: ${skipReason}`);
+
+/** Starts `npm start` as a newcomer would and resolves with the URL it prints. */
+function npmStart(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn('npm', ['start'], {
+    cwd: repo,
+    env: { ...process.env, PORT: '0', FETE_DATA_DIR: dataDir, FETE_DATABASE_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start printed no URL within 30 s:\n${out}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /➜ (http:\/\/localhost:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(-child.pid!, 'SIGTERM');
+  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const row = (page: Page, orderId: string) => page.locator(`tr[data-order-id="${orderId}"]`);
+
+async function placeOrder(page: Page, item: string, scenario: 'ok' | 'flaky' | 'poison' = 'ok'): Promise<string> {
+  const before = await page.locator('tr[data-order-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-order-id')));
+  await page.fill('#order-item', item);
+  await page.check(`input[data-scenario="${scenario}"]`);
+  await page.click('#place-order');
+  const handle = await page.waitForFunction(
+    (known) => [...document.querySelectorAll('tr[data-order-id]')].map((r) => r.getAttribute('data-order-id')).find((id) => !known.includes(id)),
+    before,
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+async function expectProcessedOnce(page: Page, orderId: string): Promise<void> {
+  await expect.poll(() => row(page, orderId).getAttribute('data-state'), { timeout: 30_000 }).toBe('confirmed');
+  await expect.poll(() => row(page, orderId).getAttribute('data-times'), { timeout: 10_000 }).toBe('1');
+}
+
+describe.skipIf(skipReason !== undefined)('the playground, started with npm start', () => {
+  let dataDir: string;
+  let server: Awaited<ReturnType<typeof npmStart>>;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'fete-playground-'));
+    server = await npmStart(join(dataDir, 'data'));
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1360, height: 1000 } })).newPage();
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (server) await stop(server.child);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('processes an order, keeps three offline orders across a reload, and processes each exactly once', async () => {
+    await page.goto(server.url);
+    await page.waitForSelector('#connection[data-connected="true"]');
+    const first = await placeOrder(page, 'Espresso beans');
+    await expectProcessedOnce(page, first);
+
+    await page.click('#offline-toggle');
+    await expect.poll(() => page.textContent('#connection')).toBe('offline');
+    const offline = [await placeOrder(page, 'Oat milk'), await placeOrder(page, 'Ceramic mug'), await placeOrder(page, 'Chai blend')];
+    for (const id of offline) expect(await row(page, id).getAttribute('data-state')).toBe('outbox');
+    await expect.poll(() => page.textContent('#pending-count')).toBe('3');
+
+    await page.reload();
+    await page.waitForSelector('#pending-count');
+    expect(await page.isChecked('#offline-toggle')).toBe(true);
+    await expect.poll(() => page.textContent('#pending-count')).toBe('3');
+    for (const id of offline) await expect.poll(() => row(page, id).getAttribute('data-state')).toBe('outbox');
+
+    await page.click('#offline-toggle');
+    for (const id of [first, ...offline]) await expectProcessedOnce(page, id);
+    await expect.poll(() => page.textContent('#pending-count')).toBe('0');
+
+    // The server's own record: one created event and one fulfilment row per order.
+    const created = await page.evaluate(async () => (await (await fetch('/fete/inspector/events?limit=1000&after=0&pattern=orders.*.created')).json()) as { events: { payload: { orderId: string } }[] });
+    const fulfilled = await page.evaluate(async () => (await (await fetch('/api/fulfilments')).json()) as { fulfilments: { orderId: string; times: number }[] });
+    for (const id of [first, ...offline]) {
+      expect(created.events.filter((e) => e.payload.orderId === id)).toHaveLength(1);
+      expect(fulfilled.fulfilments.filter((f) => f.orderId === id)).toEqual([expect.objectContaining({ orderId: id, times: 1 })]);
+    }
+  }, 120_000);
+
+  it('shows a failing attempt retried, and a dead letter that the inspector retries', async () => {
+    const flaky = await placeOrder(page, 'Burr grinder', 'flaky');
+    await expect.poll(() => row(page, flaky).getAttribute('data-state'), { timeout: 15_000 }).toBe('retrying');
+    await expectProcessedOnce(page, flaky);
+    expect(await row(page, flaky).locator('.detail').textContent()).toContain('attempt 2');
+
+    const poison = await placeOrder(page, 'Paper filters', 'poison');
+    await expect.poll(() => row(page, poison).getAttribute('data-state'), { timeout: 40_000 }).toBe('dead-lettered');
+    const retry = page.locator('#dead-letters li', { hasText: `orders.${poison}.created` }).locator('button[data-retry]');
+    await retry.waitFor({ timeout: 10_000 });
+    await retry.click();
+    await expectProcessedOnce(page, poison);
+    await expect.poll(() => page.locator('#dead-letters li', { hasText: `orders.${poison}.created` }).count()).toBe(0);
+
+    // The live feed shows the events, typed by pattern.
+    await page.fill('#feed-pattern', 'orders.*.status');
+    await page.click('#feed-panel button[type="submit"]');
+    await page.selectOption('#feed-from', 'earliest');
+    await page.click('#feed-panel button[type="submit"]');
+    await expect.poll(() => page.locator('#feed li code.subject', { hasText: `orders.${poison}.status` }).count()).toBeGreaterThan(0);
+
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'playground.png'), fullPage: true });
+  }, 120_000);
+});
