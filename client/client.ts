@@ -18,6 +18,7 @@ import {
 } from '../shared/index.js';
 import { asyncDispose } from './async-dispose.js';
 import type { ClientSubscription, Gap, SubscribeOptions, SubscriptionHandler } from './client-subscription.js';
+import { emitBatchBudget } from './emit-batch.js';
 import { Emitter } from './emitter.js';
 import { openIdbOutboxStore } from './idb-outbox-store.js';
 import { createMemoryOutboxStore } from './memory-outbox-store.js';
@@ -149,6 +150,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       locks: o.locks,
       channel: o.broadcastChannel,
       ackTimeoutMs: o.ackTimeoutMs,
+      maxBatchBytes: emitBatchBudget(o.maxEnvelopeBytes),
       retry: o.retry,
       pollIntervalMs: o.pollIntervalMs,
       resultTtlMs: o.resultTtlMs,

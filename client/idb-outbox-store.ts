@@ -1,34 +1,91 @@
 // The IndexedDB outbox store (idb 8), one database per client name, shared by every tab of the
-// origin. `queue` is keyed by an auto-increment key, so its order is commit order across tabs;
-// `rejected` and `results` are keyed by envelope id.
+// origin. `rejected` and `results` are keyed by envelope id.
+//
+// Queue layout (version 2): a group commit writes its records as a few *chunks* of up to
+// CHUNK_RECORDS records, one IndexedDB value each, instead of one value per record. In Chromium
+// each request costs tens of microseconds (IPC, bookkeeping) whatever its size, while cloning a
+// small record costs about one: measured on this machine, one strict transaction of 5,000
+// single-record adds commits ~27k records/s, one add of a 5,000-record array ~430k/s. With chunks,
+// `npx tsx bench/run.ts outbox` went from ~19k to ~50-60k emits/s (5,000 emits fired at once).
+// - `chunks` { key, records }: the key auto-increments, so chunk order is commit order across
+//   tabs. A chunk is written once and never rewritten.
+// - `marks` { key, n, removed }: per chunk, how many records it holds and which are settled. Small,
+//   so counting and settling never read records. A chunk and its mark go once all are settled.
+// A queued record's key is `chunk key × SPAN + index in the chunk`: it grows with commit order.
 //
 // Durability: `append` is the promise the app relies on ("your action is saved"), so it runs in a
-// `durability: 'strict'` transaction (flushed to disk before `complete`). `settle` only deletes
+// `durability: 'strict'` transaction (flushed to disk before `complete`). `settle` only removes
 // acked entries and records outcomes; losing it in a crash means re-sending entries the server
 // already has, which it answers as duplicates, so it uses the browser's default durability.
+//
+// Version 1 kept one record per value in a `queue` store; the upgrade moves them, in order, into
+// chunks ahead of anything written later.
 import { unwrap, wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { OutboxRecord, OutboxStore, QueuedRecord, RejectedRecord, ResultRecord, Settlement } from './outbox-store.js';
 
-const VERSION = 1;
+const VERSION = 2;
+/** Records per chunk. Bigger saves little on append (a burst of 5,000 is 20 chunks and 20 marks)
+ * and makes the drainer read more of a partly settled chunk each time. */
+const CHUNK_RECORDS = 250;
+/** Key space per chunk (> CHUNK_RECORDS): keys stay safe integers for 2^37 chunks. */
+const SPAN = 2 ** 16;
+
+interface Chunk {
+  /** Set by IndexedDB on add. */
+  key?: number;
+  records: OutboxRecord[];
+}
+
+interface Mark {
+  /** The chunk's key. */
+  key: number;
+  n: number;
+  /** Indexes of settled records, ascending. */
+  removed: number[];
+}
 
 interface OutboxSchema extends DBSchema {
-  queue: { key: number; value: QueuedRecord };
+  chunks: { key: number; value: Chunk };
+  marks: { key: number; value: Mark };
   rejected: { key: string; value: RejectedRecord };
   results: { key: string; value: ResultRecord };
 }
 
 type Db = IDBPDatabase<OutboxSchema>;
 
-/** Opens (creating on first use) the outbox database `name` in `factory`. */
+/** Adds `records` as chunks, each with its mark, in the caller's transaction. The mark needs the
+ * chunk's generated key, so it is added from the chunk's success callback; a failure in either
+ * aborts the whole transaction. */
+function addChunks(chunks: IDBObjectStore, marks: IDBObjectStore, records: readonly OutboxRecord[]): void {
+  for (let i = 0; i < records.length; i += CHUNK_RECORDS) {
+    const part = records.slice(i, i + CHUNK_RECORDS);
+    const request = chunks.add({ records: part } satisfies Chunk);
+    request.onsuccess = () => {
+      marks.add({ key: request.result as number, n: part.length, removed: [] } satisfies Mark);
+    };
+  }
+}
+
+/** Opens (creating or upgrading) the outbox database `name` in `factory`. */
 export async function openIdbOutboxStore(factory: IDBFactory, name: string): Promise<OutboxStore> {
   // idb's openDB always uses the global indexedDB; opening through the given factory and wrapping
   // the request keeps the factory injectable (tests, a factory per test).
   const request = factory.open(name, VERSION);
   request.onupgradeneeded = () => {
     const db = request.result;
-    if (!db.objectStoreNames.contains('queue')) db.createObjectStore('queue', { keyPath: 'key', autoIncrement: true });
+    const tx = request.transaction!;
+    if (!db.objectStoreNames.contains('chunks')) db.createObjectStore('chunks', { keyPath: 'key', autoIncrement: true });
+    if (!db.objectStoreNames.contains('marks')) db.createObjectStore('marks', { keyPath: 'key' });
     if (!db.objectStoreNames.contains('rejected')) db.createObjectStore('rejected', { keyPath: 'id' });
     if (!db.objectStoreNames.contains('results')) db.createObjectStore('results', { keyPath: 'id' });
+    if (db.objectStoreNames.contains('queue')) {
+      const old = tx.objectStore('queue').getAll();
+      old.onsuccess = () => {
+        const records = (old.result as QueuedRecord[]).map(({ key: _key, ...record }) => record);
+        addChunks(tx.objectStore('chunks'), tx.objectStore('marks'), records);
+        db.deleteObjectStore('queue');
+      };
+    }
   };
   const db = (await wrap(request)) as unknown as Db;
   // A later version opened by a newer tab: step aside instead of blocking its upgrade.
@@ -63,29 +120,66 @@ class IdbOutboxStore implements OutboxStore {
   }
 
   async append(records: readonly OutboxRecord[]): Promise<void> {
-    const tx = this.#db.transaction('queue', 'readwrite', { durability: 'strict' });
-    // Requests go to the raw store, with no promise per request: the transaction's outcome is the
-    // only one that matters, and on abort its error is the cause (QuotaExceededError) where the
-    // requests only say AbortError. This is the hot path of a burst of emits.
-    await inTransaction(tx, () => {
-      const queue = unwrap(tx.store);
-      for (const r of records) queue.add(r);
-    });
+    if (records.length === 0) return;
+    const tx = this.#db.transaction(['chunks', 'marks'], 'readwrite', { durability: 'strict' });
+    // Raw requests, with no promise per request: the transaction's outcome is the only one that
+    // matters, and on abort its error is the cause (QuotaExceededError) where the requests only
+    // say AbortError. This is the hot path of a burst of emits.
+    await inTransaction(tx, () => addChunks(unwrap(tx.objectStore('chunks')), unwrap(tx.objectStore('marks')), records));
   }
 
   async head(limit: number): Promise<QueuedRecord[]> {
-    return this.#db.getAll('queue', undefined, limit);
+    // Two reads whatever the chunk sizes: the first marks (each chunk left holds at least one
+    // entry, so `limit` marks are enough), then only the chunks those entries are in.
+    const tx = this.#db.transaction(['chunks', 'marks'], 'readonly');
+    const marks = await tx.objectStore('marks').getAll(undefined, limit);
+    let needed = 0;
+    for (let live = 0; needed < marks.length && live < limit; needed++) live += marks[needed]!.n - marks[needed]!.removed.length;
+    // Every chunk has its mark (both are written and deleted together), so the first `needed`
+    // chunks are the ones those marks describe.
+    const chunks = needed === 0 ? [] : await tx.objectStore('chunks').getAll(undefined, needed);
+    await tx.done;
+    const byKey = new Map(marks.map((m) => [m.key, m]));
+    const out: QueuedRecord[] = [];
+    for (const chunk of chunks) {
+      const mark = byKey.get(chunk.key!);
+      if (mark === undefined) continue;
+      const removed = new Set(mark.removed);
+      for (let i = 0; i < chunk.records.length && out.length < limit; i++)
+        if (!removed.has(i)) out.push(Object.assign(chunk.records[i]!, { key: mark.key * SPAN + i }));
+    }
+    return out;
   }
 
-  count(): Promise<number> {
-    return this.#db.count('queue');
+  async count(): Promise<number> {
+    const marks = await this.#db.getAll('marks');
+    return marks.reduce((sum, m) => sum + m.n - m.removed.length, 0);
   }
 
   async settle({ keys, rejected, results }: Settlement): Promise<void> {
-    const tx = this.#db.transaction(['queue', 'rejected', 'results'], 'readwrite');
+    const byChunk = new Map<number, number[]>();
+    for (const key of keys) {
+      const chunk = Math.floor(key / SPAN);
+      const list = byChunk.get(chunk);
+      if (list) list.push(key % SPAN);
+      else byChunk.set(chunk, [key % SPAN]);
+    }
+    const tx = this.#db.transaction(['chunks', 'marks', 'rejected', 'results'], 'readwrite');
+    tx.done.catch(noop); // awaited below; a failed read must not leave it unhandled
+    // Read-modify-write of the marks inside one transaction: settles of two tabs cannot interleave.
+    const markStore = tx.objectStore('marks');
+    const marks = await Promise.all([...byChunk.keys()].map((k) => markStore.get(k)));
     await inTransaction(tx, () => {
-      const queue = unwrap(tx.objectStore('queue'));
-      for (const k of keys) queue.delete(k);
+      const chunkStore = unwrap(tx.objectStore('chunks'));
+      const rawMarks = unwrap(markStore);
+      for (const mark of marks) {
+        if (mark === undefined) continue; // already settled and gone (a duplicate settle)
+        const removed = [...new Set([...mark.removed, ...byChunk.get(mark.key)!])].sort((a, b) => a - b);
+        if (removed.length >= mark.n) {
+          chunkStore.delete(mark.key);
+          rawMarks.delete(mark.key);
+        } else rawMarks.put({ ...mark, removed } satisfies Mark);
+      }
       const rej = unwrap(tx.objectStore('rejected'));
       for (const r of rejected) rej.put(r);
       const res = unwrap(tx.objectStore('results'));

@@ -44,7 +44,8 @@ export interface ClientOptions<C extends TopicCatalog = TopicCatalog> {
   /** How long the leader keeps outcomes of other tabs' emits for them to read. @default 600_000 */
   resultTtlMs?: number;
   /** Largest event accepted from the server, in UTF-8 bytes, and largest envelope `emit` queues.
-   * @default 1 MiB (DEFAULT_MAX_ENVELOPE_BYTES) */
+   * Emit batches are sized to the server's frame limit derived from it, so keep it no larger than
+   * the server's `maxPayloadBytes` (`fete.attach`). @default 1 MiB (DEFAULT_MAX_ENVELOPE_BYTES) */
   maxEnvelopeBytes?: number;
   /** Default buffer of each subscription. Unbounded by default: events come off a network that
    * cannot be paused, and a dropped event is a gap the app must handle; bound it to trade that

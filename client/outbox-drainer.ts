@@ -6,11 +6,14 @@
 // -> settled into the rejected list; rejected with any other code -> stop there: that entry and all
 // after it stay queued and the batch is retried after a backoff (the server applies a batch in
 // order, so anything it accepted after the failure comes back as a duplicate, never reordered).
+// A batch holds at most PROTOCOL_LIMITS.maxEmitBatch entries and fits the server's frame limit
+// (emit-batch.ts): a packet over it makes Socket.IO drop the connection instead of answering.
 // A batch-level refusal with a permanent code (a packet the server will not take, e.g. one envelope
 // too large) halves the batch until the offending entry is alone, then rejects that entry: one bad
 // entry must not block the queue behind it.
 import { FeteError, PROTOCOL_LIMITS, type EmitAck } from '../shared/index.js';
 import { backoffDelay, Wakeup, type RetryOptions } from './backoff.js';
+import { takeBatch } from './emit-batch.js';
 import type { Outcome, OutboxStore, QueuedRecord, RejectedRecord, ResultRecord } from './outbox-store.js';
 import type { Transport } from './transport.js';
 import { fromWireError, isPermanent } from './wire.js';
@@ -26,6 +29,8 @@ export interface DrainerOptions {
   /** This client's tab id: results are recorded only for other tabs' entries. */
   tab: string;
   ackTimeoutMs: number;
+  /** Most bytes of envelopes in one `emit` packet (emit-batch.ts `emitBatchBudget`). */
+  maxBatchBytes: number;
   retry: Required<RetryOptions>;
   /** How often an idle leader looks at the queue anyway (entries from a tab whose wake-up was lost). */
   pollIntervalMs: number;
@@ -86,7 +91,7 @@ export class OutboxDrainer {
       }
       let batch: QueuedRecord[];
       try {
-        batch = await o.store.head(this.#batchSize);
+        batch = takeBatch(await o.store.head(this.#batchSize), o.maxBatchBytes);
       } catch (err) {
         o.onError(FeteError.from(err, 'STORE_UNAVAILABLE'));
         await this.#backoff();

@@ -30,6 +30,8 @@ export interface OutboxOptions {
   locks: LockManagerLike | undefined;
   channel: ChannelFactory | undefined;
   ackTimeoutMs: number;
+  /** Most bytes of envelopes in one `emit` packet. */
+  maxBatchBytes: number;
   retry: Required<RetryOptions>;
   pollIntervalMs: number;
   resultTtlMs: number;
@@ -172,6 +174,7 @@ export class Outbox {
       transport: o.transport,
       tab: o.tab,
       ackTimeoutMs: o.ackTimeoutMs,
+      maxBatchBytes: o.maxBatchBytes,
       retry: o.retry,
       pollIntervalMs: o.pollIntervalMs,
       resultTtlMs: o.resultTtlMs,

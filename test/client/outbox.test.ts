@@ -30,15 +30,20 @@ describe('emit', () => {
     await until(() => client.status.pending === 0, 'pending 0');
   });
 
-  it("writes each group in one readwrite transaction on 'queue' with durability 'strict'", async () => {
-    const spy = vi.spyOn(IDBDatabase.prototype, 'transaction');
+  it("writes each group in one readwrite transaction with durability 'strict', as a few chunk values rather than one per emit", async () => {
+    const transaction = vi.spyOn(IDBDatabase.prototype, 'transaction');
+    const add = vi.spyOn(IDBObjectStore.prototype, 'add');
     const server = fakeServer();
     server.setAccepting(false);
     const client = track(testClient(server));
-    await Promise.all(Array.from({ length: 20 }, (_, i) => client.emit(topics.orderPlaced, order(`o-${i}`))));
-    const writes = spy.mock.calls.filter((call) => call[0] === 'queue' && call[1] === 'readwrite');
+    await Promise.all(Array.from({ length: 600 }, (_, i) => client.emit(topics.orderPlaced, order(`o-${i}`))));
+    const writes = transaction.mock.calls.filter((call) => call[1] === 'readwrite');
     expect(writes).toHaveLength(1);
+    expect(writes[0]![0]).toEqual(['chunks', 'marks']);
     expect(writes[0]![2]).toEqual({ durability: 'strict' });
+    // 600 records in chunks of 250: three chunk values and their three marks.
+    expect(add.mock.calls).toHaveLength(6);
+    expect(client.status.pending).toBe(600);
   });
 
   it('rejects an invalid payload with INVALID_PAYLOAD and queues nothing', async () => {

@@ -1,0 +1,100 @@
+// The page side of the browser tests (runs in Chromium, served by page-server.ts): one fete client
+// per page, and small functions the tests call through `page.evaluate` to emit, subscribe and read
+// back what the page saw. State lives in this module, so a reload starts from nothing but the
+// browser's storage, as a real reload does.
+import { createClient, socketTransport, type Client, type EmitReceipt, type Gap } from '../../../client/index.js';
+import { topics, type Topics } from './catalogue.js';
+
+export interface PageStatus {
+  connected: boolean;
+  leader: boolean;
+  pending: number;
+  lastError: string | undefined;
+}
+
+export interface Received {
+  seq: number;
+  n: number;
+}
+
+let client: Client<Topics> | undefined;
+const receipts: EmitReceipt[] = [];
+const received: Received[] = [];
+const gaps: Gap[] = [];
+
+function current(): Client<Topics> {
+  if (client === undefined) throw new Error('open() first');
+  return client;
+}
+
+/** Opens this page's client; `label` is sent in the handshake so the server can tell pages apart. */
+export function open(label: string): void {
+  client = createClient({
+    url: location.origin,
+    topics,
+    name: 'browser-test',
+    auth: { label },
+    // Quick reconnects, so a test does not wait out Socket.IO's default 1-5 s delays.
+    transport: socketTransport({ reconnectionDelay: 100, reconnectionDelayMax: 500 }),
+    retry: { initialDelayMs: 50, maxDelayMs: 500 },
+    pollIntervalMs: 200,
+  });
+}
+
+/** Emits marks `from` .. `from + count - 1` all at once (not awaiting each: group commit), and
+ * resolves with their ids, in emit order, once every one is durably queued. */
+export async function emitMarks(run: string, tab: string, from: number, count: number): Promise<string[]> {
+  const c = current();
+  const calls: Promise<EmitReceipt>[] = [];
+  for (let n = from; n < from + count; n++) calls.push(c.emit(topics.mark, { run, n, tab }));
+  const done = await Promise.all(calls);
+  receipts.push(...done);
+  return done.map((r) => r.id);
+}
+
+/** Waits for the server's ack of every emit this page made; resolves with their seqs. */
+export async function delivered(): Promise<number[]> {
+  const all = await Promise.all(receipts.map((r) => r.delivered));
+  return all.map((d) => d.seq);
+}
+
+export function status(): PageStatus {
+  const s = current().status;
+  return { connected: s.connected, leader: s.leader, pending: s.pending, lastError: s.lastError?.code };
+}
+
+/** Subscribes to `pattern`, recording each tick; resolves once the server acknowledged it. */
+export async function subscribeTicks(pattern: string): Promise<void> {
+  const sub = current().subscribe(pattern, (ev) => void received.push({ seq: ev.seq!, n: (ev.payload as { n: number }).n }), {
+    onGap: (gap) => void gaps.push(gap),
+  });
+  await sub.ready;
+}
+
+export function ticks(): { received: Received[]; gaps: Gap[] } {
+  return { received: [...received], gaps: [...gaps] };
+}
+
+export async function close(): Promise<void> {
+  await client?.close();
+}
+
+/** Writes `records` into this origin's outbox database as version 1 of the client laid it out (one
+ * value per entry in a `queue` store), as if an older release had queued them. */
+export function seedVersion1Outbox(records: { id: string; topic: string; e: string; tab: string }[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open('fete-outbox:browser-test', 1);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      const queue = db.createObjectStore('queue', { keyPath: 'key', autoIncrement: true });
+      db.createObjectStore('rejected', { keyPath: 'id' });
+      db.createObjectStore('results', { keyPath: 'id' });
+      for (const r of records) queue.add(r);
+    };
+    request.onsuccess = () => {
+      request.result.close();
+      resolve();
+    };
+    request.onerror = () => reject(request.error);
+  });
+}
