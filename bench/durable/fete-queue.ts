@@ -31,7 +31,7 @@ export function feteQueue(engine: 'postgres' | 'pglite'): QueueImpl {
     settings: {
       store: engine === 'postgres' ? 'postgres URL (fete-made pool, 10 connections)' : 'PGlite data directory in os.tmpdir()',
       listener: { concurrency: CONCURRENCY, prefetch: 'default (= concurrency)' },
-      worker: 'defaults (claimBatchSize 200, leaseMs 10000, pollIntervalMs 1000, group-commit completions)',
+      worker: 'defaults (claimBatchSize 500, leaseMs 10000, pollIntervalMs 1000, group-commit completions)',
       enqueue: `fete.emitMany, ${ENQUEUE_BATCH} per call`,
     },
 

@@ -3,7 +3,9 @@
 // share of samples by file/package and by function, plus node CPU per 1000 jobs.
 //   npx tsx bench/durable/profile-drain.ts            (PostgreSQL, FETE_BENCH_DATABASE_URL or the test URL)
 //   FETE_PROFILE_PGLITE=1 npx tsx bench/durable/profile-drain.ts   (PGlite in memory)
+//   FETE_PROFILE_OUT=drain.cpuprofile ...   (also writes the profile, for DevTools or a closer look)
 // The profiler itself slows the drain; compare shares, not rates.
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createFete } from '../../server/index.js';
 import { defineTopic, defineTopics } from '../../shared/index.js';
@@ -37,6 +39,7 @@ await until(async () => {
 const wall = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const { profile } = await session.post('Profiler.stop');
+if (process.env.FETE_PROFILE_OUT) writeFileSync(process.env.FETE_PROFILE_OUT, JSON.stringify(profile));
 
 const cpuMs = (cpu.user + cpu.system) / 1000;
 process.stdout.write(

@@ -59,16 +59,34 @@ export class Contexts implements ContextRegistry {
     return { context, headers };
   }
 
-  /** Runs `run` inside every codec's restored value from the envelope. */
-  restore<R>(envelope: { context: Record<string, unknown>; headers: Record<string, string> }, run: () => R): R {
-    let wrapped = run;
-    for (let i = this.#codecs.length - 1; i >= 0; i--) {
-      const codec = this.#codecs[i]!;
-      const value = codec.header !== undefined ? envelope.headers[codec.header] : envelope.context[codec.name];
+  /** Runs `run` inside every codec's restored value from the envelope. The first codec's value
+   * is the outermost. Most events carry one value (the traceparent header) or none, and those
+   * run without a closure per event: this wraps every listener attempt. */
+  restore<R>(envelope: Carrier, run: () => R): R {
+    let only: ContextCodec<unknown> | undefined;
+    let onlyValue: unknown;
+    for (const codec of this.#codecs) {
+      const value = valueIn(codec, envelope);
       if (value === undefined) continue;
-      const inner = wrapped;
-      wrapped = () => codec.restore(value, inner);
+      if (only !== undefined) return this.#restoreFrom(0, envelope, run);
+      only = codec;
+      onlyValue = value;
     }
-    return wrapped();
+    return only === undefined ? run() : only.restore(onlyValue, run);
   }
+
+  #restoreFrom<R>(from: number, envelope: Carrier, run: () => R): R {
+    for (let i = from; i < this.#codecs.length; i++) {
+      const codec = this.#codecs[i]!;
+      const value = valueIn(codec, envelope);
+      if (value !== undefined) return codec.restore(value, () => this.#restoreFrom(i + 1, envelope, run));
+    }
+    return run();
+  }
+}
+
+type Carrier = { context: Record<string, unknown>; headers: Record<string, string> };
+
+function valueIn(codec: ContextCodec<unknown>, envelope: Carrier): unknown {
+  return codec.header !== undefined ? envelope.headers[codec.header] : envelope.context[codec.name];
 }

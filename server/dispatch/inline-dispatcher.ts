@@ -12,6 +12,7 @@ import { type Envelope, FeteError, type TopicCatalog } from '../../shared/index.
 import type { Contexts } from '../context/context-registry.js';
 import type { RegisteredListener } from '../registry.js';
 import type { DeadLetter, EmitOptions, EmitResult, ListenerContext } from '../types.js';
+import { AttemptAbort, timeoutError } from './attempt-abort.js';
 import { backoffDelay } from './backoff.js';
 import { errorText, runAttempt } from './run-attempt.js';
 
@@ -35,6 +36,8 @@ export interface InlineDeps {
   contexts: Contexts;
   random: () => number;
   emit(topic: unknown, payload: unknown, options?: EmitOptions): Promise<EmitResult>;
+  /** Counts how an attempt ended (workerStatus, /health, /metrics). */
+  outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
 }
 
 /** A UUID (version 8, RFC 9562 custom) from a hash: the same inputs give the same id. */
@@ -51,7 +54,7 @@ export class InlineDispatcher {
   readonly #dead = new Map<number, DeadLetter & { job: Job }>();
   readonly #inflight = new Set<Promise<void>>();
   readonly #timers = new Map<NodeJS.Timeout, Job>();
-  readonly #controllers = new Set<AbortController>();
+  readonly #aborts = new Set<AttemptAbort>();
   #nextDeadId = -1;
   #closed = false;
   #stopping = false;
@@ -92,16 +95,18 @@ export class InlineDispatcher {
 
   async #run(job: Job): Promise<void> {
     const { listener, envelope, attempt } = job;
-    const controller = new AbortController();
-    this.#controllers.add(controller);
+    const abort = new AttemptAbort();
+    this.#aborts.add(abort);
     let n = 0;
     const ctx: ListenerContext<TopicCatalog, Envelope> = {
       envelope,
       attempt,
-      signal: controller.signal,
+      get signal() {
+        return abort.signal;
+      },
       context: envelope.context,
       emit: ((topic: unknown, payload: unknown, options: EmitOptions = {}) => {
-        if (controller.signal.aborted) return Promise.reject(controller.signal.reason);
+        if (abort.aborted) return Promise.reject(abort.reason);
         const id = options.id ?? derivedId(envelope.id, listener.target, listener.name, String(n++));
         return this.deps.emit(topic, payload, { ...options, id });
       }) as ListenerContext<TopicCatalog, Envelope>['emit'],
@@ -112,21 +117,28 @@ export class InlineDispatcher {
           ),
       },
     };
+    const { timeoutMs } = listener.options;
+    const timer = setTimeout(() => abort.abort(timeoutError(attempt, timeoutMs)), timeoutMs);
     try {
-      await runAttempt(listener.handler, ctx, this.deps.contexts, controller, listener.options.timeoutMs);
+      await new Promise<void>((resolve, reject) =>
+        runAttempt(listener.handler, ctx, this.deps.contexts, abort, { settled: (failed, err) => (failed ? reject(err) : resolve()) }),
+      );
+      this.deps.outcome?.(listener, 'completed');
     } catch (err) {
-      this.#failed(job, err, controller);
+      this.#failed(job, err, abort);
     } finally {
-      this.#controllers.delete(controller);
+      clearTimeout(timer);
+      this.#aborts.delete(abort);
     }
   }
 
-  #failed(job: Job, err: unknown, controller: AbortController): void {
+  #failed(job: Job, err: unknown, abort: AttemptAbort): void {
     const { listener, attempt } = job;
     const lane = this.#lane(listener);
-    if (this.#closed && controller.signal.aborted) return;
+    if (this.#closed && abort.aborted) return;
     if (attempt >= listener.options.retries + 1) {
       lane.dead++;
+      this.deps.outcome?.(listener, 'dead');
       const id = this.#nextDeadId--;
       this.#dead.set(id, {
         id,
@@ -147,6 +159,7 @@ export class InlineDispatcher {
     }
     const delay = backoffDelay(attempt, listener.options.backoff, this.deps.random);
     lane.retrying++;
+    this.deps.outcome?.(listener, 'retried');
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       lane.retrying--;
@@ -195,7 +208,7 @@ export class InlineDispatcher {
     if (!drain) {
       this.#closed = true;
       for (const lane of this.#lanes.values()) lane.queue.length = 0;
-      for (const c of this.#controllers) c.abort(new FeteError('CLOSED', 'fete is stopping without draining'));
+      for (const a of this.#aborts) a.abort(new FeteError('CLOSED', 'fete is stopping without draining'));
     }
     if (this.#inflight.size > 0) await new Promise<void>((r) => this.#idle.push(r));
     this.#closed = true;

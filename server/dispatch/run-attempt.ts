@@ -1,49 +1,67 @@
 // One attempt of a handler, the same for durable and inline dispatch: the event's context is
-// restored around the handler, a timer aborts `ctx.signal` after `timeoutMs`, and a throw, a
-// rejection or an abort (timeout, lost lease, stop) all end the attempt as a failure.
+// restored around the handler, and a throw, a rejection or an abort (timeout, lost lease, stop)
+// all end the attempt as a failure. The outcome goes to a sink, not a promise: a handler that
+// returns without a promise is settled synchronously, so a drain of such handlers creates no
+// promise per attempt (each promise costs its allocation plus the AsyncLocalStorage hooks).
 import type { Envelope, TopicCatalog } from '../../shared/index.js';
-import { FeteError } from '../../shared/index.js';
 import type { Contexts } from '../context/context-registry.js';
 import type { AnyHandler } from '../registry.js';
 import type { ListenerContext } from '../types.js';
+import type { AttemptAbort } from './attempt-abort.js';
 
-/** Resolves when the handler succeeded; rejects with its error or the abort reason. */
+export interface AttemptSink {
+  /** Called exactly once: `failed` with the thrown error, rejection or abort reason, or succeeded. */
+  settled(failed: boolean, error: unknown): void;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Runs `handler` for `ctx` and reports to `sink`: at once for a synchronous handler, else when
+ * its promise settles or `abort` fires, whichever comes first. */
 export function runAttempt(
   handler: AnyHandler,
   ctx: ListenerContext<TopicCatalog, Envelope>,
   contexts: Contexts,
-  controller: AbortController,
-  timeoutMs: number,
-): Promise<void> {
-  const signal = controller.signal;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => controller.abort(new FeteError('TIMEOUT', `attempt ${ctx.attempt} timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (fn: () => void) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      fn();
-    };
-    let result: unknown;
-    try {
-      result = contexts.restore(ctx.envelope, () => handler(ctx.envelope.payload, ctx));
-    } catch (err) {
-      settle(() => reject(err));
-      return;
-    }
-    Promise.resolve(result).then(
-      () => settle(resolve),
-      (err: unknown) => settle(() => reject(err)),
-    );
-  });
+  abort: AttemptAbort,
+  sink: AttemptSink,
+): void {
+  if (abort.aborted) return sink.settled(true, abort.reason);
+  let result: unknown;
+  try {
+    result = contexts.restore(ctx.envelope, () => handler(ctx.envelope.payload, ctx));
+  } catch (err) {
+    return sink.settled(true, abort.aborted ? abort.reason : err);
+  }
+  // An abort that came while the handler ran synchronously wins, as it does over a promise.
+  if (!isThenable(result)) return abort.aborted ? sink.settled(true, abort.reason) : sink.settled(false, undefined);
+  let open = true;
+  // Promise.resolve returns a native promise as is. Both outcomes are handled even after an
+  // abort settled the attempt, so a late rejection is never an unhandled one.
+  Promise.resolve(result).then(
+    () => {
+      if (!open) return;
+      open = false;
+      abort.onAbort = undefined;
+      sink.settled(false, undefined);
+    },
+    (err: unknown) => {
+      if (!open) return;
+      open = false;
+      abort.onAbort = undefined;
+      sink.settled(true, err);
+    },
+  );
+  if (abort.aborted) {
+    open = false;
+    return sink.settled(true, abort.reason);
+  }
+  abort.onAbort = (reason) => {
+    if (!open) return;
+    open = false;
+    sink.settled(true, reason);
+  };
 }
 
 /** The text kept as a delivery's `last_error`: the stack when there is one, bounded. */

@@ -1,11 +1,9 @@
 // The log's queries: append (events + their deliveries + one NOTIFY, in one statement), the lookup
 // that answers duplicate emits, and reads of the tail for the realtime fanout.
-import { type Envelope, decodeValue, encodeValue, Headers } from '../../shared/index.js';
+import { decodeStoredValue } from '../../shared/codec.js';
+import { type Envelope, encodeValue, Headers } from '../../shared/index.js';
 import { type Queryable, type Statement, statement } from './driver.js';
 import { APPEND_LOCK_CLASS, type Tables } from './tables.js';
-
-/** Stored events are trusted (they passed emit), and may be larger than the wire limit. */
-const STORED = { maxBytes: Number.MAX_SAFE_INTEGER };
 
 export interface AppendOutcome {
   id: string;
@@ -47,8 +45,9 @@ export function rowToEnvelope(row: Omit<EventRow, 'id'> & { event_id: string }):
     subject: row.subject,
     time: row.time instanceof Date ? row.time.toISOString() : new Date(row.time).toISOString(),
     headers: typeof row.headers === 'string' ? (JSON.parse(row.headers) as Record<string, string>) : row.headers,
-    payload: decodeValue(row.payload, STORED),
-    context: decodeValue(row.context, STORED) as Record<string, unknown>,
+    // Stored events are trusted (they passed emit) and may be larger than the wire limit.
+    payload: decodeStoredValue(row.payload),
+    context: decodeStoredValue(row.context) as Record<string, unknown>,
     seq: Number(row.seq),
   };
 }
