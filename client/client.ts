@@ -169,6 +169,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       },
       connectError: report,
       ev: (packet) => this.#router.ev(packet),
+      evs: (packet) => this.#router.evs(packet),
       gap: (packet) => this.#router.gap(packet),
     });
   }

@@ -10,6 +10,7 @@ import {
   type ClientToServerEvents,
   type EmitAck,
   type EmitPacket,
+  type EvPacket,
   type ServerToClientEvents,
   type SubAck,
   type SubPacket,
@@ -88,6 +89,7 @@ class SocketTransport implements Transport {
     });
     socket.on('connect_error', (err: Error & { data?: unknown }) => handlers.connectError(connectError(err)));
     socket.on('ev', (packet) => handlers.ev(packet));
+    socket.on('evs', (packet) => (handlers.evs ? handlers.evs(packet) : evsAsEv(packet, handlers)));
     socket.on('gap', (packet) => handlers.gap(packet));
     socket.connect();
   }
@@ -144,6 +146,14 @@ class SocketTransport implements Transport {
       );
     });
   }
+}
+
+/** An `evs` packet as one `ev` per event, for handlers without `evs`; a malformed one is passed on
+ * as is, for the handler to report. */
+function evsAsEv(packet: unknown, handlers: TransportHandlers): void {
+  const p = packet as { sid?: unknown; es?: unknown } | null;
+  if (p === null || typeof p !== 'object' || !Array.isArray(p.es)) return handlers.ev(packet as EvPacket);
+  for (const e of p.es as unknown[]) handlers.ev({ sid: p.sid, e } as EvPacket);
 }
 
 /** A failed handshake: the server's auth middleware may put `{ code }` in the error's data. */

@@ -1,6 +1,6 @@
 // The client's side of realtime delivery: sends `sub` for each subscription (again after every
 // reconnect, from its cursor, so the server replays what was missed), and routes each `ev` to its
-// subscription, exactly once and in seq order.
+// subscription, exactly once and in seq order. `evs` is several `ev` of one subscription at once.
 //
 // Cursor and dedupe: a subscription's cursor is the highest seq handed to it. An event with
 // seq <= cursor is dropped: a replay overlapping what was already delivered, or a live event the
@@ -16,7 +16,7 @@
 import {
   FeteError,
   createBus,
-  decodeEnvelope,
+  decodeWireEnvelope,
   matches,
   topicByName,
   validatePattern,
@@ -108,15 +108,34 @@ export class SubscriptionRouter {
   /** One `ev` packet: untrusted input, checked before anything reaches the app. */
   ev(packet: unknown): void {
     if (this.#closed) return;
-    if (!isObject(packet) || typeof packet.sid !== 'string' || typeof packet.e !== 'string') {
+    if (!isObject(packet) || typeof packet.sid !== 'string' || !isObject(packet.e)) {
       this.#o.onError(new FeteError('MALFORMED', 'an ev packet has the wrong shape'));
       return;
     }
     const sub = this.#subs.get(packet.sid);
     if (sub === undefined) return; // unsubscribed while the event was on its way
+    this.#event(sub, packet.e);
+  }
+
+  /** One `evs` packet: each element as an `ev` of the same subscription, in order. */
+  evs(packet: unknown): void {
+    if (this.#closed) return;
+    if (!isObject(packet) || typeof packet.sid !== 'string' || !Array.isArray(packet.es)) {
+      this.#o.onError(new FeteError('MALFORMED', 'an evs packet has the wrong shape'));
+      return;
+    }
+    for (const e of packet.es as unknown[]) {
+      // Looked up per event: a handler may unsubscribe (or the client close) midway.
+      const sub = this.#closed ? undefined : this.#subs.get(packet.sid);
+      if (sub === undefined) return;
+      this.#event(sub, e);
+    }
+  }
+
+  #event(sub: ClientSubscriptionImpl<unknown>, e: unknown): void {
     let env: Envelope;
     try {
-      env = decodeEnvelope(packet.e, { maxBytes: this.#o.maxEnvelopeBytes });
+      env = decodeWireEnvelope(e, { maxBytes: this.#o.maxEnvelopeBytes });
     } catch (err) {
       this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}": ${(err as Error).message}`, { cause: err }));
       return;

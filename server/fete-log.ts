@@ -1,6 +1,7 @@
 // fete.log: what the realtime fanout and HTTP layers build on (internal, not the stable API):
-// reads of the log in seq order, the head seq, a hook called after appends in any process, and
-// appends of envelopes built elsewhere (browser emits), re-validated here.
+// reads of the log in seq order, the head seq, hooks called after appends (in any process, and with
+// the events themselves after this process's commits), and appends of envelopes built elsewhere
+// (browser emits), re-validated here.
 import { type Envelope, FeteError } from '../shared/index.js';
 import type { MemoryLog } from './memory-log.js';
 import type { LogReader } from './store/log-reader.js';
@@ -18,6 +19,10 @@ export interface FeteLogDeps {
   notifier: Notifier | undefined;
   /** Hooks called by in-memory appends (the store path is told through NOTIFY). */
   appendHooks: Set<(head: number | undefined) => void>;
+  /** Per-topic prune watermarks past `after` (nothing in memory: the in-memory log has no retention). */
+  pruned(after: number): Promise<Array<{ topic: string; through: number }>>;
+  /** Hooks called after every local append commits, with the appended events. */
+  commitHooks: Set<(events: readonly Envelope[]) => void>;
   assertOpen(): void;
   /** Re-validates an envelope from outside (topic, payload, subject, server-side context). */
   rebuild(envelope: Envelope): Promise<Envelope>;
@@ -54,6 +59,15 @@ export function createFeteLog(d: FeteLogDeps): FeteLog {
         d.appendHooks.delete(fn);
         unsubscribe?.();
       };
+    },
+
+    pruned(after) {
+      return d.pruned(after);
+    },
+
+    onCommit(fn) {
+      d.commitHooks.add(fn);
+      return () => void d.commitHooks.delete(fn);
     },
 
     async append(incoming) {

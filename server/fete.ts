@@ -18,10 +18,13 @@ import type { Queryable } from './store/driver.js';
 import { type TakenDelivery, appendEvents } from './store/event-queries.js';
 import { LogReader } from './store/log-reader.js';
 import { upsertListener } from './store/listener-queries.js';
+import { prunedAfter } from './store/retention-queries.js';
 import { Notifier } from './store/notifier.js';
 import { pgliteTxScope } from './store/pglite-driver.js';
 import { type Store, openStore } from './store/open-store.js';
 import { collectStats } from './stats.js';
+import { DeliveryOutcomes, type Outcome } from './delivery-outcomes.js';
+import { type PruneReport, RetentionJob } from './retention-job.js';
 import { createFeteLog } from './fete-log.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
@@ -40,6 +43,8 @@ import type {
   PatternHandler,
   StopOptions,
   TopicHandler,
+  DispatcherState,
+  WorkerStatus,
 } from './types.js';
 import type { TopicsOf } from '../shared/index.js';
 import { sumFanoutStats } from './fanout/fanout-stats.js';
@@ -69,10 +74,17 @@ export interface Fete<C extends TopicCatalog> {
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle;
   /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...). */
   fanoutStats(): FanoutStats;
+  /** This process's workers: the dispatcher's state, the listeners registered here, and how their
+   * attempts ended since start (completed, retried, dead). No store query (see `stats()`). */
+  workerStatus(): WorkerStatus;
   /** HTTP emit, SSE stream, health, metrics, inspector: `app.use('/fete', fete.express())`. */
   express<P = unknown>(options?: ExpressOptions<P>): FeteRouter;
   /** Starts what `roles` ask for: the durable dispatcher for 'worker'. */
   start(): Promise<void>;
+  /** Prunes the log now, per topic `retention` (what workers do every `retention.intervalMs`):
+   * events past their topic's retention whose durable deliveries are all done. One report per
+   * topic with a rule. Under `dispatch: 'inline'` there is no store and nothing to prune. */
+  prune(): Promise<PruneReport[]>;
   /** Stops workers (draining by default) and closes the store. The instance is closed afterwards. */
   stop(options?: StopOptions): Promise<void>;
   /** Backlog per listener and topic. */
@@ -107,8 +119,12 @@ class FeteServer {
   readonly #recording = new Map<RegisteredListener, Promise<void>>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #appendHooks = new Set<(head: number | undefined) => void>();
+  readonly #commitHooks = new Set<(events: readonly Envelope[]) => void>();
   readonly #fanouts = new Set<FanoutHandle>();
   readonly #routers = new Set<FeteRouter>();
+  readonly #outcomes = new DeliveryOutcomes();
+  readonly #retention: RetentionJob | undefined;
+  #dispatcherState: DispatcherState;
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #closed = false;
@@ -117,10 +133,13 @@ class FeteServer {
     this.#o = o;
     this.topics = o.topics;
     this.#store = store;
+    this.#dispatcherState = store && o.roles.includes('worker') ? 'idle' : 'off';
+    this.#retention = store ? new RetentionJob(store, o.topics, o.retention) : undefined;
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
-    this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.emit(t, p, opts) });
+    const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
+    this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.emit(t, p, opts), outcome });
     if (store) {
       this.#notifier = new Notifier(store);
       this.#reader = new LogReader(store);
@@ -132,6 +151,7 @@ class FeteServer {
           random: o.random,
           buildEnvelope: (t, p, opts) => buildEnvelope(o.topics, this.contexts, t as AnyTopic, p, opts),
           afterCommit: (envs, results) => this.#afterCommit(envs, results),
+          outcome,
         },
         o.worker,
       );
@@ -145,6 +165,8 @@ class FeteServer {
       reader: this.#reader,
       notifier: this.#notifier,
       appendHooks: this.#appendHooks,
+      pruned: (after) => (store ? prunedAfter(store.driver, store.tables, after) : Promise.resolve([])),
+      commitHooks: this.#commitHooks,
       assertOpen: () => this.#assertOpen(),
       rebuild: (envelope) => rebuildEnvelope(o.topics, this.contexts, envelope),
       append: (envelopes) =>
@@ -251,15 +273,26 @@ class FeteServer {
     }
   }
 
-  /** After a commit: run non-durable listeners of the new events; in memory, tell the tails. */
+  /** After a commit: run non-durable listeners of the new events, and hand the events to this
+   * process's log tails (the fanout sends them without waiting for NOTIFY and a read). */
   #afterCommit(envelopes: readonly Envelope[], results: readonly EmitResult[]): void {
+    const committed: Envelope[] | undefined = this.#commitHooks.size > 0 ? [] : undefined;
     for (let i = 0; i < envelopes.length; i++) {
       const r = results[i]!;
       if (r.duplicate) continue;
       const envelope = { ...envelopes[i]!, seq: r.seq };
+      committed?.push(envelope);
       const listeners = this.#registry.inlineFor(envelope);
       if (listeners.length > 0) this.#inline.dispatch(envelope, listeners);
     }
+    if (committed && committed.length > 0)
+      for (const hook of this.#commitHooks) {
+        try {
+          hook(committed);
+        } catch (err) {
+          debug('a commit hook threw: %s', (err as Error).message);
+        }
+      }
     if (this.#memory) for (const hook of this.#appendHooks) hook(this.#memory.head);
   }
 
@@ -324,6 +357,23 @@ class FeteServer {
     return router;
   }
 
+  async prune(): Promise<PruneReport[]> {
+    this.#assertOpen();
+    if (!this.#retention) return [];
+    return this.#track(this.#retention.run());
+  }
+
+  workerStatus(): WorkerStatus {
+    const listeners = this.#registry.all();
+    return {
+      dispatcher: this.#dispatcherState,
+      listeners: listeners.length,
+      durableListeners: listeners.filter((l) => l.options.durable).length,
+      outcomes: this.#outcomes.total(),
+      byListener: this.#outcomes.byListener(listeners),
+    };
+  }
+
   fanoutStats(): FanoutStats {
     return sumFanoutStats([...this.#fanouts].map((f) => f.stats()));
   }
@@ -337,6 +387,8 @@ class FeteServer {
           const dispatcher = this.#dispatcher;
           await this.#notifier!.subscribe((w) => dispatcher.wake(w.listenerIds));
           await dispatcher.start();
+          this.#dispatcherState = 'running';
+          this.#retention?.start();
         }
       })(),
     );
@@ -351,11 +403,15 @@ class FeteServer {
       for (const r of this.#routers) r.close();
       await Promise.allSettled([...this.#fanouts].map((f) => f.close()));
       // Handlers draining here may still emit; new work is refused only after they are done.
+      if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopping';
+      await this.#retention?.stop();
       await this.#dispatcher?.stop(drain);
+      if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopped';
       await this.#inline.stop(drain);
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
       this.#appendHooks.clear();
+      this.#commitHooks.clear();
       await this.#notifier?.close();
       await this.#store?.close();
     })();

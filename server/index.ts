@@ -19,6 +19,7 @@ export type {
   BacklogCounts,
   DeadLetter,
   DeadLetterQuery,
+  DispatcherState,
   EmitFn,
   EmitItem,
   EmitOptions,
@@ -34,7 +35,10 @@ export type {
   TopicHandler,
   TopicStats,
   TxQuery,
+  WorkerStatus,
 } from './types.js';
+export type { ListenerOutcomes, OutcomeCounts } from './delivery-outcomes.js';
+export type { PruneReport, RetentionOptions } from './retention-job.js';
 export type {
   AttachOptions,
   ClientEmitContext,

@@ -18,6 +18,7 @@ import type {
   TopicsOf,
 } from '../shared/index.js';
 import type { QueryResult } from './store/driver.js';
+import type { ListenerOutcomes, OutcomeCounts } from './delivery-outcomes.js';
 
 export interface EmitOptions {
   /** The event id (a UUID). A repeated id appends nothing. @default a new UUIDv7 */
@@ -113,6 +114,21 @@ export interface FeteStats {
   headSeq: number;
 }
 
+/** The durable dispatcher of a process: 'off' (no worker role, or `dispatch: 'inline'`), 'idle'
+ * (created, `start()` not called or not done yet), 'running', 'stopping' (draining), 'stopped'. */
+export type DispatcherState = 'off' | 'idle' | 'running' | 'stopping' | 'stopped';
+
+/** What `fete.workerStatus()` reports about this process (no store query). */
+export interface WorkerStatus {
+  dispatcher: DispatcherState;
+  /** Listeners registered in this process, durable and not. */
+  listeners: number;
+  durableListeners: number;
+  /** How this process's attempts ended since it started, over all listeners. */
+  outcomes: OutcomeCounts;
+  byListener: ListenerOutcomes[];
+}
+
 export interface DeadLetter {
   /** The delivery id: pass it to `fete.retry`. */
   id: number;
@@ -155,6 +171,12 @@ export interface FeteLog {
   /** Called after appends in any process (NOTIFY) with the new head seq; with undefined when
    * notifications may have been missed (a reconnect): read again from your cursor. */
   onAppend(fn: (headSeq: number | undefined) => void): () => void;
+  /** Topics whose events up to `through` may have been pruned by retention, for `through > after`:
+   * a resume from `after` on a pattern matching such a topic has a gap. */
+  pruned(after: number): Promise<Array<{ topic: string; through: number }>>;
+  /** Called right after an append of this process commits, with the events it appended (seq set,
+   * duplicates left out), as stored. Appends of other processes come through `onAppend` only. */
+  onCommit(fn: (events: readonly Envelope[]) => void): () => void;
   /** Validates and appends envelopes built elsewhere (browser emits): topic, payload and subject
    * are checked, context is captured here (the client's is not trusted). */
   append(envelopes: readonly Envelope[]): Promise<AppendOutcome[]>;

@@ -60,6 +60,7 @@ export {
   encodeValue,
   type DecodeOptions,
 } from './codec.js';
+export { decodeWireEnvelope, toWireEnvelope, type WireEnvelope } from './wire-envelope.js';
 export { isUuid, uuidv7 } from './uuid.js';
 export {
   createBus,
@@ -82,6 +83,7 @@ export {
   type EmitAckItem,
   type EmitPacket,
   type EvPacket,
+  type EvsPacket,
   type GapPacket,
   type ServerToClientEvents,
   type SubAck,

@@ -1,8 +1,10 @@
 // The realtime protocol between the browser client and the server's Socket.IO fanout: event
 // names, packet shapes and acks, in one place so both sides type-check against the same contract.
-// Envelopes travel as encoded text (encodeEnvelope): the server encodes an event once and sends the
-// same string to every matching socket; the receiver decodes it as untrusted input.
+// Client emits carry envelopes as encoded text (encodeEnvelope). Events to the client carry them as
+// superjson objects (wire-envelope.ts), serialized once per event for every matching socket and
+// decoded by the receiver as untrusted input; events routed together go out together (`evs`).
 import type { FeteErrorCode } from './errors.js';
+import type { WireEnvelope } from './wire-envelope.js';
 
 /** The Socket.IO namespace fete mounts. */
 export const FETE_NAMESPACE = '/fete';
@@ -43,10 +45,18 @@ export type EmitAck = { ok: true; results: EmitAckItem[] } | { ok: false; error:
 
 // --- server -> client -------------------------------------------------------------------------
 
-/** `ev`: one event for subscription `sid`, in seq order per subscription. `e` is encodeEnvelope text. */
+/** `ev`: one event for subscription `sid`, in seq order per subscription (`toWireEnvelope`). */
 export interface EvPacket {
   sid: string;
-  e: string;
+  e: WireEnvelope;
+}
+
+/** `evs`: several events for subscription `sid`, in seq order; the same as one `ev` per element.
+ * Sent when the fanout routes several events at once (commits that completed together, a replay
+ * page): one packet and one WebSocket frame instead of one per event. */
+export interface EvsPacket {
+  sid: string;
+  es: WireEnvelope[];
 }
 
 /** `gap`: the log no longer holds what the subscription asked for (retention pruned it): events with
@@ -66,6 +76,7 @@ export interface ClientToServerEvents {
 }
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
+  evs(packet: EvsPacket): void;
   gap(packet: GapPacket): void;
 }
 

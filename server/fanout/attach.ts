@@ -35,8 +35,10 @@ export function attachFanout<P>(fete: ClientEmitTarget, httpServer: HttpServer |
     path: options.path ?? '/socket.io',
     ...(options.cors === undefined ? {} : { cors: options.cors }),
   });
-  const core = new FanoutCore(fete, resolved);
   const nsp = io.of(FETE_NAMESPACE);
+  // `local`: with a cluster adapter (Redis...) the packet still goes to this server's sockets only;
+  // every server routes the log to its own sockets.
+  const core = new FanoutCore(fete, resolved, (socketIds, event, packet) => nsp.local.to(socketIds).emit(event, packet as never));
   const principals = new WeakMap<object, unknown>();
   const auth = options.auth;
 

@@ -10,6 +10,7 @@ export function zeroFanoutStats(): FanoutStats {
     catchingUp: 0,
     eventsRouted: 0,
     eventsSent: 0,
+    eventsSentPerSecond: 0,
     overflows: 0,
     retentionGaps: 0,
     refusedConnections: 0,
@@ -26,6 +27,7 @@ export function sumFanoutStats(all: readonly FanoutStats[]): FanoutStats {
     out.catchingUp += s.catchingUp;
     out.eventsRouted += s.eventsRouted;
     out.eventsSent += s.eventsSent;
+    out.eventsSentPerSecond += s.eventsSentPerSecond;
     out.overflows += s.overflows;
     out.retentionGaps += s.retentionGaps;
     out.refusedConnections += s.refusedConnections;

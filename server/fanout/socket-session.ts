@@ -12,7 +12,8 @@ import {
   validatePattern,
 } from '../../shared/index.js';
 import { allowed, applyClientEmits, toWireError } from './client-emit.js';
-import type { FanoutCore } from './fanout-core.js';
+import { eventsPacket, type FanoutCore } from './fanout-core.js';
+import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 
 const debug = createDebug('fete:fanout');
@@ -54,21 +55,41 @@ export class SocketSession {
     this.#socket = socket;
     this.#principal = principal;
     const conn = socket.conn;
-    // Engine.IO's queue of packets waiting for the transport (private in its typings): it grows
-    // while a websocket's previous writes are unacknowledged by the OS, i.e. the client is slow.
-    const backlog = () => (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+    // Events in Engine.IO's queue of packets waiting for the transport (`writeBuffer`, private in
+    // its typings): it grows while a websocket's previous writes are unacknowledged by the OS, i.e.
+    // the client is slow. Counted as packets enter it (`packetCreate`) and leave it for the
+    // transport (`flush`), each weighing the events it carries (an `evs` many, anything else 1).
+    let queuedEvents = (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+    const weights = new WeakMap<object, number>();
+    conn.on('packetCreate', (packet: object) => {
+      const n = eventsOfPacketBeingSent();
+      queuedEvents += n;
+      if (n !== 1) weights.set(packet, n);
+    });
+    conn.on('flush', (packets: object[]) => {
+      for (const p of packets) queuedEvents -= weights.get(p) ?? 1;
+    });
+    const backlog = () => queuedEvents;
     this.#backlog = backlog;
     const maxBuffered = core.options.maxBufferedEvents;
     this.#host = {
+      socketId: socket.id,
       log: core.log,
       pageSize: core.options.readPageSize,
       maxBufferedEvents: maxBuffered,
       tailCursor: () => core.tail.cursor,
       backlog,
       whenWritable: () => this.#whenWritable(),
-      send: (sid, e) => {
-        core.counters.eventsSent++;
-        socket.emit('ev', { sid, e });
+      send: (sid, events) => {
+        core.counters.eventsSent += events.length;
+        const [event, packet] = eventsPacket(sid, events);
+        sendingEvents(events.length, () => socket.emit(event, packet as never));
+      },
+      gap: (sid, after, resumedAt) => {
+        // Live events the fanout routed before this point go out first (seq order with the gap).
+        core.flush();
+        core.counters.retentionGaps++;
+        socket.emit('gap', { sid, reason: 'retention', after, resumedAt });
       },
       overflowed: () => core.counters.overflows++,
       catchUp: (d) => (core.counters.catchingUp += d),
@@ -121,17 +142,14 @@ export class SocketSession {
       this.#subs.set(sid, sub);
       const hook = core.options.authorize?.subscribe;
       if (hook) await allowed(() => hook(this.#principal, pattern), `subscribe to "${pattern}"`);
-      const start = await core.startCursor(from);
+      const start = await core.startCursor(from, pattern);
       if (this.#subs.get(sid) !== sub || this.#gone) throw new FeteError('CLOSED', `subscription ${sid} was replaced or ended`);
       // From here on synchronous: registered with the tail, then the replay notes its target.
       sub = new Subscription(this.#host, sid, pattern, start.cursor);
       this.#subs.set(sid, sub);
       core.register(sub);
       ack({ ok: true, cursor: start.cursor });
-      if (start.gap) {
-        core.counters.retentionGaps++;
-        this.#socket.emit('gap', { sid, reason: 'retention', after: start.gap.after, resumedAt: start.cursor });
-      }
+      if (start.gap) sub.reportGap(start.gap.after, start.gap.resumedAt);
       if (start.cursor >= core.tail.cursor) sub.goLive();
       else sub.replay();
     } catch (err) {

@@ -3,28 +3,34 @@
 // tail stood when the subscription was registered, then the buffer is flushed skipping seqs
 // already sent. Every event is sent once, in seq order, with no gap between history and live.
 //
-// Slow sockets: a live subscription whose socket has more than `maxBufferedEvents` packets waiting
+// Slow sockets: a live subscription whose socket has more than `maxBufferedEvents` events waiting
 // stops taking events from the tail and catches up from the log instead, paced by the socket's
 // drain, then goes live again through the same handoff. The log is the buffer: a slow client costs
 // the server a cursor, never an unbounded queue, and loses nothing (no gap is reported for it).
 import createDebug from 'debug';
-import { encodeEnvelope } from '../../shared/index.js';
+import type { WireEnvelope } from '../../shared/index.js';
 import type { FeteLog } from '../types.js';
+import { wireForBrowser } from './browser-envelope.js';
 
 const debug = createDebug('fete:fanout');
 
 /** What a subscription needs from its socket and from the fanout. */
 export interface SubscriptionHost {
+  /** The Socket.IO id of the subscription's socket (its own room), for sends shared with others. */
+  readonly socketId: string;
   readonly log: FeteLog;
   readonly pageSize: number;
   readonly maxBufferedEvents: number;
-  /** Where the tail stands: events after it reach `deliver`. */
+  /** Where the tail stands: events after it reach `take`. */
   tailCursor(): number;
-  /** Packets waiting in the socket's write buffer. */
+  /** Events waiting in the socket's write buffer (an `evs` packet counts its events). */
   backlog(): number;
   /** Resolves when the socket's backlog is low again (or the socket is gone). */
   whenWritable(): Promise<void>;
-  send(sid: string, encoded: string): void;
+  /** Sends events of subscription `sid`, in seq order (one `ev`, or one `evs` for several). */
+  send(sid: string, events: WireEnvelope[]): void;
+  /** Tells the client that events in (after, resumedAt] may be missing (retention). */
+  gap(sid: string, after: number, resumedAt: number): void;
   /** The subscription fell behind and is catching up from the log. */
   overflowed(): void;
   catchUp(delta: 1 | -1): void;
@@ -42,9 +48,13 @@ export class Subscription {
   /** The highest seq sent (or the start cursor): nothing at or below it is sent again. */
   #lastSent: number;
   /** Live events routed while replaying, in seq order; bounded by maxBufferedEvents. */
-  #buffer: Array<{ seq: number; e: string }> = [];
+  #buffer: Array<{ seq: number; e: WireEnvelope }> = [];
+  /** Replayed events not sent yet: a replay page goes out as one packet (see #flushOut). */
+  #out: WireEnvelope[] = [];
   #bufferOverflowed = false;
   #closedByOwner = false;
+  /** A retention gap to report once everything up to its `resumedAt` still in the log was sent. */
+  #gap: { after: number; resumedAt: number } | undefined;
 
   constructor(host: SubscriptionHost, sid: string, pattern: string, cursor: number) {
     this.#host = host;
@@ -55,6 +65,29 @@ export class Subscription {
 
   get closed(): boolean {
     return this.#mode === 'closed';
+  }
+
+  get socketId(): string {
+    return this.#host.socketId;
+  }
+
+  /**
+   * Events in (after, resumedAt] may be gone (retention pruned some of the topics the pattern
+   * matches). The client moves its cursor to `resumedAt` when told, so it is told only once every
+   * event up to there that is still in the log was sent: right before the first event after
+   * `resumedAt`, or when the replay has read past it.
+   */
+  reportGap(after: number, resumedAt: number): void {
+    this.#gap = { after, resumedAt };
+    if (this.#lastSent >= resumedAt) this.#sendGap();
+  }
+
+  #sendGap(): void {
+    const g = this.#gap;
+    if (!g) return;
+    this.#gap = undefined;
+    this.#flushOut(); // events up to resumedAt first: the client skips seqs <= resumedAt after the gap
+    this.#host.gap(this.sid, g.after, g.resumedAt);
   }
 
   /** Starts live at once: `cursor` is the tail's position, so everything after it comes live. */
@@ -68,8 +101,14 @@ export class Subscription {
     void this.#replay(this.#lastSent);
   }
 
-  /** An event from the tail (encoded once for every receiver). */
-  deliver(seq: number, e: string): void {
+  /**
+   * An event from the tail (encoded once for every receiver). True: the subscription is live and
+   * takes it now; the caller sends it before anything else is sent to this subscription, in one
+   * packet with the other events it takes in the same routing batch and with every other
+   * subscription of the same sid that takes the same events (see fanout-core.ts). False: not now (buffered during a replay, already sent, or the
+   * socket is too far behind and the subscription went back to the log).
+   */
+  take(seq: number, e: WireEnvelope): boolean {
     switch (this.#mode) {
       case 'live':
         if (this.#host.backlog() > this.#host.maxBufferedEvents) {
@@ -78,23 +117,30 @@ export class Subscription {
           this.#mode = 'replay';
           this.#buffer = [];
           void this.#replay(this.#lastSent);
-          return;
+          return false;
         }
-        this.#send(seq, e);
-        return;
+        if (seq <= this.#lastSent) return false;
+        if (this.#gap && seq > this.#gap.resumedAt) this.#sendGap();
+        this.#lastSent = seq;
+        return true;
       case 'replay':
-        if (this.#bufferOverflowed) return;
+        if (this.#bufferOverflowed) return false;
         if (this.#buffer.length >= this.#host.maxBufferedEvents) {
           // Dropped from memory only: the replay reads them from the log in another round.
           this.#bufferOverflowed = true;
           this.#buffer = [];
-          return;
+          return false;
         }
         this.#buffer.push({ seq, e });
-        return;
+        return false;
       case 'closed':
-        return;
+        return false;
     }
+  }
+
+  /** Sends events this subscription took, on their own (no other subscription shares the packet). */
+  push(events: WireEnvelope[]): void {
+    this.#host.send(this.sid, events);
   }
 
   close(): void {
@@ -105,12 +151,22 @@ export class Subscription {
   #closeQuietly(): void {
     this.#mode = 'closed';
     this.#buffer = [];
+    this.#out = [];
   }
 
-  #send(seq: number, e: string): void {
+  /** Queues a replayed event; #flushOut sends the queue (before a gap, and after each page). */
+  #send(seq: number, e: WireEnvelope): void {
     if (seq <= this.#lastSent) return;
+    if (this.#gap && seq > this.#gap.resumedAt) this.#sendGap();
     this.#lastSent = seq;
-    this.#host.send(this.sid, e);
+    this.#out.push(e);
+  }
+
+  #flushOut(): void {
+    if (this.#out.length === 0 || this.closed) return;
+    const out = this.#out;
+    this.#out = [];
+    this.#host.send(this.sid, out);
   }
 
   async #replay(from: number): Promise<void> {
@@ -128,13 +184,16 @@ export class Subscription {
           if (this.closed) return;
           const { events, cursor } = await host.log.read(read, { pattern: this.pattern, limit: host.pageSize });
           if (this.closed) return;
-          for (const ev of events) this.#send(ev.seq!, encodeEnvelope(ev));
+          for (const ev of events) this.#send(ev.seq!, wireForBrowser(ev));
+          this.#flushOut();
           // No progress: an append in flight holds the reader at a gap; it settles shortly.
           if (cursor <= read) await pause(20);
           read = Math.max(read, cursor);
+          if (this.#gap && read >= this.#gap.resumedAt) this.#sendGap();
         }
         if (this.#bufferOverflowed) continue; // fell behind again: another round from the log
         for (const b of this.#buffer) this.#send(b.seq, b.e);
+        this.#flushOut();
         this.#buffer = [];
         this.#mode = 'live';
         return;

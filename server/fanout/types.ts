@@ -46,8 +46,8 @@ export interface AttachOptions<P = FanoutPrincipal> {
   /** Largest envelope accepted from a client, in UTF-8 bytes. Socket.IO's frame limit
    * (`maxHttpBufferSize`) is set from it so that a full emit of this size fits. @default 1 MiB */
   maxPayloadBytes?: number;
-  /** Per socket: most packets waiting in the socket's write buffer before a live subscription on
-   * it stops being fed from memory and catches up from the log instead (see fanout.ts). @default 1000 */
+  /** Per socket: most events waiting in the socket's write buffer (an `evs` packet counts its
+   * events, any other packet one) before a live subscription on it stops being fed from memory and catches up from the log instead (see fanout.ts). @default 1000 */
   maxBufferedEvents?: number;
   /** The tail reads the log this often even without a NOTIFY (a rolled-back append sends none). @default 1000 */
   pollIntervalMs?: number;
@@ -67,8 +67,10 @@ export interface FanoutStats {
   catchingUp: number;
   /** Events the tail read from the log and routed (each counted once, however many receivers). */
   eventsRouted: number;
-  /** `ev` packets sent (one per event per subscription), live and replayed. */
+  /** Events sent, one per event per subscription (in `ev` or `evs` packets), live and replayed. */
   eventsSent: number;
+  /** Events sent (as `eventsSent`) per second over the last 10 seconds. */
+  eventsSentPerSecond: number;
   /** Times a slow socket's subscription stopped live delivery and fell back to the log. */
   overflows: number;
   /** Gaps reported to clients because retention had pruned what a resume asked for. */

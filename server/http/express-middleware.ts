@@ -3,13 +3,14 @@
 // status from the code (http-errors.ts); nothing a client sends can throw past this router.
 //   POST /emit                      emit-route.ts    200 / 207 { results } | 4xx { error }
 //   GET  /stream?pattern=&from=     stream-route.ts  text/event-stream, resumable (Last-Event-ID)
-//   GET  /health                    health-route.ts  200 { status: 'ok', headSeq } | 503
+//   GET  /health                    health-route.ts  200 { status: 'ok', headSeq, store, worker, fanout } | 503
 //   GET  /metrics                   metrics.ts       Prometheus text
 //   /inspector/...                  inspector-routes.ts (JSON; off in production by default)
 import createDebug from 'debug';
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import { FeteError } from '../../shared/index.js';
 import type { FanoutStats } from '../fanout/types.js';
+import type { WorkerStatus } from '../types.js';
 import { type EmitCounters, emitRoute } from './emit-route.js';
 import { healthRoute } from './health-route.js';
 import { httpStatusOf, sendError } from './http-errors.js';
@@ -42,7 +43,7 @@ function guarded(guard: RequestGuard | undefined, what: string) {
 }
 
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
-export type HttpTarget = InspectorTarget & { fanoutStats?(): FanoutStats };
+export type HttpTarget = InspectorTarget & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
 export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}): FeteRouter {
   const o = resolveHttpOptions(options);
@@ -53,14 +54,14 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
 
   router.post('/emit', jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
   router.get('/stream', streamRoute(fete.log, o, streams));
-  router.get('/health', healthRoute(fete.log, o.healthTimeoutMs));
+  router.get('/health', healthRoute(fete, o.healthTimeoutMs, fanoutStats));
   router.get('/metrics', guarded(o.metrics, 'metrics'), async (_req: Request, res: Response) => {
     const stats = await fete.stats();
     const families = metricFamilies(stats, {
       emits,
       streams: () => streams.size,
       streamsWaiting: () => [...streams].filter((s) => s.waitingForDrain).length,
-    }, fanoutStats?.());
+    }, fanoutStats?.(), fete.workerStatus?.());
     res.setHeader('cache-control', 'no-store');
     res.type(PROMETHEUS_CONTENT_TYPE).send(renderPrometheus(families));
   });

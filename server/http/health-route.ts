@@ -1,10 +1,25 @@
-// GET /health: 200 { status: 'ok', headSeq } when the store answers a cheap query (the log's
-// head) within `healthTimeoutMs`, else 503 { status: 'unavailable', error }. For load balancers
-// and orchestrators: it says whether this process can accept emits, nothing about the backlog.
+// GET /health: whether this process can do its work, for load balancers, orchestrators and people.
+// 200 { status: 'ok', ... } when the store answers within `healthTimeoutMs`; 503 with status
+// 'unavailable' (the store did not answer, or fete is stopped) or 'stopping' (the dispatcher is
+// draining: take the process out of rotation). The body says what the process runs:
+//   headSeq                the log's head
+//   store                  { reachable, latencyMs } of the backlog query
+//   worker                 the dispatcher's state (off, idle, running, stopping, stopped), the
+//                          listeners registered here, the store's backlog summed over listeners,
+//                          and this process's attempt outcomes since start
+//   fanout                 sockets, subscriptions and events sent per second, when attached
+// One `fete.stats()` per request (three small queries); a probe every few seconds costs little.
 import type { Request, Response } from 'express';
 import { FeteError } from '../../shared/index.js';
-import type { FeteLog } from '../types.js';
+import type { FanoutStats } from '../fanout/types.js';
+import type { BacklogCounts, FeteStats, WorkerStatus } from '../types.js';
 import { wireError } from './http-errors.js';
+
+/** What the health route reads (any `Fete<C>` fits). */
+export interface HealthTarget {
+  stats(): Promise<FeteStats>;
+  workerStatus?(): WorkerStatus;
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -14,14 +29,55 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function healthRoute(log: FeteLog, timeoutMs: number) {
+/** The backlog of every listener in the store, summed (oldest age: the maximum). */
+export function totalBacklog(stats: FeteStats): BacklogCounts {
+  const out: BacklogCounts = { pending: 0, running: 0, retrying: 0, dead: 0, oldestPendingAgeMs: 0 };
+  for (const l of stats.listeners) {
+    out.pending += l.pending;
+    out.running += l.running;
+    out.retrying += l.retrying;
+    out.dead += l.dead;
+    out.oldestPendingAgeMs = Math.max(out.oldestPendingAgeMs, l.oldestPendingAgeMs);
+  }
+  return out;
+}
+
+function workerPart(w: WorkerStatus | undefined) {
+  return w === undefined
+    ? undefined
+    : { dispatcher: w.dispatcher, listeners: w.listeners, durableListeners: w.durableListeners, outcomes: w.outcomes };
+}
+
+function fanoutPart(f: FanoutStats | undefined) {
+  return f === undefined ? undefined : { sockets: f.sockets, subscriptions: f.subscriptions, eventsSentPerSecond: f.eventsSentPerSecond };
+}
+
+export function healthRoute(fete: HealthTarget, timeoutMs: number, fanoutStats: (() => FanoutStats | undefined) | undefined) {
   return async (_req: Request, res: Response): Promise<void> => {
     res.setHeader('cache-control', 'no-store');
+    const worker = workerPart(fete.workerStatus?.());
+    const fanout = fanoutPart(fanoutStats?.());
+    const started = performance.now();
+    let stats: FeteStats;
     try {
-      const headSeq = await withTimeout(log.head(), timeoutMs);
-      res.json({ status: 'ok', headSeq });
+      stats = await withTimeout(fete.stats(), timeoutMs);
     } catch (err) {
-      res.status(503).json({ status: 'unavailable', error: wireError(FeteError.from(err, 'STORE_UNAVAILABLE')) });
+      res.status(503).json({
+        status: 'unavailable',
+        error: wireError(FeteError.from(err, 'STORE_UNAVAILABLE')),
+        store: { reachable: false },
+        ...(worker ? { worker } : {}),
+      });
+      return;
     }
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    const stopping = worker?.dispatcher === 'stopping' || worker?.dispatcher === 'stopped';
+    res.status(stopping ? 503 : 200).json({
+      status: stopping ? 'stopping' : 'ok',
+      headSeq: stats.headSeq,
+      store: { reachable: true, latencyMs },
+      worker: { ...worker, backlog: totalBacklog(stats) },
+      ...(fanout ? { fanout } : {}),
+    });
   };
 }

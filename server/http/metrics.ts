@@ -1,8 +1,9 @@
 // GET /metrics: fete's numbers in the Prometheus text format. Queue depths and ages come from
-// `fete.stats()` (one store query per scrape), HTTP counters from this middleware, and the Socket.IO
+// `fete.stats()` (one store query per scrape), attempt outcomes and the dispatcher's state from
+// `fete.workerStatus()` (this process), HTTP counters from this middleware, and the Socket.IO
 // fanout's counters from `fanoutStats` when the app attached one. Gauges for states, counters for
 // totals since start; label values are escaped (listener names and topics are user text).
-import type { BacklogCounts, FeteStats } from '../types.js';
+import type { BacklogCounts, DispatcherState, FeteStats, WorkerStatus } from '../types.js';
 import type { FanoutStats } from '../fanout/types.js';
 import type { EmitCounters } from './emit-route.js';
 import type { MetricFamily } from './prometheus-text.js';
@@ -21,7 +22,10 @@ export interface HttpCounters {
   streamsWaiting: () => number;
 }
 
-export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: FanoutStats | undefined): MetricFamily[] {
+const OUTCOMES = ['completed', 'retried', 'dead'] as const;
+const DISPATCHER_STATES: readonly DispatcherState[] = ['off', 'idle', 'running', 'stopping', 'stopped'];
+
+export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: FanoutStats | undefined, worker?: WorkerStatus): MetricFamily[] {
   const families: MetricFamily[] = [
     {
       name: 'fete_log_head_seq',
@@ -72,8 +76,34 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       samples: [{ value: http.streamsWaiting() }],
     },
   ];
+  if (worker) families.push(...workerFamilies(worker));
   if (fanout) families.push(...fanoutFamilies(fanout));
   return families;
+}
+
+function workerFamilies(w: WorkerStatus): MetricFamily[] {
+  return [
+    {
+      name: 'fete_dispatcher_state',
+      help: "This process's durable dispatcher: 1 for its current state (off, idle, running, stopping, stopped).",
+      type: 'gauge',
+      samples: DISPATCHER_STATES.map((state) => ({ labels: { state }, value: w.dispatcher === state ? 1 : 0 })),
+    },
+    {
+      name: 'fete_attempts_total',
+      help: "Listener attempts in this process by outcome: completed, retried (failed, another attempt scheduled), dead (failed, dead-lettered).",
+      type: 'counter',
+      samples: OUTCOMES.map((outcome) => ({ labels: { outcome }, value: w.outcomes[outcome] })),
+    },
+    {
+      name: 'fete_listener_attempts_total',
+      help: 'Attempts of each listener registered in this process, by outcome.',
+      type: 'counter',
+      samples: w.byListener.flatMap((l) =>
+        OUTCOMES.map((outcome) => ({ labels: { target: l.target, listener: l.name, durable: String(l.durable), outcome }, value: l[outcome] })),
+      ),
+    },
+  ];
 }
 
 function fanoutFamilies(f: FanoutStats): MetricFamily[] {
@@ -84,6 +114,7 @@ function fanoutFamilies(f: FanoutStats): MetricFamily[] {
     one('fete_fanout_catching_up', 'Subscriptions replaying or catching up from the log now.', 'gauge', f.catchingUp),
     one('fete_fanout_events_routed_total', 'Events read from the log and routed to subscriptions.', 'counter', f.eventsRouted),
     one('fete_fanout_events_sent_total', 'Event packets sent to sockets (one per event per subscription).', 'counter', f.eventsSent),
+    one('fete_fanout_events_sent_per_second', 'Event packets sent to sockets per second, over the last 10 seconds.', 'gauge', f.eventsSentPerSecond),
     one('fete_fanout_overflows_total', 'Times a slow socket fell back from live delivery to the log.', 'counter', f.overflows),
     one('fete_fanout_retention_gaps_total', 'Gaps reported because retention pruned what a resume asked for.', 'counter', f.retentionGaps),
     one('fete_fanout_refused_connections_total', 'Connections refused at the handshake.', 'counter', f.refusedConnections),

@@ -11,7 +11,8 @@
 // the response: EventSource reconnects with Last-Event-ID and resumes exactly where it was.
 import type { ServerResponse } from 'node:http';
 import createDebug from 'debug';
-import { type Envelope, encodeEnvelope } from '../../shared/index.js';
+import type { Envelope } from '../../shared/index.js';
+import { encodeForBrowser } from '../fanout/browser-envelope.js';
 import type { FeteLog } from '../types.js';
 
 const debug = createDebug('fete:http');
@@ -27,9 +28,10 @@ export interface SseStreamOptions {
 }
 
 /** One SSE message: `id` is the seq, so a reconnect's Last-Event-ID is the resume cursor.
- * superjson text is JSON without raw newlines, so it is always a single `data:` line. */
+ * superjson text is JSON without raw newlines, so it is always a single `data:` line. The
+ * envelope goes out without its server-side context, as over Socket.IO (browser-envelope.ts). */
 export function sseFrame(envelope: Envelope): string {
-  return `id: ${envelope.seq}\nevent: ${envelope.topic}\ndata: ${encodeEnvelope(envelope)}\n\n`;
+  return `id: ${envelope.seq}\nevent: ${envelope.topic}\ndata: ${encodeForBrowser(envelope)}\n\n`;
 }
 
 export class SseStream {

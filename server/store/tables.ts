@@ -16,6 +16,8 @@ export interface Tables {
   readonly listeners: string;
   readonly deliveries: string;
   readonly migrations: string;
+  /** Per-topic prune watermarks (002_retention.sql). */
+  readonly retention: string;
   /** NOTIFY channel: appends, rescues and retries wake workers and tails through it. */
   readonly channel: string;
   /** Commit the worker's bookkeeping asynchronously (see delivery-queries.ts). Only on PostgreSQL:
@@ -37,6 +39,7 @@ export function tablesFor(schema: string, options: { relaxedCommits?: boolean } 
     listeners: `${q}.listeners`,
     deliveries: `${q}.deliveries`,
     migrations: `${q}.migrations`,
+    retention: `${q}.retention`,
     channel: `fete_${schema}`,
     relaxedCommits: options.relaxedCommits ?? false,
   };

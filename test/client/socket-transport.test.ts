@@ -38,7 +38,7 @@ beforeEach(async () => {
     sockets.push(socket);
     socket.on('sub', (packet, ack) => {
       ack({ ok: true, cursor: 0 });
-      socket.emit('ev', { sid: packet.sid, e: `hello ${packet.pattern}` });
+      socket.emit('ev', { sid: packet.sid, e: { json: `hello ${packet.pattern}` } });
     });
     socket.on('emit', (packet, ack) => {
       if (packet[0] === 'hang') return; // never acks
@@ -95,7 +95,7 @@ describe('socket transport', () => {
     expect(log).toEqual(['connect']);
     await expect(t.sub({ sid: 's0', pattern: 'orders.>', from: 'latest' }, 2000)).resolves.toEqual({ ok: true, cursor: 0 });
     await until(() => evs.length === 1, 'ev');
-    expect(evs[0]).toEqual({ sid: 's0', e: 'hello orders.>' });
+    expect(evs[0]).toEqual({ sid: 's0', e: { json: 'hello orders.>' } });
   });
 
   it("reports a refused handshake as connectError with the server's code", async () => {

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client, Gap } from '../../client/index.js';
-import { InvalidPatternError, createEnvelope, encodeEnvelope, type Envelope } from '../../shared/index.js';
+import { InvalidPatternError, createEnvelope, toWireEnvelope, type Envelope } from '../../shared/index.js';
 import { fakeServer, settle, testClient, topics, until, type Topics } from './support/helpers.js';
 
 const open: Client<Topics>[] = [];
@@ -112,7 +112,7 @@ describe('resume', () => {
     await until(() => seqs.length === 5, 'five');
     // A stray repeat of an old event, straight on the wire.
     const [, sid] = server.subscriptions()[0]!;
-    server.sendRaw('ev', { sid, e: encodeEnvelope(server.log[1]!) });
+    server.sendRaw('ev', { sid, e: toWireEnvelope(server.log[1]!) });
     server.publish(topics.orderStatus, status('o-6'));
     await until(() => seqs.length === 6, 'six');
     expect(seqs).toEqual([1, 2, 3, 4, 5, 6]);
@@ -209,6 +209,41 @@ describe('resume', () => {
   });
 });
 
+describe('evs packets', () => {
+  it('delivers each event of an evs packet in order, skipping the ones already delivered', async () => {
+    const server = fakeServer();
+    const client = track(testClient(server));
+    const seqs: number[] = [];
+    const sub = client.subscribe('orders.>', (ev) => void seqs.push(ev.seq!));
+    await sub.ready;
+    for (let i = 0; i < 3; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+    await until(() => seqs.length === 3, 'three');
+    const [, sid] = server.subscriptions()[0]!;
+    const next = { ...server.log[2]!, id: crypto.randomUUID(), seq: 4 };
+    // 2 and 3 again (a repeat on the wire), then 4.
+    server.sendRaw('evs', { sid, es: [server.log[1]!, server.log[2]!, next].map(toWireEnvelope) });
+    await until(() => seqs.length === 4, 'four');
+    expect(seqs).toEqual([1, 2, 3, 4]);
+  });
+
+  it('reports a malformed evs packet or element and keeps the rest of the packet', async () => {
+    const server = fakeServer();
+    const client = track(testClient(server));
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    const seqs: number[] = [];
+    const sub = client.subscribe('notes.*', (ev) => void seqs.push(ev.seq!));
+    await sub.ready;
+    const [, sid] = server.subscriptions()[0]!;
+    const good = toWireEnvelope({ ...createEnvelope(topics.note, { n: 1, text: '' }), seq: 7 });
+    server.sendRaw('evs', { sid, es: 'not an array' });
+    server.sendRaw('evs', { sid, es: ['not superjson', JSON.parse('{"json":{"__proto__":{}}}') as unknown, good] });
+    await until(() => seqs.length === 1 && errors.length === 3, 'the good event and three reports');
+    expect(errors).toEqual(['MALFORMED', 'MALFORMED', 'MALFORMED']);
+    expect(seqs).toEqual([7]);
+  });
+});
+
 describe('untrusted events', () => {
   it('skips and reports malformed events without breaking delivery', async () => {
     const server = fakeServer();
@@ -219,11 +254,11 @@ describe('untrusted events', () => {
     const sub = client.subscribe('notes.*', (ev) => void seqs.push(ev.seq!));
     await sub.ready;
     const [, sid] = server.subscriptions()[0]!;
-    const noSeq = encodeEnvelope(createEnvelope(topics.note, { n: 1, text: '' }));
-    const polluted = '{"json":{"__proto__":{"x":1}}}';
-    const foreign = encodeEnvelope({ ...createEnvelope(topics.note, { n: 1, text: '' }), topic: 'mystery.{x}', seq: 50 });
-    const elsewhere = encodeEnvelope({ ...createEnvelope(topics.note, { n: 1, text: '' }), subject: 'audit.log', seq: 51 });
-    for (const e of ['not json', polluted, noSeq, foreign, elsewhere]) server.sendRaw('ev', { sid, e });
+    const noSeq = toWireEnvelope(createEnvelope(topics.note, { n: 1, text: '' }));
+    const polluted = JSON.parse('{"json":{"__proto__":{"x":1}}}') as unknown;
+    const foreign = toWireEnvelope({ ...createEnvelope(topics.note, { n: 1, text: '' }), topic: 'mystery.{x}', seq: 50 });
+    const elsewhere = toWireEnvelope({ ...createEnvelope(topics.note, { n: 1, text: '' }), subject: 'audit.log', seq: 51 });
+    for (const e of ['not superjson', polluted, noSeq, foreign, elsewhere]) server.sendRaw('ev', { sid, e });
     server.sendRaw('ev', 'not a packet');
     server.sendRaw('gap', { sid, reason: 'boredom' });
     await until(() => errors.length === 7, 'seven reports');

@@ -5,7 +5,7 @@ import { io as ioClient } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { FETE_NAMESPACE } from '../../shared/index.js';
 import { escapeLabelValue, renderPrometheus } from '../../server/http/prometheus-text.js';
-import { waitFor } from '../support/wait.js';
+import { gate, waitFor } from '../support/wait.js';
 import { postJson, startServer, testAuth, topics } from './http-harness.js';
 
 /** Every line of the Prometheus text format: HELP, TYPE or a sample with escaped label values. */
@@ -18,11 +18,61 @@ describe('GET /health', () => {
     await fete.emit(topics.orderCreated, { orderId: 'o1', total: 1 });
     const ok = await fetch(`${url}/health`);
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ status: 'ok', headSeq: 1 });
+    expect(await ok.json()).toMatchObject({ status: 'ok', headSeq: 1, store: { reachable: true, latencyMs: expect.any(Number) } });
     await fete.stop();
     const down = await fetch(`${url}/health`);
     expect(down.status).toBe(503);
-    expect(await down.json()).toMatchObject({ status: 'unavailable', error: { code: expect.any(String) } });
+    expect(await down.json()).toMatchObject({ status: 'unavailable', error: { code: expect.any(String) }, store: { reachable: false } });
+  });
+
+  it('reports the dispatcher (idle before start, running after), the listeners, the backlog and attempt outcomes', async () => {
+    const { url, fete } = await startServer();
+    fete.on(topics.orderCreated, 'ok', () => undefined);
+    fete.on(topics.audit, 'not durable', () => undefined, { durable: false });
+    await fete.emit(topics.orderCreated, { orderId: 'o1', total: 1 });
+    await fete.emit(topics.orderCreated, { orderId: 'o2', total: 2 });
+    const before = await (await fetch(`${url}/health`)).json();
+    expect(before).toMatchObject({
+      status: 'ok',
+      headSeq: 2,
+      worker: {
+        dispatcher: 'idle',
+        listeners: 2,
+        durableListeners: 1,
+        backlog: { pending: 2, running: 0, retrying: 0, dead: 0 },
+        outcomes: { completed: 0, retried: 0, dead: 0 },
+      },
+    });
+    await fete.start();
+    await waitFor(async () => (await fete.stats()).listeners.every((l) => l.pending + l.running === 0), { what: 'backlog drained' });
+    await waitFor(() => fete.workerStatus().outcomes.completed === 2, { what: 'completions counted' });
+    const after = await (await fetch(`${url}/health`)).json();
+    expect(after).toMatchObject({
+      status: 'ok',
+      worker: { dispatcher: 'running', backlog: { pending: 0, running: 0, retrying: 0, dead: 0 }, outcomes: { completed: 2, retried: 0, dead: 0 } },
+    });
+  });
+
+  it('answers 503 stopping while the dispatcher drains, so a load balancer takes the process out', async () => {
+    const { url, fete } = await startServer();
+    const entered = gate();
+    const release = gate();
+    fete.on(topics.orderCreated, 'slow', async () => {
+      entered.open();
+      await release.promise;
+    });
+    await fete.start();
+    await fete.emit(topics.orderCreated, { orderId: 'o1', total: 1 });
+    await entered.promise;
+    const stopped = fete.stop();
+    await waitFor(() => fete.workerStatus().dispatcher === 'stopping', { what: 'stopping' });
+    const res = await fetch(`${url}/health`);
+    const body = await res.json();
+    release.open();
+    await stopped;
+    // Once stopped the store is closed: 'unavailable' (the test before this one).
+    expect(res.status === 503 && (body.status === 'stopping' || body.status === 'unavailable')).toBe(true);
+    expect(body.worker.dispatcher).toBe('stopping');
   });
 });
 
@@ -48,12 +98,52 @@ describe('GET /metrics', () => {
     expect(lines).toContain('# TYPE fete_listener_deliveries gauge');
   });
 
+  it('counts attempt outcomes per listener and in total: completed, retried, dead; and the dispatcher state', async () => {
+    const { url, fete } = await startServer();
+    let calls = 0;
+    fete.on(topics.orderCreated, 'flaky', () => {
+      if (++calls === 1) throw new Error('first attempt fails');
+    }, { retries: 3 });
+    fete.on(topics.orderCreated, 'doomed', () => {
+      throw new Error('always');
+    }, { retries: 0 });
+    await fete.start();
+    await fete.emit(topics.orderCreated, { orderId: 'o1', total: 1 });
+    await waitFor(() => {
+      const w = fete.workerStatus().outcomes;
+      return w.completed === 1 && w.retried === 1 && w.dead === 1;
+    }, { what: 'outcomes' });
+    const lines = (await (await fetch(`${url}/metrics`)).text()).trimEnd().split('\n');
+    for (const line of lines) expect(line).toMatch(PROMETHEUS_LINE);
+    const target = 'orders.{orderId}.created';
+    expect(lines).toContain(`fete_listener_attempts_total{target="${target}",listener="flaky",durable="true",outcome="completed"} 1`);
+    expect(lines).toContain(`fete_listener_attempts_total{target="${target}",listener="flaky",durable="true",outcome="retried"} 1`);
+    expect(lines).toContain(`fete_listener_attempts_total{target="${target}",listener="doomed",durable="true",outcome="dead"} 1`);
+    expect(lines).toContain(`fete_listener_attempts_total{target="${target}",listener="doomed",durable="true",outcome="completed"} 0`);
+    expect(lines).toContain('fete_attempts_total{outcome="completed"} 1');
+    expect(lines).toContain('fete_attempts_total{outcome="retried"} 1');
+    expect(lines).toContain('fete_attempts_total{outcome="dead"} 1');
+    expect(lines).toContain('fete_dispatcher_state{state="running"} 1');
+    expect(lines).toContain('fete_dispatcher_state{state="idle"} 0');
+    expect(lines).toContain('# TYPE fete_attempts_total counter');
+  });
+
+  it('counts outcomes of non-durable listeners too', async () => {
+    const { url, fete } = await startServer();
+    fete.on(topics.audit, 'in memory', () => undefined, { durable: false });
+    await fete.emit(topics.audit, { kind: 'k', msg: 'm' });
+    await waitFor(() => fete.workerStatus().outcomes.completed === 1, { what: 'completed' });
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toContain('fete_listener_attempts_total{target="audit.{kind}",listener="in memory",durable="false",outcome="completed"} 1');
+  });
+
   it('includes the Socket.IO fanout counters when fanoutStats is given', async () => {
-    const fanout = { sockets: 3, subscriptions: 5, catchingUp: 0, eventsRouted: 10, eventsSent: 12, overflows: 0, retentionGaps: 0, refusedConnections: 1, emits: { accepted: 2, duplicate: 0, rejected: 1 }, tailCursor: 10 };
+    const fanout = { sockets: 3, subscriptions: 5, catchingUp: 0, eventsRouted: 10, eventsSent: 12, eventsSentPerSecond: 2.5, overflows: 0, retentionGaps: 0, refusedConnections: 1, emits: { accepted: 2, duplicate: 0, rejected: 1 }, tailCursor: 10 };
     const { url } = await startServer({ ...testAuth, fanoutStats: () => fanout });
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toContain('\nfete_fanout_sockets 3\n');
     expect(text).toContain('\nfete_fanout_events_sent_total 12\n');
+    expect(text).toContain('\nfete_fanout_events_sent_per_second 2.5\n');
     expect(text).toContain('\nfete_fanout_emits_total{outcome="rejected"} 1\n');
   });
 

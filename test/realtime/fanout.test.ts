@@ -244,8 +244,13 @@ describe('slow sockets', () => {
     conn.transport.writable = false;
     await emitTicks(s.fete, 0, 300, 20);
     await until(() => s.fanout.stats().overflows > 0, 'overflow');
-    const queued = (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
-    expect(queued).toBeLessThanOrEqual(8 + 1 + 16);
+    // Events queued, not packets (an `evs` carries a replay page or a batch): `2/fete,["evs",{...}]`.
+    const packets = (conn as unknown as { writeBuffer: Array<{ data?: unknown }> }).writeBuffer;
+    const queued = packets
+      .map((p) => (typeof p.data === 'string' && p.data.includes('["evs"') ? JSON.parse(p.data.slice(p.data.indexOf('['))) : [null, {}]) as [string, { es?: unknown[] }])
+      .reduce((n, [, packet]) => n + (packet.es?.length ?? 1), 0);
+    // The limit, plus one batch taken just under it (emitTicks commits 20 at a time), plus a replay page.
+    expect(queued).toBeLessThanOrEqual(8 + 20 + 16);
     conn.transport.writable = true;
     conn.flush();
     await until(() => c.seqs('t').length >= 300, 'all 300');
@@ -254,5 +259,93 @@ describe('slow sockets', () => {
     await until(() => s.fanout.stats().catchingUp === 0);
     await s.fete.emit(topics.tick, { n: 300 });
     await until(() => c.seqs('t').length === 301, 'live again');
+  });
+});
+
+describe('local handoff', () => {
+  // A poll that never comes within the test: only the handoff, NOTIFY and the gap's own read move the tail.
+  const noPoll = { pollIntervalMs: 600_000 };
+
+  it('events committed by this process reach a live subscriber in seq order, once each, without the poll', async () => {
+    const s = await server(noPoll);
+    const c = await raw(s.url);
+    await c.sub('t', 'ticks.*');
+    const results = await Promise.all(Array.from({ length: 200 }, (_, n) => s.fete.emit(topics.tick, { n })));
+    await until(() => c.seqs('t').length === 200);
+    expect(c.seqs('t')).toEqual(results.map((r) => r.seq).sort((a, b) => a - b));
+    expect(s.fanout.stats().tailCursor).toBe(200);
+  });
+
+  it('a seq drawn by a rolled-back transaction or a duplicate emit does not hold back later events', async () => {
+    const s = await server(noPoll);
+    const c = await raw(s.url);
+    await c.sub('t', 'ticks.*');
+    const first = await s.fete.emit(topics.tick, { n: 1 });
+    await expect(
+      s.fete.transaction(async (tx) => {
+        await tx.emit(topics.tick, { n: 2 });
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(await s.fete.emit(topics.tick, { n: 1 }, { id: first.id })).toMatchObject({ duplicate: true, seq: first.seq });
+    const last = await s.fete.emit(topics.tick, { n: 3 });
+    // The rolled-back append and the duplicate each used up a seq: the log has a gap of two.
+    expect(last.seq).toBe(first.seq + 3);
+    await until(() => c.seqs('t').length === 2, 'the event after the gap');
+    expect(c.events.get('t')!.map((e) => (e.payload as { n: number }).n)).toEqual([1, 3]);
+    expect(c.seqs('t')).toEqual([first.seq, last.seq]);
+  });
+});
+
+describe('batched packets', () => {
+  it('events committed together reach each subscription as one evs packet in seq order; same-sid subscriptions taking different events get their own', async () => {
+    const s = await server();
+    const [a, b, c] = [await raw(s.url), await raw(s.url), await raw(s.url)];
+    // Same sid everywhere (as browser pages number theirs): a and b match every event, c only o1's.
+    for (const [client, pattern] of [[a, 'orders.>'], [b, 'orders.*.status'], [c, 'orders.o1.status']] as const)
+      expect((await client.sub('s0', pattern)).ok).toBe(true);
+    const results = await s.fete.emitMany(['o1', 'o2', 'o1', 'o3'].map((id) => ({ topic: topics.orderStatus, payload: status(id) })));
+    const seqs = results.map((r) => r.seq);
+    await until(() => a.seqs('s0').length === 4 && b.seqs('s0').length === 4 && c.seqs('s0').length === 2, 'every delivery');
+    expect(a.packets).toEqual([{ event: 'evs', sid: 's0', seqs }]);
+    expect(b.packets).toEqual([{ event: 'evs', sid: 's0', seqs }]);
+    expect(c.packets).toEqual([{ event: 'evs', sid: 's0', seqs: [seqs[0], seqs[2]] }]);
+    expect(s.fanout.stats()).toMatchObject({ eventsRouted: 4, eventsSent: 10 });
+    // A single event still goes out as `ev`.
+    const one = await s.fete.emit(topics.orderStatus, status('o1'));
+    await until(() => c.seqs('s0').length === 3, 'the single event');
+    expect(c.packets.at(-1)).toEqual({ event: 'ev', sid: 's0', seqs: [one.seq] });
+  });
+
+  it('a replay page goes out as one evs packet, followed by live events, with no gap or duplicate', async () => {
+    const s = await server();
+    for (let n = 0; n < 5; n++) await s.fete.emit(topics.tick, { n });
+    const c = await raw(s.url);
+    expect(await c.sub('h', 'ticks.*', 0)).toEqual({ ok: true, cursor: 0 });
+    await until(() => c.seqs('h').length === 5, 'history');
+    await s.fete.emit(topics.tick, { n: 5 });
+    await until(() => c.seqs('h').length === 6, 'live');
+    expect(c.packets).toEqual([
+      { event: 'evs', sid: 'h', seqs: [1, 2, 3, 4, 5] },
+      { event: 'ev', sid: 'h', seqs: [6] },
+    ]);
+  });
+});
+
+describe('fanout rate', () => {
+  it('reports events sent per second over the last seconds, in the fanout and in fete.fanoutStats()', async () => {
+    const s = await server();
+    const c = await raw(s.url);
+    await c.sub('t', 'ticks.*');
+    await c.sub('u', '>');
+    await emitTicks(s.fete, 0, 100);
+    await until(() => c.seqs('t').length === 100 && c.seqs('u').length === 100);
+    await new Promise((r) => setTimeout(r, 600));
+    const stats = s.fanout.stats();
+    expect(stats.eventsSent).toBe(200);
+    expect(stats.eventsSentPerSecond).toBeGreaterThan(0);
+    // Not more than was sent, over at least the time since attach.
+    expect(stats.eventsSentPerSecond).toBeLessThanOrEqual(200 / 0.5);
+    expect(s.fete.fanoutStats().eventsSentPerSecond).toBeGreaterThan(0);
   });
 });

@@ -1,10 +1,11 @@
-// Two fete servers on one PostgreSQL schema, each with its own Socket.IO server, pool and LISTEN
-// connection (what two OS processes have): each tails the log, so an event appended through either
-// reaches the subscribers of both.
+// Two fete servers on one PostgreSQL schema: first two instances in this process, each with its own
+// Socket.IO server, pool and LISTEN connection; then two real OS processes (fanout-server-child.ts).
+// Each tails the log, so an event appended through either reaches the subscribers of both.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { encodeEnvelope, createEnvelope } from '../../shared/index.js';
 import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { ServerProcess } from './server-process.js';
 import { RawClient, startServer, topics, until, type TestServer } from './support.js';
 
 const availability = await postgresAvailability();
@@ -57,4 +58,48 @@ describe.skipIf(availability.skipReason !== undefined)('two servers on one Postg
     await until(() => watcher.seqs('p').length === 1);
     expect(watcher.events.get('p')![0]!.payload).toEqual({ orderId: 'o9', total: 2 });
   });
+});
+
+describe.skipIf(availability.skipReason !== undefined)('two server processes on one PostgreSQL', () => {
+  const schema = freshSchema('rtp');
+  const procs: ServerProcess[] = [];
+  const raws: RawClient[] = [];
+  afterAll(async () => {
+    for (const c of raws) c.close();
+    await Promise.all(procs.map((p) => p.stop()));
+    const pool = new pg.Pool({ connectionString: availability.url! });
+    await dropSchemas(pool, [schema]);
+    await pool.end();
+  });
+
+  it('events emitted concurrently through either process reach the subscribers of both, each exactly once, in seq order', async () => {
+    const a = new ServerProcess({ url: availability.url!, schema });
+    const b = new ServerProcess({ url: availability.url!, schema });
+    procs.push(a, b);
+    const [ra, rb] = await Promise.all([a.next('ready'), b.next('ready')]);
+    expect(ra.pid).not.toBe(rb.pid);
+    expect(ra.pid).not.toBe(process.pid);
+    // Two subscribers on each process, on different patterns that both match every tick.
+    const clients = [ra.port, ra.port, rb.port, rb.port].map((port) => new RawClient(`http://127.0.0.1:${port}`));
+    raws.push(...clients);
+    await Promise.all(clients.map((c) => c.connected()));
+    const acks = await Promise.all(clients.map((c, i) => c.sub('s', i % 2 === 0 ? 'ticks.*' : '>')));
+    expect(acks.every((ack) => ack.ok)).toBe(true);
+
+    const PER_PROCESS = 300;
+    a.send({ type: 'emit', from: 0, count: PER_PROCESS, concurrency: 8 });
+    b.send({ type: 'emit', from: PER_PROCESS, count: PER_PROCESS, concurrency: 8 });
+    const [ea, eb] = await Promise.all([a.next('emitted'), b.next('emitted')]);
+    const appended = [...ea.seqs, ...eb.seqs].sort((x, y) => x - y);
+    expect(new Set(appended).size).toBe(2 * PER_PROCESS);
+
+    await until(() => clients.every((c) => c.seqs('s').length >= 2 * PER_PROCESS), 'every subscriber has every event', 60_000);
+    // Nothing more arrives (a late duplicate would show up here).
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of clients) {
+      expect(c.seqs('s')).toEqual(appended);
+      const ns = c.events.get('s')!.map((e) => (e.payload as { n: number }).n);
+      expect([...ns].sort((x, y) => x - y)).toEqual(Array.from({ length: 2 * PER_PROCESS }, (_, i) => i));
+    }
+  }, 90_000);
 });

@@ -6,7 +6,6 @@ import { afterAll, beforeAll } from 'vitest';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
-import { z } from 'zod';
 import { createFete, type Fete } from '../../server/index.js';
 import type { AttachOptions, FanoutHandle } from '../../server/fanout/types.js';
 import type { FeteOptions } from '../../server/options.js';
@@ -15,32 +14,14 @@ import {
   type EmitAck,
   type Envelope,
   type EvPacket,
+  type EvsPacket,
   type GapPacket,
   type SubAck,
-  decodeEnvelope,
-  defineTopic,
-  defineTopics,
+  decodeWireEnvelope,
 } from '../../shared/index.js';
+import { topics, type Topics } from './topics.js';
 
-export const topics = defineTopics({
-  orderStatus: defineTopic('orders.{orderId}.status', {
-    kind: 'presentation',
-    schema: z.object({ orderId: z.string(), status: z.string() }),
-  }),
-  orderPlaced: defineTopic('orders.{orderId}.placed', {
-    kind: 'domain',
-    clientEmit: true,
-    schema: z.object({ orderId: z.string(), total: z.number() }),
-  }),
-  tick: defineTopic('ticks.{n}', { kind: 'presentation', schema: z.object({ n: z.number() }) }),
-  audit: defineTopic('audit.log', { kind: 'domain', schema: z.object({ msg: z.string() }) }),
-  tenantMsg: defineTopic('tenants.{tenant}.msgs.{room}', {
-    kind: 'domain',
-    clientEmit: true,
-    schema: z.object({ tenant: z.string(), room: z.string(), text: z.string() }),
-  }),
-});
-export type Topics = typeof topics;
+export { topics, type Topics };
 
 let shared: PGlite | undefined;
 /** One in-memory PGlite for the test file (starting one costs seconds), a fresh schema per fete. */
@@ -96,15 +77,22 @@ export class RawClient {
   readonly socket: Socket;
   readonly events = new Map<string, Envelope[]>();
   readonly gaps: GapPacket[] = [];
+  /** Every event packet in arrival order: `ev` or `evs`, its sid and the seqs it carried. */
+  readonly packets: Array<{ event: 'ev' | 'evs'; sid: string; seqs: number[] }> = [];
 
   constructor(url: string, auth: Record<string, unknown> = {}, path?: string) {
     this.socket = io(`${url}/fete`, { forceNew: true, transports: ['websocket'], reconnection: false, auth, ...(path ? { path } : {}) });
-    this.socket.on('ev', (p: EvPacket) => {
-      const list = this.events.get(p.sid) ?? [];
-      list.push(decodeEnvelope(p.e));
-      this.events.set(p.sid, list);
-    });
+    this.socket.on('ev', (p: EvPacket) => this.#record('ev', p.sid, [p.e]));
+    this.socket.on('evs', (p: EvsPacket) => this.#record('evs', p.sid, p.es));
     this.socket.on('gap', (g: GapPacket) => this.gaps.push(g));
+  }
+
+  #record(event: 'ev' | 'evs', sid: string, es: unknown[]): void {
+    const list = this.events.get(sid) ?? [];
+    const decoded = es.map((e) => decodeWireEnvelope(e));
+    list.push(...decoded);
+    this.events.set(sid, list);
+    this.packets.push({ event, sid, seqs: decoded.map((e) => e.seq!) });
   }
 
   connected(): Promise<void> {

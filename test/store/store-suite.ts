@@ -5,10 +5,12 @@ import { useHarness } from './suite/harness.js';
 import { dispatchTests } from './suite/dispatch.js';
 import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
+import { retentionTests } from './suite/retention.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
   logTests(h);
   dispatchTests(h);
   listenerContextTests(h);
+  retentionTests(h);
 }

@@ -13,6 +13,7 @@ import {
   createEnvelope,
   decodeEnvelope,
   encodeEnvelope,
+  toWireEnvelope,
   isValidPattern,
   matches,
   topicByName,
@@ -138,10 +139,10 @@ export class FakeFeteServer {
   }
 
   /** Sends a raw packet to every connection (malformed input, stray events). */
-  sendRaw(event: 'ev' | 'gap', packet: unknown): void {
+  sendRaw(event: 'ev' | 'evs' | 'gap', packet: unknown): void {
     for (const t of this.#transports) {
       const conn = t.connection;
-      if (conn) conn.send(() => (event === 'ev' ? t.handlers?.ev(packet as never) : t.handlers?.gap(packet as never)));
+      if (conn) conn.send(() => t.handlers?.[event]?.(packet as never));
     }
   }
 
@@ -254,7 +255,7 @@ export class FakeFeteServer {
   }
 
   #sendEv(conn: Connection, sid: string, env: Envelope): void {
-    const e = encodeEnvelope(env);
+    const e = toWireEnvelope(env);
     conn.send(() => conn.transport.handlers?.ev({ sid, e }));
   }
 }
