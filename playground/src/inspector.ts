@@ -1,6 +1,7 @@
 // The inspector panel, fed by fete.express()'s JSON inspector API (mounted at /fete): listeners
-// with their queues, dead letters with a retry button, and the head of the log. It polls, as an
-// ops page would; the fulfilment counts (the demo's own table) come along for the orders list.
+// with their queues, dead letters with a retry button, the head of the log, and /fete/health. It
+// polls, as an ops page would; the fulfilment counts (the demo's own table) come along for the
+// orders list.
 import { fill, h, ago, timeOf } from './dom.js';
 
 interface Backlog {
@@ -28,6 +29,12 @@ interface DeadLetter {
   failedAt: string;
   envelope: { subject: string; seq?: number; payload: unknown };
 }
+interface Health {
+  status: string;
+  store: { reachable: boolean; latencyMs?: number };
+  worker?: { dispatcher: string; outcomes?: { completed: number; retried: number; dead: number } };
+  fanout?: { sockets: number; eventsSentPerSecond: number };
+}
 interface Fulfilment {
   orderId: string;
   times: number;
@@ -44,6 +51,7 @@ async function getJson<T>(path: string, init?: RequestInit): Promise<T> {
 
 export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<string, number>) => void): void {
   const head = h('span', { class: 'muted', id: 'head-seq' });
+  const health = h('div', { class: 'health', id: 'health' });
   const listeners = h('div', { id: 'listeners' });
   const dead = h('div', { id: 'dead-letters' });
   const problem = h('p', { class: 'error-text', hidden: true });
@@ -52,6 +60,7 @@ export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<st
     h('header', {}, h('h2', {}, 'Inspector'), head),
     h('p', { class: 'hint' }, 'From ', h('code', {}, 'GET /fete/inspector/*'), ': the durable queues behind the orders.'),
     problem,
+    health,
     h('h3', {}, 'Listeners'),
     listeners,
     h('h3', {}, 'Dead letters'),
@@ -72,11 +81,22 @@ export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<st
 
   const refresh = async () => {
     try {
-      const [stats, letters, fulfilled] = await Promise.all([
+      const [stats, letters, fulfilled, hc] = await Promise.all([
         getJson<Stats>('/fete/inspector/stats'),
         getJson<{ deadLetters: DeadLetter[] }>('/fete/inspector/dead-letters?limit=50'),
         getJson<{ fulfilments: Fulfilment[] }>('/api/fulfilments'),
+        // 503 still has a JSON body worth showing.
+        fetch('/fete/health').then((r) => r.json() as Promise<Health>),
       ]);
+      const o = hc.worker?.outcomes;
+      fill(
+        health,
+        h('span', { class: `pill ${hc.status === 'ok' ? 'ok' : 'bad'}` }, `health: ${hc.status}`),
+        h('span', {}, 'store ', h('strong', {}, hc.store.reachable ? `${hc.store.latencyMs ?? '?'} ms` : 'unreachable')),
+        hc.worker ? h('span', {}, 'dispatcher ', h('strong', {}, hc.worker.dispatcher)) : null,
+        o ? h('span', {}, 'attempts ', h('strong', {}, `${o.completed} ok · ${o.retried} retried · ${o.dead} dead`)) : null,
+        hc.fanout ? h('span', {}, 'sockets ', h('strong', {}, hc.fanout.sockets), ` · ${hc.fanout.eventsSentPerSecond.toFixed(1)} ev/s out`) : null,
+      );
       problem.hidden = true;
       head.textContent = `log head #${stats.headSeq}`;
       fill(

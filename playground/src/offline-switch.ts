@@ -85,6 +85,7 @@ class SwitchableTransport implements Transport {
       connectError: ifCurrent((err) => h.connectError(err)),
       ev: ifCurrent((p) => h.ev(p)),
       gap: ifCurrent((p) => h.gap(p)),
+      ...(h.evs ? { evs: ifCurrent((p) => h.evs!(p)) } : {}),
     });
   }
 

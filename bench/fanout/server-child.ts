@@ -1,0 +1,116 @@
+// The server side of the fanout benchmark, one process per run: `server-child.ts <impl> <url>
+// <schema> <each|many>`. `plain`: Socket.IO on /fete, every socket that sends `sub` joins one room
+// and events go out by `to(room).emit('ev', ...)`. `fete-pg` / `fete-pglite`: fete on PostgreSQL
+// (url, schema) or PGlite in memory with `fete.attach(http)`; a burst is `fete.emit` per event, or
+// with `many` `fete.emitMany` of EMIT_MANY events (one commit each). It listens on an ephemeral
+// port, says `ready` with it over IPC, then emits on command.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { createFete } from '../../server/index.js';
+import { createEnvelope } from '../../shared/index.js';
+import { percentile } from '../harness.js';
+import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, now, topics } from './common.js';
+
+const [impl, url, schema, emitMode] = process.argv.slice(2) as [Impl, string, string, EmitMode];
+const say = (m: ServerMessage) => process.send!(m);
+process.on('unhandledRejection', (err) => {
+  say({ type: 'error', message: String((err as Error)?.stack ?? err) });
+  process.exit(1);
+});
+
+/** fete.emit calls in flight during a burst (an app emitting from many requests at once). */
+const EMIT_WINDOW = 32;
+/** Events per fete.emitMany call in `many` mode. */
+const EMIT_MANY = 100;
+
+const http = createServer();
+let emitOne: (p: StatusPayload, i: number) => Promise<unknown>;
+let stop: () => Promise<void>;
+let emitMany: ((ps: StatusPayload[]) => Promise<unknown>) | undefined;
+
+if (impl === 'plain') {
+  const io = new Server(http);
+  const nsp = io.of('/fete');
+  nsp.on('connection', (socket) => {
+    socket.on('sub', (_packet: unknown, ack: (r: unknown) => void) => {
+      void socket.join('orders');
+      ack({ ok: true, cursor: 0 });
+    });
+  });
+  emitOne = async (payload, i) => {
+    // The same event fete sends (an envelope), as the plain object a Socket.IO app would emit.
+    nsp.to('orders').emit('ev', { ...createEnvelope(topics.orderStatus, payload), seq: i + 1 });
+  };
+  stop = async () => {
+    io.close();
+  };
+} else {
+  const fete = await createFete({ topics, store: impl === 'fete-pg' ? url : 'memory', schema, roles: ['web'] });
+  fete.attach(http);
+  await fete.start();
+  emitOne = (payload) => fete.emit(topics.orderStatus, payload);
+  emitMany = (ps) => fete.emitMany(ps.map((p) => ({ topic: topics.orderStatus, payload: p })));
+  stop = () => fete.stop();
+}
+
+await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+say({ type: 'ready', port: (http.address() as AddressInfo).port });
+
+let next = 0;
+const payload = (): StatusPayload => ({ orderId: `o-${next % 100}`, status: 'shipped', sentAt: now() });
+
+async function burst(events: number): Promise<void> {
+  const firstAt = now();
+  if (emitMode === 'many' && emitMany) {
+    for (let i = 0; i < events; i += EMIT_MANY) await emitMany(Array.from({ length: Math.min(EMIT_MANY, events - i) }, () => payload()));
+    say({ type: 'emitted', firstAt, lastAt: now() });
+    return;
+  }
+  let inFlight = 0;
+  let sent = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      while (inFlight < EMIT_WINDOW && sent < events) {
+        inFlight++;
+        sent++;
+        emitOne(payload(), next++).then(() => {
+          inFlight--;
+          if (sent === events && inFlight === 0) resolve();
+          else pump();
+        }, reject);
+      }
+    };
+    pump();
+  });
+  say({ type: 'emitted', firstAt, lastAt: now() });
+}
+
+/** `events` emits at a fixed rate, each scheduled on the clock (a late one does not delay the rest). */
+async function rate(perSecond: number, events: number): Promise<void> {
+  const firstAt = now();
+  const pending: Promise<unknown>[] = [];
+  const took: number[] = [];
+  for (let i = 0; i < events; i++) {
+    const due = firstAt + (i * 1000) / perSecond;
+    const wait = due - now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t0 = now();
+    pending.push(emitOne(payload(), next++).then(() => took.push(now() - t0)));
+  }
+  await Promise.all(pending);
+  took.sort((a, b) => a - b);
+  say({ type: 'emitted', firstAt, lastAt: now(), emitCallMs: { p50: percentile(took, 50), p99: percentile(took, 99) } });
+}
+
+process.on('message', (m: ServerCommand) => {
+  if (m.type === 'burst') void burst(m.events);
+  else if (m.type === 'rate') void rate(m.perSecond, m.events);
+  else if (m.type === 'usage') say({ type: 'usage', cpu: cpuUsage() });
+  else if (m.type === 'stop')
+    void stop().finally(() => {
+      http.closeAllConnections();
+      http.close();
+      process.exit(0);
+    });
+});
