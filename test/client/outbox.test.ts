@@ -1,19 +1,13 @@
 // The client outbox against the fake protocol server: durable enqueue (group commit, strict
 // IndexedDB transactions), reload, batching, rejection, retries, duplicates, quota and validation.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Client } from '../../client/index.js';
 import { createMemoryOutboxStore } from '../../client/memory-outbox-store.js';
 import type { OutboxRecord, OutboxStore } from '../../client/outbox-store.js';
 import { FeteError, PROTOCOL_LIMITS, uuidv7 } from '../../shared/index.js';
-import { IDBFactory, fakeServer, settle, testClient, topics, until, type Topics } from './support/helpers.js';
+import { IDBFactory, closeAfterEach, fakeServer, settle, testClient, topics, until } from './support/helpers.js';
 
-const open: Client<Topics>[] = [];
-function track(c: Client<Topics>): Client<Topics> {
-  open.push(c);
-  return c;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
+const track = closeAfterEach();
+afterEach(() => {
   vi.restoreAllMocks();
 });
 

@@ -3,18 +3,26 @@
 // unsubscribe and refusals.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Client, Gap } from '../../client/index.js';
+import type { Gap } from '../../client/index.js';
 import { InvalidPatternError, createEnvelope, toWireEnvelope, type Envelope } from '../../shared/index.js';
-import { fakeServer, settle, testClient, topics, until, type Topics } from './support/helpers.js';
+import type { FakeFeteServer } from './support/fake-server.js';
+import { closeAfterEach, fakeServer, settle, testClient, topics, until } from './support/helpers.js';
 
-const open: Client<Topics>[] = [];
-function track(c: Client<Topics>): Client<Topics> {
-  open.push(c);
-  return c;
+const track = closeAfterEach();
+
+/** A client subscribed to `pattern`, recording the seq of each event its handler gets. */
+async function recordSeqs(server: FakeFeteServer, pattern: string) {
+  const client = track(testClient(server));
+  const seqs: number[] = [];
+  const sub = client.subscribe(pattern, (ev) => void seqs.push(ev.seq!));
+  await sub.ready;
+  return { client, seqs, sub };
 }
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
+
+/** Publishes the status of orders o-`from` to o-`to - 1`, one event each. */
+function publishStatuses(server: FakeFeteServer, from: number, to: number): void {
+  for (let i = from; i < to; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+}
 
 const status = (orderId: string, s: 'placed' | 'paid' | 'shipped' = 'paid') => ({ orderId, status: s });
 
@@ -40,7 +48,7 @@ describe('subscribe', () => {
 
   it("replays the retained log with from: 'earliest', and starts after a seq with from: <seq>", async () => {
     const server = fakeServer();
-    for (let i = 0; i < 5; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+    publishStatuses(server, 0, 5);
     const client = track(testClient(server));
     const all: number[] = [];
     const after3: number[] = [];
@@ -78,15 +86,12 @@ describe('subscribe', () => {
 describe('resume', () => {
   it('after a dropped connection re-subscribes from the cursor and replays missed events once, in order', async () => {
     const server = fakeServer();
-    const client = track(testClient(server));
-    const seqs: number[] = [];
-    const sub = client.subscribe('orders.>', (ev) => void seqs.push(ev.seq!));
-    await sub.ready;
-    for (let i = 0; i < 3; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+    const { seqs } = await recordSeqs(server, 'orders.>');
+    publishStatuses(server, 0, 3);
     await until(() => seqs.length === 3, 'first three');
     server.setAccepting(false);
     server.dropAll();
-    for (let i = 3; i < 7; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+    publishStatuses(server, 3, 7);
     server.publish(topics.note, { n: 1, text: 'not matching' });
     server.setAccepting(true);
     server.publish(topics.orderPlaced, { orderId: 'o-9', total: 1 });
@@ -100,11 +105,8 @@ describe('resume', () => {
 
   it('drops events at or before the cursor that a server sends again', async () => {
     const server = fakeServer({ replayOverlap: 3 });
-    const client = track(testClient(server));
-    const seqs: number[] = [];
-    const sub = client.subscribe('orders.>', (ev) => void seqs.push(ev.seq!));
-    await sub.ready;
-    for (let i = 0; i < 4; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+    const { seqs } = await recordSeqs(server, 'orders.>');
+    publishStatuses(server, 0, 4);
     await until(() => seqs.length === 4, 'four');
     server.dropAll(); // reconnects at once; the sloppy server replays 2..4 again, then 5
     await until(() => server.subPackets.length === 2, 'resubscribed');
@@ -212,11 +214,8 @@ describe('resume', () => {
 describe('evs packets', () => {
   it('delivers each event of an evs packet in order, skipping the ones already delivered', async () => {
     const server = fakeServer();
-    const client = track(testClient(server));
-    const seqs: number[] = [];
-    const sub = client.subscribe('orders.>', (ev) => void seqs.push(ev.seq!));
-    await sub.ready;
-    for (let i = 0; i < 3; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+    const { seqs } = await recordSeqs(server, 'orders.>');
+    publishStatuses(server, 0, 3);
     await until(() => seqs.length === 3, 'three');
     const [, sid] = server.subscriptions()[0]!;
     const next = { ...server.log[2]!, id: crypto.randomUUID(), seq: 4 };
@@ -228,12 +227,9 @@ describe('evs packets', () => {
 
   it('reports a malformed evs packet or element and keeps the rest of the packet', async () => {
     const server = fakeServer();
-    const client = track(testClient(server));
+    const { client, seqs } = await recordSeqs(server, 'notes.*');
     const errors: string[] = [];
     client.on('error', (e) => errors.push(e.code));
-    const seqs: number[] = [];
-    const sub = client.subscribe('notes.*', (ev) => void seqs.push(ev.seq!));
-    await sub.ready;
     const [, sid] = server.subscriptions()[0]!;
     const good = toWireEnvelope({ ...createEnvelope(topics.note, { n: 1, text: '' }), seq: 7 });
     server.sendRaw('evs', { sid, es: 'not an array' });
@@ -247,12 +243,9 @@ describe('evs packets', () => {
 describe('untrusted events', () => {
   it('skips and reports malformed events without breaking delivery', async () => {
     const server = fakeServer();
-    const client = track(testClient(server));
+    const { client, seqs } = await recordSeqs(server, 'notes.*');
     const errors: string[] = [];
     client.on('error', (e) => errors.push(e.code));
-    const seqs: number[] = [];
-    const sub = client.subscribe('notes.*', (ev) => void seqs.push(ev.seq!));
-    await sub.ready;
     const [, sid] = server.subscriptions()[0]!;
     const noSeq = toWireEnvelope(createEnvelope(topics.note, { n: 1, text: '' }));
     const polluted = JSON.parse('{"json":{"__proto__":{"x":1}}}') as unknown;
@@ -293,7 +286,7 @@ describe('for await, unsubscribe and refusal', () => {
     const client = track(testClient(server));
     const sub = client.subscribe('orders.*.status');
     await sub.ready;
-    for (let i = 0; i < 5; i++) server.publish(topics.orderStatus, status(`o-${i}`));
+    publishStatuses(server, 0, 5);
     const got: string[] = [];
     for await (const ev of sub) {
       got.push(ev.payload.orderId);

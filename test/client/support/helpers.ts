@@ -2,6 +2,7 @@
 // with a fresh IndexedDB factory, and waiting on conditions without timing assertions.
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
+import { afterEach } from 'vitest';
 import { z } from 'zod';
 import { createClient, type Client, type ClientOptions } from '../../../client/index.js';
 import { defineTopic, defineTopics, uuidv7 } from '../../../shared/index.js';
@@ -21,6 +22,18 @@ export const topics = defineTopics({
   audit: defineTopic('audit.log', { kind: 'domain', schema: z.object({ msg: z.string() }) }),
 });
 export type Topics = typeof topics;
+
+/** Registers an afterEach that closes every client passed to the returned `track`. */
+export function closeAfterEach(): (c: Client<Topics>) => Client<Topics> {
+  const open: Client<Topics>[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+  return (c) => {
+    open.push(c);
+    return c;
+  };
+}
 
 export function fakeServer(options: Partial<FakeServerOptions> = {}): FakeFeteServer {
   return new FakeFeteServer({ topics, ...options });
