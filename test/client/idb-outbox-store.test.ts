@@ -6,6 +6,7 @@ import { openIdbOutboxStore } from '../../client/idb-outbox-store.js';
 import type { OutboxRecord } from '../../client/outbox-store.js';
 import { createEnvelope, encodeEnvelope, uuidv7 } from '../../shared/index.js';
 import { fakeServer, testClient, topics, until } from './support/helpers.js';
+import { seedVersion1Outbox } from '../support/outbox-v1.js';
 
 function records(n: number, tab = 'T'): OutboxRecord[] {
   return Array.from({ length: n }, (_, i) => {
@@ -59,21 +60,7 @@ describe('IndexedDB outbox store', () => {
     const indexedDB = new IDBFactory();
     const name = `db-${uuidv7()}`;
     const old = records(3, 'old-tab');
-    await new Promise<void>((resolve, reject) => {
-      const req = indexedDB.open(`fete-outbox:${name}`, 1);
-      req.onupgradeneeded = () => {
-        const db = req.result;
-        const queue = db.createObjectStore('queue', { keyPath: 'key', autoIncrement: true });
-        db.createObjectStore('rejected', { keyPath: 'id' });
-        db.createObjectStore('results', { keyPath: 'id' });
-        for (const r of old) queue.add(r);
-      };
-      req.onsuccess = () => {
-        req.result.close();
-        resolve();
-      };
-      req.onerror = () => reject(req.error);
-    });
+    await seedVersion1Outbox(indexedDB, `fete-outbox:${name}`, old);
 
     const server = fakeServer();
     server.setAccepting(false);

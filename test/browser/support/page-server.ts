@@ -11,8 +11,8 @@ import ts from 'typescript';
 import { clientBundleDir } from '../../support/browser.js';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
-/** Only these folders are served as page modules. */
-const MODULE_ROOTS = ['test/browser/', 'bench/outbox/'];
+/** Only these repo paths are served as page modules (outbox-v1.ts is shared with the Node tests). */
+const MODULE_ROOTS = ['test/browser/', 'bench/outbox/', 'test/support/outbox-v1.ts'];
 const BUNDLE = '/fete-client.js';
 
 const importMap = {

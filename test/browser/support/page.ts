@@ -4,6 +4,7 @@
 // browser's storage, as a real reload does.
 import { createClient, socketTransport, type Client, type EmitReceipt, type Gap } from '../../../client/index.js';
 import { topics, type Topics } from './catalogue.js';
+import { seedVersion1Outbox as seedV1, type Version1Record } from '../../support/outbox-v1.js';
 
 export interface PageStatus {
   connected: boolean;
@@ -79,22 +80,8 @@ export async function close(): Promise<void> {
   await client?.close();
 }
 
-/** Writes `records` into this origin's outbox database as version 1 of the client laid it out (one
- * value per entry in a `queue` store), as if an older release had queued them. */
-export function seedVersion1Outbox(records: { id: string; topic: string; e: string; tab: string }[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open('fete-outbox:browser-test', 1);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      const queue = db.createObjectStore('queue', { keyPath: 'key', autoIncrement: true });
-      db.createObjectStore('rejected', { keyPath: 'id' });
-      db.createObjectStore('results', { keyPath: 'id' });
-      for (const r of records) queue.add(r);
-    };
-    request.onsuccess = () => {
-      request.result.close();
-      resolve();
-    };
-    request.onerror = () => reject(request.error);
-  });
+/** Writes `records` into this origin's outbox database in the version 1 layout, as if an older
+ * release had queued them. */
+export function seedVersion1Outbox(records: Version1Record[]): Promise<void> {
+  return seedV1(indexedDB, 'fete-outbox:browser-test', records);
 }
