@@ -2,7 +2,6 @@
 // messages the orchestrator and its two children exchange over IPC, and the clock they share.
 // Every process stamps times with `now()` (wall clock with sub-millisecond resolution), so a
 // timestamp taken in the server child can be compared with one taken in the clients child.
-import { type ChildProcess, fork } from 'node:child_process';
 import { defineTopic, defineTopics } from '../../shared/index.js';
 
 export const topics = defineTopics({
@@ -72,61 +71,3 @@ export function cpuUsage(): Cpu {
   return { user: u.user / 1000, system: u.system / 1000 };
 }
 
-/** A child on IPC, run through tsx like the rest of the benchmark. */
-export class BenchChild<In, Out extends { type: string }> {
-  readonly proc: ChildProcess;
-  readonly #inbox: Out[] = [];
-  #waiters = new Set<() => void>();
-  #stderr = '';
-
-  constructor(script: string, args: string[], execArgv: string[] = []) {
-    this.proc = fork(script, args, { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-    this.proc.on('message', (m) => {
-      this.#inbox.push(m as Out);
-      for (const w of this.#waiters) w();
-    });
-    this.proc.stderr!.on('data', (c: Buffer) => (this.#stderr = (this.#stderr + c.toString()).slice(-4000)));
-    this.proc.on('exit', () => {
-      for (const w of this.#waiters) w();
-    });
-  }
-
-  send(m: In): void {
-    if (this.proc.connected) this.proc.send(m as object);
-  }
-
-  /** The next message of `type` (taken from the inbox); rejects if the child exits first. */
-  next<T extends Out['type']>(type: T, timeoutMs = 300_000): Promise<Extract<Out, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`timed out waiting for ${type}`)), timeoutMs);
-      const done = (err?: Error, value?: Extract<Out, { type: T }>) => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        if (err) reject(err);
-        else resolve(value!);
-      };
-      const check = () => {
-        const i = this.#inbox.findIndex((m) => m.type === type || m.type === 'error');
-        if (i >= 0) {
-          const m = this.#inbox.splice(i, 1)[0]!;
-          if (m.type === 'error') done(new Error(`child failed: ${(m as unknown as { message: string }).message}`));
-          else done(undefined, m as Extract<Out, { type: T }>);
-        } else if (this.proc.exitCode !== null || this.proc.signalCode !== null)
-          done(new Error(`child exited (${this.proc.exitCode ?? this.proc.signalCode}) before ${type}; stderr:\n${this.#stderr}`));
-      };
-      this.#waiters.add(check);
-      check();
-    });
-  }
-
-  /** Waits up to `graceMs` for the child to exit by itself (after `stop`), then SIGKILLs it. */
-  async kill(graceMs = 0): Promise<void> {
-    const gone = () => this.proc.exitCode !== null || this.proc.signalCode !== null;
-    if (gone()) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
-    if (gone()) return;
-    this.proc.kill('SIGKILL');
-    await exited;
-  }
-}

@@ -3,7 +3,8 @@
 // loop of its own), a warm-up burst, a timed burst, then a fixed-rate phase for latency.
 import { fileURLToPath } from 'node:url';
 import { dropSchema, freshSchema, DATABASE_URL } from '../durable/common.js';
-import { BenchChild, type ClientsCommand, type ClientsMessage, type Cpu, type EmitMode, type Impl, type ServerCommand, type ServerMessage, type SidMode } from './common.js';
+import { IpcChild } from '../../test/support/ipc-child.js';
+import { type ClientsCommand, type ClientsMessage, type Cpu, type EmitMode, type Impl, type ServerCommand, type ServerMessage, type SidMode } from './common.js';
 
 const serverScript = fileURLToPath(new URL('./server-child.ts', import.meta.url));
 const clientsScript = fileURLToPath(new URL('./clients-child.ts', import.meta.url));
@@ -32,8 +33,8 @@ export interface PairResult {
   burstCpu: { server: Cpu; clients: Cpu };
 }
 
-type Server = BenchChild<ServerCommand, ServerMessage>;
-type Clients = BenchChild<ClientsCommand, ClientsMessage>;
+type Server = IpcChild<ServerCommand, ServerMessage>;
+type Clients = IpcChild<ClientsCommand, ClientsMessage>;
 
 async function usage(server: Server, clients: Clients): Promise<{ server: Cpu; clients: Cpu }> {
   server.send({ type: 'usage' });
@@ -57,11 +58,11 @@ export async function runPair(c: PairConfig): Promise<PairResult> {
   // FETE_BENCH_FANOUT_PROFILE=<dir>: CPU profiles of both children (node --cpu-prof), named by role.
   const profile = process.env.FETE_BENCH_FANOUT_PROFILE;
   const prof = (role: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', `${profile}/${c.impl}-${c.sids}-${c.emit}-${role}-${Date.now()}`] : []);
-  const server: Server = new BenchChild(serverScript, [c.impl, DATABASE_URL, schema ?? 'fete', c.emit], prof('server'));
+  const server: Server = new IpcChild(serverScript, [c.impl, DATABASE_URL, schema ?? 'fete', c.emit], { execArgv: prof('server'), stdout: 'inherit', label: 'server' });
   let clients: Clients | undefined;
   try {
     const { port } = await server.next('ready', 60_000);
-    clients = new BenchChild(clientsScript, [`http://127.0.0.1:${port}`, c.impl, String(c.clients), c.sids], prof('clients'));
+    clients = new IpcChild(clientsScript, [`http://127.0.0.1:${port}`, c.impl, String(c.clients), c.sids], { execArgv: prof('clients'), stdout: 'inherit', label: 'clients' });
     await clients.next('ready', 120_000);
     await phase(server, clients, { type: 'burst', events: c.warmupEvents }, c.clients, false);
     const before = await usage(server, clients);
