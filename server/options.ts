@@ -45,8 +45,9 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often leases of held deliveries are extended. @default leaseMs / 5 */
   heartbeatMs?: number;
-  /** How often expired leases are looked for (0: never). @default 1000 (0 on PGlite, where one
-   * process owns the store and re-offers its dead predecessor's work at start) */
+  /** How often expired leases are looked for (0: never). On PGlite too: a lease also expires in
+   * a live process (an event-loop stall, a completion that could not be written); a dead
+   * predecessor's work is re-offered at start besides. @default 1000 */
   rescueIntervalMs?: number;
   /** Claim even without a NOTIFY this often (missed notifications, due retries). @default 1000 */
   pollIntervalMs?: number;
@@ -137,7 +138,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
   const worker: Required<WorkerOptions> = {
     leaseMs,
     heartbeatMs: positive('worker.heartbeatMs', w.heartbeatMs ?? Math.max(5, Math.floor(leaseMs / 5)), 5),
-    rescueIntervalMs: positive('worker.rescueIntervalMs', w.rescueIntervalMs ?? (driverKind === 'pglite' ? 0 : 1000), 0),
+    rescueIntervalMs: positive('worker.rescueIntervalMs', w.rescueIntervalMs ?? 1000, 0),
     pollIntervalMs: positive('worker.pollIntervalMs', w.pollIntervalMs ?? 1000, 5),
     claimBatchSize: positive('worker.claimBatchSize', w.claimBatchSize ?? (driverKind === 'pglite' ? 1000 : 500)),
     completionBatchSize: positive('worker.completionBatchSize', w.completionBatchSize ?? 1000),

@@ -1,6 +1,7 @@
 // One error type for all of fete: a FeteError carries a `code` from the single map below,
 // `retryable` derived from that code, and the original `cause`. Subclasses exist only where
 // callers branch with `instanceof` (subject and pattern validation).
+import { inspectThrown, keepableCause } from './describe-thrown.js';
 
 /** Every error code fete raises, with what it means. `retryable` says whether trying the same
  * operation again later can succeed without changing the input. */
@@ -81,16 +82,25 @@ export class FeteError extends Error {
   }
 
   /** Wraps any thrown value once: a FeteError passes through, anything else becomes `code` with
-   * the original kept as `cause` (its stack included). */
+   * the original kept as `cause` (its stack included). The message is `describeThrown` of the
+   * value (an Error's message; `thrown undefined`, `thrown object: {...}` otherwise), so this never
+   * throws, whatever was thrown. A hostile value (one whose reading threw: a throwing Proxy, a
+   * throwing `stack` getter) is not kept as `cause`, since printing the error later would throw:
+   * the cause is then a plain Error with its description (see keepableCause). */
   static from(err: unknown, code: FeteErrorCode = 'INTERNAL'): FeteError {
-    if (err instanceof FeteError) return err;
-    const message = err instanceof Error ? err.message : String(err);
-    return new FeteError(code, message, { cause: err });
+    if (isFeteError(err)) return err;
+    const { text: message, hostile } = inspectThrown(err, { stack: false, name: false });
+    return new FeteError(code, message, { cause: hostile ? keepableCause(err) : err });
   }
 }
 
+/** True for a FeteError (with this code, if given). Never throws, even for a Proxy whose traps do. */
 export function isFeteError(err: unknown, code?: FeteErrorCode): err is FeteError {
-  return err instanceof FeteError && (code === undefined || err.code === code);
+  try {
+    return err instanceof FeteError && (code === undefined || err.code === code);
+  } catch {
+    return false;
+  }
 }
 
 export class InvalidSubjectError extends FeteError {

@@ -18,11 +18,30 @@ export type Backoff = BackoffOptions | ((attempt: number) => number);
 
 export const DEFAULT_BACKOFF: Required<BackoffOptions> = { initialMs: 1000, factor: 2, maxMs: 300_000, jitter: 0.5 };
 
-/** The wait before the attempt after failed attempt `attempt` (1-based). `random` is injectable for tests. */
+/** Longest delay: setTimeout's limit (about 24.8 days), which inline retries wait on; a longer or
+ * non-finite delay from a backoff function would also overflow the store's timestamp arithmetic
+ * and make recording the failure itself fail. */
+export const MAX_BACKOFF_MS = 2 ** 31 - 1;
+
+/** The wait in ms (0..MAX_BACKOFF_MS) before the attempt after failed attempt `attempt`
+ * (1-based). `random` is injectable for tests. Never throws: a backoff function that throws or
+ * returns something other than a finite number gets the default schedule instead, since the
+ * failure being recorded must be recorded whatever the function does. */
 export function backoffDelay(attempt: number, backoff: Backoff = {}, random: () => number = Math.random): number {
-  if (typeof backoff === 'function') return Math.max(0, Math.round(backoff(attempt)));
+  if (typeof backoff === 'function') {
+    let ms = Number.NaN;
+    try {
+      const v: unknown = backoff(attempt);
+      if (typeof v === 'number') ms = v;
+    } catch {
+      // the default below
+    }
+    if (Number.isFinite(ms)) return Math.min(MAX_BACKOFF_MS, Math.max(0, Math.round(ms)));
+    backoff = {};
+  }
   const o = { ...DEFAULT_BACKOFF, ...backoff };
   const exact = Math.min(o.maxMs, o.initialMs * o.factor ** Math.max(0, attempt - 1));
   const jitter = Math.min(1, Math.max(0, o.jitter));
-  return Math.max(0, Math.round(exact * (1 - jitter * random())));
+  const ms = Math.round(exact * (1 - jitter * random()));
+  return Number.isFinite(ms) ? Math.min(MAX_BACKOFF_MS, Math.max(0, ms)) : DEFAULT_BACKOFF.initialMs;
 }

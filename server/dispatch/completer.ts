@@ -3,15 +3,25 @@
 // waits one turn of the event loop (setImmediate) for its neighbours, and completions arriving
 // while a batch is being written form the next batch, so batches grow exactly as fast as the
 // store falls behind and a lone completion costs one statement, at once.
+//
+// A batch whose write fails (a dropped connection, a failover) is written again after a short
+// backoff, up to WRITE_TRIES times, its leases still extended by the heartbeat meanwhile; then it
+// is given up and its leases run out, so the rescuer re-offers those deliveries (they run again:
+// at least once) instead of leaving them `running`.
 import createDebug from 'debug';
+import { describeThrown } from '../../shared/describe-thrown.js';
 import { completeDeliveries, type Lease } from '../store/delivery-queries.js';
 import type { Store } from '../store/open-store.js';
 
 const debug = createDebug('fete:dispatcher');
+/** Writes of one completion before it is left to the rescuer; waits of 100, 200, 400, 800 ms. */
+const WRITE_TRIES = 5;
 
 export class Completer {
   #pending: Lease[] = [];
   #running: Promise<void> | undefined;
+  /** Failed writes so far, of leases whose completion failed at least once. */
+  readonly #failures = new Map<Lease, number>();
   /** Completions written, and completions refused because the lease had moved on. */
   completed = 0;
   lost = 0;
@@ -55,16 +65,36 @@ export class Completer {
           this.lost += batch.length - done.size;
           debug('%d completions refused: their leases were rescued and re-claimed', batch.length - done.size);
         }
+        if (this.#failures.size > 0) for (const l of batch) this.#failures.delete(l);
       } catch (err) {
-        // The deliveries stay running; their leases expire and they run again (at least once).
-        debug('completing %d deliveries failed: %s', batch.length, (err as Error).message);
+        await this.#retryLater(batch, err);
       }
       if (wasCongested && !this.congested) this.onRelief();
     }
     this.#running = undefined;
   }
 
-  /** Resolves when every completion added so far is written. */
+  /** Puts a batch whose write failed back in front, after a wait; gives up on leases that failed
+   * WRITE_TRIES times (they expire and are rescued). */
+  async #retryLater(batch: Lease[], err: unknown): Promise<void> {
+    const again: Lease[] = [];
+    let tries = 0;
+    for (const l of batch) {
+      const n = (this.#failures.get(l) ?? 0) + 1;
+      tries = Math.max(tries, n);
+      if (n < WRITE_TRIES) {
+        this.#failures.set(l, n);
+        again.push(l);
+      } else this.#failures.delete(l);
+    }
+    debug('completing %d deliveries failed (%s); %d written again, %d left to the rescuer', batch.length,
+      describeThrown(err, { stack: false }), again.length, batch.length - again.length);
+    if (again.length === 0) return;
+    this.#pending.unshift(...again);
+    await new Promise((r) => setTimeout(r, 100 * 2 ** (tries - 1)));
+  }
+
+  /** Resolves when every completion added so far is written (or given up). */
   async idle(): Promise<void> {
     while (this.#running) await this.#running;
   }

@@ -11,6 +11,7 @@
 // batch still waited, drained no faster on PostgreSQL here: each claim took correspondingly
 // longer. Draining no-op handlers is bound by the claim: ~1 ms plus ~11 us a row.)
 import createDebug from 'debug';
+import { describeThrown } from '../../shared/describe-thrown.js';
 import { FeteError } from '../../shared/index.js';
 import type { WorkerOptions } from '../options.js';
 import type { RegisteredListener } from '../registry.js';
@@ -75,7 +76,9 @@ export class Dispatcher {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #started = false;
   #stopping = false;
-  #heartbeating = false;
+  #heartbeating: Promise<void> | undefined;
+  /** performance.now() when the last heartbeat ended (or the dispatcher started). */
+  #lastHeartbeat = 0;
   #rescuing = false;
   /** Set by stop(): called once no attempt runs any more. */
   #onAllDone: (() => void) | undefined;
@@ -107,6 +110,7 @@ export class Dispatcher {
       if (released.length > 0) debug('re-offered %d deliveries left running by a previous process', released.length);
     }
     this.#started = true;
+    this.#lastHeartbeat = performance.now();
     const o = this.options;
     // The poll timer keeps a worker process alive; the others do not.
     this.#timers.push(setInterval(() => this.wake(), o.pollIntervalMs));
@@ -189,7 +193,7 @@ export class Dispatcher {
     try {
       claimed = await claimDeliveries(driver, tables, r.id, limit, this.options.leaseMs);
     } catch (err) {
-      debug('claim for %s/%s failed: %s', r.listener.target, r.listener.name, (err as Error).message);
+      debug('claim for %s/%s failed: %s', r.listener.target, r.listener.name, describeThrown(err, { stack: false }));
     }
     // A short batch means the backlog is empty unless a wake-up came in meanwhile.
     if (claimed.length < limit && r.wakes === wakes) r.wanted = false;
@@ -239,10 +243,16 @@ export class Dispatcher {
     return true;
   }
 
-  /** Extends the leases of everything held; aborts attempts whose lease moved on. */
-  async #heartbeat(): Promise<void> {
-    if (this.#heartbeating) return;
-    this.#heartbeating = true;
+  /** Extends the leases of everything held; aborts attempts whose lease moved on. One at a time:
+   * a call while one runs waits for that one. */
+  #heartbeat(): Promise<void> {
+    return (this.#heartbeating ??= this.#beat().finally(() => {
+      this.#heartbeating = undefined;
+      this.#lastHeartbeat = performance.now();
+    }));
+  }
+
+  async #beat(): Promise<void> {
     try {
       const leases: Lease[] = [...this.deps.completer.pendingLeases()];
       for (const r of this.#runners.values()) {
@@ -260,17 +270,27 @@ export class Dispatcher {
             a.abort.abort(new FeteError('LEASE_LOST', `the lease of delivery ${a.claimed.id} expired and was re-offered`));
       }
     } catch (err) {
-      debug('heartbeat failed: %s', (err as Error).message);
-    } finally {
-      this.#heartbeating = false;
+      debug('heartbeat failed: %s', describeThrown(err, { stack: false }));
     }
   }
 
-  /** Re-offers deliveries whose lease expired (their worker died or stalled) and wakes workers. */
+  /**
+   * Re-offers deliveries whose lease expired (their worker died or stalled, or their completion
+   * was lost) and wakes workers. Runs on both engines: on PGlite every lease belongs to this
+   * process, yet one still expires when the event loop stalled past it or a completion could not
+   * be written, and without a rescuer it would stay `running` for the life of the process.
+   *
+   * After a stall, this timer and the heartbeat's fire together in either order. So when the last
+   * heartbeat is older than its interval, this process's own leases are extended first: an
+   * attempt still running here is not taken from it (on PGlite, where nobody else could have run
+   * it, that would only run it twice).
+   */
   async #rescue(): Promise<void> {
     if (this.#rescuing || this.#stopping) return;
     this.#rescuing = true;
     try {
+      if (performance.now() - this.#lastHeartbeat > this.options.heartbeatMs) await this.#heartbeat();
+      if (this.#stopping) return;
       const { driver, tables } = this.deps.store;
       const ids = await rescueExpired(driver, tables, 1000);
       if (ids.length > 0) {
@@ -278,7 +298,7 @@ export class Dispatcher {
         await notifyWake(driver, tables, ids);
       }
     } catch (err) {
-      debug('rescue failed: %s', (err as Error).message);
+      debug('rescue failed: %s', describeThrown(err, { stack: false }));
     } finally {
       this.#rescuing = false;
     }
@@ -304,7 +324,7 @@ export class Dispatcher {
       const claimed: Claimed = { id: t.id, listenerId: t.listenerId, attempt: 1, token: t.token, envelope: t.envelope };
       if (!r || this.#stopping) {
         const { driver, tables } = this.deps.store;
-        void releaseDeliveries(driver, tables, [claimed], true).catch((err: Error) => debug('release failed: %s', err.message));
+        void releaseDeliveries(driver, tables, [claimed], true).catch((err: unknown) => debug('release failed: %s', describeThrown(err, { stack: false })));
         continue;
       }
       r.queue.push(claimed);
@@ -325,7 +345,7 @@ export class Dispatcher {
     if (!drain) for (const a of running) a.abort.abort(new FeteError('CLOSED', 'fete is stopping without draining'));
     const allDone = this.#noneRunning() ? undefined : new Promise<void>((resolve) => (this.#onAllDone = resolve));
     await Promise.all([
-      releaseDeliveries(driver, tables, unstarted, true).catch((err: Error) => debug('release failed: %s', err.message)),
+      releaseDeliveries(driver, tables, unstarted, true).catch((err: unknown) => debug('release failed: %s', describeThrown(err, { stack: false }))),
       allDone,
     ]);
     await this.deps.completer.idle();

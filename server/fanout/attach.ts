@@ -6,7 +6,8 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import createDebug from 'debug';
 import { Server } from 'socket.io';
-import { FETE_NAMESPACE, FeteError } from '../../shared/index.js';
+import { describeThrown, keepableCause } from '../../shared/describe-thrown.js';
+import { FETE_NAMESPACE, FeteError, isFeteError } from '../../shared/index.js';
 import type { ClientEmitTarget } from './client-emit.js';
 import { FanoutCore, resolveFanoutOptions } from './fanout-core.js';
 import { SocketSession } from './socket-session.js';
@@ -21,7 +22,7 @@ export function frameLimit(maxPayloadBytes: number): number {
 }
 
 function refusal(err: unknown): Error & { data: { code: string } } {
-  const e = err instanceof FeteError ? err : new FeteError('UNAUTHORIZED', 'authentication failed', { cause: err });
+  const e = isFeteError(err) ? err : new FeteError('UNAUTHORIZED', 'authentication failed', { cause: keepableCause(err) });
   const out = new Error(e.message) as Error & { data: { code: string } };
   out.data = { code: e.code };
   return out;
@@ -59,7 +60,7 @@ export function attachFanout<P>(fete: ClientEmitTarget, httpServer: HttpServer |
       )
       .catch((err: unknown) => {
         core.counters.refusedConnections++;
-        debug('refused socket %s: %s', socket.id, (err as Error)?.message);
+        debug('refused socket %s: %s', socket.id, describeThrown(err, { stack: false }));
         next(refusal(err));
       });
   });

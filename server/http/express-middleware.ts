@@ -8,6 +8,7 @@
 //   /inspector/...                  inspector-routes.ts (JSON; off in production by default)
 import createDebug from 'debug';
 import { type NextFunction, type Request, type Response, Router } from 'express';
+import { describeThrown } from '../../shared/describe-thrown.js';
 import { FeteError } from '../../shared/index.js';
 import type { FanoutStats } from '../fanout/types.js';
 import type { WorkerStatus } from '../types.js';
@@ -71,7 +72,7 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = httpStatusOf(err);
     if (status >= 500) debug('%s %s failed: %O', req.method, req.path, err);
-    else debug('%s %s: %d %s', req.method, req.path, status, (err as Error)?.message);
+    else debug('%s %s: %d %s', req.method, req.path, status, describeThrown(err, { stack: false }));
     sendError(res, err);
   });
 
