@@ -1,7 +1,9 @@
 // The one store suite, run against every engine (River's riverdrivertest style): pglite.test.ts
 // and postgres.test.ts call it with their engine.
 import type { Engine } from './suite/harness.js';
-import { useHarness } from './suite/harness.js';
+import { FAST_WORKER, useHarness } from './suite/harness.js';
+import { hostileThrowTests } from '../server/hostile-throws-suite.js';
+import { leaseRescueTests } from './suite/lease-rescue.js';
 import { dispatchTests } from './suite/dispatch.js';
 import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
@@ -13,4 +15,7 @@ export function storeSuite(engine: Engine): void {
   dispatchTests(h);
   listenerContextTests(h);
   retentionTests(h);
+  leaseRescueTests(h);
+  // Only a recorded outcome may end these attempts: no lease rescue to hide an unrecorded failure.
+  hostileThrowTests(async () => (await h.open({ worker: { ...FAST_WORKER, rescueIntervalMs: 0 } })).fete);
 }
