@@ -134,16 +134,16 @@ function errorText(err: object, withStack: boolean, depth: number, state: State,
           ? '(unreadable message)'
           : describe(rawMessage, false, depth + 1, state);
   let text = withName || withStack ? `${name}: ${message}` : message;
-  if (withStack) {
-    const stack = read(err, 'stack', state);
-    if (typeof stack === 'string' && stack.length > 0) text = stack.includes(message) ? stack : `${text}\n${stack}`;
-  }
-  if (!withStack) return text;
+  // The stack and the cause are read even when not shown, so that `hostile` covers them: Node's
+  // inspect prints both for an Error's cause, and would throw where reading them throws here.
+  const stack = read(err, 'stack', state);
+  if (withStack && typeof stack === 'string' && stack.length > 0) text = stack.includes(message) ? stack : `${text}\n${stack}`;
+  const cause = read(err, 'cause', state);
+  if (cause === undefined || depth >= MAX_DEPTH) return text;
   // A record (stack form) also says what caused it; a message (FeteError.from) keeps the cause as
   // `cause` instead.
-  const cause = read(err, 'cause', state);
-  if (cause !== undefined && depth < MAX_DEPTH && text.length < state.budget) text += `\ncaused by: ${describe(cause, true, depth + 1, state)}`;
-  return text;
+  const causeText = describe(cause, withStack, depth + 1, state);
+  return withStack && text.length < state.budget ? `${text}\ncaused by: ${causeText}` : text;
 }
 
 /** `obj[key]`, getters included, guarded. */
