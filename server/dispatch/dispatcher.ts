@@ -281,15 +281,17 @@ export class Dispatcher {
    * be written, and without a rescuer it would stay `running` for the life of the process.
    *
    * After a stall, this timer and the heartbeat's fire together in either order. So when the last
-   * heartbeat is older than its interval, this process's own leases are extended first: an
-   * attempt still running here is not taken from it (on PGlite, where nobody else could have run
-   * it, that would only run it twice).
+   * heartbeat is old enough for a lease held here to be near its end (half a lease, or one
+   * heartbeat interval if that is longer: not after every ordinary beat), this process's own
+   * leases are extended first: an attempt still running here is not taken from it (on PGlite,
+   * where nobody else could have run it, that would only run it twice).
    */
   async #rescue(): Promise<void> {
     if (this.#rescuing || this.#stopping) return;
     this.#rescuing = true;
     try {
-      if (performance.now() - this.#lastHeartbeat > this.options.heartbeatMs) await this.#heartbeat();
+      const { heartbeatMs, leaseMs } = this.options;
+      if (performance.now() - this.#lastHeartbeat > Math.max(heartbeatMs, leaseMs / 2)) await this.#heartbeat();
       if (this.#stopping) return;
       const { driver, tables } = this.deps.store;
       const ids = await rescueExpired(driver, tables, 1000);
