@@ -114,6 +114,16 @@ class DurableContext implements ListenerContext<TopicCatalog, Envelope> {
   }
 }
 
+/** A rollback that fails (a broken connection) must not keep the failure from being recorded:
+ * the transaction is gone either way, and the server discards it. */
+async function rollbackQuietly(tx: TxHandle, deliveryId: number): Promise<void> {
+  try {
+    await tx.rollback();
+  } catch (err) {
+    debug('delivery %d: rollback failed: %s', deliveryId, describeThrown(err, { stack: false }));
+  }
+}
+
 export class DurableAttempt implements AttemptSink {
   readonly abort = new AttemptAbort();
   /** performance.now() when the handler started. */
@@ -223,7 +233,7 @@ export class DurableAttempt implements AttemptSink {
       }
       await tx.commit();
     } catch (err) {
-      if (!tx.closed) await tx.rollback();
+      if (!tx.closed) await rollbackQuietly(tx, claimed.id);
       await this.#recordFailure(err);
       return;
     }
@@ -232,7 +242,8 @@ export class DurableAttempt implements AttemptSink {
   }
 
   async #failed(err: unknown): Promise<void> {
-    if (this.#tx) await (await this.#tx.end())?.rollback();
+    const tx = await this.#tx?.end();
+    if (tx) await rollbackQuietly(tx, this.claimed.id);
     await this.#recordFailure(err);
   }
 
