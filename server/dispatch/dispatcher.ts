@@ -263,11 +263,17 @@ export class Dispatcher {
       const { driver, tables } = this.deps.store;
       const kept = await heartbeatDeliveries(driver, tables, leases.map((l) => ({ id: l.id, token: l.token })), this.options.leaseMs);
       if (kept.size === leases.length) return;
+      // Only the leases this heartbeat carried are judged, by identity: while it ran, a failed
+      // attempt may have been retried here under a new lease of the same delivery id, and claims
+      // may have queued new leases. Judged by id alone, those were aborted or dropped though
+      // valid, and then sat `running` until their lease expired (an extra attempt, and on a
+      // store without a rescuer, forever).
+      const sent = new Set<Lease>(leases);
+      const lost = (l: Lease) => sent.has(l) && !kept.has(l.id);
       for (const r of this.#runners.values()) {
-        for (let i = r.queue.length - 1; i >= 0; i--) if (!kept.has(r.queue[i]!.id)) r.queue.splice(i, 1);
+        for (let i = r.queue.length - 1; i >= 0; i--) if (lost(r.queue[i]!)) r.queue.splice(i, 1);
         for (const a of r.running.values())
-          if (!kept.has(a.claimed.id))
-            a.abort.abort(new FeteError('LEASE_LOST', `the lease of delivery ${a.claimed.id} expired and was re-offered`));
+          if (lost(a.claimed)) a.abort.abort(new FeteError('LEASE_LOST', `the lease of delivery ${a.claimed.id} expired and was re-offered`));
       }
     } catch (err) {
       debug('heartbeat failed: %s', describeThrown(err, { stack: false }));
