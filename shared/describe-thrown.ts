@@ -7,9 +7,8 @@
 // valueOf or Symbol.toPrimitive throws. `err.message`, `String(err)`, `${err}`, `instanceof` and
 // JSON.stringify each throw (or run unbounded) for some of these, and a throw while recording a
 // failure used to leave the delivery `running` with nobody to finish it. So every read here is
-// guarded, no toString-like method is ever called, nested values
-// are bounded in depth, width and length, and the result is text a SQL `text` column accepts (no
-// NUL, no lone surrogate).
+// guarded, no toString-like method is ever called, nested values are bounded in depth, width and
+// length, and the result is text a SQL `text` column accepts (no NUL, no lone surrogate).
 
 export interface DescribeOptions {
   /** Longest result, in UTF-16 code units; longer text is cut and ends with `…`. @default 4000 */
@@ -109,7 +108,7 @@ function describe(value: unknown, withStack: boolean, depth: number, state: Stat
   if (value === null) return 'thrown null';
   const obj = value as object;
   if (isErrorLike(obj, state)) return errorText(obj, withStack, depth, state, withName);
-  if (guard(state, () => typeof (obj as { then?: unknown }).then === 'function', false))
+  if (typeof dataValue(obj, 'then', state, true) === 'function')
     return 'thrown Promise (not an Error: a promise or thenable was thrown instead of being awaited)';
   return `thrown ${kindOf(obj, state)}: ${render(obj, depth, new Set(), state)}`;
 }
