@@ -2,7 +2,7 @@
 // records durable listeners there, appends emits, runs non-durable listeners after commit, and on
 // `start()` runs the durable dispatcher (worker role). See DESIGN.md "Durable dispatch".
 import createDebug from 'debug';
-import { type AnyTopic, type Envelope, FeteError, type TopicCatalog, isFeteError } from '../shared/index.js';
+import { type AnyTopic, type Envelope, FeteError, type SubscribeFrom, type TopicCatalog, requireCursor, validatePattern } from '../shared/index.js';
 import { buildEnvelope, rebuildEnvelope } from './build-envelope.js';
 import { type ContextRegistry, Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
@@ -10,17 +10,16 @@ import { traceCodec } from './context/trace.js';
 import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { InlineDispatcher } from './dispatch/inline-dispatcher.js';
-import { MemoryLog } from './memory-log.js';
+import type { EventLog } from './log/event-log.js';
+import { type FollowItem, follow } from './log/follow.js';
+import { MemoryLog } from './log/memory-log.js';
+import { StoreLog } from './log/store-log.js';
 import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type AnyHandler, Registry, type RegisteredListener, listenerRecord } from './registry.js';
 import { listDeadDeliveries, notifyWake, retryDeadDelivery } from './store/delivery-queries.js';
 import type { Queryable } from './store/driver.js';
-import { type TakenDelivery, appendEvents } from './store/event-queries.js';
-import { LogReader } from './store/log-reader.js';
+import type { TakenDelivery } from './store/event-queries.js';
 import { upsertListener } from './store/listener-queries.js';
-import { prunedAfter } from './store/retention-queries.js';
-import { Notifier } from './store/notifier.js';
-import { pgliteTxScope } from './store/pglite-driver.js';
 import { type Store, openStore } from './store/open-store.js';
 import { collectStats } from './stats.js';
 import { DeliveryOutcomes, type Outcome } from './delivery-outcomes.js';
@@ -59,6 +58,15 @@ export interface Fete<C extends TopicCatalog> {
   readonly contexts: ContextRegistry;
   /** Reads and tails of the log, for the fanout and HTTP layers. @internal */
   readonly log: FeteLog;
+  /**
+   * Follows the log for `pattern` (server-side consumers: projections, webhooks): event pages in
+   * seq order, then live, forever, with a gap notice wherever the log cannot cover the resume
+   * (`reset`: a cursor of another log; `ahead`: beyond this log's head; `pruned`: removed by
+   * retention). `from`: 'latest' (default), 'earliest', or a cursor (`page.cursor` of an earlier
+   * page; a bare seq means this log's). `signal` ends the iteration. Pages without events are left
+   * out. Throws INVALID_PATTERN, MALFORMED (a bad `from`), or a store fault from a read.
+   */
+  follow(pattern: string, options?: { from?: SubscribeFrom; signal?: AbortSignal }): AsyncIterable<FollowItem>;
   /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
@@ -100,7 +108,14 @@ export interface Fete<C extends TopicCatalog> {
 export async function createFete<const C extends TopicCatalog>(options: FeteOptions<C>): Promise<Fete<C>> {
   const resolved = resolveOptions(options);
   const store = resolved.dispatch === 'durable' ? await openStore(resolved.store, resolved.schema) : undefined;
-  return new FeteServer(resolved, store) as unknown as Fete<C>;
+  let log: EventLog;
+  try {
+    log = store ? await StoreLog.open(store, resolved.topics) : new MemoryLog();
+  } catch (err) {
+    await store?.close().catch(() => undefined);
+    throw FeteError.from(err, 'STORE_UNAVAILABLE');
+  }
+  return new FeteServer(resolved, store, log) as unknown as Fete<C>;
 }
 
 class FeteServer {
@@ -110,16 +125,12 @@ class FeteServer {
   readonly #o: ResolvedOptions;
   readonly #registry: Registry;
   readonly #store: Store | undefined;
-  readonly #memory: MemoryLog | undefined;
+  readonly #log: EventLog;
   readonly #inline: InlineDispatcher;
   readonly #dispatcher: Dispatcher | undefined;
-  readonly #notifier: Notifier | undefined;
-  readonly #reader: LogReader | undefined;
   readonly #unrecorded = new Set<RegisteredListener>();
   readonly #recording = new Map<RegisteredListener, Promise<void>>();
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #appendHooks = new Set<(head: number | undefined) => void>();
-  readonly #commitHooks = new Set<(events: readonly Envelope[]) => void>();
   readonly #fanouts = new Set<FanoutHandle>();
   readonly #routers = new Set<FeteRouter>();
   readonly #outcomes = new DeliveryOutcomes();
@@ -129,10 +140,11 @@ class FeteServer {
   #stopping: Promise<void> | undefined;
   #closed = false;
 
-  constructor(o: ResolvedOptions, store: Store | undefined) {
+  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog) {
     this.#o = o;
     this.topics = o.topics;
     this.#store = store;
+    this.#log = log;
     this.#dispatcherState = store && o.roles.includes('worker') ? 'idle' : 'off';
     this.#retention = store ? new RetentionJob(store, o.topics, o.retention) : undefined;
     this.contexts.register(principalCodec);
@@ -141,8 +153,6 @@ class FeteServer {
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
     this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.emit(t, p, opts), outcome });
     if (store) {
-      this.#notifier = new Notifier(store);
-      this.#reader = new LogReader(store);
       this.#dispatcher = new Dispatcher(
         {
           store,
@@ -155,18 +165,8 @@ class FeteServer {
         },
         o.worker,
       );
-    } else {
-      this.#memory = new MemoryLog();
-      this.#reader = undefined;
     }
-    this.log = createFeteLog({
-      memory: this.#memory,
-      store,
-      reader: this.#reader,
-      notifier: this.#notifier,
-      appendHooks: this.#appendHooks,
-      pruned: (after) => (store ? prunedAfter(store.driver, store.tables, after) : Promise.resolve([])),
-      commitHooks: this.#commitHooks,
+    this.log = createFeteLog(log, {
       assertOpen: () => this.#assertOpen(),
       rebuild: (envelope) => rebuildEnvelope(o.topics, this.contexts, envelope),
       append: (envelopes) =>
@@ -261,39 +261,25 @@ class FeteServer {
   /** Appends (in `q`, a transaction, when given: `transaction()` has recorded the listeners before
    * opening it); with `taken` (single autocommit emits), idle local listeners claim in the append. */
   async #append(envelopes: Envelope[], q: Queryable | undefined, taken?: TakenDelivery[]): Promise<EmitResult[]> {
-    if (this.#memory) return this.#memory.append(envelopes);
-    if (!q) await this.#recorded();
-    const { driver, tables } = this.#store!;
-    const idle = taken && this.#o.worker.localTake ? this.#dispatcher!.idleListenerIds() : [];
+    if (!q && this.#log.durable) await this.#recorded();
+    const idle = taken && this.#dispatcher && this.#o.worker.localTake ? this.#dispatcher.idleListenerIds() : [];
     const take = idle.length > 0 ? { listenerIds: idle, leaseMs: this.#o.worker.leaseMs } : undefined;
-    try {
-      return await appendEvents(q ?? driver, tables, envelopes, take, taken);
-    } catch (err) {
-      throw isFeteError(err) ? err : FeteError.from(err, 'STORE_UNAVAILABLE');
-    }
+    return this.#log.append(envelopes, { q, take, taken });
   }
 
   /** After a commit: run non-durable listeners of the new events, and hand the events to this
    * process's log tails (the fanout sends them without waiting for NOTIFY and a read). */
   #afterCommit(envelopes: readonly Envelope[], results: readonly EmitResult[]): void {
-    const committed: Envelope[] | undefined = this.#commitHooks.size > 0 ? [] : undefined;
+    const committed: Envelope[] = [];
     for (let i = 0; i < envelopes.length; i++) {
       const r = results[i]!;
       if (r.duplicate) continue;
       const envelope = { ...envelopes[i]!, seq: r.seq };
-      committed?.push(envelope);
+      committed.push(envelope);
       const listeners = this.#registry.inlineFor(envelope);
       if (listeners.length > 0) this.#inline.dispatch(envelope, listeners);
     }
-    if (committed && committed.length > 0)
-      for (const hook of this.#commitHooks) {
-        try {
-          hook(committed);
-        } catch (err) {
-          debug('a commit hook threw: %s', (err as Error).message);
-        }
-      }
-    if (this.#memory) for (const hook of this.#appendHooks) hook(this.#memory.head);
+    this.#log.committed(committed);
   }
 
   async transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>) => Promise<R>): Promise<R> {
@@ -319,21 +305,25 @@ class FeteServer {
       return fn(tx);
     };
     const work = (async () => {
-      if (this.#memory) {
-        try {
-          return await run(undefined);
-        } catch (err) {
-          this.#memory.forget(envelopes.filter((_, i) => !results[i]!.duplicate));
-          throw err;
-        }
-      }
-      await this.#recorded();
-      const driver = this.#store!.driver;
-      return driver.transaction((h) => pgliteTxScope.run({ driver, holding: () => !h.closed }, () => run(h)));
+      if (this.#log.durable) await this.#recorded();
+      return this.#log.transaction(run, () => envelopes.filter((_, i) => !results[i]!.duplicate));
     })();
     const value = await this.#track(work);
     this.#afterCommit(envelopes, results);
     return value;
+  }
+
+  follow(pattern: string, options: { from?: SubscribeFrom; signal?: AbortSignal } = {}): AsyncIterable<FollowItem> {
+    this.#assertOpen();
+    validatePattern(pattern);
+    const raw = options.from ?? 'latest';
+    const from = raw === 'latest' || raw === 'earliest' ? raw : requireCursor(raw, 'follow: from');
+    const log = this.#log;
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const item of follow(log, { from, pattern, signal: options.signal })) if (item.type === 'gap' || item.events.length > 0) yield item;
+      },
+    };
   }
 
   attach(httpServer: HttpServer | HttpsServer, options?: AttachOptions<unknown>): FanoutHandle {
@@ -385,7 +375,7 @@ class FeteServer {
         await this.#recorded();
         if (this.#dispatcher && this.#o.roles.includes('worker')) {
           const dispatcher = this.#dispatcher;
-          await this.#notifier!.subscribe((w) => dispatcher.wake(w.listenerIds));
+          await (this.#log as StoreLog).notifier.subscribe((w) => dispatcher.wake(w.listenerIds));
           await dispatcher.start();
           this.#dispatcherState = 'running';
           this.#retention?.start();
@@ -410,9 +400,7 @@ class FeteServer {
       await this.#inline.stop(drain);
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
-      this.#appendHooks.clear();
-      this.#commitHooks.clear();
-      await this.#notifier?.close();
+      await this.#log.close();
       await this.#store?.close();
     })();
     return this.#stopping;
@@ -429,7 +417,7 @@ class FeteServer {
       catalog: this.topics,
       registry: this.#registry,
       inline: this.#inline,
-      memoryHead: this.#memory?.head,
+      memoryHead: this.#log instanceof MemoryLog ? this.#log.headSeq : undefined,
     });
   }
 

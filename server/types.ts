@@ -17,6 +17,7 @@ import type {
   TopicCatalog,
   TopicsOf,
 } from '../shared/index.js';
+import type { LogView } from './log/event-log.js';
 import type { QueryResult } from './store/driver.js';
 import type { ListenerOutcomes, OutcomeCounts } from './delivery-outcomes.js';
 
@@ -158,25 +159,12 @@ export interface StopOptions {
 export type AppendOutcome = ({ ok: true } & EmitResult) | { ok: false; id: string; error: import('../shared/index.js').FeteError };
 
 /**
- * What the realtime fanout and HTTP layers build on. Internal: not part of the stable API.
+ * What the realtime fanout and HTTP layers build on (`fete.log`): the log's reads, positions and
+ * notifications (log/event-log.ts `LogView`), and appends of envelopes built elsewhere.
+ * Internal: not part of the stable API.
  * @internal
  */
-export interface FeteLog {
-  /** Reads on from `after` in seq order, never past a seq that may still commit (see
-   * log-reader.ts): `events` are those matching `pattern`, `cursor` is how far the log was read
-   * (matching or not); resume from it. `limit` bounds the events scanned. @default limit 500 */
-  read(after: number, options?: { pattern?: string; limit?: number }): Promise<{ events: Envelope[]; cursor: number }>;
-  /** The highest seq appended. */
-  head(): Promise<number>;
-  /** Called after appends in any process (NOTIFY) with the new head seq; with undefined when
-   * notifications may have been missed (a reconnect): read again from your cursor. */
-  onAppend(fn: (headSeq: number | undefined) => void): () => void;
-  /** Topics whose events up to `through` may have been pruned by retention, for `through > after`:
-   * a resume from `after` on a pattern matching such a topic has a gap. */
-  pruned(after: number): Promise<Array<{ topic: string; through: number }>>;
-  /** Called right after an append of this process commits, with the events it appended (seq set,
-   * duplicates left out), as stored. Appends of other processes come through `onAppend` only. */
-  onCommit(fn: (events: readonly Envelope[]) => void): () => void;
+export interface FeteLog extends LogView {
   /** Validates and appends envelopes built elsewhere (browser emits): topic, payload and subject
    * are checked, context is captured here (the client's is not trusted). */
   append(envelopes: readonly Envelope[]): Promise<AppendOutcome[]>;
