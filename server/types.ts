@@ -17,9 +17,10 @@ import type {
   TopicCatalog,
   TopicsOf,
 } from '../shared/index.js';
-import type { LogView } from './log/event-log.js';
+import type { EmitResult, LogView } from './log/event-log.js';
+
+export type { EmitResult };
 import type { QueryResult } from './store/driver.js';
-import type { ListenerOutcomes, OutcomeCounts } from './delivery-outcomes.js';
 
 export interface EmitOptions {
   /** The event id (a UUID). A repeated id appends nothing. @default a new UUIDv7 */
@@ -30,14 +31,6 @@ export interface EmitOptions {
   headers?: Record<string, string>;
 }
 
-export interface EmitResult {
-  /** The stored event's id (the first emit's id when this one was a duplicate). */
-  id: string;
-  /** The event's offset in the log. */
-  seq: number;
-  /** True when the id or idempotency key was already appended: nothing was appended or run. */
-  duplicate: boolean;
-}
 
 /** One element of `emitMany`: a topic, its payload, and the emit options. */
 export type EmitItem<C extends TopicCatalog> = {
@@ -113,6 +106,23 @@ export interface FeteStats {
   topics: TopicStats[];
   /** The highest seq in the log. */
   headSeq: number;
+}
+
+/** Attempt outcomes in this process since it started. */
+export interface OutcomeCounts {
+  /** Attempts whose handler succeeded and whose completion was committed (or handed to the group
+   * commit, which drops it only if the lease was lost meanwhile). */
+  completed: number;
+  /** Attempts that failed (threw, rejected, timed out) and were scheduled to run again. */
+  retried: number;
+  /** Attempts that failed with no attempt left: the delivery became a dead letter. */
+  dead: number;
+}
+
+export interface ListenerOutcomes extends OutcomeCounts {
+  target: string;
+  name: string;
+  durable: boolean;
 }
 
 /** The durable dispatcher of a process: 'off' (no worker role, or `dispatch: 'inline'`), 'idle'

@@ -10,7 +10,6 @@ import { wireForBrowser } from './browser-envelope.js';
 import type { ClientEmitTarget } from './client-emit.js';
 import { LogTail } from './log-tail.js';
 import { sendingEvents } from './packet-events.js';
-import type { SocketSession } from './socket-session.js';
 import type { Subscription } from './subscription.js';
 import type { AttachOptions, FanoutAuthorize, FanoutStats } from './types.js';
 import { zeroFanoutStats } from './fanout-stats.js';
@@ -39,6 +38,11 @@ export function resolveFanoutOptions(o: AttachOptions<never>): ResolvedFanoutOpt
   };
 }
 
+/** What the core reads of a socket session (socket-session.ts). */
+interface SessionCount {
+  readonly subscriptionCount: number;
+}
+
 type Counters = Omit<FanoutStats, 'sockets' | 'subscriptions' | 'tailCursor' | 'eventsSentPerSecond'>;
 
 /** Sends one `ev` or `evs` packet to several sockets of this server, encoded and framed once. */
@@ -59,7 +63,7 @@ export class FanoutCore {
   readonly tail: LogTail;
   readonly counters: Counters = countersOnly(zeroFanoutStats());
   readonly #index = new PatternIndex<Subscription>();
-  readonly #sessions = new Set<SocketSession>();
+  readonly #sessions = new Set<SessionCount>();
 
   readonly #broadcast: EvBroadcast;
   /** Events routed since the last #flush, serialized, and what each live subscription took of
@@ -150,11 +154,11 @@ export class FanoutCore {
     this.#index.remove(sub.pattern, sub);
   }
 
-  sessionOpened(s: SocketSession): void {
+  sessionOpened(s: SessionCount): void {
     this.#sessions.add(s);
   }
 
-  sessionClosed(s: SocketSession): void {
+  sessionClosed(s: SessionCount): void {
     this.#sessions.delete(s);
   }
 

@@ -4,7 +4,15 @@
 import type { Envelope } from '../../shared/index.js';
 import type { Queryable } from '../store/driver.js';
 import type { TakenDelivery } from '../store/event-queries.js';
-import type { EmitResult } from '../types.js';
+
+export interface EmitResult {
+  /** The stored event's id (the first emit's id when this one was a duplicate). */
+  id: string;
+  /** The event's offset in the log. */
+  seq: number;
+  /** True when the id or idempotency key was already appended: nothing was appended or run. */
+  duplicate: boolean;
+}
 
 /** One read of the log: matching events with `after < seq <= cursor`, in seq order. */
 export interface LogPage {
