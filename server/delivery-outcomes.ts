@@ -3,7 +3,7 @@
 // `fete.workerStatus()`, GET /health and GET /metrics. Counters only: the store's backlog (what
 // is pending, running, dead now) is `fete.stats()`.
 import type { RegisteredListener } from './registry.js';
-import type { ListenerOutcomes, OutcomeCounts } from './types.js';
+import type { DispatcherState, ListenerOutcomes, OutcomeCounts, WorkerStatus } from './types.js';
 
 export type { ListenerOutcomes, OutcomeCounts };
 
@@ -32,5 +32,16 @@ export class DeliveryOutcomes {
   /** Per listener of `listeners` (zeros for one that has not run yet). */
   byListener(listeners: readonly RegisteredListener[]): ListenerOutcomes[] {
     return listeners.map((l) => ({ target: l.target, name: l.name, durable: l.options.durable, ...(this.#byListener.get(l) ?? zeroOutcomes()) }));
+  }
+
+  /** `fete.workerStatus()`: the dispatcher's state and these counters for `listeners`. */
+  status(dispatcher: DispatcherState, listeners: readonly RegisteredListener[]): WorkerStatus {
+    return {
+      dispatcher,
+      listeners: listeners.length,
+      durableListeners: listeners.filter((l) => l.options.durable).length,
+      outcomes: this.total(),
+      byListener: this.byListener(listeners),
+    };
   }
 }

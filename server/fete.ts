@@ -5,7 +5,7 @@
 // them and owns the lifecycle (start, stop). See DESIGN.md "Layout".
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { type AnyTopic, type Envelope, FeteError, type InputOf, type TopicCatalog, type TopicsOf, requireCursor, validatePattern } from '../shared/index.js';
+import { type AnyTopic, type Envelope, FeteError, type InputOf, type TopicCatalog, type TopicsOf } from '../shared/index.js';
 import { buildEnvelope, rebuildEnvelope } from './build-envelope.js';
 import { Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
@@ -14,53 +14,33 @@ import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { InlineDispatcher } from './dispatch/inline-dispatcher.js';
 import { DeliveryOutcomes, type Outcome } from './delivery-outcomes.js';
+import { Doors } from './doors.js';
 import { DurableListeners } from './durable-listeners.js';
 import { attachFanout } from './fanout/attach.js';
-import { sumFanoutStats } from './fanout/fanout-stats.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
 import type { Fete, FollowOptions } from './fete-api.js';
 import { createFeteLog } from './fete-log.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 import type { EventLog } from './log/event-log.js';
-import { type FollowItem, follow } from './log/follow.js';
+import { type FollowItem, followPattern } from './log/follow.js';
 import { LogWriter } from './log/log-writer.js';
 import { MemoryLog } from './log/memory-log.js';
+import { openLog } from './log/open-log.js';
 import { StoreLog } from './log/store-log.js';
 import { Operations } from './operations.js';
 import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type AnyHandler, Registry, type RegisteredListener } from './registry.js';
 import { type PruneReport, RetentionJob } from './retention-job.js';
 import type { Store } from './store/open-store.js';
-import { openStore } from './store/open-store.js';
-import type {
-  DeadLetter,
-  DeadLetterQuery,
-  DispatcherState,
-  EmitItem,
-  EmitOptions,
-  EmitResult,
-  FeteLog,
-  FeteStats,
-  FeteTransaction,
-  PatternHandler,
-  StopOptions,
-  TopicHandler,
-  WorkerStatus,
-} from './types.js';
+import type { DeadLetter, DeadLetterQuery, DispatcherState, EmitItem, EmitOptions, EmitResult, FeteLog, FeteStats } from './types.js';
+import type { FeteTransaction, PatternHandler, StopOptions, TopicHandler, WorkerStatus } from './types.js';
 
 export type { Fete, FollowOptions } from './fete-api.js';
 
 /** Opens the store (unless `dispatch: 'inline'`), applies migrations and returns the server. */
 export async function createFete<const C extends TopicCatalog>(options: FeteOptions<C>): Promise<Fete<C>> {
   const resolved = resolveOptions(options);
-  const store = resolved.dispatch === 'durable' ? await openStore(resolved.store, resolved.schema) : undefined;
-  let log: EventLog;
-  try {
-    log = store ? await StoreLog.open(store, resolved.topics) : new MemoryLog();
-  } catch (err) {
-    await store?.close().catch(() => undefined);
-    throw FeteError.from(err, 'STORE_UNAVAILABLE');
-  }
+  const { store, log } = await openLog(resolved);
   return new FeteServer<C>(resolved, store, log);
 }
 
@@ -82,8 +62,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   readonly #retention: RetentionJob | undefined;
   readonly #outcomes = new DeliveryOutcomes();
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #fanouts = new Set<FanoutHandle>();
-  readonly #routers = new Set<FeteRouter>();
+  readonly #doors = new Doors();
   #dispatcherState: DispatcherState;
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -116,22 +95,11 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
       this.#retention = new RetentionJob(store, o.topics, o.retention);
     }
     this.#dispatcherState = this.#dispatcher && o.roles.includes('worker') ? 'idle' : 'off';
-    this.#writer = new LogWriter({
-      log,
-      registry: this.#registry,
-      inline: this.#inline,
-      dispatcher: this.#dispatcher,
-      listeners: this.#listeners,
-      localTake: o.worker.localTake,
-      leaseMs: o.worker.leaseMs,
-    });
-    this.#operations = new Operations({
-      store,
-      catalog: o.topics,
-      registry: this.#registry,
-      inline: this.#inline,
-      memoryHead: () => (log instanceof MemoryLog ? log.headSeq : undefined),
-    });
+    const { localTake, leaseMs } = o.worker;
+    const [registry, inline, dispatcher, listeners] = [this.#registry, this.#inline, this.#dispatcher, this.#listeners];
+    this.#writer = new LogWriter({ log, registry, inline, dispatcher, listeners, localTake, leaseMs });
+    const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
+    this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead });
     this.log = createFeteLog(log, {
       assertOpen: () => this.#assertOpen(),
       rebuild: (envelope) => rebuildEnvelope(o.topics, this.contexts, envelope),
@@ -195,37 +163,16 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
 
   follow(pattern: string, options: FollowOptions = {}): AsyncIterable<FollowItem> {
     this.#assertOpen();
-    validatePattern(pattern);
-    const raw = options.from ?? 'latest';
-    const from = raw === 'latest' || raw === 'earliest' ? raw : requireCursor(raw, 'follow: from');
-    const log = this.#log;
-    const signal = options.signal;
-    return {
-      async *[Symbol.asyncIterator]() {
-        for await (const item of follow(log, { from, pattern, signal })) if (item.type === 'gap' || item.events.length > 0) yield item;
-      },
-    };
+    return followPattern(this.#log, pattern, options);
   }
 
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
-    const handle = attachFanout(this, httpServer, options);
-    const tracked: FanoutHandle = {
-      io: handle.io,
-      stats: () => handle.stats(),
-      close: () => {
-        this.#fanouts.delete(tracked);
-        return handle.close();
-      },
-    };
-    this.#fanouts.add(tracked);
-    return tracked;
+    return this.#doors.fanout(attachFanout(this, httpServer, options));
   }
 
   express<P = unknown>(options?: ExpressOptions<P>): FeteRouter {
-    const router = createExpressMiddleware(this, options);
-    this.#routers.add(router);
-    return router;
+    return this.#doors.router(createExpressMiddleware(this, options));
   }
 
   async prune(): Promise<PruneReport[]> {
@@ -235,18 +182,11 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   }
 
   workerStatus(): WorkerStatus {
-    const listeners = this.#registry.all();
-    return {
-      dispatcher: this.#dispatcherState,
-      listeners: listeners.length,
-      durableListeners: listeners.filter((l) => l.options.durable).length,
-      outcomes: this.#outcomes.total(),
-      byListener: this.#outcomes.byListener(listeners),
-    };
+    return this.#outcomes.status(this.#dispatcherState, this.#registry.all());
   }
 
   fanoutStats(): FanoutStats {
-    return sumFanoutStats([...this.#fanouts].map((f) => f.stats()));
+    return this.#doors.fanoutStats();
   }
 
   start(): Promise<void> {
@@ -271,8 +211,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     this.#stopping ??= (async () => {
       await this.#started?.catch(() => undefined);
       // Sockets first: no new subscription or client emit arrives while the rest shuts down.
-      for (const r of this.#routers) r.close();
-      await Promise.allSettled([...this.#fanouts].map((f) => f.close()));
+      await this.#doors.closeAll();
       // Handlers draining here may still emit; new work is refused only after they are done.
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopping';
       await this.#retention?.stop();

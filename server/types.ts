@@ -7,6 +7,14 @@
 // - lease: a claim on a delivery by a worker: a token plus a deadline, extended by heartbeats.
 //   Only the current token can complete or fail a delivery.
 // - dead letter: a delivery whose attempts are used up (state `dead`).
+// - log: the ordered, durable sequence of envelopes (log/event-log.ts `EventLog`: the store's log,
+//   or the in-memory one of `dispatch: 'inline'`), with an epoch.
+// - epoch: the log's identity, made once per store (003_epoch.sql) or per in-memory log.
+// - cursor: a position in one log, `<epoch>:<seq>` (shared/cursor.ts), opaque to clients; a bare
+//   seq means the current log's.
+// - follow: reading a log after a cursor for a pattern, page by page, then live (log/follow.ts);
+//   yields gap notices: `reset` (another epoch), `ahead` (beyond the head), `pruned` (retention).
+// - ingress: the one admission path of an emit from any door (socket, HTTP, server) to an append.
 import type {
   AnyTopic,
   Envelope,

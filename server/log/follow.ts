@@ -16,7 +16,7 @@
 //
 // Pull-based: nothing is read until the consumer asks for the next item, so a slow consumer (a
 // socket that does not drain) holds back the reads, never the server's memory.
-import { type Cursor, type Envelope, formatCursor, matches } from '../../shared/index.js';
+import { type Cursor, type Envelope, type SubscribeFrom, formatCursor, matches, requireCursor, validatePattern } from '../../shared/index.js';
 import type { LogView } from './event-log.js';
 import { type FollowFrom, type GapNotice, type Start, resolveStart } from './start.js';
 
@@ -217,4 +217,17 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
     signal?.removeEventListener('abort', onAbort);
     notify();
   }
+}
+
+/** `fete.follow(pattern, { from, signal })`: checks its input (INVALID_PATTERN, MALFORMED `from`)
+ * at the call, then follows `log`, leaving out pages without events. */
+export function followPattern(log: LogView, pattern: string, options: { from?: SubscribeFrom; signal?: AbortSignal }): AsyncIterable<FollowItem> {
+  validatePattern(pattern);
+  const raw = options.from ?? 'latest';
+  const from = raw === 'latest' || raw === 'earliest' ? raw : requireCursor(raw, 'follow: from');
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const item of follow(log, { from, pattern, signal: options.signal })) if (item.type === 'gap' || item.events.length > 0) yield item;
+    },
+  };
 }
