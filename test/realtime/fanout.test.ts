@@ -179,7 +179,7 @@ describe('resume from a cursor', () => {
     await b.fete.emit(topics.tick, { n: 15 });
     await until(() => c2.seqs('t').length === 6);
     expect(c2.seqs('t')).toEqual([11, 12, 13, 14, 15, 16]);
-  });
+  }, 90_000); // two PGlite directories opened: seconds each on a loaded machine
 
   it('the browser client resubscribes from its cursor after the server restarts on the same port', async () => {
     const dir = `/tmp/fete-restart-${uuidv7()}`;
