@@ -3,21 +3,34 @@
 // state with the server. The router (subscription-router.ts) feeds it; its buffer and consumer are
 // a bus subscription (shared/bus.ts), which brings one-at-a-time async handlers, bounded buffers,
 // iteration and the unsubscribe semantics.
-import { FeteError, type Envelope, type SubscribeFrom, type Subscription as BusSubscription } from '../shared/index.js';
+import {
+  FeteError,
+  formatCursor,
+  parseCursor,
+  type Cursor,
+  type Envelope,
+  type GapReason,
+  type SubscribeFrom,
+  type Subscription as BusSubscription,
+} from '../shared/index.js';
 import { asyncDispose } from './async-dispose.js';
 
-/** Events in (`after`, `resumedAt`] may be missing for this subscription; delivery goes on after
- * `resumedAt`. 'retention': the server's log no longer holds them. 'overflow': the subscription's
- * buffer was full (see `bufferSize`), or the server's. */
+/** Events may be missing for this subscription; delivery goes on after `resumedAt`.
+ * 'pruned': the server's log no longer holds (`after`, `resumedAt`] (retention). 'reset': the
+ * cursor was from another log (the server's store was recreated): delivery restarts at the
+ * beginning of the new log, whose seqs start over. 'ahead': the cursor was beyond anything the
+ * server's log ever held: the same. 'overflow': the subscription's buffer was full (see
+ * `bufferSize`) and (`after`, `resumedAt`] were dropped. */
 export interface Gap {
   pattern: string;
-  reason: 'retention' | 'overflow';
+  reason: GapReason | 'overflow';
   after: number;
   resumedAt: number;
 }
 
 export interface SubscribeOptions {
-  /** Where to start: only new events, the whole retained log, or after this seq. @default 'latest' */
+  /** Where to start: only new events, the whole retained log, or after a cursor (`sub.cursor` of
+   * an earlier subscription; a bare seq means the server's current log). @default 'latest' */
   from?: SubscribeFrom;
   /** Called when events may be missing (a resume the log cannot cover, an overflow). @default none */
   onGap?: (gap: Gap) => void;
@@ -28,9 +41,11 @@ export interface SubscribeOptions {
 
 export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
   readonly pattern: string;
-  /** The seq of the last event handed to this subscription (or where the server said it starts);
-   * a reconnect resumes after it. `undefined` before the first ack or event. */
-  readonly cursor: number | undefined;
+  /** Where the subscription stands in the server's log (opaque: `<epoch>:<seq>`), after the last
+   * event handed to it (or where the server said it starts); a reconnect resumes after it, and a
+   * later `subscribe(pattern, h, { from: sub.cursor })` too. `undefined` before the first ack or
+   * event. */
+  readonly cursor: Cursor | undefined;
   /** True after `unsubscribe()`, the client's `close()`, or a refusal by the server. */
   readonly closed: boolean;
   /** Resolves when the server first acknowledges the subscription; rejects with the server's
@@ -51,7 +66,10 @@ const noop = () => {};
 
 /** What the router keeps per subscription. Fields other than the public ones are the router's. */
 export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<E> {
-  cursor: number | undefined;
+  /** The seq of the last event handed over (or where the server said it starts), in log `epoch`. */
+  seq: number | undefined;
+  /** The server log's epoch `seq` belongs to; undefined for a bare seq given as `from`. */
+  epoch: string | undefined;
   /** The connection epoch this subscription's `sub` was last sent on. */
   sentOn = -1;
   /** Consecutive failed `sub` attempts, for the retry backoff. */
@@ -71,8 +89,12 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
     readonly onGap: ((gap: Gap) => void) | undefined,
     readonly onUnsubscribe: (sid: string) => void,
   ) {
-    // A numeric start is a cursor: a resume before the first ack already starts after it.
-    if (typeof from === 'number') this.cursor = from;
+    // A cursor start: a resume before the first ack already starts after it.
+    if (from !== 'latest' && from !== 'earliest') {
+      const p = parseCursor(from);
+      this.seq = p?.seq;
+      this.epoch = p?.epoch;
+    }
     this.ready = new Promise<void>((resolve, reject) => {
       this.#settleReady = (err) => (err ? reject(err) : resolve());
     });
@@ -83,6 +105,10 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get cursor(): Cursor | undefined {
+    return this.seq === undefined ? undefined : formatCursor(this.epoch, this.seq);
   }
 
   /** The server acknowledged it. */

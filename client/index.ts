@@ -40,6 +40,8 @@ export {
   type MatchingTopics,
   type PatternEvent,
   type PayloadOf,
+  type Cursor,
+  type GapReason,
   type SubscribeFrom,
   type Topic,
   type TopicCatalog,

@@ -17,6 +17,9 @@ import {
   FeteError,
   createBus,
   decodeWireEnvelope,
+  formatCursor,
+  isEpoch,
+  parseCursor,
   matches,
   topicByName,
   validatePattern,
@@ -77,8 +80,8 @@ export class SubscriptionRouter {
     validatePattern(pattern);
     if (this.#closed) throw new FeteError('CLOSED', 'the client is closed', { details: { pattern } });
     const from = options.from ?? 'latest';
-    if (!(from === 'latest' || from === 'earliest' || (Number.isSafeInteger(from) && from >= 0)))
-      throw new FeteError('INVALID_OPTIONS', `from must be 'latest', 'earliest' or a seq >= 0, got ${String(from)}`);
+    if (!(from === 'latest' || from === 'earliest' || parseCursor(from) !== undefined))
+      throw new FeteError('INVALID_OPTIONS', `from must be 'latest', 'earliest', a cursor or a seq >= 0, got ${String(from)}`);
     const sid = `s${(this.#nextSid++).toString(36)}`;
     const sub = new ClientSubscriptionImpl<E>(sid, pattern, from, options.onGap, (sid) => this.#unsubscribed(sid));
     sub.bus = this.#bus.subscribe(
@@ -145,11 +148,11 @@ export class SubscriptionRouter {
       this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}" without a seq`));
       return;
     }
-    const after = sub.cursor;
+    const after = sub.seq;
     if (after !== undefined && seq <= after) return; // delivered already
     // Past this point the event counts as handled, delivered or not, so a resume does not fetch
     // (and report) it again.
-    sub.cursor = seq;
+    sub.seq = seq;
     if (topicByName(this.#o.topics, env.topic) === undefined) {
       this.#o.onError(new FeteError('UNKNOWN_TOPIC', `skipped event ${seq} of topic "${env.topic}", which is not in the catalogue`));
       return;
@@ -171,8 +174,12 @@ export class SubscriptionRouter {
     }
     const sub = this.#subs.get(packet.sid);
     if (sub === undefined) return;
-    // Delivery continues after resumedAt; a later resume must not ask for the missing range again.
-    sub.cursor = Math.max(sub.cursor ?? 0, packet.resumedAt);
+    // Delivery continues after resumedAt, a seq of log `epoch`; a later resume must not ask for the
+    // missing range again. After a reset (another log) or an ahead cursor, the seqs start over:
+    // the cursor moves back to resumedAt in the server's log.
+    if (packet.reason === 'pruned' && sub.epoch === packet.epoch) sub.seq = Math.max(sub.seq ?? 0, packet.resumedAt);
+    else sub.seq = packet.resumedAt;
+    sub.epoch = packet.epoch;
     this.#gap(sub, { pattern: sub.pattern, reason: packet.reason, after: packet.after, resumedAt: packet.resumedAt });
   }
 
@@ -191,7 +198,8 @@ export class SubscriptionRouter {
     const t = this.#o.transport;
     if (sub.closed || !t.connected || sub.sentOn === this.#epoch) return;
     const epoch = (sub.sentOn = this.#epoch);
-    t.sub({ sid: sub.sid, pattern: sub.pattern, from: sub.cursor ?? sub.from }, this.#o.ackTimeoutMs).then(
+    const from = sub.seq === undefined ? sub.from : formatCursor(sub.epoch, sub.seq);
+    t.sub({ sid: sub.sid, pattern: sub.pattern, from }, this.#o.ackTimeoutMs).then(
       (ack) => this.#acked(sub, epoch, ack),
       (err: unknown) => {
         if (sub.closed || epoch !== this.#epoch) return;
@@ -204,8 +212,11 @@ export class SubscriptionRouter {
   #acked(sub: ClientSubscriptionImpl<unknown>, epoch: number, ack: SubAck): void {
     if (sub.closed || epoch !== this.#epoch) return;
     if (ack.ok) {
-      // Events may have arrived before the ack (a replay): never move the cursor back.
-      sub.cursor = sub.cursor === undefined ? ack.cursor : Math.max(sub.cursor, ack.cursor);
+      // Events may have arrived before the ack (a replay): never move the cursor back within one
+      // log. An ack from another log (the gap packet that follows says why) starts over there.
+      if (sub.seq === undefined || (sub.epoch !== undefined && sub.epoch !== ack.epoch)) sub.seq = ack.cursor;
+      else sub.seq = Math.max(sub.seq, ack.cursor);
+      sub.epoch = ack.epoch;
       sub.attempt = 0;
       sub.acknowledged();
       return;
@@ -251,8 +262,9 @@ function isGapPacket(value: unknown): value is GapPacket {
   return (
     isObject(value) &&
     typeof value.sid === 'string' &&
-    (value.reason === 'retention' || value.reason === 'overflow') &&
+    (value.reason === 'reset' || value.reason === 'ahead' || value.reason === 'pruned') &&
     Number.isSafeInteger(value.after) &&
-    Number.isSafeInteger(value.resumedAt)
+    Number.isSafeInteger(value.resumedAt) &&
+    isEpoch(value.epoch)
   );
 }

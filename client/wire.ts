@@ -1,7 +1,7 @@
 // What the client accepts from the server, checked at the edge: acks and packets come off the
 // network, so their shape is verified before use, and a wire error with a code this client does not
 // know (a newer server) becomes INTERNAL instead of a FeteError whose `retryable` would throw.
-import { FeteError, FeteErrorCode, type EmitAck, type EmitAckItem, type SubAck, type WireError } from '../shared/index.js';
+import { FeteError, FeteErrorCode, isEpoch, type EmitAck, type EmitAckItem, type SubAck, type WireError } from '../shared/index.js';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
@@ -23,7 +23,7 @@ export function fromWireError(error: WireError): FeteError {
 
 export function isSubAck(value: unknown): value is SubAck {
   if (!isObject(value)) return false;
-  return value.ok === true ? isSeq(value.cursor) : value.ok === false && isWireError(value.error);
+  return value.ok === true ? isSeq(value.cursor) && isEpoch(value.epoch) : value.ok === false && isWireError(value.error);
 }
 
 function isEmitAckItem(value: unknown): value is EmitAckItem {

@@ -3,26 +3,13 @@
 // `fete.workerStatus()`, GET /health and GET /metrics. Counters only: the store's backlog (what
 // is pending, running, dead now) is `fete.stats()`.
 import type { RegisteredListener } from './registry.js';
+import type { DispatcherState, ListenerOutcomes, OutcomeCounts, WorkerStatus } from './types.js';
+
+export type { ListenerOutcomes, OutcomeCounts };
 
 export type Outcome = 'completed' | 'retried' | 'dead';
 
-/** Attempt outcomes in this process since it started. */
-export interface OutcomeCounts {
-  /** Attempts whose handler succeeded and whose completion was committed (or handed to the group
-   * commit, which drops it only if the lease was lost meanwhile). */
-  completed: number;
-  /** Attempts that failed (threw, rejected, timed out) and were scheduled to run again. */
-  retried: number;
-  /** Attempts that failed with no attempt left: the delivery became a dead letter. */
-  dead: number;
-}
-
-export interface ListenerOutcomes extends OutcomeCounts {
-  target: string;
-  name: string;
-  durable: boolean;
-}
-
+/** Counts of none yet. */
 export function zeroOutcomes(): OutcomeCounts {
   return { completed: 0, retried: 0, dead: 0 };
 }
@@ -45,5 +32,16 @@ export class DeliveryOutcomes {
   /** Per listener of `listeners` (zeros for one that has not run yet). */
   byListener(listeners: readonly RegisteredListener[]): ListenerOutcomes[] {
     return listeners.map((l) => ({ target: l.target, name: l.name, durable: l.options.durable, ...(this.#byListener.get(l) ?? zeroOutcomes()) }));
+  }
+
+  /** `fete.workerStatus()`: the dispatcher's state and these counters for `listeners`. */
+  status(dispatcher: DispatcherState, listeners: readonly RegisteredListener[]): WorkerStatus {
+    return {
+      dispatcher,
+      listeners: listeners.length,
+      durableListeners: listeners.filter((l) => l.options.durable).length,
+      outcomes: this.total(),
+      byListener: this.byListener(listeners),
+    };
   }
 }

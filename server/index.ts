@@ -1,6 +1,7 @@
 // fete/server: the public exports of the server. Internals (store queries, dispatcher classes)
 // are not exported; the driver interface is, for custom stores and tests.
-export { createFete, type Fete } from './fete.js';
+export { createFete, type Fete, type FollowOptions } from './fete.js';
+export type { FollowEvents, FollowGap, FollowItem } from './log/follow.js';
 export {
   DEFAULT_DATA_DIR,
   type FeteOptions,

@@ -10,7 +10,8 @@
 // Several worker processes may prune at once: they delete disjoint or already-deleted rows.
 import createDebug from 'debug';
 import type { TopicCatalog } from '../shared/index.js';
-import type { Store } from './store/open-store.js';
+import type { Driver } from './store/driver.js';
+import type { Tables } from './store/tables.js';
 import { ensurePruneIndex, pruneTopic, type PruneRule } from './store/retention-queries.js';
 
 const debug = createDebug('fete:retention');
@@ -39,7 +40,7 @@ export class RetentionJob {
   #stopped = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: { readonly driver: Driver; readonly tables: Tables },
     catalog: TopicCatalog,
     private readonly o: Required<RetentionOptions>,
   ) {

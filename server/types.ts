@@ -7,6 +7,14 @@
 // - lease: a claim on a delivery by a worker: a token plus a deadline, extended by heartbeats.
 //   Only the current token can complete or fail a delivery.
 // - dead letter: a delivery whose attempts are used up (state `dead`).
+// - log: the ordered, durable sequence of envelopes (log/event-log.ts `EventLog`: the store's log,
+//   or the in-memory one of `dispatch: 'inline'`), with an epoch.
+// - epoch: the log's identity, made once per store (003_epoch.sql) or per in-memory log.
+// - cursor: a position in one log, `<epoch>:<seq>` (shared/cursor.ts), opaque to clients; a bare
+//   seq means the current log's.
+// - follow: reading a log after a cursor for a pattern, page by page, then live (log/follow.ts);
+//   yields gap notices: `reset` (another epoch), `ahead` (beyond the head), `pruned` (retention).
+// - ingress: the one admission path of an emit from any door (socket, HTTP, server) to an append.
 import type {
   AnyTopic,
   Envelope,
@@ -17,8 +25,10 @@ import type {
   TopicCatalog,
   TopicsOf,
 } from '../shared/index.js';
+import type { EmitResult, LogView } from './log/event-log.js';
+
+export type { EmitResult };
 import type { QueryResult } from './store/driver.js';
-import type { ListenerOutcomes, OutcomeCounts } from './delivery-outcomes.js';
 
 export interface EmitOptions {
   /** The event id (a UUID). A repeated id appends nothing. @default a new UUIDv7 */
@@ -29,14 +39,6 @@ export interface EmitOptions {
   headers?: Record<string, string>;
 }
 
-export interface EmitResult {
-  /** The stored event's id (the first emit's id when this one was a duplicate). */
-  id: string;
-  /** The event's offset in the log. */
-  seq: number;
-  /** True when the id or idempotency key was already appended: nothing was appended or run. */
-  duplicate: boolean;
-}
 
 /** One element of `emitMany`: a topic, its payload, and the emit options. */
 export type EmitItem<C extends TopicCatalog> = {
@@ -114,6 +116,23 @@ export interface FeteStats {
   headSeq: number;
 }
 
+/** Attempt outcomes in this process since it started. */
+export interface OutcomeCounts {
+  /** Attempts whose handler succeeded and whose completion was committed (or handed to the group
+   * commit, which drops it only if the lease was lost meanwhile). */
+  completed: number;
+  /** Attempts that failed (threw, rejected, timed out) and were scheduled to run again. */
+  retried: number;
+  /** Attempts that failed with no attempt left: the delivery became a dead letter. */
+  dead: number;
+}
+
+export interface ListenerOutcomes extends OutcomeCounts {
+  target: string;
+  name: string;
+  durable: boolean;
+}
+
 /** The durable dispatcher of a process: 'off' (no worker role, or `dispatch: 'inline'`), 'idle'
  * (created, `start()` not called or not done yet), 'running', 'stopping' (draining), 'stopped'. */
 export type DispatcherState = 'off' | 'idle' | 'running' | 'stopping' | 'stopped';
@@ -158,25 +177,12 @@ export interface StopOptions {
 export type AppendOutcome = ({ ok: true } & EmitResult) | { ok: false; id: string; error: import('../shared/index.js').FeteError };
 
 /**
- * What the realtime fanout and HTTP layers build on. Internal: not part of the stable API.
+ * What the realtime fanout and HTTP layers build on (`fete.log`): the log's reads, positions and
+ * notifications (log/event-log.ts `LogView`), and appends of envelopes built elsewhere.
+ * Internal: not part of the stable API.
  * @internal
  */
-export interface FeteLog {
-  /** Reads on from `after` in seq order, never past a seq that may still commit (see
-   * log-reader.ts): `events` are those matching `pattern`, `cursor` is how far the log was read
-   * (matching or not); resume from it. `limit` bounds the events scanned. @default limit 500 */
-  read(after: number, options?: { pattern?: string; limit?: number }): Promise<{ events: Envelope[]; cursor: number }>;
-  /** The highest seq appended. */
-  head(): Promise<number>;
-  /** Called after appends in any process (NOTIFY) with the new head seq; with undefined when
-   * notifications may have been missed (a reconnect): read again from your cursor. */
-  onAppend(fn: (headSeq: number | undefined) => void): () => void;
-  /** Topics whose events up to `through` may have been pruned by retention, for `through > after`:
-   * a resume from `after` on a pattern matching such a topic has a gap. */
-  pruned(after: number): Promise<Array<{ topic: string; through: number }>>;
-  /** Called right after an append of this process commits, with the events it appended (seq set,
-   * duplicates left out), as stored. Appends of other processes come through `onAppend` only. */
-  onCommit(fn: (events: readonly Envelope[]) => void): () => void;
+export interface FeteLog extends LogView {
   /** Validates and appends envelopes built elsewhere (browser emits): topic, payload and subject
    * are checked, context is captured here (the client's is not trusted). */
   append(envelopes: readonly Envelope[]): Promise<AppendOutcome[]>;

@@ -60,6 +60,7 @@ export {
   encodeValue,
   type DecodeOptions,
 } from './codec.js';
+export { formatCursor, isEpoch, parseCursor, requireCursor, type Cursor, type LogPosition } from './cursor.js';
 export { decodeWireEnvelope, toWireEnvelope, type WireEnvelope } from './wire-envelope.js';
 export { isUuid, uuidv7 } from './uuid.js';
 export {
@@ -85,6 +86,7 @@ export {
   type EvPacket,
   type EvsPacket,
   type GapPacket,
+  type GapReason,
   type ServerToClientEvents,
   type SubAck,
   type SubPacket,

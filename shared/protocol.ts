@@ -3,14 +3,16 @@
 // Client emits carry envelopes as encoded text (encodeEnvelope). Events to the client carry them as
 // superjson objects (wire-envelope.ts), serialized once per event for every matching socket and
 // decoded by the receiver as untrusted input; events routed together go out together (`evs`).
+import type { Cursor } from './cursor.js';
 import type { FeteErrorCode } from './errors.js';
 import type { WireEnvelope } from './wire-envelope.js';
 
 /** The Socket.IO namespace fete mounts. */
 export const FETE_NAMESPACE = '/fete';
 
-/** Where a new subscription starts: only new events, the whole retained log, or after a cursor. */
-export type SubscribeFrom = 'latest' | 'earliest' | number;
+/** Where a new subscription starts: only new events, the whole retained log, or after a cursor
+ * (`<epoch>:<seq>`; a bare seq, as a number or digits, is a seq of the server's current log). */
+export type SubscribeFrom = 'latest' | 'earliest' | Cursor | number;
 
 /** A plain error on the wire: a FeteError's code and message, nothing else. */
 export interface WireError {
@@ -26,8 +28,9 @@ export interface SubPacket {
   pattern: string;
   from: SubscribeFrom;
 }
-/** Ack of `sub`: the cursor the subscription starts after (events with greater seq follow). */
-export type SubAck = { ok: true; cursor: number } | { ok: false; error: WireError };
+/** Ack of `sub`: the seq the subscription starts after (events with greater seq follow) in the log
+ * `epoch` (every `ev`/`evs` seq of the subscription is a seq of that log). */
+export type SubAck = { ok: true; cursor: number; epoch: string } | { ok: false; error: WireError };
 
 /** `unsub`: end subscription `sid`. */
 export interface UnsubPacket {
@@ -59,13 +62,21 @@ export interface EvsPacket {
   es: WireEnvelope[];
 }
 
-/** `gap`: the log no longer holds what the subscription asked for (retention pruned it): events with
- * seq in (`after`, `resumedAt`] may be missing; delivery continues after `resumedAt`. */
+/** Why a resume could not be covered. `reset`: the cursor is from another log (another epoch: the
+ * store was recreated). `ahead`: the cursor is beyond anything this log ever held. `pruned`:
+ * retention (or the in-memory log's bound) removed events after the cursor. */
+export type GapReason = 'reset' | 'ahead' | 'pruned';
+
+/** `gap`: the log cannot cover what the subscription asked for. `pruned`: events with seq in
+ * (`after`, `resumedAt`] may be missing. `reset`/`ahead`: `after` was a seq of another log (or of
+ * none); delivery restarts in log `epoch`. Either way delivery continues after `resumedAt`, a seq
+ * of log `epoch`; events up to there that are still in the log were sent before the gap. */
 export interface GapPacket {
   sid: string;
-  reason: 'retention' | 'overflow';
+  reason: GapReason;
   after: number;
   resumedAt: number;
+  epoch: string;
 }
 
 /** Socket.IO event maps, for `Server<ClientToServer, ServerToClient>` and `Socket<ServerToClient, ClientToServer>`. */

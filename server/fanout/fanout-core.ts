@@ -3,14 +3,13 @@
 // tail routes is matched once against the index and serialized once; the events the tail routes
 // together are sent together, and every group of live subscriptions with the same sid that takes
 // the same events gets one packet, framed once (see #route and #flush).
-import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope, type EvPacket, type EvsPacket, PatternIndex, type SubscribeFrom, type WireEnvelope } from '../../shared/index.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope, type EvPacket, type EvsPacket, PatternIndex, type WireEnvelope } from '../../shared/index.js';
+import { type FollowFrom, type Start, resolveStart } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
-import { patternsOverlap, topicPattern } from './pattern-overlap.js';
 import type { ClientEmitTarget } from './client-emit.js';
 import { LogTail } from './log-tail.js';
 import { sendingEvents } from './packet-events.js';
-import type { SocketSession } from './socket-session.js';
 import type { Subscription } from './subscription.js';
 import type { AttachOptions, FanoutAuthorize, FanoutStats } from './types.js';
 import { zeroFanoutStats } from './fanout-stats.js';
@@ -39,12 +38,9 @@ export function resolveFanoutOptions(o: AttachOptions<never>): ResolvedFanoutOpt
   };
 }
 
-export interface StartCursor {
-  cursor: number;
-  /** Set when retention pruned events the subscription asked for: (after, resumedAt] may be
-   * missing. `resumedAt` is the cursor when the whole log starts after `after`, or the highest
-   * prune watermark of the topics the pattern matches (reported once the replay is past it). */
-  gap?: { after: number; resumedAt: number };
+/** What the core reads of a socket session (socket-session.ts). */
+interface SessionCount {
+  readonly subscriptionCount: number;
 }
 
 type Counters = Omit<FanoutStats, 'sockets' | 'subscriptions' | 'tailCursor' | 'eventsSentPerSecond'>;
@@ -67,7 +63,7 @@ export class FanoutCore {
   readonly tail: LogTail;
   readonly counters: Counters = countersOnly(zeroFanoutStats());
   readonly #index = new PatternIndex<Subscription>();
-  readonly #sessions = new Set<SocketSession>();
+  readonly #sessions = new Set<SessionCount>();
 
   readonly #broadcast: EvBroadcast;
   /** Events routed since the last #flush, serialized, and what each live subscription took of
@@ -158,39 +154,20 @@ export class FanoutCore {
     this.#index.remove(sub.pattern, sub);
   }
 
-  sessionOpened(s: SocketSession): void {
+  sessionOpened(s: SessionCount): void {
     this.#sessions.add(s);
   }
 
-  sessionClosed(s: SocketSession): void {
+  sessionClosed(s: SessionCount): void {
     this.#sessions.delete(s);
   }
 
-  /** Where a subscription on `pattern` starts. 'latest': the tail's position. 'earliest': before
-   * the oldest event still in the log. A seq: that seq, unless the log no longer reaches back to
-   * it (then the oldest event, and a gap), or retention pruned a topic the pattern matches past
-   * it (a gap up to that topic's watermark; the replay still sends what is left before it). */
-  async startCursor(from: SubscribeFrom, pattern: string): Promise<StartCursor> {
+  /** Where a subscription on `pattern` starts (log/start.ts): 'latest' is the tail's position, so
+   * everything after it reaches the subscription live; a cursor from another log or beyond this
+   * one's head, or behind what retention pruned, comes with its gaps. */
+  async startCursor(from: FollowFrom, pattern: string): Promise<Start> {
     await this.tail.ready();
-    if (from === 'latest') return { cursor: this.tail.cursor };
-    const low = await this.#lowWater();
-    if (from === 'earliest') return { cursor: low ?? 0 };
-    const cursor = low !== undefined && from < low ? low : from;
-    let resumedAt = cursor > from ? cursor : undefined;
-    for (const { topic, through } of await this.log.pruned(from))
-      if (through > (resumedAt ?? from) && patternsOverlap(pattern, topicPattern(this.fete.topics, topic))) resumedAt = through;
-    return resumedAt === undefined ? { cursor } : { cursor, gap: { after: from, resumedAt } };
-  }
-
-  /**
-   * The seq just before the oldest event still in the log (undefined: the log is empty, or the
-   * reader is held at a gap by an append in flight, and nothing can be said now). Events pruned
-   * per topic leave older events of other topics; their gaps come from the prune watermarks.
-   */
-  async #lowWater(): Promise<number | undefined> {
-    const { events } = await this.log.read(0, { limit: 1 });
-    const first = events[0]?.seq;
-    return first === undefined ? undefined : first - 1;
+    return resolveStart(this.log, from, pattern, () => this.tail.cursor);
   }
 
   stats(): FanoutStats {

@@ -8,9 +8,10 @@ import {
   FeteError,
   PROTOCOL_LIMITS,
   type SubAck,
-  type SubscribeFrom,
+  parseCursor,
   validatePattern,
 } from '../../shared/index.js';
+import type { FollowFrom } from '../log/start.js';
 import { allowed, applyClientEmits, toWireError } from './client-emit.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
@@ -32,10 +33,11 @@ function ackOf(ack: unknown): (res: unknown) => void {
   return typeof ack === 'function' ? (ack as (res: unknown) => void) : () => undefined;
 }
 
-function parseFrom(from: unknown): SubscribeFrom {
+function parseFrom(from: unknown): FollowFrom {
   if (from === 'latest' || from === 'earliest') return from;
-  if (typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) return from;
-  throw new FeteError('MALFORMED', "sub.from must be 'latest', 'earliest' or a seq (a non-negative integer)");
+  const position = parseCursor(from);
+  if (position) return position;
+  throw new FeteError('MALFORMED', "sub.from must be 'latest', 'earliest', a cursor ('<epoch>:<seq>') or a seq (a non-negative integer)");
 }
 
 export class SocketSession {
@@ -85,11 +87,11 @@ export class SocketSession {
         const [event, packet] = eventsPacket(sid, events);
         sendingEvents(events.length, () => socket.emit(event, packet as never));
       },
-      gap: (sid, after, resumedAt) => {
+      gap: (sid, g) => {
         // Live events the fanout routed before this point go out first (seq order with the gap).
         core.flush();
         core.counters.retentionGaps++;
-        socket.emit('gap', { sid, reason: 'retention', after, resumedAt });
+        socket.emit('gap', { sid, reason: g.reason, after: g.after, resumedAt: g.resumedAt, epoch: core.log.epoch });
       },
       overflowed: () => core.counters.overflows++,
       catchUp: (d) => (core.counters.catchingUp += d),
@@ -148,10 +150,9 @@ export class SocketSession {
       sub = new Subscription(this.#host, sid, pattern, start.cursor);
       this.#subs.set(sid, sub);
       core.register(sub);
-      ack({ ok: true, cursor: start.cursor });
-      if (start.gap) sub.reportGap(start.gap.after, start.gap.resumedAt);
-      if (start.cursor >= core.tail.cursor) sub.goLive();
-      else sub.replay();
+      ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
+      if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
+      else sub.replay(start);
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);

@@ -1,7 +1,8 @@
 // One subscription of one socket, and the handoff that makes resume exact: live events arriving
-// while history is replayed are buffered, history is read from the log up to (at least) where the
-// tail stood when the subscription was registered, then the buffer is flushed skipping seqs
-// already sent. Every event is sent once, in seq order, with no gap between history and live.
+// while history is replayed are buffered, history is followed from the log (log/follow.ts, gap
+// notices included) up to (at least) where the tail stood when the subscription was registered,
+// then the buffer is flushed skipping seqs already sent. Every event is sent once, in seq order,
+// with no gap between history and live, and every gap the log has is told in its place.
 //
 // Slow sockets: a live subscription whose socket has more than `maxBufferedEvents` events waiting
 // stops taking events from the tail and catches up from the log instead, paced by the socket's
@@ -9,6 +10,8 @@
 // the server a cursor, never an unbounded queue, and loses nothing (no gap is reported for it).
 import createDebug from 'debug';
 import type { WireEnvelope } from '../../shared/index.js';
+import { type FollowItem, follow } from '../log/follow.js';
+import type { GapNotice, Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
 
@@ -29,8 +32,8 @@ export interface SubscriptionHost {
   whenWritable(): Promise<void>;
   /** Sends events of subscription `sid`, in seq order (one `ev`, or one `evs` for several). */
   send(sid: string, events: WireEnvelope[]): void;
-  /** Tells the client that events in (after, resumedAt] may be missing (retention). */
-  gap(sid: string, after: number, resumedAt: number): void;
+  /** Tells the client that the log cannot cover its resume (see log/start.ts). */
+  gap(sid: string, gap: GapNotice): void;
   /** The subscription fell behind and is catching up from the log. */
   overflowed(): void;
   catchUp(delta: 1 | -1): void;
@@ -53,8 +56,8 @@ export class Subscription {
   #out: WireEnvelope[] = [];
   #bufferOverflowed = false;
   #closedByOwner = false;
-  /** A retention gap to report once everything up to its `resumedAt` still in the log was sent. */
-  #gap: { after: number; resumedAt: number } | undefined;
+  /** Stops the follower of a replay when the subscription closes. */
+  readonly #abort = new AbortController();
 
   constructor(host: SubscriptionHost, sid: string, pattern: string, cursor: number) {
     this.#host = host;
@@ -71,34 +74,15 @@ export class Subscription {
     return this.#host.socketId;
   }
 
-  /**
-   * Events in (after, resumedAt] may be gone (retention pruned some of the topics the pattern
-   * matches). The client moves its cursor to `resumedAt` when told, so it is told only once every
-   * event up to there that is still in the log was sent: right before the first event after
-   * `resumedAt`, or when the replay has read past it.
-   */
-  reportGap(after: number, resumedAt: number): void {
-    this.#gap = { after, resumedAt };
-    if (this.#lastSent >= resumedAt) this.#sendGap();
-  }
-
-  #sendGap(): void {
-    const g = this.#gap;
-    if (!g) return;
-    this.#gap = undefined;
-    this.#flushOut(); // events up to resumedAt first: the client skips seqs <= resumedAt after the gap
-    this.#host.gap(this.sid, g.after, g.resumedAt);
-  }
-
   /** Starts live at once: `cursor` is the tail's position, so everything after it comes live. */
   goLive(): void {
     if (this.#mode === 'replay') this.#mode = 'live';
   }
 
-  /** Replays the log after `cursor` (the start cursor), then goes live. Must be called right after
-   * the subscription is added to the index, before the tail routes another event. */
-  replay(): void {
-    void this.#replay(this.#lastSent);
+  /** Replays the log from `start` (the start cursor and its gaps), then goes live. Must be called
+   * right after the subscription is added to the index, before the tail routes another event. */
+  replay(start: Start): void {
+    void this.#replay(start);
   }
 
   /**
@@ -116,11 +100,10 @@ export class Subscription {
           this.#host.overflowed();
           this.#mode = 'replay';
           this.#buffer = [];
-          void this.#replay(this.#lastSent);
+          void this.#replay({ cursor: this.#lastSent, gaps: [] });
           return false;
         }
         if (seq <= this.#lastSent) return false;
-        if (this.#gap && seq > this.#gap.resumedAt) this.#sendGap();
         this.#lastSent = seq;
         return true;
       case 'replay':
@@ -150,6 +133,7 @@ export class Subscription {
 
   #closeQuietly(): void {
     this.#mode = 'closed';
+    this.#abort.abort();
     this.#buffer = [];
     this.#out = [];
   }
@@ -157,7 +141,6 @@ export class Subscription {
   /** Queues a replayed event; #flushOut sends the queue (before a gap, and after each page). */
   #send(seq: number, e: WireEnvelope): void {
     if (seq <= this.#lastSent) return;
-    if (this.#gap && seq > this.#gap.resumedAt) this.#sendGap();
     this.#lastSent = seq;
     this.#out.push(e);
   }
@@ -169,27 +152,43 @@ export class Subscription {
     this.#host.send(this.sid, out);
   }
 
-  async #replay(from: number): Promise<void> {
+  async #replay(start: Start): Promise<void> {
     const host = this.#host;
     host.catchUp(1);
-    let read = from;
+    // Gaps of the start are due even when the log holds nothing to replay (a reset to an empty log).
+    let gapsDue = start.gaps.length;
+    let read = start.cursor;
+    const items = follow(host.log, {
+      from: start,
+      pattern: this.pattern,
+      pageSize: host.pageSize,
+      signal: this.#abort.signal,
+      knownHead: host.tailCursor(),
+    });
     try {
       for (;;) {
         // Whatever the tail routes from here on lands in the buffer; the log covers the rest.
         this.#buffer = [];
         this.#bufferOverflowed = false;
         const target = host.tailCursor();
-        while (read < target) {
+        while (read < target || gapsDue > 0) {
           await host.whenWritable();
           if (this.closed) return;
-          const { events, cursor } = await host.log.read(read, { pattern: this.pattern, limit: host.pageSize });
-          if (this.closed) return;
-          for (const ev of events) this.#send(ev.seq!, wireForBrowser(ev));
+          const next = await items.next();
+          if (this.closed || next.done) return;
+          const item: FollowItem = next.value;
+          if (item.type === 'gap') {
+            gapsDue--;
+            this.#flushOut(); // events up to resumedAt first: the client skips seqs <= resumedAt after the gap
+            // The client moves its cursor to resumedAt (a seq of this log, also after a reset).
+            this.#lastSent = Math.max(item.reason === 'pruned' ? this.#lastSent : start.cursor, item.resumedAt);
+            host.gap(this.sid, item);
+            read = Math.max(read, item.resumedAt);
+            continue;
+          }
+          for (const ev of item.events) this.#send(ev.seq!, wireForBrowser(ev));
           this.#flushOut();
-          // No progress: an append in flight holds the reader at a gap; it settles shortly.
-          if (cursor <= read) await pause(20);
-          read = Math.max(read, cursor);
-          if (this.#gap && read >= this.#gap.resumedAt) this.#sendGap();
+          read = Math.max(read, item.seq);
         }
         if (this.#bufferOverflowed) continue; // fell behind again: another round from the log
         for (const b of this.#buffer) this.#send(b.seq, b.e);
@@ -204,11 +203,8 @@ export class Subscription {
       this.#closeQuietly();
       if (!byOwner) host.failed(this, err as Error);
     } finally {
+      await items.return();
       host.catchUp(-1);
     }
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -73,7 +73,8 @@ export interface FanoutStats {
   eventsSentPerSecond: number;
   /** Times a slow socket's subscription stopped live delivery and fell back to the log. */
   overflows: number;
-  /** Gaps reported to clients because retention had pruned what a resume asked for. */
+  /** Gaps reported to clients because the log could not cover a resume: retention pruned what it
+   * asked for, or its cursor was from another log (`reset`) or beyond this one (`ahead`). */
   retentionGaps: number;
   /** Connections refused at the handshake. */
   refusedConnections: number;

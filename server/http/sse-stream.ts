@@ -1,57 +1,63 @@
-// One Server-Sent Events connection: replays the log after a cursor, then follows it live.
+// One Server-Sent Events connection: follows the log (log/follow.ts) from a resolved start, replay
+// and live in one loop, and writes each event as a message whose `id` is its cursor
+// (`<epoch>:<seq>`), so that EventSource's Last-Event-ID resumes exactly where it was.
 //
-// No gap, no duplicate: the connection has a single seq cursor and only ever reads forward from
-// it (`fete.log.read(cursor)`), one pump at a time. Replay and live are the same loop: an append
-// notification (or the poll, for a missed NOTIFY) just asks the pump to run again, and a pump that
-// is already running reads once more before it stops. `log.read` never returns past a seq that may
-// still commit, so advancing to its cursor cannot skip a late commit.
+// Gaps: where the log cannot cover the resume (a cursor of another log, beyond the head, or behind
+// what retention pruned) a `gap` message goes out in its place (see sseGapFrame), its `id` the
+// cursor delivery continues after.
 //
-// Bounded buffering: at most one page (`pageSize` events) is written before the pump waits for the
-// socket to drain; a slow reader holds back the reads, never the server's memory. A read error ends
-// the response: EventSource reconnects with Last-Event-ID and resumes exactly where it was.
+// Bounded buffering: at most one page (`pageSize` events) is written before the loop waits for the
+// socket to drain; follow() reads nothing until asked, so a slow reader holds back the reads, never
+// the server's memory. A read error ends the response: EventSource reconnects with Last-Event-ID
+// and resumes exactly where it was.
 import type { ServerResponse } from 'node:http';
 import createDebug from 'debug';
-import type { Envelope } from '../../shared/index.js';
+import { type Envelope, formatCursor } from '../../shared/index.js';
 import { encodeForBrowser } from '../fanout/browser-envelope.js';
+import { type FollowGap, follow } from '../log/follow.js';
+import type { Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 
 const debug = createDebug('fete:http');
 
 export interface SseStreamOptions {
   pattern: string;
-  /** Events with seq greater than this are sent. */
-  after: number;
+  /** Where to start (stream-route.ts resolves `from` / Last-Event-ID). */
+  start: Start;
   heartbeatMs: number;
   pollIntervalMs: number;
   pageSize: number;
   retryMs: number;
 }
 
-/** One SSE message: `id` is the seq, so a reconnect's Last-Event-ID is the resume cursor.
- * superjson text is JSON without raw newlines, so it is always a single `data:` line. The
+/** One SSE message: `id` is the event's cursor, so a reconnect's Last-Event-ID is the resume
+ * cursor. superjson text is JSON without raw newlines, so it is always a single `data:` line. The
  * envelope goes out without its server-side context, as over Socket.IO (browser-envelope.ts). */
-export function sseFrame(envelope: Envelope): string {
-  return `id: ${envelope.seq}\nevent: ${envelope.topic}\ndata: ${encodeForBrowser(envelope)}\n\n`;
+export function sseFrame(epoch: string, envelope: Envelope): string {
+  return `id: ${formatCursor(epoch, envelope.seq!)}\nevent: ${envelope.topic}\ndata: ${encodeForBrowser(envelope)}\n\n`;
+}
+
+/** A gap message: `event: gap`, data `{ reason, after, resumedAt, epoch }` (as the Socket.IO `gap`
+ * packet), `id` the cursor of `resumedAt`, so a reconnect after it does not ask for the range again. */
+export function sseGapFrame(epoch: string, gap: FollowGap): string {
+  const data = JSON.stringify({ reason: gap.reason, after: gap.after, resumedAt: gap.resumedAt, epoch });
+  return `id: ${gap.cursor}\nevent: gap\ndata: ${data}\n\n`;
 }
 
 export class SseStream {
   readonly #res: ServerResponse;
   readonly #log: FeteLog;
   readonly #o: SseStreamOptions;
-  #cursor: number;
-  #pumping = false;
-  #again = false;
   #closed = false;
   #drain: (() => void) | undefined;
+  readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
-  #unsubscribe: (() => void) | undefined;
   readonly #onClose: () => void;
 
   constructor(res: ServerResponse, log: FeteLog, o: SseStreamOptions, onClose: () => void) {
     this.#res = res;
     this.#log = log;
     this.#o = o;
-    this.#cursor = o.after;
     this.#onClose = onClose;
   }
 
@@ -66,21 +72,16 @@ export class SseStream {
       'x-accel-buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    res.write(`retry: ${this.#o.retryMs}\n: ok cursor=${this.#cursor}\n\n`);
+    res.write(`retry: ${this.#o.retryMs}\n: ok cursor=${formatCursor(this.#log.epoch, this.#o.start.cursor)}\n\n`);
     res.on('close', () => this.close());
     res.on('drain', () => this.#drained());
-    this.#unsubscribe = this.#log.onAppend((head) => {
-      if (head === undefined || head > this.#cursor) this.#kick();
-    });
-    const poll = setInterval(() => this.#kick(), this.#o.pollIntervalMs);
     const ping = setInterval(() => this.#write(': ping\n\n'), this.#o.heartbeatMs);
-    poll.unref();
     ping.unref();
-    this.#timers.push(poll, ping);
-    this.#kick();
+    this.#timers.push(ping);
+    void this.#run();
   }
 
-  /** True while the client reads slower than events come: the pump waits for the socket to drain. */
+  /** True while the client reads slower than events come: the loop waits for the socket to drain. */
   get waitingForDrain(): boolean {
     return this.#drain !== undefined;
   }
@@ -90,7 +91,7 @@ export class SseStream {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
-    this.#unsubscribe?.();
+    this.#abort.abort();
     this.#drained();
     if (!this.#res.writableEnded) this.#res.end();
     this.#onClose();
@@ -107,36 +108,20 @@ export class SseStream {
     wake?.();
   }
 
-  #kick(): void {
-    if (this.#closed) return;
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
-    void this.#pump();
-  }
-
-  async #pump(): Promise<void> {
-    this.#pumping = true;
+  async #run(): Promise<void> {
+    const epoch = this.#log.epoch;
+    const { pattern, start, pageSize, pollIntervalMs } = this.#o;
     try {
-      do {
-        this.#again = false;
-        for (;;) {
-          const page = await this.#log.read(this.#cursor, { pattern: this.#o.pattern, limit: this.#o.pageSize });
-          if (this.#closed) return;
-          let flowing = true;
-          for (const e of page.events) flowing = this.#write(sseFrame(e)) && flowing;
-          const advanced = page.cursor > this.#cursor;
-          this.#cursor = Math.max(this.#cursor, page.cursor);
-          if (!flowing) await new Promise<void>((resolve) => (this.#drain = resolve));
-          if (this.#closed || !advanced) break;
-        }
-      } while (this.#again && !this.#closed);
+      for await (const item of follow(this.#log, { from: start, pattern, signal: this.#abort.signal, pageSize, pollIntervalMs })) {
+        if (this.#closed) return;
+        let flowing = true;
+        if (item.type === 'gap') flowing = this.#write(sseGapFrame(epoch, item));
+        else for (const e of item.events) flowing = this.#write(sseFrame(epoch, e)) && flowing;
+        if (!flowing && !this.#closed) await new Promise<void>((resolve) => (this.#drain = resolve));
+      }
     } catch (err) {
-      debug('stream %s: read failed, ending the stream (the client resumes from its last id): %s', this.#o.pattern, (err as Error).message);
+      debug('stream %s: read failed, ending the stream (the client resumes from its last id): %s', pattern, (err as Error).message);
       this.close();
-    } finally {
-      this.#pumping = false;
     }
   }
 }

@@ -1,30 +1,27 @@
 // GET /stream?pattern=&from=: events matching a pattern as Server-Sent Events (see sse-stream.ts).
-// `from` is 'latest' (default: only new events), 'earliest' (the whole retained log) or a seq to
-// resume after; a `Last-Event-ID` header (sent by EventSource on reconnect) wins over `from`.
+// `from` is 'latest' (default: only new events), 'earliest' (the whole retained log) or a cursor
+// (`<epoch>:<seq>`, or a bare seq of the current log) to resume after; a `Last-Event-ID` header
+// (sent by EventSource on reconnect) wins over `from`. A cursor the log cannot cover gets a `gap`
+// message first (sse-stream.ts).
 // Errors before the stream starts are JSON: 400 bad pattern/from, 401, 403 subscribe denied.
 import type { Request, Response } from 'express';
-import { FeteError, validatePattern } from '../../shared/index.js';
+import { FeteError, requireCursor, validatePattern } from '../../shared/index.js';
+import { type FollowFrom, resolveStart } from '../log/start.js';
 import { allowed } from '../fanout/client-emit.js';
 import type { FeteLog } from '../types.js';
 import { authenticate } from './authenticate.js';
 import type { ResolvedExpressOptions } from './options.js';
 import { SseStream } from './sse-stream.js';
 
-function parseSeq(text: string, what: string): number {
-  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n)) throw new FeteError('MALFORMED', `${what} must be 'latest', 'earliest' or a seq (a non-negative integer)`);
-  return n;
-}
-
-/** The seq to stream after: Last-Event-ID, else `from`. */
-async function startAfter(req: Request, log: FeteLog): Promise<number> {
+/** Where to stream from: Last-Event-ID (a cursor), else `from`. */
+function startFrom(req: Request): FollowFrom {
   const lastId = req.headers['last-event-id'];
-  if (typeof lastId === 'string' && lastId.trim() !== '') return parseSeq(lastId.trim(), 'Last-Event-ID');
+  if (typeof lastId === 'string' && lastId.trim() !== '') return requireCursor(lastId.trim(), 'Last-Event-ID');
   const from = req.query.from;
-  if (from === undefined || from === 'latest') return log.head();
-  if (from === 'earliest') return 0;
+  if (from === undefined || from === 'latest') return 'latest';
+  if (from === 'earliest') return 'earliest';
   if (typeof from !== 'string') throw new FeteError('MALFORMED', 'from must be given once');
-  return parseSeq(from, 'from');
+  return requireCursor(from, "from ('latest', 'earliest', a cursor or a seq)");
 }
 
 export function streamRoute(log: FeteLog, o: ResolvedExpressOptions, streams: Set<SseStream>) {
@@ -35,9 +32,9 @@ export function streamRoute(log: FeteLog, o: ResolvedExpressOptions, streams: Se
     const principal = await authenticate(req, o.auth);
     const hook = o.authorize.subscribe;
     if (hook) await allowed(() => hook(principal, pattern), `subscribe to "${pattern}"`);
-    const after = await startAfter(req, log);
+    const start = await resolveStart(log, startFrom(req), pattern);
     if (req.socket.destroyed) return;
-    const stream = new SseStream(res, log, { pattern, after, ...o.stream }, () => streams.delete(stream));
+    const stream = new SseStream(res, log, { pattern, start, ...o.stream }, () => streams.delete(stream));
     streams.add(stream);
     stream.start();
   };

@@ -37,7 +37,7 @@ beforeEach(async () => {
   nsp.on('connection', (socket) => {
     sockets.push(socket);
     socket.on('sub', (packet, ack) => {
-      ack({ ok: true, cursor: 0 });
+      ack({ ok: true, cursor: 0, epoch: 'e1' });
       socket.emit('ev', { sid: packet.sid, e: { json: `hello ${packet.pattern}` } });
     });
     socket.on('emit', (packet, ack) => {
@@ -93,7 +93,7 @@ describe('socket transport', () => {
     const { t, log, evs } = open(async () => ({ token: 'ok' }));
     await until(() => t.connected, 'connected');
     expect(log).toEqual(['connect']);
-    await expect(t.sub({ sid: 's0', pattern: 'orders.>', from: 'latest' }, 2000)).resolves.toEqual({ ok: true, cursor: 0 });
+    await expect(t.sub({ sid: 's0', pattern: 'orders.>', from: 'latest' }, 2000)).resolves.toEqual({ ok: true, cursor: 0, epoch: 'e1' });
     await until(() => evs.length === 1, 'ev');
     expect(evs[0]).toEqual({ sid: 's0', e: { json: 'hello orders.>' } });
   });

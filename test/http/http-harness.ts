@@ -174,3 +174,8 @@ export async function openStream(url: string, headers: Record<string, string> = 
     },
   };
 }
+
+/** The seq of an SSE message's id (`<epoch>:<seq>`). */
+export function seqOf(m: SseMessage): number {
+  return Number(m.id?.split(':').at(-1));
+}

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
 import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
-import { openStream, startServer, topics } from './http-harness.js';
+import { openStream, seqOf, startServer, topics } from './http-harness.js';
 
 const availability = await postgresAvailability();
 if (availability.skipReason) process.stdout.write(`[http postgres] skipped: ${availability.skipReason}\n`);
@@ -35,7 +35,7 @@ describe.skipIf(availability.skipReason !== undefined)('GET /stream on PostgreSQ
         return seqs;
       }),
     );
-    const received = (await sse.take(200)).map((m) => Number(m.id));
+    const received = (await sse.take(200)).map((m) => seqOf(m));
     const all = (await emitted).flat().sort((a, b) => a - b);
     expect(received).toEqual(all);
   });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../shared/index.js';
 import { waitFor } from '../support/wait.js';
-import { openStream, startServer, testAuth, topics } from './http-harness.js';
+import { openStream, seqOf, startServer, testAuth, topics } from './http-harness.js';
 
 const order = (n: number) => ({ orderId: `o${n}`, total: n });
 
@@ -13,13 +13,13 @@ describe('GET /stream', () => {
     const sse = await openStream(`${url}/stream?pattern=orders.*.created`);
     expect(sse.status).toBe(200);
     expect(sse.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    expect((await sse.nextRaw()).comments).toEqual(['ok cursor=0']);
+    expect((await sse.nextRaw()).comments).toEqual([`ok cursor=${fete.log.epoch}:0`]);
     const at = new Date('2024-01-02T03:04:05Z');
     await fete.emit(topics.audit, { kind: 'k', msg: 'not matching' });
     const r1 = await fete.emit(topics.orderCreated, { ...order(1), at });
     const r2 = await fete.emit(topics.orderCreated, order(2));
     const [m1, m2] = await sse.take(2);
-    expect([m1!.id, m2!.id]).toEqual([String(r1.seq), String(r2.seq)]);
+    expect([m1!.id, m2!.id]).toEqual([`${fete.log.epoch}:${r1.seq}`, `${fete.log.epoch}:${r2.seq}`]);
     expect(m1!.event).toBe('orders.{orderId}.created');
     const e = decodeEnvelope(m1!.data);
     expect(e).toMatchObject({ id: r1.id, seq: r1.seq, subject: 'orders.o1.created', payload: { orderId: 'o1', total: 1, at } });
@@ -30,12 +30,12 @@ describe('GET /stream', () => {
     const seqs: number[] = [];
     for (let i = 1; i <= 5; i++) seqs.push((await fete.emit(topics.orderCreated, order(i))).seq);
     const fromThird = await openStream(`${url}/stream?pattern=orders.>&from=${seqs[2]}`);
-    expect((await fromThird.take(2)).map((m) => Number(m.id))).toEqual(seqs.slice(3));
+    expect((await fromThird.take(2)).map((m) => seqOf(m))).toEqual(seqs.slice(3));
     const all = await openStream(`${url}/stream?pattern=orders.>&from=earliest`);
-    expect((await all.take(5)).map((m) => Number(m.id))).toEqual(seqs);
+    expect((await all.take(5)).map((m) => seqOf(m))).toEqual(seqs);
     const live = (await fete.emit(topics.orderCreated, order(6))).seq;
-    expect(Number((await all.next()).id)).toBe(live);
-    expect(Number((await fromThird.next()).id)).toBe(live);
+    expect(seqOf(await all.next())).toBe(live);
+    expect(seqOf(await fromThird.next())).toBe(live);
   });
 
   it('resumes with Last-Event-ID after a disconnect: the 500 missed events once each, in order, then live', async () => {
@@ -43,23 +43,23 @@ describe('GET /stream', () => {
     const first = await openStream(`${url}/stream?pattern=orders.>`);
     await first.nextRaw();
     for (let i = 0; i < 10; i++) await fete.emit(topics.orderCreated, order(i));
-    const seen = (await first.take(10)).map((m) => Number(m.id));
+    const seen = (await first.take(10)).map((m) => seqOf(m));
     first.close();
     await waitFor(async () => (await (await fetch(`${url}/metrics`)).text()).includes('fete_http_streams 0'), { what: 'stream closed' });
     const missed = await fete.emitMany(Array.from({ length: 500 }, (_, i) => ({ topic: topics.orderCreated, payload: order(100 + i) })));
     // `from` is ignored when Last-Event-ID is present, as on an EventSource reconnect.
     const resumed = await openStream(`${url}/stream?pattern=orders.>&from=latest`, { 'last-event-id': String(seen.at(-1)) });
-    const replayed = (await resumed.take(500)).map((m) => Number(m.id));
+    const replayed = (await resumed.take(500)).map((m) => seqOf(m));
     expect(replayed).toEqual(missed.map((r) => r.seq));
     const live = await fete.emit(topics.orderCreated, order(9999));
-    expect(Number((await resumed.next()).id)).toBe(live.seq);
+    expect(seqOf(await resumed.next())).toBe(live.seq);
   });
 
   it('pages through a replay larger than one page without losing or repeating events', async () => {
     const { url, fete } = await startServer({ ...testAuth, stream: { pageSize: 7, pollIntervalMs: 50 } });
     const results = await fete.emitMany(Array.from({ length: 50 }, (_, i) => ({ topic: topics.orderCreated, payload: order(i) })));
     const sse = await openStream(`${url}/stream?pattern=orders.>&from=earliest`);
-    expect((await sse.take(50)).map((m) => Number(m.id))).toEqual(results.map((r) => r.seq));
+    expect((await sse.take(50)).map((m) => seqOf(m))).toEqual(results.map((r) => r.seq));
   });
 
   it('waits for a slow client to drain instead of buffering, then delivers everything in order', async () => {
@@ -74,7 +74,7 @@ describe('GET /stream', () => {
       seqs.push(...(await fete.emitMany(batch)).map((r) => r.seq));
     }
     await waitFor(async () => (await (await fetch(`${url}/metrics`)).text()).includes('\nfete_http_streams_waiting 1\n'), { what: 'backpressure' });
-    const got = (await sse.take(500)).map((m) => Number(m.id));
+    const got = (await sse.take(500)).map((m) => seqOf(m));
     expect(got).toEqual(seqs);
     await waitFor(async () => (await (await fetch(`${url}/metrics`)).text()).includes('\nfete_http_streams_waiting 0\n'), { what: 'drained' });
   });

@@ -41,7 +41,7 @@ describe('routing', () => {
     const s = await server();
     const c = await raw(s.url);
     const patterns = { star: 'orders.*.status', tail: 'orders.>', lit: 'orders.o1.status', ticks: 'ticks.*', all: '>' };
-    for (const [sid, p] of Object.entries(patterns)) expect(await c.sub(sid, p)).toEqual({ ok: true, cursor: 0 });
+    for (const [sid, p] of Object.entries(patterns)) expect(await c.sub(sid, p)).toEqual({ ok: true, cursor: 0, epoch: expect.any(String) });
     await s.fete.emit(topics.orderStatus, status('o1'));
     await s.fete.emit(topics.tick, { n: 1 });
     await s.fete.emit(topics.orderPlaced, { orderId: 'o2', total: 3 });
@@ -88,7 +88,7 @@ describe('routing', () => {
     expect(await c.sub('a', '>', -1)).toMatchObject({ ok: false, error: { code: 'MALFORMED' } });
     expect(await c.sub('a', '>', 'soon')).toMatchObject({ ok: false, error: { code: 'MALFORMED' } });
     expect(await c.socket.timeout(5000).emitWithAck('sub', 'nonsense')).toMatchObject({ ok: false, error: { code: 'MALFORMED' } });
-    expect(await c.sub('ok', '>')).toEqual({ ok: true, cursor: 0 });
+    expect(await c.sub('ok', '>')).toEqual({ ok: true, cursor: 0, epoch: expect.any(String) });
   });
 
   it('caps the subscriptions of one socket', async () => {
@@ -105,8 +105,8 @@ describe('resume from a cursor', () => {
     const s = await server({ readPageSize: 7 });
     await emitTicks(s.fete, 0, 50);
     const c = await raw(s.url);
-    expect(await c.sub('e', 'ticks.*', 'earliest')).toEqual({ ok: true, cursor: 0 });
-    expect(await c.sub('n', 'ticks.*', 20)).toEqual({ ok: true, cursor: 20 });
+    expect(await c.sub('e', 'ticks.*', 'earliest')).toEqual({ ok: true, cursor: 0, epoch: expect.any(String) });
+    expect(await c.sub('n', 'ticks.*', 20)).toEqual({ ok: true, cursor: 20, epoch: expect.any(String) });
     // Live events racing the replay are buffered and flushed after it.
     await emitTicks(s.fete, 50, 50, 5);
     const want = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -175,11 +175,11 @@ describe('resume from a cursor', () => {
     const b = await server({}, { store: { pglite: dir }, schema: 'fete' });
     await emitTicks(b.fete, 10, 5);
     const c2 = await raw(b.url);
-    expect(await c2.sub('t', 'ticks.*', cursor)).toEqual({ ok: true, cursor: 10 });
+    expect(await c2.sub('t', 'ticks.*', cursor)).toEqual({ ok: true, cursor: 10, epoch: expect.any(String) });
     await b.fete.emit(topics.tick, { n: 15 });
     await until(() => c2.seqs('t').length === 6);
     expect(c2.seqs('t')).toEqual([11, 12, 13, 14, 15, 16]);
-  });
+  }, 90_000); // two PGlite directories opened: seconds each on a loaded machine
 
   it('the browser client resubscribes from its cursor after the server restarts on the same port', async () => {
     const dir = `/tmp/fete-restart-${uuidv7()}`;
@@ -210,11 +210,12 @@ describe('retention', () => {
     // Simulates retention pruning: the store does not prune yet.
     await s.fete.transaction((tx) => tx.query(`DELETE FROM "${s.schema}".events WHERE seq <= 12`));
     const c = await raw(s.url);
-    expect(await c.sub('t', 'ticks.*', 5)).toEqual({ ok: true, cursor: 12 });
-    expect(await c.sub('e', 'ticks.*', 'earliest')).toEqual({ ok: true, cursor: 12 });
-    expect(await c.sub('k', 'ticks.*', 15)).toEqual({ ok: true, cursor: 15 });
+    // The ack names where the subscription starts; the gap that follows moves it past the hole.
+    expect(await c.sub('t', 'ticks.*', 5)).toEqual({ ok: true, cursor: 5, epoch: s.fete.log.epoch });
+    expect(await c.sub('e', 'ticks.*', 'earliest')).toEqual({ ok: true, cursor: 0, epoch: s.fete.log.epoch });
+    expect(await c.sub('k', 'ticks.*', 15)).toEqual({ ok: true, cursor: 15, epoch: expect.any(String) });
     await until(() => c.seqs('t').length === 8 && c.seqs('e').length === 8 && c.seqs('k').length === 5);
-    expect(c.gaps).toEqual([{ sid: 't', reason: 'retention', after: 5, resumedAt: 12 }]);
+    expect(c.gaps).toEqual([{ sid: 't', reason: 'pruned', after: 5, resumedAt: 12, epoch: s.fete.log.epoch }]);
     expect(c.seqs('t')).toEqual([13, 14, 15, 16, 17, 18, 19, 20]);
     expect(s.fanout.stats().retentionGaps).toBe(1);
   });
@@ -229,7 +230,7 @@ describe('retention', () => {
     const sub = client.subscribe('ticks.*', (e) => void got.push(e.seq!), { from: 2, onGap: (g) => void gaps.push(g) });
     await sub.ready;
     await until(() => got.length === 6);
-    expect(gaps).toEqual([{ pattern: 'ticks.*', reason: 'retention', after: 2, resumedAt: 4 }]);
+    expect(gaps).toEqual([{ pattern: 'ticks.*', reason: 'pruned', after: 2, resumedAt: 4 }]);
     expect(got).toEqual([5, 6, 7, 8, 9, 10]);
   });
 });
@@ -321,7 +322,7 @@ describe('batched packets', () => {
     const s = await server();
     for (let n = 0; n < 5; n++) await s.fete.emit(topics.tick, { n });
     const c = await raw(s.url);
-    expect(await c.sub('h', 'ticks.*', 0)).toEqual({ ok: true, cursor: 0 });
+    expect(await c.sub('h', 'ticks.*', 0)).toEqual({ ok: true, cursor: 0, epoch: expect.any(String) });
     await until(() => c.seqs('h').length === 5, 'history');
     await s.fete.emit(topics.tick, { n: 5 });
     await until(() => c.seqs('h').length === 6, 'live');

@@ -61,10 +61,10 @@ describe.each(engines)('retention gaps on $name', ({ name, store }) => {
       raws.push(c);
       await c.connected();
       const t = timeline(c.socket);
-      expect(await c.sub('ticks', 'ticks.*', 2)).toEqual({ ok: true, cursor: 2 });
-      expect(await c.sub('all', '>', 2)).toEqual({ ok: true, cursor: 2 });
-      expect(await c.sub('late', 'pulses.*', 7)).toEqual({ ok: true, cursor: 7 });
-      expect(await c.sub('fresh', 'pulses.*', 8)).toEqual({ ok: true, cursor: 8 });
+      expect(await c.sub('ticks', 'ticks.*', 2)).toEqual({ ok: true, cursor: 2, epoch: expect.any(String) });
+      expect(await c.sub('all', '>', 2)).toEqual({ ok: true, cursor: 2, epoch: expect.any(String) });
+      expect(await c.sub('late', 'pulses.*', 7)).toEqual({ ok: true, cursor: 7, epoch: expect.any(String) });
+      expect(await c.sub('fresh', 'pulses.*', 8)).toEqual({ ok: true, cursor: 8, epoch: expect.any(String) });
       await until(() => of(t, 'all').length === 9 && of(t, 'ticks').length === 5 && of(t, 'late').length === 4 && of(t, 'fresh').length === 3);
       expect(of(t, 'ticks')).toEqual(['3', '4', '5', '12', '13']);
       expect(of(t, 'all')).toEqual(['3', '4', '5', 'gap(2,8)', '9', '10', '11', '12', '13']);

@@ -3,6 +3,7 @@
 // `emit` takes exactly the topic's input type, and receipts, status and events are typed.
 import { describe, expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
+import type { Cursor } from '../../shared/index.js';
 import {
   createClient,
   defineTopic,
@@ -78,13 +79,14 @@ describe('subscribe', () => {
     const sub = client.subscribe('orders.*.status', { from: 'earliest' });
     expectTypeOf(sub).toEqualTypeOf<ClientSubscription<StatusEvent>>();
     for await (const ev of sub) expectTypeOf(ev).toEqualTypeOf<StatusEvent>();
-    expectTypeOf(sub.cursor).toEqualTypeOf<number | undefined>();
+    expectTypeOf(sub.cursor).toEqualTypeOf<Cursor | undefined>();
     expectTypeOf(sub.ready).toEqualTypeOf<Promise<void>>();
   });
 
-  test('options: from is latest, earliest or a seq; onGap gets a Gap', () => {
+  test('options: from is latest, earliest, a cursor or a seq; onGap gets a Gap', () => {
     client.subscribe('users.>', () => {}, { from: 42, onGap: (g) => expectTypeOf(g).toEqualTypeOf<Gap>() });
-    // @ts-expect-error from is 'latest' | 'earliest' | number
+    client.subscribe('users.>', () => {}, { from: 'a1b2:42' });
+    // @ts-expect-error from is 'latest' | 'earliest' | a cursor | number
     client.subscribe('users.>', () => {}, { from: 'yesterday' });
   });
 });

@@ -29,6 +29,10 @@ import {
   type TopicCatalog,
   type WireError,
 } from '../../../shared/index.js';
+import { parseCursor } from '../../../shared/index.js';
+
+/** The epoch of the fake server's log. */
+export const FAKE_EPOCH = 'fake';
 import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from '../../../client/transport.js';
 
 export interface FakeServerOptions {
@@ -181,18 +185,19 @@ export class FakeFeteServer {
     if (!isValidPattern(pattern)) return ack({ ok: false, error: { code: 'INVALID_PATTERN', message: `bad pattern ${pattern}` } });
     const refused = this.#o.refuseSubscribe?.(pattern);
     if (refused) return ack({ ok: false, error: refused });
-    // 'earliest' is the retained log, no gap; a numeric cursor before it has lost events.
-    let cursor = from === 'latest' ? this.head : from === 'earliest' ? this.#firstRetained - 1 : from;
+    // 'earliest' is the retained log, no gap; a cursor before it has lost events.
+    const position = from === 'latest' || from === 'earliest' ? undefined : parseCursor(from)!;
+    let cursor = from === 'latest' ? this.head : from === 'earliest' ? this.#firstRetained - 1 : position!.seq;
     let gap: GapPacket | undefined;
     if (cursor < this.#firstRetained - 1) {
-      gap = { sid, reason: 'retention', after: cursor, resumedAt: this.#firstRetained - 1 };
+      gap = { sid, reason: 'pruned', after: cursor, resumedAt: this.#firstRetained - 1, epoch: FAKE_EPOCH };
       cursor = this.#firstRetained - 1;
     }
     conn.subs.set(sid, pattern);
-    ack({ ok: true, cursor });
+    ack({ ok: true, cursor, epoch: FAKE_EPOCH });
     const t = conn.transport;
     if (gap) conn.send(() => t.handlers?.gap(gap));
-    const replayFrom = typeof from === 'number' ? Math.max(this.#firstRetained - 1, cursor - (this.#o.replayOverlap ?? 0)) : cursor;
+    const replayFrom = position !== undefined ? Math.max(this.#firstRetained - 1, cursor - (this.#o.replayOverlap ?? 0)) : cursor;
     for (const env of this.log.slice(replayFrom)) if (matches(pattern, env.subject)) this.#sendEv(conn, sid, env);
   }
 

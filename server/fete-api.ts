@@ -1,0 +1,89 @@
+// The server's public interface, `Fete<C>`: what `createFete` returns (fete.ts implements it). In a
+// file of its own so that the parts the composition root wires (fanout, HTTP) can name it without
+// importing the root.
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { ContextRegistry } from './context/context-registry.js';
+import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
+import type { ExpressOptions, FeteRouter } from './http/index.js';
+import type { FollowItem } from './log/follow.js';
+import type { ListenerOptions } from './options.js';
+import type { PruneReport } from './retention-job.js';
+import type {
+  DeadLetter,
+  DeadLetterQuery,
+  EmitFn,
+  EmitItem,
+  EmitResult,
+  FeteLog,
+  FeteStats,
+  FeteTransaction,
+  PatternHandler,
+  StopOptions,
+  TopicHandler,
+  WorkerStatus,
+} from './types.js';
+
+/** Options of `fete.follow`. */
+export interface FollowOptions {
+  /** 'latest' (only new events), 'earliest' (the whole retained log), or a cursor (`page.cursor`
+   * of an earlier page; a bare seq is a seq of this log). @default 'latest' */
+  from?: SubscribeFrom;
+  /** Ends the iteration (it returns). */
+  signal?: AbortSignal;
+}
+
+export interface Fete<C extends TopicCatalog> {
+  /** The catalogue this server was created with. */
+  readonly topics: C;
+  /** Context codecs: `fete.contexts.register({ name, capture, restore })`. */
+  readonly contexts: ContextRegistry;
+  /** Reads and tails of the log, for the fanout and HTTP layers. @internal */
+  readonly log: FeteLog;
+  /**
+   * Follows the log for `pattern` (server-side consumers: projections, webhooks): event pages in
+   * seq order, then live, forever, with a gap notice wherever the log cannot cover the resume
+   * (`reset`: a cursor of another log; `ahead`: beyond this log's head; `pruned`: removed by
+   * retention). `from`: 'latest' (default), 'earliest', or a cursor (`page.cursor` of an earlier
+   * page; a bare seq means this log's). `signal` ends the iteration. Pages without events are left
+   * out. Throws INVALID_PATTERN, MALFORMED (a bad `from`), or a store fault from a read.
+   */
+  follow(pattern: string, options?: FollowOptions): AsyncIterable<FollowItem>;
+  /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
+  /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
+  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P>, options?: ListenerOptions): void;
+  /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
+  emit: EmitFn<C>;
+  /** Appends several events in one transaction: all or none. */
+  emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
+  /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
+  transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;
+  /** Mounts the realtime fanout (Socket.IO, namespace `/fete`) on `httpServer`: browsers subscribe
+   * to the log by pattern and emit `clientEmit` topics. `stop()` closes it (not the HTTP server). */
+  attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle;
+  /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...). */
+  fanoutStats(): FanoutStats;
+  /** This process's workers: the dispatcher's state, the listeners registered here, and how their
+   * attempts ended since start (completed, retried, dead). No store query (see `stats()`). */
+  workerStatus(): WorkerStatus;
+  /** HTTP emit, SSE stream, health, metrics, inspector: `app.use('/fete', fete.express())`. */
+  express<P = unknown>(options?: ExpressOptions<P>): FeteRouter;
+  /** Starts what `roles` ask for: the durable dispatcher for 'worker'. */
+  start(): Promise<void>;
+  /** Prunes the log now, per topic `retention` (what workers do every `retention.intervalMs`):
+   * events past their topic's retention whose durable deliveries are all done. One report per
+   * topic with a rule. Under `dispatch: 'inline'` there is no store and nothing to prune. */
+  prune(): Promise<PruneReport[]>;
+  /** Stops workers (draining by default) and closes the store. The instance is closed afterwards. */
+  stop(options?: StopOptions): Promise<void>;
+  /** Backlog per listener and topic. */
+  stats(): Promise<FeteStats>;
+  /** Dead letters, oldest first (negative ids: in-memory ones of non-durable listeners). */
+  deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>;
+  /** Puts a dead letter back to pending with a fresh set of attempts; NOT_FOUND if it is not dead. */
+  retry(deliveryId: number): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+

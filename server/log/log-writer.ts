@@ -1,0 +1,80 @@
+// The writer's side of the log, for every emit of this process: waits for durable listeners to be
+// recorded, appends (letting idle local listeners claim in the same statement), and after the
+// commit runs the non-durable listeners of the new events and reports the commit to the log's
+// readers (commit hooks: the fanout and followers get the events without a read).
+import type { Envelope } from '../../shared/index.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { InlineDispatcher } from '../dispatch/inline-dispatcher.js';
+import type { DurableListeners } from '../durable-listeners.js';
+import type { Registry } from '../registry.js';
+import type { Queryable } from '../store/driver.js';
+import type { TakenDelivery } from '../store/event-queries.js';
+import type { EmitResult, EventLog } from './event-log.js';
+
+export interface LogWriterDeps {
+  log: EventLog;
+  registry: Registry;
+  inline: InlineDispatcher;
+  /** The durable dispatcher and its listeners (store only). */
+  dispatcher: Dispatcher | undefined;
+  listeners: DurableListeners | undefined;
+  /** Whether idle local listeners claim in the append, and for how long. */
+  localTake: boolean;
+  leaseMs: number;
+}
+
+export class LogWriter {
+  constructor(private readonly d: LogWriterDeps) {}
+
+  /** Appends in autocommit, then runs what follows the commit. A single event may be claimed by an
+   * idle local listener in the append itself (no round trip through NOTIFY and a claim). */
+  async emit(envelopes: Envelope[]): Promise<EmitResult[]> {
+    if (envelopes.length === 0) return [];
+    const taken: TakenDelivery[] = [];
+    const results = await this.#append(envelopes, undefined, envelopes.length === 1 ? taken : undefined);
+    if (taken.length > 0) this.d.dispatcher!.adopt(taken);
+    this.committed(envelopes, results);
+    return results;
+  }
+
+  /** Runs `fn` in one transaction; `append` appends in it. What follows the commit runs after it. */
+  async transaction<R>(fn: (append: (envelopes: Envelope[]) => Promise<EmitResult[]>, q: Queryable | undefined) => Promise<R>): Promise<R> {
+    await this.d.listeners?.recorded(); // before the transaction: appends in it cannot wait
+    const envelopes: Envelope[] = [];
+    const results: EmitResult[] = [];
+    const value = await this.d.log.transaction(
+      (q) =>
+        fn(async (built) => {
+          const r = await this.#append(built, q);
+          envelopes.push(...built);
+          results.push(...r);
+          return r;
+        }, q),
+      () => envelopes.filter((_, i) => !results[i]!.duplicate),
+    );
+    this.committed(envelopes, results);
+    return value;
+  }
+
+  async #append(envelopes: Envelope[], q: Queryable | undefined, taken?: TakenDelivery[]): Promise<EmitResult[]> {
+    if (!q) await this.d.listeners?.recorded();
+    const idle = taken && this.d.dispatcher && this.d.localTake ? this.d.dispatcher.idleListenerIds() : [];
+    const take = idle.length > 0 ? { listenerIds: idle, leaseMs: this.d.leaseMs } : undefined;
+    return this.d.log.append(envelopes, { q, take, taken });
+  }
+
+  /** After a commit: run non-durable listeners of the new events, and hand the events to the log's
+   * readers in this process. */
+  committed(envelopes: readonly Envelope[], results: readonly EmitResult[]): void {
+    const fresh: Envelope[] = [];
+    for (let i = 0; i < envelopes.length; i++) {
+      const r = results[i]!;
+      if (r.duplicate) continue;
+      const envelope = { ...envelopes[i]!, seq: r.seq };
+      fresh.push(envelope);
+      const listeners = this.d.registry.inlineFor(envelope);
+      if (listeners.length > 0) this.d.inline.dispatch(envelope, listeners);
+    }
+    this.d.log.committed(fresh);
+  }
+}
