@@ -1,7 +1,7 @@
 // fete.log: what the realtime fanout and HTTP layers build on (internal, not the stable API):
 // reads of the log in seq order, the head seq, hooks called after appends (in any process, and with
 // the events themselves after this process's commits), and appends of envelopes built elsewhere
-// (browser emits), re-validated here.
+// (browser emits) that ingress admitted: stamped with server headers here, not validated again.
 import { type Envelope, FeteError } from '../shared/index.js';
 import type { MemoryLog } from './memory-log.js';
 import type { LogReader } from './store/log-reader.js';
@@ -24,8 +24,8 @@ export interface FeteLogDeps {
   /** Hooks called after every local append commits, with the appended events. */
   commitHooks: Set<(events: readonly Envelope[]) => void>;
   assertOpen(): void;
-  /** Re-validates an envelope from outside (topic, payload, subject, server-side context). */
-  rebuild(envelope: Envelope): Promise<Envelope>;
+  /** Stamps server headers and context on an envelope ingress admitted (server/ingress/). */
+  stamp(envelope: Envelope): Envelope;
   /** Appends validated envelopes and runs what follows a commit. */
   append(envelopes: Envelope[]): Promise<EmitResult[]>;
 }
@@ -77,7 +77,7 @@ export function createFeteLog(d: FeteLogDeps): FeteLog {
       const slots: number[] = [];
       for (let i = 0; i < incoming.length; i++) {
         try {
-          valid.push(await d.rebuild(incoming[i]!));
+          valid.push(d.stamp(incoming[i]!));
           slots.push(i);
         } catch (err) {
           outcomes[i] = { ok: false, id: String(incoming[i]?.id), error: FeteError.from(err) };

@@ -3,7 +3,8 @@
 // `start()` runs the durable dispatcher (worker role). See DESIGN.md "Durable dispatch".
 import createDebug from 'debug';
 import { type AnyTopic, type Envelope, FeteError, type TopicCatalog, isFeteError } from '../shared/index.js';
-import { buildEnvelope, rebuildEnvelope } from './build-envelope.js';
+import { admitServerEmit } from './ingress/admit-server.js';
+import { stampAdmitted } from './ingress/stamp-headers.js';
 import { type ContextRegistry, Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
@@ -149,7 +150,7 @@ class FeteServer {
           contexts: this.contexts,
           completer: new Completer(store, o.worker.completionBatchSize),
           random: o.random,
-          buildEnvelope: (t, p, opts) => buildEnvelope(o.topics, this.contexts, t as AnyTopic, p, opts),
+          buildEnvelope: (t, p, opts) => admitServerEmit({ catalog: o.topics, contexts: this.contexts }, t as AnyTopic, p, opts),
           afterCommit: (envs, results) => this.#afterCommit(envs, results),
           outcome,
         },
@@ -168,7 +169,7 @@ class FeteServer {
       pruned: (after) => (store ? prunedAfter(store.driver, store.tables, after) : Promise.resolve([])),
       commitHooks: this.#commitHooks,
       assertOpen: () => this.#assertOpen(),
-      rebuild: (envelope) => rebuildEnvelope(o.topics, this.contexts, envelope),
+      stamp: (envelope) => stampAdmitted(o.topics, this.contexts, envelope),
       append: (envelopes) =>
         this.#track(
           this.#append(envelopes, undefined).then((results) => {
@@ -228,7 +229,7 @@ class FeteServer {
   }
 
   #build(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope> {
-    return buildEnvelope(this.topics, this.contexts, topic as AnyTopic, payload, options);
+    return admitServerEmit({ catalog: this.topics, contexts: this.contexts }, topic as AnyTopic, payload, options);
   }
 
   emit(topic: unknown, payload: unknown, options?: EmitOptions): Promise<EmitResult> {

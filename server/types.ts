@@ -177,7 +177,7 @@ export interface FeteLog {
   /** Called right after an append of this process commits, with the events it appended (seq set,
    * duplicates left out), as stored. Appends of other processes come through `onAppend` only. */
   onCommit(fn: (events: readonly Envelope[]) => void): () => void;
-  /** Validates and appends envelopes built elsewhere (browser emits): topic, payload and subject
-   * are checked, context is captured here (the client's is not trusted). */
+  /** Appends envelopes a client door of ingress admitted (server/ingress/admit-client.ts): server
+   * headers and context are stamped here (the client's are not trusted); nothing is validated again. */
   append(envelopes: readonly Envelope[]): Promise<AppendOutcome[]>;
 }

@@ -133,10 +133,17 @@ export function parseUntrusted(text: unknown, options: DecodeOptions = {}): Pars
   }
   // JSON.parse makes "__proto__" an own key (harmless so far); refuse it before anything walks it.
   assertNoForbiddenKeys(raw, options.maxDepth ?? MAX_DECODE_DEPTH);
+  return checkParsedUntrusted(raw);
+}
+
+/** The checks of `parseUntrusted` after JSON.parse, for a value parsed elsewhere (an HTTP body,
+ * already size-bounded and walked by `assertNoForbiddenKeys`): the `{ json, meta }` shape and
+ * no prototype keys in meta paths. */
+export function checkParsedUntrusted(raw: unknown): ParsedSuperjson {
   if (raw === null || typeof raw !== 'object' || !('json' in raw))
     throw new FeteError('MALFORMED', 'message is not superjson ({ json, meta })');
   const meta = (raw as { meta?: unknown }).meta;
-  if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta)))
+  if (meta !== undefined && (meta === null || typeof meta !== 'object'))
     throw new FeteError('MALFORMED', 'superjson meta must be an object');
   if (meta !== undefined) assertNoForbiddenPaths(meta);
   return raw as ParsedSuperjson;

@@ -61,6 +61,7 @@ export {
   type DecodeOptions,
 } from './codec.js';
 export { decodeWireEnvelope, toWireEnvelope, type WireEnvelope } from './wire-envelope.js';
+export { MAX_PAYLOAD_DEPTH, assertEncodable } from './encodable.js';
 export { isUuid, uuidv7 } from './uuid.js';
 export {
   createBus,

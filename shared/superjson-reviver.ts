@@ -21,13 +21,15 @@ const bad = (m: string) => new FeteError('MALFORMED', `superjson meta: ${m}`);
 const LEAF = new Set(['undefined', 'bigint', 'Date', 'number']);
 const NUMBERS: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY, '-0': -0 };
 
-/** superjson's path syntax (v1): segments joined by `.`, with `\.` and `\\` escapes. */
-function parsePath(path: string): string[] {
+/** superjson's path syntax: segments joined by `.`, with `\.` and (v1) `\\` escapes; in legacy
+ * paths (meta without `v`, or `v: 0`) a backslash not before a dot is a plain character. */
+function parsePath(path: string, legacy: boolean): string[] {
   const segments: string[] = [];
   let segment = '';
   for (let i = 0; i < path.length; i++) {
     const c = path[i]!;
-    if (c === '\\') {
+    if (legacy && c === '\\' && path[i + 1] !== '.') segment += c;
+    else if (c === '\\') {
       const next = path[i + 1];
       if (next !== '.' && next !== '\\') throw bad(`invalid escape in path "${path.slice(0, 80)}"`);
       segment += next;
@@ -78,7 +80,7 @@ function untransformLeaf(type: string, value: unknown): unknown {
 
 /** Collects `[path segments, annotation]` from superjson's annotation tree (`meta.values`): a node
  * `[annotation, children?]`, or a record of subtrees keyed by (relative) path. Iterative. */
-function annotations(values: unknown): Array<{ path: string[]; type: string }> {
+function annotations(values: unknown, legacy: boolean): Array<{ path: string[]; type: string }> {
   const out: Array<{ path: string[]; type: string }> = [];
   const stack: Array<{ tree: unknown; at: string[]; record: boolean }> = [{ tree: values, at: [], record: false }];
   while (stack.length > 0) {
@@ -91,22 +93,22 @@ function annotations(values: unknown): Array<{ path: string[]; type: string }> {
       if (children !== undefined) stack.push({ tree: children, at, record: true });
       out.push({ path: at, type });
     } else if (Array.isArray(tree)) throw bad('annotation children must be an object');
-    else for (const [key, sub] of Object.entries(tree)) stack.push({ tree: sub, at: [...at, ...parsePath(key)], record: false });
+    else for (const [key, sub] of Object.entries(tree)) stack.push({ tree: sub, at: [...at, ...parsePath(key, legacy)], record: false });
   }
   return out;
 }
 
 /** `referentialEqualities`: `{ path: [identical paths] }`, or `[[paths identical to the root], {...}?]`. */
-function equalities(meta: unknown): Array<{ target: string[]; aliases: string[][] }> {
+function equalities(meta: unknown, legacy: boolean): Array<{ target: string[]; aliases: string[][] }> {
   if (meta === undefined) return [];
   const out: Array<{ target: string[]; aliases: string[][] }> = [];
   const paths = (list: unknown): string[][] => {
     if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) throw bad('identical paths must be an array of strings');
-    return (list as string[]).map(parsePath);
+    return (list as string[]).map((p) => parsePath(p, legacy));
   };
   const record = (r: unknown) => {
     if (r === null || typeof r !== 'object' || Array.isArray(r)) throw bad('referentialEqualities must map paths to arrays of paths');
-    for (const [key, list] of Object.entries(r)) out.push({ target: parsePath(key), aliases: paths(list) });
+    for (const [key, list] of Object.entries(r)) out.push({ target: parsePath(key, legacy), aliases: paths(list) });
   };
   if (Array.isArray(meta)) {
     const [root, other, ...rest] = meta as unknown[];
@@ -125,10 +127,11 @@ function equalities(meta: unknown): Array<{ target: string[]; aliases: string[][
  */
 export function reviveSuperjson(json: unknown, meta: { values?: unknown; referentialEqualities?: unknown; v?: unknown } | undefined): unknown {
   if (meta === undefined) return json;
-  if (meta.v !== undefined && meta.v !== 1) throw bad('only version 1 paths are accepted');
+  if (meta.v !== undefined && meta.v !== 0 && meta.v !== 1) throw bad('unknown version');
+  const legacy = meta.v !== 1;
   const root = { v: json };
-  const values = meta.values === undefined ? [] : annotations(meta.values);
-  const links = equalities(meta.referentialEqualities);
+  const values = meta.values === undefined ? [] : annotations(meta.values, legacy);
+  const links = equalities(meta.referentialEqualities, legacy);
   // 1. Resolve every path before anything changes, so each is a walk over the JSON tree.
   const annotated = new Set<unknown>();
   const leaves: Array<{ slot: Slot; type: string }> = [];
