@@ -24,6 +24,7 @@ const NUMBERS: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSI
 /** superjson's path syntax: segments joined by `.`, with `\.` and (v1) `\\` escapes; in legacy
  * paths (meta without `v`, or `v: 0`) a backslash not before a dot is a plain character. */
 function parsePath(path: string, legacy: boolean): string[] {
+  if (!path.includes('\\')) return path.split('.');
   const segments: string[] = [];
   let segment = '';
   for (let i = 0; i < path.length; i++) {
@@ -50,8 +51,8 @@ function resolve(root: { v: unknown }, segments: readonly string[]): Slot {
   for (const s of segments) {
     const value = (slot.container as Record<string, unknown>)[slot.key as string];
     if (Array.isArray(value)) {
-      const i = Number(s);
-      if (!/^(0|[1-9]\d*)$/.test(s) || i >= value.length) throw bad(`path segment "${s.slice(0, 40)}" is not an index of its array`);
+      const i = +s;
+      if (!(i < value.length && Number.isInteger(i) && i >= 0 && String(i) === s)) throw bad(`path segment "${s.slice(0, 40)}" is not an index of its array`);
       slot = { container: value, key: i };
     } else if (value !== null && typeof value === 'object' && Object.hasOwn(value, s)) {
       slot = { container: value as Record<string, unknown>, key: s };
@@ -133,20 +134,19 @@ export function reviveSuperjson(json: unknown, meta: { values?: unknown; referen
   const values = meta.values === undefined ? [] : annotations(meta.values, legacy);
   const links = equalities(meta.referentialEqualities, legacy);
   // 1. Resolve every path before anything changes, so each is a walk over the JSON tree.
-  const annotated = new Set<unknown>();
   const leaves: Array<{ slot: Slot; type: string }> = [];
+  const containers: Array<{ slot: Slot; depth: number }> = [];
   const kinds = new Map<unknown[], 'set' | 'map'>();
   for (const { path, type } of values) {
     const slot = resolve(root, path);
-    const value = read(slot);
-    const id = Array.isArray(value) ? value : `${path.length}:${path.join('\u0000')}`;
-    if (annotated.has(id)) throw bad('two annotations for one value');
-    annotated.add(id);
     if (type === 'set' || type === 'map') {
+      const value = read(slot);
       if (!Array.isArray(value)) throw bad(`a ${type} annotation must be on an array`);
+      if (kinds.has(value)) throw bad('two annotations for one value');
       if (type === 'map' && !value.every((e) => Array.isArray(e) && e.length === 2)) throw bad('a map is an array of [key, value] pairs');
       kinds.set(value, type);
-    } else leaves.push({ slot, type });
+      containers.push({ slot, depth: path.length });
+    } else leaves.push({ slot, type }); // a second leaf annotation on one value finds no string there: refused
   }
   const aliasSlots = links.map(({ target, aliases }) => ({ target: resolve(root, target), aliases: aliases.map((a) => resolve(root, a)) }));
   // 2. Leaves in place (Date, bigint...), then links (an alias takes its target's node).
@@ -156,6 +156,15 @@ export function reviveSuperjson(json: unknown, meta: { values?: unknown; referen
     for (const a of aliases) write(a, node);
   }
   if (kinds.size === 0) return root.v;
+  if (aliasSlots.length === 0) {
+    // Still a tree: build the deepest Sets and Maps first, each from its (final) entries, in place.
+    containers.sort((a, b) => b.depth - a.depth);
+    for (const { slot } of containers) {
+      const entries = read(slot) as unknown[];
+      write(slot, kinds.get(entries) === 'set' ? new Set(entries) : new Map(entries as Array<[unknown, unknown]>));
+    }
+    return root.v;
+  }
   // 3. Sets and Maps: allocate one per array (shared and cyclic ones included), then fill, each
   // node visited once.
   const built = new Map<unknown[], Set<unknown> | Map<unknown, unknown>>();
