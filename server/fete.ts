@@ -150,7 +150,7 @@ class FeteServer {
           contexts: this.contexts,
           completer: new Completer(store, o.worker.completionBatchSize),
           random: o.random,
-          buildEnvelope: (t, p, opts) => admitServerEmit({ catalog: o.topics, contexts: this.contexts }, t as AnyTopic, p, opts),
+          buildEnvelope: (t, p, opts) => this.#build(t, p, opts),
           afterCommit: (envs, results) => this.#afterCommit(envs, results),
           outcome,
         },
@@ -229,7 +229,7 @@ class FeteServer {
   }
 
   #build(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope> {
-    return admitServerEmit({ catalog: this.topics, contexts: this.contexts }, topic as AnyTopic, payload, options);
+    return admitServerEmit({ catalog: this.topics, contexts: this.contexts, maxEnvelopeBytes: this.#o.maxEnvelopeBytes }, topic as AnyTopic, payload, options);
   }
 
   emit(topic: unknown, payload: unknown, options?: EmitOptions): Promise<EmitResult> {

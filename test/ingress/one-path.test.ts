@@ -138,6 +138,13 @@ describe.each(engines)('on $name', (engine) => {
     for (const r of refusals) expect(r, r.message).toMatchObject({ code: 'TOO_LARGE', retryable: false });
   });
 
+  test('createFete({ maxEnvelopeBytes }) bounds server emits: past it TOO_LARGE, within it accepted', async ({ skip }) => {
+    if (engine.skipReason()) skip();
+    const { fete } = await engine.start({ maxEnvelopeBytes: 16 * 1024 });
+    await expect(fete.emit(topics.anything, { text: 'z'.repeat(20 * 1024) })).rejects.toMatchObject({ code: 'TOO_LARGE', retryable: false });
+    await expect(fete.emit(topics.anything, { text: 'z'.repeat(8 * 1024) })).resolves.toMatchObject({ duplicate: false });
+  });
+
   test('a schema whose output grows past the limit is TOO_LARGE at emit, not an event receivers cannot decode', async ({ skip }) => {
     if (engine.skipReason()) skip();
     const server = await engine.start();
