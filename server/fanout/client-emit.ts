@@ -4,7 +4,7 @@
 // headers are stamped. One result per input, in order.
 import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
 import { runAs } from '../context/principal.js';
-import { admitClientEmit, allowed } from '../ingress/admit-client.js';
+import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
 import type { FeteLog } from '../types.js';
 import type { ClientEmitContext } from './types.js';
 
@@ -30,6 +30,10 @@ function rejected(id: string | null, err: unknown): EmitAckItem {
 function idOf(encoded: unknown, framed: string | undefined): string | null {
   if (framed !== undefined) return framed;
   // The id of an input that failed later checks is still worth echoing, so the client can match it.
+  if (encoded instanceof ParsedEnvelope) {
+    const json = (encoded.raw as { json?: { id?: unknown } } | null)?.json;
+    return typeof json?.id === 'string' ? json.id : null;
+  }
   try {
     const raw = typeof encoded === 'string' && encoded.length < 4096 ? (JSON.parse(encoded) as { json?: { id?: unknown } }) : undefined;
     return typeof raw?.json?.id === 'string' ? raw.json.id : null;
