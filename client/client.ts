@@ -4,6 +4,7 @@
 // status. Every signature is derived from the topic catalogue, with no code generation.
 import {
   FeteError,
+  assertEncodable,
   createEnvelope,
   decodeEnvelope,
   encodeEnvelope,
@@ -198,8 +199,11 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       throw new FeteError('FORBIDDEN', `topic "${known.name}" is not declared clientEmit: browsers may not emit it`, {
         details: { topic: known.name },
       });
+    // Validated here for early feedback; what is sent is the input: the server's one validation
+    // decides, and a transforming schema (z.string().transform(Number)) must see its input there.
+    assertEncodable(payload, { topic: known.name });
     const envelope = createEnvelope(known, payload, { id: options.id, headers: options.headers }) as EnvelopeOf<T>;
-    const e = encodeEnvelope(envelope as Envelope);
+    const e = encodeEnvelope({ ...(envelope as Envelope), payload });
     const max = this.#o.maxEnvelopeBytes;
     // At most 3 UTF-8 bytes per UTF-16 unit: encode only when the limit is in doubt.
     const size = e.length * 3 <= max ? e.length : encoder.encode(e).length;

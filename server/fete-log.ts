@@ -1,14 +1,14 @@
 // fete.log: what the realtime fanout and HTTP layers build on (internal, not the stable API): the
 // event log's reads and notifications as they are, plus appends of envelopes built elsewhere
-// (browser emits), re-validated here before they reach the log's writer.
+// (browser emits) that ingress admitted: stamped with server headers here, not validated again.
 import { type Envelope, FeteError } from '../shared/index.js';
 import type { LogView } from './log/event-log.js';
 import type { AppendOutcome, EmitResult, FeteLog } from './types.js';
 
 export interface FeteLogDeps {
   assertOpen(): void;
-  /** Re-validates an envelope from outside (topic, payload, subject, server-side context). */
-  rebuild(envelope: Envelope): Promise<Envelope>;
+  /** Stamps server headers and context on an envelope ingress admitted (server/ingress/). */
+  stamp(envelope: Envelope): Envelope;
   /** Appends validated envelopes and runs what follows a commit. */
   append(envelopes: Envelope[]): Promise<EmitResult[]>;
 }
@@ -33,7 +33,7 @@ export function createFeteLog(log: LogView, d: FeteLogDeps): FeteLog {
       const slots: number[] = [];
       for (let i = 0; i < incoming.length; i++) {
         try {
-          valid.push(await d.rebuild(incoming[i]!));
+          valid.push(d.stamp(incoming[i]!));
           slots.push(i);
         } catch (err) {
           outcomes[i] = { ok: false, id: String(incoming[i]?.id), error: FeteError.from(err) };

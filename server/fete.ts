@@ -6,7 +6,8 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type AnyTopic, type Envelope, FeteError, type InputOf, type TopicCatalog, type TopicsOf } from '../shared/index.js';
-import { buildEnvelope, rebuildEnvelope } from './build-envelope.js';
+import { admitServerEmit } from './ingress/admit-server.js';
+import { stampAdmitted } from './ingress/stamp-headers.js';
 import { Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
@@ -85,7 +86,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
           contexts: this.contexts,
           completer: new Completer(store, o.worker.completionBatchSize),
           random: o.random,
-          buildEnvelope: (t, p, opts) => buildEnvelope(o.topics, this.contexts, t as AnyTopic, p, opts),
+          buildEnvelope: (t, p, opts) => this.#build(t, p, opts),
           afterCommit: (envs, results) => this.#writer.committed(envs, results),
           outcome,
         },
@@ -102,7 +103,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead });
     this.log = createFeteLog(log, {
       assertOpen: () => this.#assertOpen(),
-      rebuild: (envelope) => rebuildEnvelope(o.topics, this.contexts, envelope),
+      stamp: (envelope) => stampAdmitted(o.topics, this.contexts, envelope),
       append: (envelopes) => this.#track(this.#writer.emit(envelopes)),
     });
   }
@@ -128,7 +129,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   }
 
   #build(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope> {
-    return buildEnvelope(this.topics, this.contexts, topic as AnyTopic, payload, options);
+    return admitServerEmit({ catalog: this.topics, contexts: this.contexts, maxEnvelopeBytes: this.#o.maxEnvelopeBytes }, topic as AnyTopic, payload, options);
   }
 
   emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitResult> {

@@ -3,7 +3,7 @@
 // listener over `listenerDefaults`.
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
-import { FeteError, type TopicCatalog } from '../shared/index.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, FeteError, type TopicCatalog } from '../shared/index.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
 import type { Driver } from './store/driver.js';
@@ -84,6 +84,11 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   random?: () => number;
   /** The pruning of topics that declare `retention` (worker role only). @default see RetentionOptions */
   retention?: RetentionOptions;
+  /** Largest event a server emit may make (`fete.emit`, `emitMany`, `tx.emit`, `ctx.emit`), in
+   * UTF-8 bytes of its encoded envelope; beyond it the emit fails with TOO_LARGE. Keep it at or
+   * below what receivers accept (the client's `maxEnvelopeBytes`, the fanout's `maxPayloadBytes`),
+   * or they could not decode the event. @default 1 MiB (DEFAULT_MAX_ENVELOPE_BYTES) */
+  maxEnvelopeBytes?: number;
 }
 
 export interface ResolvedListenerOptions {
@@ -106,6 +111,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   worker: Required<WorkerOptions>;
   random: () => number;
   retention: Required<RetentionOptions>;
+  maxEnvelopeBytes: number;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -162,6 +168,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     worker,
     random: o.random ?? Math.random,
     retention,
+    maxEnvelopeBytes: positive('maxEnvelopeBytes', o.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES),
   };
 }
 

@@ -2,7 +2,7 @@
 // pattern), a name unique per target, a handler and resolved options. Durable listeners also get
 // the id of their row in the store's listener table once recorded.
 import { type AnyTopic, type Envelope, FeteError, type TopicCatalog, matches, topicByName, validatePattern } from '../shared/index.js';
-import { resolveTopic } from './build-envelope.js';
+import { resolveTopic } from './ingress/resolve-topic.js';
 import { type ListenerOptions, type ResolvedListenerOptions, resolveListenerOptions } from './options.js';
 import { patternToRegex } from './store/pattern-regex.js';
 import type { ListenerContext } from './types.js';

@@ -183,7 +183,7 @@ export type AppendOutcome = ({ ok: true } & EmitResult) | { ok: false; id: strin
  * @internal
  */
 export interface FeteLog extends LogView {
-  /** Validates and appends envelopes built elsewhere (browser emits): topic, payload and subject
-   * are checked, context is captured here (the client's is not trusted). */
+  /** Appends envelopes a client door of ingress admitted (server/ingress/admit-client.ts): server
+   * headers and context are stamped here (the client's are not trusted); nothing is validated again. */
   append(envelopes: readonly Envelope[]): Promise<AppendOutcome[]>;
 }

@@ -48,13 +48,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Checks a header map: a plain object of string values. */
+/** A NUL or a lone surrogate: the store keeps headers as jsonb, which refuses both (a store error
+ * that would look retryable), and no header needs them. */
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Checks a header map: a plain object of string values, with no NUL or lone surrogate. */
 export function validateHeaders(headers: unknown): Record<string, string> {
   if (headers === undefined) return {};
   if (!isPlainObject(headers)) throw new FeteError('MALFORMED', 'headers must be an object of strings');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== 'string') throw new FeteError('MALFORMED', `header "${k}" must be a string`);
+    if (UNSTORABLE.test(k) || UNSTORABLE.test(v)) throw new FeteError('MALFORMED', `header ${JSON.stringify(k)} holds a NUL or a lone surrogate`);
     out[k] = v;
   }
   return out;

@@ -62,6 +62,7 @@ export {
 } from './codec.js';
 export { formatCursor, isEpoch, parseCursor, requireCursor, type Cursor, type LogPosition } from './cursor.js';
 export { decodeWireEnvelope, toWireEnvelope, type WireEnvelope } from './wire-envelope.js';
+export { MAX_PAYLOAD_DEPTH, assertEncodable } from './encodable.js';
 export { isUuid, uuidv7 } from './uuid.js';
 export {
   createBus,

@@ -1,21 +1,15 @@
 // Applying emits that come from browsers (Socket.IO `emit` packets and the HTTP emit route): each
-// encoded envelope is decoded as hostile input, checked against the catalogue, authorized for the
-// sender and appended with the sender as the current principal. One result per input, in order.
-import {
-  type AnyTopic,
-  DEFAULT_MAX_ENVELOPE_BYTES,
-  type EmitAckItem,
-  type Envelope,
-  FeteError,
-  type TopicCatalog,
-  type WireError,
-  decodeEnvelope,
-  topicByName,
-  validatePayload,
-} from '../../shared/index.js';
+// encoded envelope is admitted by ingress (admit-client.ts: size, frame, topic, bounded decode,
+// schema once, authorize) and appended with the sender as the current principal, where its server
+// headers are stamped. One result per input, in order.
+import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
 import { runAs } from '../context/principal.js';
+import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
 import type { FeteLog } from '../types.js';
 import type { ClientEmitContext } from './types.js';
+
+// socket-session.ts authorizes subscriptions with the same hook semantics.
+export { allowed };
 
 /** The part of a Fete that client emits need (any `Fete<C>` fits). */
 export interface ClientEmitTarget {
@@ -33,37 +27,13 @@ function rejected(id: string | null, err: unknown): EmitAckItem {
   return { id, status: 'rejected', error: toWireError(err) };
 }
 
-/** An authorization hook's answer: true allows, false is FORBIDDEN, a throw keeps a FeteError's
- * code and is INTERNAL otherwise (a hook that hit a database error: the client retries later). */
-export async function allowed(hook: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  let ok: boolean;
-  try {
-    ok = await hook();
-  } catch (err) {
-    throw FeteError.from(err, 'INTERNAL');
-  }
-  if (ok !== true) throw new FeteError('FORBIDDEN', `not allowed to ${what}`);
-}
-
-/** Decodes and checks one input up to (not including) the append. */
-async function admit(target: ClientEmitTarget, ctx: ClientEmitContext, encoded: unknown, maxBytes: number): Promise<{ envelope: Envelope; topic: AnyTopic }> {
-  const envelope = decodeEnvelope(encoded as string, { maxBytes });
-  const topic = topicByName(target.topics, envelope.topic);
-  if (topic === undefined) throw new FeteError('UNKNOWN_TOPIC', `topic ${JSON.stringify(envelope.topic)} is not in the catalogue`);
-  // Presentation events are the server's output; even a misdeclared clientEmit cannot make them input.
-  if (topic.kind === 'presentation' || !topic.clientEmit)
-    throw new FeteError('FORBIDDEN', `topic "${topic.name}" cannot be emitted by clients`);
-  const emitHook = ctx.authorize?.emit;
-  if (emitHook === undefined) throw new FeteError('FORBIDDEN', `no authorize.emit hook: client emits are denied`);
-  // Validated first so that the hook judges the payload the listeners will see (after transforms).
-  const payload = await validatePayload(topic, envelope.payload);
-  await allowed(() => emitHook(ctx.principal, topic, payload), `emit "${topic.name}"`);
-  return { envelope: { ...envelope, payload }, topic };
-}
-
-function idOf(encoded: unknown, decoded: Envelope | undefined): string | null {
-  if (decoded !== undefined) return decoded.id;
+function idOf(encoded: unknown, framed: string | undefined): string | null {
+  if (framed !== undefined) return framed;
   // The id of an input that failed later checks is still worth echoing, so the client can match it.
+  if (encoded instanceof ParsedEnvelope) {
+    const json = (encoded.raw as { json?: { id?: unknown } } | null)?.json;
+    return typeof json?.id === 'string' ? json.id : null;
+  }
   try {
     const raw = typeof encoded === 'string' && encoded.length < 4096 ? (JSON.parse(encoded) as { json?: { id?: unknown } }) : undefined;
     return typeof raw?.json?.id === 'string' ? raw.json.id : null;
@@ -80,7 +50,6 @@ function idOf(encoded: unknown, decoded: Envelope | undefined): string | null {
  * client's in-order retry never lets a later event overtake an earlier one.
  */
 export async function applyClientEmits(target: ClientEmitTarget, ctx: ClientEmitContext, encoded: readonly unknown[]): Promise<EmitAckItem[]> {
-  const maxBytes = ctx.maxPayloadBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
   const results: Array<EmitAckItem | undefined> = new Array(encoded.length);
   const admitted: Envelope[] = [];
   const slots: number[] = [];
@@ -90,15 +59,13 @@ export async function applyClientEmits(target: ClientEmitTarget, ctx: ClientEmit
       results[i] = rejected(idOf(encoded[i], undefined), halt);
       continue;
     }
-    let decoded: Envelope | undefined;
+    let framed: string | undefined;
     try {
-      const { envelope } = await admit(target, ctx, encoded[i], maxBytes);
-      decoded = envelope;
-      admitted.push(envelope);
+      admitted.push(await admitClientEmit(target.topics, ctx, encoded[i], (frame) => (framed = frame.id)));
       slots.push(i);
     } catch (err) {
       const e = FeteError.from(err);
-      results[i] = rejected(idOf(encoded[i], decoded), e);
+      results[i] = rejected(idOf(encoded[i], framed), e);
       if (e.retryable || e.code === 'INTERNAL') halt = e;
     }
   }

@@ -1,21 +1,14 @@
-// The body of POST /emit, from untrusted JSON to encoded envelopes for `applyClientEmits`. Each item
+// The body of POST /emit, from untrusted JSON to envelopes for `applyClientEmits` (ingress). Each item
 // is one of three forms (a batch may mix them):
 //   { "topic": "orders.{orderId}.created", "payload": {...}, "id"?: uuid, "headers"?: {...},
 //     "idempotencyKey"?: string }                          plain JSON (what most HTTP callers send)
 //   { "json": {...envelope...}, "meta"?: {...} }           a superjson envelope (Date, Map, BigInt...)
 //   "<superjson text>"                                     the same, as encodeEnvelope's string
-// Plain items are turned into an envelope here only as far as the wire shape needs; topic, schema,
-// subject and authorization are all checked by the shared client-emit path, exactly as on sockets.
-import {
-  FeteError,
-  Headers,
-  type TopicCatalog,
-  encodeEnvelope,
-  isUuid,
-  subjectOf,
-  topicByName,
-  uuidv7,
-} from '../../shared/index.js';
+// Plain items are turned into an envelope here only as far as the wire shape needs, and handed on
+// as parsed JSON (no superjson round trip: -0 and 1e400 = Infinity arrive as JSON.parse read them);
+// topic, schema, subject and authorization are all checked by ingress, exactly as on sockets.
+import { FeteError, Headers, type TopicCatalog, isUuid, subjectOf, topicByName, uuidv7 } from '../../shared/index.js';
+import { ParsedEnvelope } from '../ingress/admit-client.js';
 
 /** A placeholder subject for plain items whose subject cannot be computed here (unknown topic, bad
  * payload): the emit path recomputes the subject from topic and payload and reports the real error. */
@@ -50,11 +43,12 @@ export function claimedId(item: unknown): string | null {
   return typeof id === 'string' ? id : null;
 }
 
-/** One item as encoded envelope text. Throws MALFORMED when it is none of the three forms. */
-export function encodeEmitItem(item: unknown, catalog: TopicCatalog): string {
+/** One item as ingress input: superjson text as is, a parsed envelope otherwise. Throws MALFORMED
+ * when it is none of the three forms. */
+export function encodeEmitItem(item: unknown, catalog: TopicCatalog): string | ParsedEnvelope {
   if (typeof item === 'string') return item;
   if (!isRecord(item)) throw new FeteError('MALFORMED', 'an emit item must be an object (or superjson text)');
-  if ('json' in item) return JSON.stringify(item);
+  if ('json' in item) return new ParsedEnvelope(item);
   const { topic, payload, id, headers, idempotencyKey } = item;
   if (typeof topic !== 'string' || topic.length === 0) throw new FeteError('MALFORMED', 'an emit item needs "topic" (a topic name)');
   if (!('payload' in item)) throw new FeteError('MALFORMED', 'an emit item needs "payload"');
@@ -64,15 +58,16 @@ export function encodeEmitItem(item: unknown, catalog: TopicCatalog): string {
     throw new FeteError('MALFORMED', '"idempotencyKey" must be a non-empty string');
   const merged: Record<string, unknown> = { ...headers };
   if (idempotencyKey !== undefined) merged[Headers.idempotencyKey] = idempotencyKey;
-  return encodeEnvelope({
+  const json = {
     id: id ?? uuidv7(),
     topic,
     subject: subjectOrPlaceholder(catalog, topic, payload),
     time: new Date().toISOString(),
-    headers: merged as Record<string, string>,
+    headers: merged,
     payload,
     context: {},
-  });
+  };
+  return new ParsedEnvelope({ json });
 }
 
 function subjectOrPlaceholder(catalog: TopicCatalog, name: string, payload: unknown): string {

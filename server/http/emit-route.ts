@@ -33,7 +33,7 @@ export function emitRoute(fete: EmitTarget, o: ResolvedExpressOptions, counters:
     const { batch, items } = emitItemsOf(parseJsonBody(req), o.maxBatch);
     // Items that are not even envelope-shaped are answered here; the rest go through the shared path.
     const results: Array<EmitAckItem | undefined> = new Array(items.length);
-    const encoded: string[] = [];
+    const encoded: unknown[] = [];
     const slots: number[] = [];
     items.forEach((item, i) => {
       try {

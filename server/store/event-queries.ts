@@ -1,6 +1,6 @@
 // The log's queries: append (events + their deliveries + one NOTIFY, in one statement), the lookup
 // that answers duplicate emits, and reads of the tail for the realtime fanout.
-import { decodeStoredValue } from '../../shared/codec.js';
+import { decodeStoredValue, payloadTextOf } from '../../shared/codec.js';
 import { type Envelope, encodeValue, Headers } from '../../shared/index.js';
 import { type Queryable, type Statement, statement } from './driver.js';
 import { APPEND_LOCK_CLASS, type Tables } from './tables.js';
@@ -140,7 +140,7 @@ export async function appendEvents(
     cols[4]![i] = e.headers[Headers.tenant] ?? null;
     cols[5]![i] = e.time;
     cols[6]![i] = JSON.stringify(e.headers);
-    cols[7]![i] = encodeValue(e.payload);
+    cols[7]![i] = payloadTextOf(e); // encoded once, at ingress
     cols[8]![i] = encodeValue(e.context);
   }
   const res = await q.query<{ seq: number | string; id: string; taken: Array<[number | string, number, string]> | string | null }>(

@@ -373,6 +373,9 @@ describe('fuzz: decodeEnvelope returns a valid envelope or throws a FeteError, n
       }),
       { numRuns: 3000 },
     );
-    expect(decoded).toBeGreaterThan(100); // the generator reaches valid envelopes, not only errors
+    // The generator reaches valid envelopes, not only errors. (Fewer than with superjson's own
+    // deserialize: the reviver refuses annotations on paths that do not exist, where superjson
+    // invented a value, e.g. an Invalid Date under a missing key.)
+    expect(decoded).toBeGreaterThan(50);
   });
 });
