@@ -9,6 +9,7 @@ import { headSeq } from './store/event-queries.js';
 import type { Notifier } from './store/notifier.js';
 import type { Store } from './store/open-store.js';
 import { patternToRegex } from './store/pattern-regex.js';
+import type { ReplayPlan } from './store/replay-plan.js';
 import type { AppendOutcome, EmitResult, FeteLog } from './types.js';
 
 export interface FeteLogDeps {
@@ -16,6 +17,8 @@ export interface FeteLogDeps {
   memory: MemoryLog | undefined;
   store: Store | undefined;
   reader: LogReader | undefined;
+  /** How a pattern read uses the indexes (replay-plan.ts); without it a pattern read scans. */
+  plan?: (pattern: string) => ReplayPlan;
   notifier: Notifier | undefined;
   /** Hooks called by in-memory appends (the store path is told through NOTIFY). */
   appendHooks: Set<(head: number | undefined) => void>;
@@ -36,7 +39,7 @@ export function createFeteLog(d: FeteLogDeps): FeteLog {
       const limit = options.limit ?? 500;
       if (d.memory) return d.memory.read(after, options.pattern, limit);
       const subjectRegex = options.pattern === undefined ? undefined : patternToRegex(options.pattern);
-      return d.reader!.read(after, limit, subjectRegex);
+      return d.reader!.read(after, limit, subjectRegex, options.pattern === undefined ? undefined : d.plan?.(options.pattern));
     },
 
     async head() {

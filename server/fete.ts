@@ -17,6 +17,7 @@ import { listDeadDeliveries, notifyWake, retryDeadDelivery } from './store/deliv
 import type { Queryable } from './store/driver.js';
 import { type TakenDelivery, appendEvents } from './store/event-queries.js';
 import { LogReader } from './store/log-reader.js';
+import { replayPlanner } from './store/replay-plan.js';
 import { upsertListener } from './store/listener-queries.js';
 import { prunedAfter } from './store/retention-queries.js';
 import { Notifier } from './store/notifier.js';
@@ -163,6 +164,7 @@ class FeteServer {
       memory: this.#memory,
       store,
       reader: this.#reader,
+      plan: replayPlanner(o.topics),
       notifier: this.#notifier,
       appendHooks: this.#appendHooks,
       pruned: (after) => (store ? prunedAfter(store.driver, store.tables, after) : Promise.resolve([])),

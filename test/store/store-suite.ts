@@ -5,11 +5,13 @@ import { useHarness } from './suite/harness.js';
 import { dispatchTests } from './suite/dispatch.js';
 import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
+import { replayTests } from './suite/replay.js';
 import { retentionTests } from './suite/retention.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
   logTests(h);
+  replayTests(h);
   dispatchTests(h);
   listenerContextTests(h);
   retentionTests(h);
