@@ -18,6 +18,7 @@ import type { Queryable } from './store/driver.js';
 import { type TakenDelivery, appendEvents } from './store/event-queries.js';
 import { LogReader } from './store/log-reader.js';
 import { replayPlanner } from './store/replay-plan.js';
+import { probeWrite } from './store/write-probe.js';
 import { upsertListener } from './store/listener-queries.js';
 import { prunedAfter } from './store/retention-queries.js';
 import { Notifier } from './store/notifier.js';
@@ -90,6 +91,10 @@ export interface Fete<C extends TopicCatalog> {
   stop(options?: StopOptions): Promise<void>;
   /** Backlog per listener and topic. */
   stats(): Promise<FeteStats>;
+  /** Writes and commits one row in the store (GET /health's write check); throws the store's
+   * error (STORE_FAILED when no retry will help) when it cannot. Nothing to write when inline.
+   * @internal */
+  checkWrite(): Promise<void>;
   /** Dead letters, oldest first (negative ids: in-memory ones of non-durable listeners). */
   deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>;
   /** Puts a dead letter back to pending with a fresh set of attempts; NOT_FOUND if it is not dead. */
@@ -433,6 +438,11 @@ class FeteServer {
       inline: this.#inline,
       memoryHead: this.#memory?.head,
     });
+  }
+
+  async checkWrite(): Promise<void> {
+    this.#assertOpen();
+    if (this.#store) await probeWrite(this.#store);
   }
 
   async deadLetters(query: DeadLetterQuery = {}): Promise<DeadLetter[]> {

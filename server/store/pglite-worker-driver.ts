@@ -102,7 +102,7 @@ export async function openWorkerPGliteDriver(options: { dataDir?: string }): Pro
         bridge = await start();
       } catch (err) {
         lastOpen = Date.now();
-        broken = isPermanentStoreFault(err) ? storeFailed(err, where) : FeteError.from(err, 'STORE_FAILED');
+        broken = storeFailed(err, where);
         throw broken;
       }
       broken = undefined;

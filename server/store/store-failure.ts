@@ -11,10 +11,11 @@ import { FeteError } from '../../shared/index.js';
 // SQLSTATE classes and codes: 53 insufficient resources (53100 disk full), 58 system errors
 // (58030 I/O error), XX001/XX002 data or index corrupted.
 const FAILED_STATES = /^(53100|58\d{3}|XX001|XX002)$/;
-// File-system faults in the text, whatever the SQLSTATE (42501 is also the code of an SQL
-// permission check, which is not a file fault, so the code alone does not decide).
+// File-system faults in the text, whatever the SQLSTATE. Case matters: the OS's texts are
+// capitalised ("Permission denied"), an SQL permission check (also 42501, not a file fault) says
+// "permission denied for table ...".
 const FILE_FAULT =
-  /(could not (open|create|write|extend|read|fsync|rename|link|remove|truncate) (file|directory)|permission denied|read-only file system|no space left|file exists|EACCES|EROFS|ENOSPC|EEXIST|EIO\b)/i;
+  /([Cc]ould not (open|create|write|extend|read|fsync|rename|link|remove|truncate) (file|directory)|Permission denied|Read-only file system|No space left|File exists|EACCES|EROFS|ENOSPC|EEXIST|EIO\b)/;
 // A WASM instance that aborted is dead for good; only a new one helps.
 const ABORTED = /(RuntimeError|Aborted\(|unreachable|memory access out of bounds|worker thread exited)/i;
 
