@@ -253,10 +253,14 @@ export class Dispatcher {
       const { driver, tables } = this.deps.store;
       const kept = await heartbeatDeliveries(driver, tables, leases.map((l) => ({ id: l.id, token: l.token })), this.options.leaseMs);
       if (kept.size === leases.length) return;
+      // Only leases this heartbeat asked about can be lost: work claimed while it was in flight
+      // (a real round trip on PostgreSQL and on PGlite's worker thread) was not in it.
+      const asked = new Set(leases.map((l) => l.id));
+      const lost = (id: number) => asked.has(id) && !kept.has(id);
       for (const r of this.#runners.values()) {
-        for (let i = r.queue.length - 1; i >= 0; i--) if (!kept.has(r.queue[i]!.id)) r.queue.splice(i, 1);
+        for (let i = r.queue.length - 1; i >= 0; i--) if (lost(r.queue[i]!.id)) r.queue.splice(i, 1);
         for (const a of r.running.values())
-          if (!kept.has(a.claimed.id))
+          if (lost(a.claimed.id))
             a.abort.abort(new FeteError('LEASE_LOST', `the lease of delivery ${a.claimed.id} expired and was re-offered`));
       }
     } catch (err) {

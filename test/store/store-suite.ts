@@ -3,6 +3,7 @@
 import type { Engine } from './suite/harness.js';
 import { useHarness } from './suite/harness.js';
 import { dispatchTests } from './suite/dispatch.js';
+import { heartbeatTests } from './suite/heartbeat.js';
 import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
 import { replayTests } from './suite/replay.js';
@@ -13,6 +14,7 @@ export function storeSuite(engine: Engine): void {
   logTests(h);
   replayTests(h);
   dispatchTests(h);
+  heartbeatTests(h);
   listenerContextTests(h);
   retentionTests(h);
 }
