@@ -129,8 +129,14 @@ export class LogReader {
          FROM (SELECT 1) one LEFT JOIN LATERAL (
            SELECT e.seq, e.id AS event_id, e.topic, e.subject, e.time, e.headers, e.payload, e.context
            FROM ${t.events} e
-           WHERE e.seq > $1 AND e.seq <= $2 AND e.topic = ANY($3::text[]) AND e.subject ~ $4
-             ${range ? `AND e.subject COLLATE "C" >= $6 AND e.subject COLLATE "C" < $7` : ''}
+           WHERE e.seq > $1 AND e.seq <= $2 AND e.subject ~ $4
+             ${range
+               // With a subject range, (subject, seq) is the index to use: the planner, without
+               // statistics on a young table, took (topic, seq) and filtered every row of the topic
+               // (measured: 113 ms for 20,000 rows, none matching). "|| ''" keeps the topic test
+               // off its index.
+               ? `AND (e.topic || '') = ANY($3::text[]) AND e.subject COLLATE "C" >= $6 AND e.subject COLLATE "C" < $7`
+               : 'AND e.topic = ANY($3::text[])'}
            ORDER BY e.seq LIMIT $5
          ) e ON true`,
       );
