@@ -80,6 +80,10 @@ export interface Fete<C extends TopicCatalog> {
   stop(options?: StopOptions): Promise<void>;
   /** Backlog per listener and topic. */
   stats(): Promise<FeteStats>;
+  /** Writes and commits one row in the store (GET /health's write check); throws the store's
+   * error (STORE_FAILED when no retry will help) when it cannot. Nothing to write when inline.
+   * @internal */
+  checkWrite(): Promise<void>;
   /** Dead letters, oldest first (negative ids: in-memory ones of non-durable listeners). */
   deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>;
   /** Puts a dead letter back to pending with a fresh set of attempts; NOT_FOUND if it is not dead. */

@@ -29,6 +29,7 @@ import { MemoryLog } from './log/memory-log.js';
 import { openLog } from './log/open-log.js';
 import { StoreLog } from './log/store-log.js';
 import { Operations } from './operations.js';
+import { probeWrite } from './store/write-probe.js';
 import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type AnyHandler, Registry, type RegisteredListener } from './registry.js';
 import { type PruneReport, RetentionJob } from './retention-job.js';
@@ -234,6 +235,11 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   stats(): Promise<FeteStats> {
     this.#assertOpen();
     return this.#operations.stats();
+  }
+
+  async checkWrite(): Promise<void> {
+    this.#assertOpen();
+    if (this.#store) await probeWrite(this.#store);
   }
 
   async deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {

@@ -40,6 +40,10 @@ export const FeteErrorCode = {
   STORE_LOCKED: { retryable: false },
   /** The store failed (connection lost, serialization failure); the operation may succeed later. */
   STORE_UNAVAILABLE: { retryable: true },
+  /** The store cannot do its work and retrying the same call will not help: its files cannot be
+   * written (permission, read-only file system, disk full) or are damaged. The message says what
+   * to fix; an embedded store reopens by itself once it can write again. */
+  STORE_FAILED: { retryable: false },
   /** The network or server is unreachable; the operation may succeed later. */
   NETWORK: { retryable: true },
   /** Browser storage quota exhausted: the app must free space or tell the user. */

@@ -1,14 +1,16 @@
 // GET /health: whether this process can do its work, for load balancers, orchestrators and people.
-// 200 { status: 'ok', ... } when the store answers within `healthTimeoutMs`; 503 with status
-// 'unavailable' (the store did not answer, or fete is stopped) or 'stopping' (the dispatcher is
-// draining: take the process out of rotation). The body says what the process runs:
+// 200 { status: 'ok', ... } when the store answers and commits a write within `healthTimeoutMs`;
+// 503 with status 'unavailable' (the store did not answer or cannot write — `error` carries the
+// store's message, STORE_FAILED when no retry will help — or fete is stopped) or 'stopping' (the
+// dispatcher is draining: take the process out of rotation). The body says what the process runs:
 //   headSeq                the log's head
-//   store                  { reachable, latencyMs } of the backlog query
+//   store                  { reachable, writable, latencyMs } of the backlog query and the write
 //   worker                 the dispatcher's state (off, idle, running, stopping, stopped), the
 //                          listeners registered here, the store's backlog summed over listeners,
 //                          and this process's attempt outcomes since start
 //   fanout                 sockets, subscriptions and events sent per second, when attached
-// One `fete.stats()` per request (three small queries); a probe every few seconds costs little.
+// One `fete.stats()` and one write per request (four small statements); a probe every few seconds
+// costs little.
 import type { Request, Response } from 'express';
 import { FeteError } from '../../shared/index.js';
 import type { FanoutStats } from '../fanout/types.js';
@@ -18,6 +20,8 @@ import { wireError } from './http-errors.js';
 /** What the health route reads (any `Fete<C>` fits). */
 export interface HealthTarget {
   stats(): Promise<FeteStats>;
+  /** Writes and commits one row (a store that reads may still not write). */
+  checkWrite?(): Promise<void>;
   workerStatus?(): WorkerStatus;
 }
 
@@ -59,13 +63,21 @@ export function healthRoute(fete: HealthTarget, timeoutMs: number, fanoutStats: 
     const fanout = fanoutPart(fanoutStats?.());
     const started = performance.now();
     let stats: FeteStats;
+    let reachable = false;
     try {
-      stats = await withTimeout(fete.stats(), timeoutMs);
+      stats = await withTimeout(
+        fete.stats().then(async (s) => {
+          reachable = true;
+          await fete.checkWrite?.();
+          return s;
+        }),
+        timeoutMs,
+      );
     } catch (err) {
       res.status(503).json({
         status: 'unavailable',
         error: wireError(FeteError.from(err, 'STORE_UNAVAILABLE')),
-        store: { reachable: false },
+        store: { reachable, writable: false },
         ...(worker ? { worker } : {}),
       });
       return;
@@ -75,7 +87,7 @@ export function healthRoute(fete: HealthTarget, timeoutMs: number, fanoutStats: 
     res.status(stopping ? 503 : 200).json({
       status: stopping ? 'stopping' : 'ok',
       headSeq: stats.headSeq,
-      store: { reachable: true, latencyMs },
+      store: { reachable: true, writable: true, latencyMs },
       worker: { ...worker, backlog: totalBacklog(stats) },
       ...(fanout ? { fanout } : {}),
     });

@@ -6,6 +6,7 @@ import { patternsOverlap, topicPattern } from '../fanout/pattern-overlap.js';
 import type { Queryable } from '../store/driver.js';
 import { appendEvents, headSeq } from '../store/event-queries.js';
 import { LogReader } from '../store/log-reader.js';
+import { type ReplayPlan, replayPlanner } from '../store/replay-plan.js';
 import { Notifier } from '../store/notifier.js';
 import type { Store } from '../store/open-store.js';
 import { patternToRegex } from '../store/pattern-regex.js';
@@ -31,6 +32,8 @@ export class StoreLog implements EventLog {
   readonly #store: Store;
   readonly #catalog: TopicCatalog;
   readonly #reader: LogReader;
+  /** How a pattern read uses the indexes (store/replay-plan.ts): topics it can match, subject range. */
+  readonly #plan: (pattern: string) => ReplayPlan;
   readonly #commitHooks = new Hooks<readonly Envelope[]>();
   readonly #unlisten = new Set<() => void>();
   readonly #highWaterSql: string;
@@ -43,6 +46,7 @@ export class StoreLog implements EventLog {
     this.epoch = epoch;
     this.notifier = new Notifier(store);
     this.#reader = new LogReader(store);
+    this.#plan = replayPlanner(catalog);
     // `is_called` is false until the sequence hands out its first value (last_value is 1 then).
     this.#lowSql = `SELECT min(seq) AS seq FROM ${store.tables.events}`;
     this.#highWaterSql = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS v FROM ${store.tables.quotedSchema}.events_seq_seq`;
@@ -54,7 +58,7 @@ export class StoreLog implements EventLog {
 
   read(after: number, options: { pattern?: string; limit?: number } = {}): Promise<LogPage> {
     const subjectRegex = options.pattern === undefined ? undefined : patternToRegex(options.pattern);
-    return this.#reader.read(after, options.limit ?? 500, subjectRegex);
+    return this.#reader.read(after, options.limit ?? 500, subjectRegex, options.pattern === undefined ? undefined : this.#plan(options.pattern));
   }
 
   head(): Promise<number> {

@@ -1,36 +1,22 @@
 // The embedded driver: PGlite (Postgres compiled to WASM) in a data directory or in memory.
-// PGlite is one connection: every query and transaction of the process runs one at a time through
-// its mutex, so an open transaction (a listener's `ctx.tx`) makes all other store work wait.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// Fete's own PGlite runs in a worker thread (pglite-worker-driver.ts), off the event loop. An
+// instance the app passes in (`store: { pglite: instance }`) cannot move there: it stays on the
+// main thread, and its queries (synchronous WASM) block the event loop while they run, as before.
+// Either way PGlite is one connection: every query and transaction of the process runs one at a
+// time, so an open transaction (a listener's `ctx.tx`) makes all other store work wait.
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import createDebug from 'debug';
 import { FeteError } from '../../shared/index.js';
-import { type DirLock, lockDataDir } from './dir-lock.js';
 import { type Driver, type QueryResult, type Statement, type TxHandle, runInTransaction } from './driver.js';
+import { assertNotHolding } from './pglite-tx-scope.js';
+import { openWorkerPGliteDriver } from './pglite-worker-driver.js';
 
-const debug = createDebug('fete:store');
-
-/**
- * Set around code that may hold a PGlite transaction (a listener attempt's `ctx.tx`,
- * `fete.transaction`'s function). While it holds one, any other use of the same driver from that
- * code would wait for the transaction it is itself holding, forever; the driver throws instead.
- */
-export const pgliteTxScope = new AsyncLocalStorage<{ driver: Driver; holding(): boolean }>();
-
-function assertNotHolding(driver: Driver): void {
-  const scope = pgliteTxScope.getStore();
-  if (scope?.driver === driver && scope.holding())
-    throw new FeteError(
-      'INVALID_OPTIONS',
-      'this code holds a PGlite transaction (ctx.tx / ctx.emit, or fete.transaction) and used the store outside it; ' +
-        'PGlite has one connection, so that would wait for itself. Use ctx.tx / ctx.emit (tx.query / tx.emit) instead.',
-    );
-}
+export { pgliteTxScope } from './pglite-tx-scope.js';
 
 export interface PGliteDriverOptions {
   /** A data directory; `undefined` means in memory. */
   dataDir?: string;
-  /** An already open PGlite instance to use instead (not closed by `close()`). */
+  /** An already open PGlite instance to use instead (not closed by `close()`). It runs on the
+   * main thread: its queries block the event loop while they run. */
   instance?: PGlite;
 }
 
@@ -81,23 +67,11 @@ function beginOn(db: PGlite): Promise<TxHandle> {
   });
 }
 
+/** Opens the embedded driver: fete's own PGlite in a worker thread (`dataDir`, or in memory), or
+ * the app's `instance` on the main thread (not closed by `close()`). */
 export async function openPGliteDriver(options: PGliteDriverOptions = {}): Promise<Driver> {
-  let lock: DirLock | undefined;
-  let db: PGlite;
-  const owned = options.instance === undefined;
-  if (options.instance) {
-    db = options.instance;
-  } else {
-    if (options.dataDir !== undefined) lock = await lockDataDir(options.dataDir);
-    try {
-      const { PGlite } = await import('@electric-sql/pglite');
-      debug('opening PGlite %s', options.dataDir ?? '(memory)');
-      db = await PGlite.create(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
-    } catch (err) {
-      await lock?.release();
-      throw new FeteError('STORE_UNAVAILABLE', `could not open PGlite at ${options.dataDir ?? 'memory'}: ${(err as Error).message}`, { cause: err });
-    }
-  }
+  if (!options.instance) return openWorkerPGliteDriver(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
+  const db = options.instance;
   let closed = false;
   const driver: Driver = {
     kind: 'pglite',
@@ -124,13 +98,7 @@ export async function openPGliteDriver(options: PGliteDriverOptions = {}): Promi
       };
     },
     async close() {
-      if (closed) return;
-      closed = true;
-      try {
-        if (owned) await db.close();
-      } finally {
-        await lock?.release();
-      }
+      closed = true; // the app's instance: the app closes it
     },
   };
   return driver;

@@ -28,7 +28,8 @@ function npmStart(dataDir: string): Promise<{ child: ChildProcess; url: string; 
   });
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start printed no URL within 30 s:\n${out}`)), 30_000);
+    // Generous: start-up speed is measured by `npm run bench -- embedded`, not asserted here.
+    const timer = setTimeout(() => reject(new Error(`npm start printed no URL within 300 s:\n${out}`)), 300_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const m = /➜ (http:\/\/localhost:\d+)/.exec(out);
@@ -85,7 +86,7 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     server = await npmStart(join(dataDir, 'data'));
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1360, height: 1000 } })).newPage();
-  }, 90_000);
+  }, 360_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -1,6 +1,5 @@
-// The engines the store suite runs against: PGlite in memory (one instance per test file, a schema
-// per test) and PostgreSQL (one pool per test file, a schema per test, dropped at the end).
-import { PGlite } from '@electric-sql/pglite';
+// The engines the store suite runs against: PGlite in memory in its worker thread (one instance per
+// test file, a schema per test) and PostgreSQL (one pool per test file, a schema per test, dropped at the end).
 import pg from 'pg';
 import type { Driver } from '../../server/store/driver.js';
 import { openPgDriver } from '../../server/store/pg-driver.js';
@@ -9,19 +8,18 @@ import { dropSchemas, freshSchema } from '../support/postgres.js';
 import { type Engine, testStore } from './suite/harness.js';
 
 export function pgliteEngine(): Engine {
-  let db: PGlite | undefined;
   let driver: Driver | undefined;
   return {
     name: 'pglite',
     async setup() {
-      db = await PGlite.create();
-      driver = await openPGliteDriver({ instance: db });
+      // fete's own driver: PGlite in memory, in its worker thread, shared by the file's tests.
+      driver = await openPGliteDriver();
     },
     async teardown() {
-      await db?.close();
+      await driver?.close();
     },
     fresh() {
-      return testStore({ pglite: db! }, freshSchema(), driver!);
+      return testStore({ driver: driver! }, freshSchema(), driver!);
     },
   };
 }

@@ -5,14 +5,18 @@ import { FAST_WORKER, useHarness } from './suite/harness.js';
 import { hostileThrowTests } from '../server/hostile-throws-suite.js';
 import { leaseRescueTests } from './suite/lease-rescue.js';
 import { dispatchTests } from './suite/dispatch.js';
+import { heartbeatTests } from './suite/heartbeat.js';
 import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
+import { replayTests } from './suite/replay.js';
 import { retentionTests } from './suite/retention.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
   logTests(h);
+  replayTests(h);
   dispatchTests(h);
+  heartbeatTests(h);
   listenerContextTests(h);
   retentionTests(h);
   leaseRescueTests(h);
