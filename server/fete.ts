@@ -49,6 +49,9 @@ import type {
 import type { TopicsOf } from '../shared/index.js';
 import { sumFanoutStats } from './fanout/fanout-stats.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
+import type { AnyCommand, AnyQuery, AnyRequest, RequestInputOf, RequestOutputOf } from '../shared/index.js';
+import { CommandBus } from './commands/command-bus.js';
+import type { ExecuteOptions, HandleOptions, RequestHandler } from './commands/types.js';
 
 const debug = createDebug('fete:server');
 
@@ -69,6 +72,15 @@ export interface Fete<C extends TopicCatalog> {
   emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
   /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;
+  /** Registers the one owner of a command or query (see server/commands/types.ts). Throws
+   * CONFLICT when the name already has an owner. */
+  handle<R extends AnyRequest>(request: R, handler: RequestHandler<C, R>, options?: HandleOptions): void;
+  /** Runs a command (exactly once per `options.id` and tenant) and resolves with its output. */
+  execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options?: ExecuteOptions): Promise<RequestOutputOf<K>>;
+  /** Runs a query (read-only) and resolves with its output. */
+  query<Q extends AnyQuery>(query: Q, input: RequestInputOf<Q>, options?: Omit<ExecuteOptions, 'id'>): Promise<RequestOutputOf<Q>>;
+  /** The commands and queries of this fete, for the Socket.IO and HTTP doors. @internal */
+  readonly commands: CommandBus;
   /** Mounts the realtime fanout (Socket.IO, namespace `/fete`) on `httpServer`: browsers subscribe
    * to the log by pattern and emit `clientEmit` topics. `stop()` closes it (not the HTTP server). */
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle;
@@ -107,6 +119,7 @@ class FeteServer {
   readonly topics: TopicCatalog;
   readonly contexts = new Contexts();
   readonly log: FeteLog;
+  readonly commands: CommandBus;
   readonly #o: ResolvedOptions;
   readonly #registry: Registry;
   readonly #store: Store | undefined;
@@ -159,6 +172,10 @@ class FeteServer {
       this.#memory = new MemoryLog();
       this.#reader = undefined;
     }
+    this.commands = new CommandBus(
+      { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction(fn), assertOpen: () => this.#assertOpen() },
+      o.commands,
+    );
     this.log = createFeteLog({
       memory: this.#memory,
       store,
@@ -336,6 +353,19 @@ class FeteServer {
     return value;
   }
 
+  handle(request: AnyRequest, handler: unknown, options?: HandleOptions): void {
+    if (this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
+    this.commands.handle(request, handler, options);
+  }
+
+  execute(command: unknown, input: unknown, options?: ExecuteOptions): Promise<unknown> {
+    return this.#track(this.commands.serverCall('command', command, input, options));
+  }
+
+  query(query: unknown, input: unknown, options?: ExecuteOptions): Promise<unknown> {
+    return this.#track(this.commands.serverCall('query', query, input, options));
+  }
+
   attach(httpServer: HttpServer | HttpsServer, options?: AttachOptions<unknown>): FanoutHandle {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
     const handle = attachFanout(this, httpServer, options);
@@ -383,6 +413,7 @@ class FeteServer {
     this.#started ??= this.#track(
       (async () => {
         await this.#recorded();
+        await this.commands.start();
         if (this.#dispatcher && this.#o.roles.includes('worker')) {
           const dispatcher = this.#dispatcher;
           await this.#notifier!.subscribe((w) => dispatcher.wake(w.listenerIds));
@@ -408,6 +439,7 @@ class FeteServer {
       await this.#dispatcher?.stop(drain);
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopped';
       await this.#inline.stop(drain);
+      await this.commands.stop();
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
       this.#appendHooks.clear();

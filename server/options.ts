@@ -6,6 +6,8 @@ import type pg from 'pg';
 import { FeteError, type TopicCatalog } from '../shared/index.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
+import { resolveCommandOptions } from './commands/command-options.js';
+import type { CommandOptions, ResolvedCommandOptions } from './commands/types.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -83,6 +85,8 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   random?: () => number;
   /** The pruning of topics that declare `retention` (worker role only). @default see RetentionOptions */
   retention?: RetentionOptions;
+  /** Commands and queries: tenant of a principal, result window, deadlines. @default see CommandOptions */
+  commands?: CommandOptions;
 }
 
 export interface ResolvedListenerOptions {
@@ -105,6 +109,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   worker: Required<WorkerOptions>;
   random: () => number;
   retention: Required<RetentionOptions>;
+  commands: ResolvedCommandOptions;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -161,6 +166,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     worker,
     random: o.random ?? Math.random,
     retention,
+    commands: resolveCommandOptions(o.commands),
   };
 }
 
