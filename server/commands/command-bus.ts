@@ -96,6 +96,11 @@ export class CommandBus {
     if (this.#runsHere(reg)) this.#forwarder?.wake();
   }
 
+  /** The owners registered here, for the inspector. */
+  owners(): Array<{ name: string; kind: RequestKind; roles: readonly Role[] | null; runsHere: boolean; timeoutMs: number }> {
+    return [...this.#owners.values()].map((r) => ({ name: r.decl.name, kind: r.decl.kind, roles: r.roles ?? null, runsHere: this.#runsHere(r), timeoutMs: r.timeoutMs }));
+  }
+
   /** The registered declaration of `name`, if any (the doors list and look up by name). */
   declaration(name: string): AnyRequest | undefined {
     return this.#owners.get(name)?.decl;
