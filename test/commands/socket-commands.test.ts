@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, socketTransport, type Client } from '../../client/index.js';
 import { isFeteError } from '../../shared/index.js';
 import { gate } from '../support/wait.js';
-import { sharePGlite, startServer, until, type TestServer, topics } from '../realtime/support.js';
+import { RawClient, sharePGlite, startServer, until, type TestServer, topics } from '../realtime/support.js';
+import { encodeValue, uuidv7 } from '../../shared/index.js';
 import { commands } from './commands-fixtures.js';
 
 sharePGlite();
@@ -143,5 +144,35 @@ describe('commands over Socket.IO', () => {
     expect(out).toEqual({ orderId: 'q1', number: 3, at: new Date(2) });
     await expect(c.commandResult(commands.place, receipt.id)).resolves.toEqual(out);
     expect(calls).toBe(1);
+  });
+
+  it('malformed cmd packets are answered with a code, never crash the server, and the socket keeps working', async () => {
+    const s = await server();
+    let calls = 0;
+    s.fete.handle(commands.place, () => ({ orderId: 'x', number: ++calls, at: new Date(0) }));
+    const raw = new RawClient(s.url, { user: 'ann' });
+    try {
+      await raw.connected();
+      const send = (packet: unknown) => raw.socket.timeout(10_000).emitWithAck('cmd', packet) as Promise<{ ok: boolean; error?: { code: string } }>;
+      const big = encodeValue({ sku: 'x'.repeat(2 * 1024 * 1024), qty: 1 });
+      const cases: Array<[unknown, string]> = [
+        [null, 'MALFORMED'],
+        ['cmd', 'MALFORMED'],
+        [{ id: uuidv7(), name: 42, input: encodeValue({}) }, 'MALFORMED'],
+        [{ id: 'nope', name: 'orders.place', input: encodeValue({ sku: 'a', qty: 1 }) }, 'MALFORMED'],
+        [{ id: uuidv7(), name: 'orders.place', input: 123 }, 'MALFORMED'],
+        [{ id: uuidv7(), name: 'orders.place', input: '{"json":{"__proto__":{"x":1}}}' }, 'FORBIDDEN_KEY'],
+        [{ id: uuidv7(), name: 'orders.place', input: big }, 'TOO_LARGE'],
+        [{ id: uuidv7(), name: 'orders.place', input: encodeValue({ sku: 'a', qty: 'many' }) }, 'INVALID_PAYLOAD'],
+        [{ id: uuidv7(), name: 'x'.repeat(10_000), input: encodeValue({}) }, 'NO_HANDLER'],
+      ];
+      for (const [packet, code] of cases) expect((await send(packet)).error?.code, JSON.stringify(packet)?.slice(0, 80)).toBe(code);
+      expect(calls).toBe(0);
+      const ok = await send({ id: uuidv7(), name: 'orders.place', input: encodeValue({ sku: 'a', qty: 1 }) });
+      expect(ok.ok).toBe(true);
+      expect(calls).toBe(1);
+    } finally {
+      raw.close();
+    }
   });
 });
