@@ -73,7 +73,8 @@ export class CommandBus {
       ? new Forwarder(host.store, options, {
           roles: host.roles,
           names: () => [...this.#owners.values()].filter((r) => this.#runsHere(r)).map((r) => r.decl.name),
-          serve: (c) => this.call(c),
+          // The row does not say command or query: the owner's declaration does.
+          serve: (c) => this.call({ ...c, kind: this.declaration(c.name)?.kind ?? 'command' }),
         })
       : undefined;
   }

@@ -36,6 +36,7 @@ describe.skipIf(availability.skipReason !== undefined)('role forwarding on Postg
       },
       { roles: ['worker'] },
     );
+    web.handle(commands.list, () => [], { roles: ['worker'] });
     await web.start();
   }, 60_000);
 
@@ -70,6 +71,8 @@ describe.skipIf(availability.skipReason !== undefined)('role forwarding on Postg
       const left = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".command_requests`);
       expect(left.rows[0].n).toBe(0);
       expect(ran).toBe(false);
+      // Queries are forwarded the same way.
+      await expect(web.query(commands.list, {})).resolves.toEqual([{ orderId: `pid-${worker.proc.pid}`, sku: 'any' }]);
     } finally {
       worker.send({ type: 'stop' });
       await worker.kill(10_000);

@@ -21,6 +21,7 @@ try {
     },
     { roles: ['worker'] },
   );
+  fete.handle(commands.list, () => [{ orderId: `pid-${process.pid}`, sku: 'any' }], { roles: ['worker'] });
   await fete.start();
   process.on('message', async (m: WorkerIn) => {
     if (m.type === 'stop') {
