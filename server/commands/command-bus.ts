@@ -72,7 +72,8 @@ export class CommandBus {
     this.#forwarder = host.store
       ? new Forwarder(host.store, options, {
           roles: host.roles,
-          names: () => [...this.#owners.values()].filter((r) => this.#runsHere(r)).map((r) => r.decl.name),
+          // Only owners registered for roles can be forwarded to: the others run where they are called.
+          names: () => [...this.#owners.values()].filter((r) => r.roles !== undefined && this.#runsHere(r)).map((r) => r.decl.name),
           // The row does not say command or query: the owner's declaration does.
           serve: (c) => this.call({ ...c, kind: this.declaration(c.name)?.kind ?? 'command' }),
         })

@@ -46,6 +46,7 @@ export class Forwarder {
   readonly #waiters = new Map<string, Waiter>();
   #replyListen: Promise<(() => Promise<void>) | undefined> | undefined;
   #requestUnlisten: (() => Promise<void>) | undefined;
+  #requestListen: Promise<void> | undefined;
   #pollTimer: ReturnType<typeof setInterval> | undefined;
   #serving = false;
   #draining: Promise<void> | undefined;
@@ -136,22 +137,36 @@ export class Forwarder {
 
   // ---- the serving side ----
 
-  /** Starts taking requests for the owners this process runs. */
+  /** Starts taking requests for the owners this process runs (listening only once it has one
+   * with `roles`: other owners run wherever they are registered and are never forwarded). */
   async start(): Promise<void> {
     if (this.#serving || this.#stopped) return;
     this.#serving = true;
-    try {
-      this.#requestUnlisten = await this.#store.driver.listen(this.#requestChannel, () => this.wake(), () => this.wake());
-    } catch (err) {
-      debug('LISTEN for forwarded commands failed, relying on polling: %s', (err as Error).message);
-    }
-    this.#pollTimer = setInterval(() => this.wake(), this.#o.pollIntervalMs);
-    this.wake();
+    await this.#listenRequests();
+  }
+
+  #listenRequests(): Promise<void> {
+    if (!this.#serving || this.#stopped || this.#host.names().length === 0) return Promise.resolve();
+    this.#requestListen ??= (async () => {
+      try {
+        this.#requestUnlisten = await this.#store.driver.listen(this.#requestChannel, () => this.wake(), () => this.wake());
+      } catch (err) {
+        debug('LISTEN for forwarded commands failed, relying on polling: %s', (err as Error).message);
+      }
+      if (this.#stopped) return;
+      this.#pollTimer = setInterval(() => this.wake(), this.#o.pollIntervalMs);
+      this.wake();
+    })();
+    return this.#requestListen;
   }
 
   /** Looks for requests now (a NOTIFY, a new owner, the poll). */
   wake(): void {
     if (!this.#serving || this.#stopped) return;
+    if (!this.#requestListen) {
+      void this.#listenRequests();
+      return;
+    }
     if (this.#draining) {
       this.#again = true;
       return;
@@ -203,6 +218,7 @@ export class Forwarder {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    await this.#requestListen;
     clearInterval(this.#pollTimer);
     await this.#draining;
     await Promise.allSettled([...this.#inflight]);
