@@ -6,6 +6,8 @@ import { isFeteError } from '../../shared/index.js';
 import { gate } from '../support/wait.js';
 import { RawClient, sharePGlite, startServer, until, type TestServer, topics } from '../realtime/support.js';
 import { encodeValue, uuidv7 } from '../../shared/index.js';
+import { IDBFactory } from 'fake-indexeddb';
+import { createFakeLocks } from '../client/support/fake-locks.js';
 import { commands } from './commands-fixtures.js';
 
 sharePGlite();
@@ -174,5 +176,35 @@ describe('commands over Socket.IO', () => {
     } finally {
       raw.close();
     }
+  });
+
+  it('a command queued by a tab that does not lead is sent by the leader tab, and both tabs can read its result by id', async () => {
+    const s = await server();
+    let calls = 0;
+    s.fete.handle(commands.place, (input) => ({ orderId: `t${++calls}`, number: input.qty, at: new Date(3) }));
+    const shared = { indexedDB: new IDBFactory(), name: `tabs-${uuidv7()}`, locks: createFakeLocks(), pollIntervalMs: 50 };
+    const tab = (label: string) => {
+      const c = createClient({
+        url: s.url,
+        topics,
+        ...shared,
+        auth: { user: label },
+        transport: socketTransport({ transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 100 }),
+      });
+      clients.push(c);
+      return c;
+    };
+    const leader = tab('ann');
+    await until(() => leader.status.leader && leader.status.connected, 'the first tab leads');
+    const follower = tab('ann');
+    await until(() => follower.status.connected, 'the second tab connects');
+    expect(follower.status.leader).toBe(false);
+    const receipt = await follower.execute(commands.place, { sku: 'tea', qty: 5 }, { queue: true });
+    const out = await receipt.result;
+    expect(out).toEqual({ orderId: 't1', number: 5, at: new Date(3) });
+    await expect(leader.commandResult(commands.place, receipt.id)).resolves.toEqual(out);
+    await expect(follower.commandResult(commands.place, receipt.id)).resolves.toEqual(out);
+    await expect(leader.commandResult(commands.place, uuidv7())).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(calls).toBe(1);
   });
 });
