@@ -6,6 +6,7 @@ import { createFete } from '../../server/index.js';
 import { uuidv7 } from '../../shared/index.js';
 import { topics } from '../store/suite/harness.js';
 import { placeOrder } from './commands-suite.js';
+import { waitFor } from '../support/wait.js';
 
 describe('commands with dispatch: inline', () => {
   it('run once per id, answer duplicates with the first result, and emit only on success', async () => {
@@ -28,7 +29,7 @@ describe('commands with dispatch: inline', () => {
       expect(calls).toBe(1);
       await expect(fete.execute(placeOrder, { sku: 'none', qty: 1 })).rejects.toMatchObject({ code: 'REJECTED' });
       await expect(fete.execute(placeOrder, { sku: 'boom', qty: 1 })).rejects.toMatchObject({ code: 'INTERNAL' });
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => seen.length > 0, { what: 'the event of the successful command' });
       expect(seen).toEqual([id]);
       // A failed (unrecorded) id runs again.
       const failed = uuidv7();
