@@ -35,6 +35,12 @@ function toMarkdown(all: Record<string, { at: string; machine: Record<string, un
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--render')) {
+    // Rewrites latest.md from latest.json (after merging results measured on different branches).
+    const latest = join(resultsDir, 'latest.json');
+    writeFileSync(join(resultsDir, 'latest.md'), toMarkdown(JSON.parse(readFileSync(latest, 'utf8')) as Parameters<typeof toMarkdown>[0]));
+    return;
+  }
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const scenarios = await loadScenarios();
   const unknown = wanted.filter((w) => !scenarios.some((s) => s.name === w));

@@ -16,7 +16,12 @@ import {
   type PatternEvent,
   type TopicCatalog,
   type TopicsOf,
+  type AnyCommand,
+  type AnyQuery,
+  type RequestInputOf,
+  type RequestOutputOf,
 } from '../shared/index.js';
+import { CommandCaller, decodeResult, prepareCall, type CallOptions } from './command-caller.js';
 import { asyncDispose } from './async-dispose.js';
 import type { ClientSubscription, Gap, SubscribeOptions, SubscriptionHandler } from './client-subscription.js';
 import { emitBatchBudget } from './emit-batch.js';
@@ -75,6 +80,22 @@ export interface ClientEvents {
   error(error: FeteError): void;
 }
 
+export interface ExecuteOptions extends CallOptions {
+  /** Put the command in the outbox (IndexedDB: it survives offline periods and reloads, and runs
+   * in queue order with emits). `execute` then resolves once it is queued, with a receipt whose
+   * `result` settles when the server has run it. @default false */
+  queue?: boolean;
+}
+
+/** A command in the outbox: its id (keep it to read the result after a reload with
+ * `client.commandResult`) and its result, once the server has run it. */
+export interface QueuedCommand<O> {
+  readonly id: string;
+  /** The command's output; rejects with the server's FeteError (REJECTED with `details.reason`,
+   * FORBIDDEN...), or CLOSED if this client closes first (the command stays queued). */
+  readonly result: Promise<O>;
+}
+
 export interface Client<C extends TopicCatalog = TopicCatalog> {
   readonly topics: C;
   /** A snapshot, replaced on every change. */
@@ -93,6 +114,19 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */
   emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitReceipt<EnvelopeOf<T>>>;
+  /** Runs a command on the server and resolves with its output. The call keeps one id (`options.id`
+   * or a new one) across resends after a lost connection, so the server runs it at most once.
+   * Rejects INVALID_PAYLOAD / TOO_LARGE (input), FORBIDDEN, NO_HANDLER, REJECTED (`details.reason`),
+   * TIMEOUT (no answer within `timeoutMs`, default 30 s), CLOSED. */
+  execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options?: ExecuteOptions & { queue?: false }): Promise<RequestOutputOf<K>>;
+  /** With `queue: true`: resolves once the command is durably queued (see ExecuteOptions.queue). */
+  execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options: ExecuteOptions & { queue: true }): Promise<QueuedCommand<RequestOutputOf<K>>>;
+  /** Runs a query on the server and resolves with its output (errors as `execute`). */
+  query<Q extends AnyQuery>(query: Q, input: RequestInputOf<Q>, options?: Omit<CallOptions, 'id'>): Promise<RequestOutputOf<Q>>;
+  /** The output of a command queued with `queue: true` (by any tab, before a reload too): waits
+   * while it is queued. Rejects as its `result` would, or NOT_FOUND when it is neither queued nor
+   * recorded here (outcomes are kept for `resultTtlMs`). */
+  commandResult<K extends AnyCommand>(command: K, id: string): Promise<RequestOutputOf<K>>;
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void;
   /** Ends subscriptions, stops draining, writes emits already called, releases the leader lock,
@@ -120,6 +154,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
   readonly #transport: Transport;
   readonly #router: SubscriptionRouter;
   readonly #outbox: Outbox;
+  readonly #commands: CommandCaller;
   /** This client's id among the tabs sharing the outbox. */
   readonly #tab = uuidv7();
   #closing: Promise<void> | undefined;
@@ -158,11 +193,13 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       onStatus: (patch) => this.#status.update(patch),
       onError: report,
     });
+    this.#commands = new CommandCaller({ transport: this.#transport, retry: o.retry, maxEnvelopeBytes: o.maxEnvelopeBytes });
     this.#transport.open({
       connect: () => {
         this.#status.update({ connected: true });
         this.#router.connected();
         this.#outbox.connected();
+        this.#commands.connected();
       },
       disconnect: () => {
         this.#status.update({ connected: false });
@@ -219,6 +256,39 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     return { id: envelope.id, envelope, delivered };
   }
 
+  // The overloads in Client carry the types; at runtime outputs are whatever the server decoded.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  execute(command: AnyCommand, input: unknown, options: ExecuteOptions = {}): Promise<any> {
+    if (options.queue) return this.#queueCommand(command, input, options);
+    return this.#commands.call('command', command, input, options);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  query(query: AnyQuery, input: unknown, options: Omit<CallOptions, 'id'> = {}): Promise<any> {
+    return this.#commands.call('query', query, input, options);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async commandResult(_command: AnyCommand, id: string): Promise<any> {
+    if (this.#closing !== undefined) throw new FeteError('CLOSED', 'the client is closed');
+    const outcome = await this.#outbox.commandOutcome(id);
+    if (!outcome.ok) throw outcome.error;
+    return decodeResult(outcome.result, this.#o.maxEnvelopeBytes);
+  }
+
+  async #queueCommand(command: AnyCommand, input: unknown, options: ExecuteOptions): Promise<QueuedCommand<unknown>> {
+    if (this.#closing !== undefined) throw new FeteError('CLOSED', 'the client is closed');
+    const { decl, id, encoded } = await prepareCall('command', command, input, options.id, this.#o.maxEnvelopeBytes);
+    await this.#outbox.append({ id, topic: `cmd:${decl.name}`, e: encoded, tab: this.#tab, cmd: decl.name });
+    const result = this.#outbox.commandOutcome(id).then((outcome) => {
+      if (!outcome.ok) throw outcome.error;
+      return decodeResult(outcome.result, this.#o.maxEnvelopeBytes);
+    });
+    // Also readable through commandResult: an app that drops the receipt gets no unhandled rejection.
+    result.catch(() => undefined);
+    return { id, result };
+  }
+
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
     return this.#events.on(event, listener);
   }
@@ -234,6 +304,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
 
   async #close(): Promise<void> {
     this.#router.close();
+    this.#commands.close();
     // Before the outbox: closing the transport rejects an emit ack in flight, so the drain loop ends now.
     this.#transport.close();
     this.#status.update({ connected: false });

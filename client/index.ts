@@ -7,10 +7,13 @@ export {
   type ClientEvents,
   type EmitOptions,
   type EmitReceipt,
+  type ExecuteOptions,
+  type QueuedCommand,
   type OutboxView,
   type RejectedEmit,
 } from './client.js';
 export type { ClientOptions } from './options.js';
+export type { CallOptions } from './command-caller.js';
 export type { ClientStatus } from './status.js';
 export type { Delivered } from './outbox.js';
 export type { ClientSubscription, Gap, SubscribeOptions, SubscriptionHandler } from './client-subscription.js';
@@ -26,6 +29,9 @@ export {
   isFeteError,
   defineTopic,
   defineTopics,
+  defineCommand,
+  defineCommands,
+  defineQuery,
   subjectOf,
   matches,
   validatePattern,
@@ -33,6 +39,12 @@ export {
   createEnvelope,
   createBus,
   type AnyTopic,
+  type AnyCommand,
+  type AnyQuery,
+  type Command,
+  type Query,
+  type RequestInputOf,
+  type RequestOutputOf,
   type Envelope,
   type EnvelopeOf,
   type FeteErrorCode,

@@ -11,7 +11,8 @@
 // A batch-level refusal with a permanent code (a packet the server will not take, e.g. one envelope
 // too large) halves the batch until the offending entry is alone, then rejects that entry: one bad
 // entry must not block the queue behind it.
-import { FeteError, PROTOCOL_LIMITS, type EmitAck } from '../shared/index.js';
+import { FeteError, PROTOCOL_LIMITS, type CmdAck, type EmitAck } from '../shared/index.js';
+import { fromCmdError } from './command-ack.js';
 import { backoffDelay, Wakeup, type RetryOptions } from './backoff.js';
 import { takeBatch } from './emit-batch.js';
 import type { Outcome, OutboxStore, QueuedRecord, RejectedRecord, ResultRecord } from './outbox-store.js';
@@ -91,7 +92,14 @@ export class OutboxDrainer {
       }
       let batch: QueuedRecord[];
       try {
-        batch = takeBatch(await o.store.head(this.#batchSize), o.maxBatchBytes);
+        const head = await o.store.head(this.#batchSize);
+        // A queued command goes alone, as a `cmd`, when it reaches the head: queue order holds.
+        if (head[0]?.cmd !== undefined) {
+          if (!this.#stopped) await this.#sendCommand(head[0]);
+          continue;
+        }
+        const firstCmd = head.findIndex((r) => r.cmd !== undefined);
+        batch = takeBatch(firstCmd < 0 ? head : head.slice(0, firstCmd), o.maxBatchBytes);
       } catch (err) {
         o.onError(FeteError.from(err, 'STORE_UNAVAILABLE'));
         await this.#backoff();
@@ -125,6 +133,33 @@ export class OutboxDrainer {
         await this.#backoff();
       }
     }
+  }
+
+  /** Sends a queued command with its id (a resend after a lost ack gets the recorded result) and
+   * settles it once answered; a retryable answer or a lost connection backs off and tries again. */
+  async #sendCommand(record: QueuedRecord): Promise<void> {
+    const o = this.#o;
+    let ack: CmdAck;
+    try {
+      if (!o.transport.cmd) throw new FeteError('NETWORK', 'this transport cannot send commands');
+      ack = await o.transport.cmd({ id: record.id, name: record.cmd!, input: record.e }, o.ackTimeoutMs);
+    } catch (err) {
+      if (this.#stopped) return;
+      o.onError(FeteError.from(err, 'NETWORK'));
+      await this.#backoff();
+      return;
+    }
+    if (!ack.ok) {
+      const error = fromCmdError(ack.error);
+      // REJECTED is the handler's answer, as final as a schema or authorization refusal.
+      if (!isPermanent(error) && error.code !== 'REJECTED') {
+        o.onError(error);
+        await this.#backoff();
+        return;
+      }
+    }
+    await this.#settle([{ record, outcome: ack.ok ? { status: 'executed', result: ack.result } : { status: 'rejected', error: ack.error } }]);
+    this.#attempt = 0;
   }
 
   /** The settled prefix of a batch, and why the rest (if any) must be sent again: an error to
@@ -164,8 +199,10 @@ export class OutboxDrainer {
     const rejected: RejectedRecord[] = [];
     const results: ResultRecord[] = [];
     for (const { record, outcome } of settled) {
-      if (outcome.status === 'rejected') rejected.push({ id: record.id, topic: record.topic, e: record.e, error: outcome.error, at: now });
-      if (record.tab !== o.tab) results.push({ id: record.id, outcome, at: now });
+      // A command's refusal is its answer, read by command id: it does not go to the rejected emits.
+      if (outcome.status === 'rejected' && record.cmd === undefined) rejected.push({ id: record.id, topic: record.topic, e: record.e, error: outcome.error, at: now });
+      if (record.cmd !== undefined) results.push({ id: record.id, outcome, at: now, cmd: true });
+      else if (record.tab !== o.tab) results.push({ id: record.id, outcome, at: now });
     }
     try {
       await o.store.settle({ keys: settled.map((s) => s.record.key), rejected, results });

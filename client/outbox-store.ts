@@ -10,6 +10,9 @@ export interface OutboxRecord {
   e: string;
   /** The client instance (tab) that wrote it: the leader records outcomes for other tabs only. */
   tab: string;
+  /** Set for a queued command (`client.execute(..., { queue: true })`): its name. `id` is then the
+   * command id and `e` its encoded input; it is sent alone as a `cmd`, in queue order. */
+  cmd?: string;
 }
 
 /** A queued record with its position: keys grow with commit order, across tabs. */
@@ -18,7 +21,11 @@ export interface QueuedRecord extends OutboxRecord {
 }
 
 /** What the server said about one envelope. */
-export type Outcome = { status: 'accepted' | 'duplicate'; seq: number } | { status: 'rejected'; error: WireError };
+export type Outcome =
+  | { status: 'accepted' | 'duplicate'; seq: number }
+  | { status: 'rejected'; error: WireError & { reason?: string } }
+  /** A queued command ran: `result` is its encoded output. */
+  | { status: 'executed'; result: string };
 
 /** An outcome kept for the tab that wrote the entry, when another tab (the leader) sent it. */
 export interface ResultRecord {
@@ -26,6 +33,9 @@ export interface ResultRecord {
   outcome: Outcome;
   /** Epoch milliseconds when it was recorded, for pruning. */
   at: number;
+  /** The outcome of a queued command: kept (for every tab, the writer's too) until the TTL, so its
+   * result can be read by command id after a reload. */
+  cmd?: true;
 }
 
 /** An entry the server refused for good: out of the queue, kept for the app to inspect. */

@@ -11,6 +11,7 @@ import type { Outcome, OutboxRecord, OutboxStore, RejectedRecord, ResultRecord }
 import { openTabChannel, type ChannelFactory, type TabChannel, type TabMessage } from './tab-channel.js';
 import type { Transport } from './transport.js';
 import { fromWireError } from './wire.js';
+import { fromCmdError } from './command-ack.js';
 
 /** What `receipt.delivered` resolves to: the server's seq for the envelope, and whether the server
  * already had it (a replay after a lost ack, or an id the app reused). */
@@ -44,6 +45,12 @@ interface Waiter {
   reject: (err: FeteError) => void;
 }
 
+/** A queued command's answer: its encoded output, or the server's refusal. */
+export type CommandOutcome = { ok: true; result: string } | { ok: false; error: FeteError };
+
+/** Queue entries looked through for a command id (`commandOutcome`). */
+const QUEUE_SCAN_LIMIT = 10_000;
+
 const noop = () => {};
 
 /** A storage failure as the app sees it: a full quota is QUOTA_EXCEEDED (the app must free space or
@@ -62,6 +69,7 @@ export class Outbox {
   readonly #o: OutboxOptions;
   readonly #commit: GroupCommit<OutboxRecord>;
   readonly #waiters = new Map<string, Waiter[]>();
+  readonly #commandWaiters = new Map<string, Array<(o: CommandOutcome) => void>>();
   readonly #ready: Promise<void>;
   #store: OutboxStore | undefined;
   #openError: FeteError | undefined;
@@ -128,6 +136,46 @@ export class Outbox {
     this.#drainer?.reconnected();
   }
 
+  /** The answer of queued command `id`: settled when the leader (any tab, any page load) has
+   * sent it, or at once when its outcome is recorded. NOT_FOUND when it is neither queued nor
+   * recorded (never queued here, or its outcome is past `resultTtlMs`). */
+  async commandOutcome(id: string): Promise<CommandOutcome> {
+    if (this.#closed) throw closedError();
+    await this.#ready;
+    const store = this.#requireStore();
+    let resolve!: (o: CommandOutcome) => void;
+    const answered = new Promise<CommandOutcome>((r) => (resolve = r));
+    // Registered before looking, so an outcome that lands in between is not missed.
+    const list = this.#commandWaiters.get(id) ?? [];
+    list.push(resolve);
+    this.#commandWaiters.set(id, list);
+    const [recorded] = await store.results([id]);
+    if (recorded?.cmd) this.#resolveCommand(id, recorded.outcome);
+    else if (!(await store.head(QUEUE_SCAN_LIMIT)).some((r) => r.id === id && r.cmd !== undefined)) {
+      const [late] = await store.results([id]);
+      if (late?.cmd) this.#resolveCommand(id, late.outcome);
+      else this.#resolveCommand(id, undefined);
+    }
+    return answered;
+  }
+
+  /** Settles command waiters of `id` (undefined: NOT_FOUND). */
+  #resolveCommand(id: string, outcome: Outcome | undefined): boolean {
+    const list = this.#commandWaiters.get(id);
+    if (list === undefined) return false;
+    this.#commandWaiters.delete(id);
+    const answer: CommandOutcome =
+      outcome === undefined
+        ? { ok: false, error: new FeteError('NOT_FOUND', `no queued command ${id} and no recorded outcome for it`, { details: { id } }) }
+        : outcome.status === 'executed'
+          ? { ok: true, result: outcome.result }
+          : outcome.status === 'rejected'
+            ? { ok: false, error: fromCmdError(outcome.error) }
+            : { ok: false, error: new FeteError('INTERNAL', `entry ${id} is an emit, not a command`) };
+    for (const w of list) w(answer);
+    return true;
+  }
+
   async rejected(): Promise<RejectedRecord[]> {
     if (this.#closed) throw closedError();
     await this.#ready;
@@ -159,6 +207,9 @@ export class Outbox {
     const closed = new FeteError('CLOSED', 'the client closed before the server acknowledged this emit; it stays in the outbox');
     for (const list of this.#waiters.values()) for (const w of list) w.reject(closed);
     this.#waiters.clear();
+    const closedCmd: CommandOutcome = { ok: false, error: new FeteError('CLOSED', 'the client closed before the queued command was answered; it stays in the outbox') };
+    for (const list of this.#commandWaiters.values()) for (const w of list) w(closedCmd);
+    this.#commandWaiters.clear();
     this.#store?.close();
   }
 
@@ -226,6 +277,10 @@ export class Outbox {
   #settled(entries: SettledEntry[], results: ResultRecord[]): void {
     this.#adjustPending(-entries.length);
     for (const { record, outcome } of entries) {
+      if (record.cmd !== undefined) {
+        this.#resolveCommand(record.id, outcome);
+        continue;
+      }
       this.#resolve(record.id, outcome);
       if (outcome.status === 'rejected') this.#o.onError(rejectedError(record.id, outcome.error));
     }
@@ -238,6 +293,7 @@ export class Outbox {
     this.#waiters.delete(id);
     for (const w of list) {
       if (outcome.status === 'rejected') w.reject(rejectedError(id, outcome.error));
+      else if (outcome.status === 'executed') w.reject(new FeteError('INTERNAL', `entry ${id} is a command, not an emit`));
       else w.resolve({ id, seq: outcome.seq, duplicate: outcome.status === 'duplicate' });
     }
     return true;
@@ -245,7 +301,9 @@ export class Outbox {
 
   /** Outcomes recorded by the leader for entries this tab wrote. */
   #applyResults(results: readonly ResultRecord[]): void {
-    const mine = results.filter((r) => this.#resolve(r.id, r.outcome)).map((r) => r.id);
+    // Command outcomes stay until their TTL: they are read by command id, also after a reload.
+    for (const r of results) if (r.cmd) this.#resolveCommand(r.id, r.outcome);
+    const mine = results.filter((r) => !r.cmd && this.#resolve(r.id, r.outcome)).map((r) => r.id);
     // Read by their one reader: drop them now rather than at the TTL.
     if (mine.length > 0) this.#store?.forgetResults({ ids: mine }).catch(noop);
   }
@@ -262,9 +320,9 @@ export class Outbox {
     this.#pollTimer = setTimeout(async () => {
       if (this.#closed) return;
       const store = this.#store!;
-      if (this.#waiters.size > 0) {
+      if (this.#waiters.size > 0 || this.#commandWaiters.size > 0) {
         try {
-          this.#applyResults(await store.results([...this.#waiters.keys()]));
+          this.#applyResults(await store.results([...this.#waiters.keys(), ...this.#commandWaiters.keys()]));
         } catch {
           // Tried again at the next tick.
         }

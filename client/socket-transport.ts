@@ -4,6 +4,8 @@
 // ack shapes checked, and a reconnect after the server itself closed the socket.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import {
+  type CmdAck,
+  type CmdPacket,
   FETE_NAMESPACE,
   FeteError,
   FeteErrorCode,
@@ -19,6 +21,7 @@ import {
 import { backoffDelay } from './backoff.js';
 import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js';
 import { isEmitAck, isSubAck } from './wire.js';
+import { isCmdAck } from './command-ack.js';
 
 /** Socket.IO options passed through (path, transports, reconnection delays...). `auth`,
  * `autoConnect` and `forceNew` are set by fete. */
@@ -106,6 +109,10 @@ class SocketTransport implements Transport {
     return this.#request('emit', packet, timeoutMs, isEmitAck);
   }
 
+  cmd(packet: CmdPacket, timeoutMs: number): Promise<CmdAck> {
+    return this.#request('cmd', packet, timeoutMs, isCmdAck);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -116,7 +123,7 @@ class SocketTransport implements Transport {
     for (const reject of [...this.#pending]) reject(closed);
   }
 
-  #request<A>(event: 'sub' | 'emit', packet: SubPacket | EmitPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
+  #request<A>(event: 'sub' | 'emit' | 'cmd', packet: SubPacket | EmitPacket | CmdPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
     // Not connected: fail now. Socket.IO would buffer the packet and send it on the next
     // connection, after the client has already re-sent it itself.
     if (!this.#socket.connected) return Promise.reject(new FeteError('NETWORK', `not connected (${event})`));

@@ -3,7 +3,9 @@
 // importing the root.
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { AnyCommand, AnyQuery, AnyRequest, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { CommandBus } from './commands/command-bus.js';
+import type { ExecuteOptions, HandleOptions, RequestHandler } from './commands/types.js';
 import type { ContextRegistry } from './context/context-registry.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
 import type { ExpressOptions, FeteRouter } from './http/index.js';
@@ -60,6 +62,22 @@ export interface Fete<C extends TopicCatalog> {
   emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
   /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;
+  /** Registers the one owner of a command or query: `handler(input, ctx)` with `ctx.tx`, `ctx.emit`
+   * (commands), `ctx.principal`, `ctx.tenant`, `ctx.signal`, `ctx.reject(reason, message)`. With
+   * `roles`, only processes running one of them run it; others forward it through the store.
+   * Throws CONFLICT when the name already has an owner, INVALID_OPTIONS for a bad argument. */
+  handle<R extends AnyRequest>(request: R, handler: RequestHandler<C, R>, options?: HandleOptions): void;
+  /** Runs a command and resolves with its output (the output schema's output). Its writes and
+   * emits commit together, only if the handler returns; the outcome is recorded per tenant and
+   * `options.id`, so a call with an id already run returns the first outcome without running it.
+   * Rejects INVALID_PAYLOAD (input), NO_HANDLER, REJECTED (`details.reason`), CONFLICT (id used
+   * by another command), TIMEOUT, STORE_UNAVAILABLE, CLOSED, or INTERNAL (an unexpected throw,
+   * kept as `cause`), or the FeteError the handler threw on purpose. */
+  execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options?: ExecuteOptions): Promise<RequestOutputOf<K>>;
+  /** Runs a query in a read-only transaction and resolves with its output; rejects as `execute`. */
+  query<Q extends AnyQuery>(query: Q, input: RequestInputOf<Q>, options?: Omit<ExecuteOptions, 'id'>): Promise<RequestOutputOf<Q>>;
+  /** The commands and queries of this fete, for the Socket.IO and HTTP doors. @internal */
+  readonly commands: CommandBus;
   /** Mounts the realtime fanout (Socket.IO, namespace `/fete`) on `httpServer`: browsers subscribe
    * to the log by pattern and emit `clientEmit` topics. `stop()` closes it (not the HTTP server). */
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle;

@@ -29,6 +29,9 @@ import { MemoryLog } from './log/memory-log.js';
 import { openLog } from './log/open-log.js';
 import { StoreLog } from './log/store-log.js';
 import { Operations } from './operations.js';
+import type { AnyCommand, AnyQuery, AnyRequest, RequestInputOf, RequestOutputOf } from '../shared/index.js';
+import { CommandBus } from './commands/command-bus.js';
+import type { ExecuteOptions, HandleOptions, RequestHandler } from './commands/types.js';
 import { probeWrite } from './store/write-probe.js';
 import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type AnyHandler, Registry, type RegisteredListener } from './registry.js';
@@ -52,6 +55,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   readonly topics: C;
   readonly contexts = new Contexts();
   readonly log: FeteLog;
+  readonly commands: CommandBus;
   readonly #o: ResolvedOptions;
   readonly #store: Store | undefined;
   readonly #log: EventLog;
@@ -102,6 +106,10 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     this.#writer = new LogWriter({ log, registry, inline, dispatcher, listeners, localTake, leaseMs });
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead });
+    this.commands = new CommandBus(
+      { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction((tx) => fn(tx as unknown as FeteTransaction<TopicCatalog>)), assertOpen: () => this.#assertOpen() },
+      o.commands,
+    );
     this.log = createFeteLog(log, {
       assertOpen: () => this.#assertOpen(),
       stamp: (envelope) => stampAdmitted(o.topics, this.contexts, envelope),
@@ -144,6 +152,19 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   #emit(items: ReadonlyArray<Item>): Promise<EmitResult[]> {
     if (this.#closed) return Promise.reject(new FeteError('CLOSED', 'fete is stopped'));
     return this.#track(Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))).then((envelopes) => this.#writer.emit(envelopes)));
+  }
+
+  handle<R extends AnyRequest>(request: R, handler: RequestHandler<C, R>, options?: HandleOptions): void {
+    if (this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
+    this.commands.handle(request, handler, options);
+  }
+
+  execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options?: ExecuteOptions): Promise<RequestOutputOf<K>> {
+    return this.#track(this.commands.serverCall('command', command, input, options)) as Promise<RequestOutputOf<K>>;
+  }
+
+  query<Q extends AnyQuery>(query: Q, input: RequestInputOf<Q>, options?: Omit<ExecuteOptions, 'id'>): Promise<RequestOutputOf<Q>> {
+    return this.#track(this.commands.serverCall('query', query, input, options)) as Promise<RequestOutputOf<Q>>;
   }
 
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
@@ -196,6 +217,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     this.#started ??= this.#track(
       (async () => {
         await this.#listeners?.recorded();
+        await this.commands.start();
         if (this.#dispatcher && this.#log instanceof StoreLog && this.#o.roles.includes('worker')) {
           const dispatcher = this.#dispatcher;
           await this.#log.notifier.subscribe((w) => dispatcher.wake(w.listenerIds));
@@ -220,6 +242,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
       await this.#dispatcher?.stop(drain);
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopped';
       await this.#inline.stop(drain);
+      await this.commands.stop();
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
       await this.#log.close();

@@ -10,6 +10,17 @@ export {
   type StoreOption,
   type WorkerOptions,
 } from './options.js';
+export type {
+  CommandContext,
+  CommandHandler,
+  CommandOptions,
+  ExecuteOptions,
+  HandleOptions,
+  QueryHandler,
+  RequestContext,
+  RequestHandler,
+} from './commands/types.js';
+export type { RecentRequest, RequestCounts, RequestOutcome } from './commands/command-metrics.js';
 export { backoffDelay, type Backoff, type BackoffOptions } from './dispatch/backoff.js';
 export type { ContextCodec, ContextRegistry } from './context/context-registry.js';
 export { currentPrincipal, runAs, type Principal } from './context/principal.js';

@@ -6,6 +6,8 @@ import type pg from 'pg';
 import { DEFAULT_MAX_ENVELOPE_BYTES, FeteError, type TopicCatalog } from '../shared/index.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
+import { resolveCommandOptions } from './commands/command-options.js';
+import type { CommandOptions, ResolvedCommandOptions } from './commands/types.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -89,6 +91,8 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * below what receivers accept (the client's `maxEnvelopeBytes`, the fanout's `maxPayloadBytes`),
    * or they could not decode the event. @default 1 MiB (DEFAULT_MAX_ENVELOPE_BYTES) */
   maxEnvelopeBytes?: number;
+  /** Commands and queries: tenant of a principal, result window, deadlines. @default see CommandOptions */
+  commands?: CommandOptions;
 }
 
 export interface ResolvedListenerOptions {
@@ -112,6 +116,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   random: () => number;
   retention: Required<RetentionOptions>;
   maxEnvelopeBytes: number;
+  commands: ResolvedCommandOptions;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -169,6 +174,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     random: o.random ?? Math.random,
     retention,
     maxEnvelopeBytes: positive('maxEnvelopeBytes', o.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES),
+    commands: resolveCommandOptions(o.commands),
   };
 }
 

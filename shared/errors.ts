@@ -55,6 +55,12 @@ export const FeteErrorCode = {
   INVALID_OPTIONS: { retryable: false },
   /** A bug or an unexpected throw, wrapped once with its cause and stack. */
   INTERNAL: { retryable: false },
+  /** A command handler refused the request on purpose (`ctx.reject(reason, message)`): the app's
+   * own reason is in `details.reason`. Its writes and emits were rolled back. */
+  REJECTED: { retryable: false },
+  /** No handler for the command or query: none registered, or none in a process running the role
+   * it is registered for (after the forwarding timeout). A process with the role may come up. */
+  NO_HANDLER: { retryable: true },
 } as const satisfies Record<string, { retryable: boolean }>;
 
 export type FeteErrorCode = keyof typeof FeteErrorCode;

@@ -46,6 +46,20 @@ export type EmitAckItem =
 /** Ack of `emit`: one item per envelope, or a batch-level error (malformed packet, too many). */
 export type EmitAck = { ok: true; results: EmitAckItem[] } | { ok: false; error: WireError };
 
+/** `cmd`: run command or query `name` with `input` (encoded with `encodeValue`). `id` (a UUID) makes
+ * a command exactly-once per tenant: a resend with the same id answers the first result. */
+export interface CmdPacket {
+  id: string;
+  name: string;
+  input: string;
+}
+/** A command's failure on the wire; `reason` is the app's own code when `code` is REJECTED. */
+export interface CmdError extends WireError {
+  reason?: string;
+}
+/** Ack of `cmd`: the result (encoded with `encodeValue`), or the error. */
+export type CmdAck = { ok: true; result: string } | { ok: false; error: CmdError };
+
 // --- server -> client -------------------------------------------------------------------------
 
 /** `ev`: one event for subscription `sid`, in seq order per subscription (`toWireEnvelope`). */
@@ -84,6 +98,7 @@ export interface ClientToServerEvents {
   sub(packet: SubPacket, ack: (res: SubAck) => void): void;
   unsub(packet: UnsubPacket, ack?: (res: { ok: boolean }) => void): void;
   emit(packet: EmitPacket, ack: (res: EmitAck) => void): void;
+  cmd(packet: CmdPacket, ack: (res: CmdAck) => void): void;
 }
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;

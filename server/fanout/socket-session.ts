@@ -4,6 +4,7 @@
 import createDebug from 'debug';
 import type { Socket } from 'socket.io';
 import {
+  type CmdAck,
   type EmitAck,
   FeteError,
   PROTOCOL_LIMITS,
@@ -13,6 +14,7 @@ import {
 } from '../../shared/index.js';
 import type { FollowFrom } from '../log/start.js';
 import { allowed, applyClientEmits, toWireError } from './client-emit.js';
+import { type CommandTarget, answerCommandPacket } from './command-packet.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
@@ -24,6 +26,8 @@ const debug = createDebug('fete:fanout');
 const MAX_QUEUED_EMITS = 8;
 /** The client's ack timeout is 10 s: answer before it, so it never resends blind. */
 const EMIT_ACK_DEADLINE_MS = 8000;
+/** Commands of one socket running at once. */
+const MAX_INFLIGHT_COMMANDS = 64;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -48,6 +52,7 @@ export class SocketSession {
   readonly #host: SubscriptionHost;
   #emitChain: Promise<void> = Promise.resolve();
   #queuedEmits = 0;
+  #commandsInFlight = 0;
   #drainWaiters: Array<() => void> = [];
   #gone = false;
   readonly #backlog: () => number;
@@ -105,6 +110,7 @@ export class SocketSession {
     socket.on('sub', (packet: unknown, ack: unknown) => void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message)));
     socket.on('unsub', (packet: unknown, ack: unknown) => this.#unsub(packet, ackOf(ack)));
     socket.on('emit', (packet: unknown, ack: unknown) => this.#emit(packet, ackOf(ack)));
+    socket.on('cmd', (packet: unknown, ack: unknown) => this.#cmd(packet, ackOf(ack)));
     socket.on('disconnect', () => this.#close());
   }
 
@@ -205,6 +211,17 @@ export class SocketSession {
       }
     };
     this.#emitChain = this.#emitChain.then(run).catch((err: Error) => debug('emit failed: %s', err.message));
+  }
+
+  /** Commands run concurrently (each in its own transaction); past MAX_INFLIGHT_COMMANDS a socket is told to retry. */
+  #cmd(packet: unknown, ack: (res: CmdAck) => void): void {
+    if (this.#commandsInFlight >= MAX_INFLIGHT_COMMANDS)
+      return ack({ ok: false, error: { code: 'TIMEOUT', message: 'too many commands in flight on this socket: retry later' } });
+    this.#commandsInFlight++;
+    const o = this.#core.options;
+    void answerCommandPacket(this.#core.fete as CommandTarget, { principal: this.#principal, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, packet, ack).finally(
+      () => this.#commandsInFlight--,
+    );
   }
 
   #close(): void {

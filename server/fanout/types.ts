@@ -24,6 +24,9 @@ export interface FanoutAuthorize<P = FanoutPrincipal> {
   /** May `principal` emit this event? Called with the schema-validated payload, only for catalogue
    * topics declared `clientEmit: true` that are not presentation topics. @default deny */
   emit?(principal: P, topic: AnyTopic, payload: unknown): boolean | Promise<boolean>;
+  /** May `principal` run command or query `name` with this input? Called with the input as the
+   * handler will get it (validated by the declaration's schema), before anything runs. @default deny */
+  command?(principal: P, name: string, input: unknown, kind: 'command' | 'query'): boolean | Promise<boolean>;
 }
 
 /** What applying client emits needs to know about the sender (`applyClientEmits`). */

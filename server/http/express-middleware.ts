@@ -6,6 +6,7 @@
 //   GET  /health                    health-route.ts  200 { status: 'ok', headSeq, store, worker, fanout } | 503
 //   GET  /metrics                   metrics.ts       Prometheus text
 //   /inspector/...                  inspector-routes.ts (JSON; off in production by default)
+//   POST /commands/:name, GET|POST /queries/:name   command-routes.ts
 import createDebug from 'debug';
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import { describeThrown } from '../../shared/describe-thrown.js';
@@ -22,6 +23,9 @@ import { type ExpressOptions, type RequestGuard, resolveHttpOptions } from './op
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus-text.js';
 import type { SseStream } from './sse-stream.js';
 import { streamRoute } from './stream-route.js';
+import { commandInspectorRoutes, commandRoutes } from './command-routes.js';
+import type { CommandTarget } from '../fanout/command-packet.js';
+import { requestMetricFamilies } from '../commands/command-metrics.js';
 
 const debug = createDebug('fete:http');
 
@@ -44,7 +48,7 @@ function guarded(guard: RequestGuard | undefined, what: string) {
 }
 
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
-export type HttpTarget = InspectorTarget & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
+export type HttpTarget = InspectorTarget & CommandTarget & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
 export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}): FeteRouter {
   const o = resolveHttpOptions(options);
@@ -63,10 +67,12 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
       streams: () => streams.size,
       streamsWaiting: () => [...streams].filter((s) => s.waitingForDrain).length,
     }, fanoutStats?.(), fete.workerStatus?.());
+    if (fete.commands) families.push(...requestMetricFamilies(fete.commands.metrics.counts()));
     res.setHeader('cache-control', 'no-store');
     res.type(PROMETHEUS_CONTENT_TYPE).send(renderPrometheus(families));
   });
-  router.use('/inspector', guarded(o.inspector, 'the inspector'), inspectorRouter(fete));
+  router.use(commandRoutes(fete, o));
+  router.use('/inspector', guarded(o.inspector, 'the inspector'), inspectorRouter(fete), commandInspectorRoutes(fete));
 
   // Express 5 passes rejected promises of async handlers here.
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

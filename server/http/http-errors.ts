@@ -29,6 +29,8 @@ const STATUS: Record<FeteErrorCode, number> = {
   LEASE_LOST: 409,
   INVALID_OPTIONS: 500,
   INTERNAL: 500,
+  REJECTED: 422,
+  NO_HANDLER: 503,
 };
 
 export function statusOf(code: FeteErrorCode): number {

@@ -1,0 +1,152 @@
+// The recorded outcome of each command id, per tenant: the exactly-once ledger (007_commands.sql).
+// `claim` runs first in the handler's transaction: it inserts the id as 'running', or (when the
+// id exists) returns what was recorded. On PostgreSQL a concurrent duplicate's insert waits on the
+// primary key until the first transaction ends, then sees its committed row (READ COMMITTED takes
+// a new snapshot per statement), so a handler never runs twice for one id while its row exists.
+// `finish` writes the outcome in the same transaction. Under `dispatch: 'inline'` a Map does it.
+import { FeteError, type FeteErrorCode, encodeValue, FeteErrorCode as Codes } from '../../shared/index.js';
+import { decodeStoredValue } from '../../shared/codec.js';
+import type { Queryable } from '../store/driver.js';
+import { statement } from '../store/driver.js';
+import type { Tables } from '../store/tables.js';
+
+/** A recorded outcome: the handler's output, or the error it ended with on purpose. */
+export type Recorded = { ok: true; value: unknown } | { ok: false; error: FeteError };
+
+export interface RecordedError {
+  code: FeteErrorCode;
+  message: string;
+  reason?: string;
+}
+
+export function errorRecord(err: FeteError): RecordedError {
+  const reason = err.details?.reason;
+  return typeof reason === 'string' ? { code: err.code, message: err.message, reason } : { code: err.code, message: err.message };
+}
+
+export function errorFromRecord(r: RecordedError): FeteError {
+  const code = Object.hasOwn(Codes, r.code) ? r.code : 'INTERNAL';
+  return new FeteError(code, r.message, r.reason === undefined ? {} : { details: { reason: r.reason } });
+}
+
+/** The id is taken by another command name: ids are per call, not per command. */
+function conflict(id: string, name: string, other: string): FeteError {
+  return new FeteError('CONFLICT', `command id ${id} was already used for "${other}", not "${name}"`, { details: { id } });
+}
+
+export interface ResultLedger {
+  /** Claims `id` for this call; undefined when the handler should run, else what was recorded. */
+  claim(q: Queryable | undefined, tenant: string, id: string, name: string): Promise<Recorded | undefined>;
+  /** Records the outcome of a claimed id (same transaction as the claim). */
+  finish(q: Queryable | undefined, tenant: string, id: string, outcome: Recorded): Promise<void>;
+  /** The recorded outcome of an id, if any (for `client.commandResult`-style lookups). */
+  read(q: Queryable | undefined, tenant: string, id: string): Promise<(Recorded & { name: string }) | undefined>;
+  /** Deletes outcomes past their window. Returns how many. */
+  prune(q: Queryable | undefined): Promise<number>;
+  /** Forgets a claim whose transaction rolled back (SQL: the rollback did it already). */
+  release(tenant: string, id: string): void;
+}
+
+interface Row {
+  name: string;
+  state: 'running' | 'ok' | 'error';
+  result: string | null;
+  error: RecordedError | string | null;
+}
+
+function recordedOf(row: Row): Recorded {
+  if (row.state === 'ok') return { ok: true, value: row.result === null ? undefined : decodeStoredValue(row.result) };
+  const e = typeof row.error === 'string' ? (JSON.parse(row.error) as RecordedError) : row.error;
+  return { ok: false, error: errorFromRecord(e ?? { code: 'INTERNAL', message: 'unknown failure' }) };
+}
+
+/** The SQL ledger. Statement texts are built once per schema (prepared on PostgreSQL). */
+export function sqlLedger(tables: Tables, resultTtlMs: number): ResultLedger {
+  const table = `${tables.quotedSchema}.command_results`;
+  const claimSql = statement(
+    'cmd_claim',
+    `INSERT INTO ${table} (tenant, id, name, state, expires_at) VALUES ($1, $2, $3, 'running', now() + $4 * interval '1 millisecond')
+     ON CONFLICT (tenant, id) DO NOTHING RETURNING 1 AS claimed`,
+  );
+  const readSql = statement('cmd_read', `SELECT name, state, result, error FROM ${table} WHERE tenant = $1 AND id = $2`);
+  const finishSql = statement('cmd_finish', `UPDATE ${table} SET state = $3, result = $4, error = $5::jsonb WHERE tenant = $1 AND id = $2`);
+  const pruneSql = `DELETE FROM ${table} WHERE expires_at < now()`;
+  const read = async (q: Queryable, tenant: string, id: string) => (await q.query<Row>(readSql, [tenant, id])).rows[0];
+  return {
+    async claim(q, tenant, id, name) {
+      const res = await q!.query(claimSql, [tenant, id, name, resultTtlMs]);
+      if (res.rows.length > 0) return undefined;
+      const row = await read(q!, tenant, id);
+      // Gone between the two statements: pruned right now. Claim again rather than guess.
+      if (!row) return this.claim(q, tenant, id, name);
+      if (row.name !== name) throw conflict(id, name, row.name);
+      // A committed 'running' row cannot exist: the claim and the outcome commit together.
+      return recordedOf(row);
+    },
+    async finish(q, tenant, id, outcome) {
+      const params = outcome.ok
+        ? [tenant, id, 'ok', encodeValue(outcome.value), null]
+        : [tenant, id, 'error', null, JSON.stringify(errorRecord(outcome.error))];
+      await q!.query(finishSql, params);
+    },
+    async read(q, tenant, id) {
+      const row = await read(q!, tenant, id);
+      return row && row.state !== 'running' ? { ...recordedOf(row), name: row.name } : undefined;
+    },
+    async prune(q) {
+      return (await q!.query(pruneSql)).rowCount;
+    },
+    release() {},
+  };
+}
+
+/** The in-memory ledger for `dispatch: 'inline'` (no store): same contract, one process. A claim
+ * of an id still running waits for its outcome. */
+export function memoryLedger(resultTtlMs: number, now: () => number = Date.now): ResultLedger {
+  interface Entry {
+    name: string;
+    expires: number;
+    outcome: Recorded | undefined;
+    done: Promise<void>;
+    settle: () => void;
+  }
+  const entries = new Map<string, Entry>();
+  const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+  return {
+    async claim(_q, tenant, id, name) {
+      for (;;) {
+        const e = entries.get(key(tenant, id));
+        if (!e) break;
+        if (e.name !== name) throw conflict(id, name, e.name);
+        if (e.outcome) return e.outcome;
+        await e.done;
+      }
+      let settle!: () => void;
+      const done = new Promise<void>((r) => (settle = r));
+      entries.set(key(tenant, id), { name, expires: now() + resultTtlMs, outcome: undefined, done, settle });
+      return undefined;
+    },
+    async finish(_q, tenant, id, outcome) {
+      const e = entries.get(key(tenant, id));
+      if (!e) return;
+      e.outcome = outcome;
+      e.settle();
+    },
+    async read(_q, tenant, id) {
+      const e = entries.get(key(tenant, id));
+      return e?.outcome ? { ...e.outcome, name: e.name } : undefined;
+    },
+    async prune() {
+      let n = 0;
+      const t = now();
+      for (const [k, e] of entries) if (e.outcome && e.expires < t && entries.delete(k)) n++;
+      return n;
+    },
+    release(tenant, id) {
+      const e = entries.get(key(tenant, id));
+      if (!e || e.outcome) return;
+      entries.delete(key(tenant, id));
+      e.settle();
+    },
+  };
+}

@@ -1,0 +1,178 @@
+// Runs one command or query in this process, in one store transaction (fete.transaction's, so the
+// append, the commit hooks and the PGlite scope are the same as for `fete.transaction`).
+//
+// A command: claim its id in the ledger (a recorded outcome is returned without running anything),
+// run the handler, then append the emits it made and record its result, all in that transaction.
+// Emits are validated when the handler calls `ctx.emit` but appended only after it returns, so a
+// rejection has nothing of them to undo. Its SQL is undone by a savepoint taken lazily before the
+// handler's first `ctx.tx` query (a no-op command pays no extra round trip): a deliberate
+// rejection rolls back to it and records the rejection in the same transaction as the claim, so a
+// concurrent duplicate waiting on the claim reads that rejection instead of running the handler.
+// Any other throw rolls back everything, claim included: nothing is recorded, a retry runs again.
+//
+// A query: `SET TRANSACTION READ ONLY` first, no emit, no ledger.
+import {
+  type AnyRequest,
+  type AnyTopic,
+  FeteError,
+  Headers,
+  type TopicCatalog,
+  isFeteError,
+  isUuid,
+  subjectOf,
+  uuidv7,
+  validatePayload,
+  validateRequestOutput,
+} from '../../shared/index.js';
+import { resolveTopic } from '../ingress/resolve-topic.js';
+import type { EmitOptions, EmitResult, FeteTransaction, TxQuery } from '../types.js';
+import type { Recorded, ResultLedger } from './command-results.js';
+import type { CommandContext, RequestContext } from './types.js';
+
+/** What running a request needs of the fete it belongs to. */
+export interface RunHost {
+  readonly topics: TopicCatalog;
+  /** `fete.transaction`. */
+  transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>) => Promise<R>): Promise<R>;
+  /** False under `dispatch: 'inline'`: no SQL, the memory ledger. */
+  readonly hasStore: boolean;
+  readonly ledger: ResultLedger;
+}
+
+export interface RunCall {
+  decl: AnyRequest;
+  handler: (input: unknown, ctx: never) => unknown;
+  /** The validated input (the handler's input type). */
+  input: unknown;
+  id: string;
+  principal: unknown;
+  tenant: string;
+  timeoutMs: number;
+}
+
+/** What a command call came to: the value (a result or a recorded one), and whether it was recorded
+ * before this call (`duplicate`). Deliberate failures are thrown, recorded or not. */
+export interface RunResult {
+  value: unknown;
+  duplicate: boolean;
+}
+
+const SAVEPOINT = 'fete_command';
+
+/** Errors a handler throws on purpose: they are the request's answer, recorded for the command id.
+ * Anything else (INTERNAL, the store failing, a timeout, CLOSED) rolls back and is not recorded. */
+const DELIBERATE = new Set(['REJECTED', 'INVALID_PAYLOAD', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'UNAUTHORIZED', 'MALFORMED', 'TOO_LARGE', 'UNKNOWN_TOPIC']);
+
+export function isDeliberate(err: unknown): boolean {
+  return isFeteError(err) && DELIBERATE.has(err.code);
+}
+
+function rejectFn(decl: AnyRequest) {
+  return (reason: string, message?: string): never => {
+    if (!decl.reasons.includes(reason))
+      // A bug in the handler, not an answer: rolled back and reported INTERNAL, like any throw.
+      throw new FeteError('INTERNAL', `${decl.kind} "${decl.name}" rejected with the undeclared reason ${JSON.stringify(reason)}`);
+    throw new FeteError('REJECTED', message ?? reason, { details: { reason } });
+  };
+}
+
+/** Runs `fn` with an AbortSignal that aborts after `timeoutMs`; settles TIMEOUT then, without
+ * waiting for `fn` (the transaction around it rolls back, so its later writes fail CLOSED). */
+async function withDeadline<T>(decl: AnyRequest, timeoutMs: number, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new FeteError('TIMEOUT', `${decl.kind} "${decl.name}" took longer than ${timeoutMs} ms`);
+      ac.abort(err);
+      reject(err);
+    }, timeoutMs);
+  });
+  try {
+    const work = Promise.resolve().then(() => fn(ac.signal));
+    work.catch(() => undefined); // its failure after the deadline has nobody to tell
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `ctx.tx` of a command: the transaction's queries, after a savepoint taken on first use. */
+function savepointTx(tx: TxQuery, state: { savepoint?: Promise<unknown> }): TxQuery {
+  return {
+    query: <R>(sql: string, params?: readonly unknown[]) => {
+      state.savepoint ??= tx.query(`SAVEPOINT ${SAVEPOINT}`);
+      return state.savepoint.then(() => tx.query<R>(sql, params));
+    },
+  };
+}
+
+export async function runCommand(host: RunHost, call: RunCall): Promise<RunResult> {
+  const { decl, id, tenant } = call;
+  if (!isUuid(id)) throw new FeteError('MALFORMED', `command id must be a UUID, got ${JSON.stringify(id)}`);
+  let claimed = false;
+  try {
+    const result = await host.transaction(async (tx): Promise<{ recorded: Recorded; duplicate: boolean }> => {
+      const q = host.hasStore ? tx : undefined;
+      const prior = await host.ledger.claim(q, tenant, id, decl.name);
+      if (prior) return { recorded: prior, duplicate: true };
+      claimed = true;
+      const emits: Array<{ topic: AnyTopic; payload: unknown } & EmitOptions> = [];
+      const state: { savepoint?: Promise<unknown> } = {};
+      let outcome: Recorded;
+      try {
+        const value = await withDeadline(decl, call.timeoutMs, (signal) => {
+          const ctx: CommandContext<TopicCatalog> = {
+            id,
+            principal: call.principal,
+            tenant,
+            signal,
+            tx: savepointTx(tx, state),
+            reject: rejectFn(decl),
+            emit: async (topicArg: AnyTopic, payload: unknown, options: EmitOptions = {}): Promise<EmitResult> => {
+              if (signal.aborted) throw signal.reason;
+              const topic = resolveTopic(host.topics, topicArg);
+              // Checked now, so the handler sees a bad payload where it made it; built again at append.
+              subjectOf(topic, await validatePayload(topic, payload));
+              const eventId = options.id ?? uuidv7();
+              const headers = tenant === '' ? options.headers : { ...options.headers, [Headers.tenant]: tenant };
+              emits.push({ topic, payload, ...options, id: eventId, ...(headers ? { headers } : {}) });
+              return { id: eventId, seq: 0, duplicate: false };
+            },
+          };
+          return call.handler(call.input, ctx as never);
+        });
+        outcome = { ok: true, value: await validateRequestOutput(decl, value) };
+      } catch (err) {
+        if (!isDeliberate(err)) throw err;
+        if (state.savepoint) {
+          await state.savepoint;
+          await tx.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+        }
+        outcome = { ok: false, error: err as FeteError };
+        await host.ledger.finish(q, tenant, id, outcome);
+        return { recorded: outcome, duplicate: false };
+      }
+      if (emits.length > 0) await tx.emitMany(emits as never);
+      await host.ledger.finish(q, tenant, id, outcome);
+      return { recorded: outcome, duplicate: false };
+    });
+    if (!result.recorded.ok) throw result.recorded.error;
+    return { value: result.recorded.value, duplicate: result.duplicate };
+  } catch (err) {
+    if (claimed) host.ledger.release(tenant, id);
+    throw err;
+  }
+}
+
+export async function runQuery(host: RunHost, call: RunCall): Promise<unknown> {
+  const { decl } = call;
+  return host.transaction(async (tx) => {
+    if (host.hasStore) await tx.query('SET TRANSACTION READ ONLY');
+    const value = await withDeadline(decl, call.timeoutMs, (signal) => {
+      const ctx: RequestContext = { id: call.id, principal: call.principal, tenant: call.tenant, signal, tx: { query: (sql, params) => tx.query(sql, params) }, reject: rejectFn(decl) };
+      return call.handler(call.input, ctx as never);
+    });
+    return validateRequestOutput(decl, value);
+  });
+}

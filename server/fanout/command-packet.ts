@@ -1,0 +1,88 @@
+// The `cmd` packet of a socket (and the body of the HTTP command routes): a command or query call
+// from a browser, answered through its ack. Every field is untrusted: the id must be a UUID, the
+// name a declared one, the input superjson text decoded with the size bound and the prototype-key
+// walk; then the owner's schema validates it and `authorize.command` (deny by default) judges it
+// before anything runs. Failures are answered with a code, never thrown past the session.
+import {
+  type CmdAck,
+  type CmdError,
+  DEFAULT_MAX_ENVELOPE_BYTES,
+  FeteError,
+  type RequestKind,
+  decodeValue,
+  encodeValue,
+  isUuid,
+} from '../../shared/index.js';
+import type { CommandBus } from '../commands/command-bus.js';
+import { allowed, toWireError } from './client-emit.js';
+import type { FanoutAuthorize } from './types.js';
+
+/** The part of a fete the doors need for commands (any `Fete<C>` fits). */
+export interface CommandTarget {
+  readonly commands?: CommandBus;
+}
+
+export interface CommandCaller {
+  principal: unknown;
+  authorize: FanoutAuthorize<unknown> | undefined;
+  /** Largest encoded input accepted, in UTF-8 bytes. @default 1 MiB */
+  maxPayloadBytes?: number | undefined;
+}
+
+/** A failure as the caller sees it: the code, the message (INTERNAL's hidden) and the app's reason. */
+export function toCmdError(err: unknown): CmdError {
+  const e = FeteError.from(err);
+  const reason = e.code === 'REJECTED' ? e.details?.reason : undefined;
+  return typeof reason === 'string' ? { ...toWireError(e), reason } : toWireError(e);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Runs one call from a browser; `kind` is what the door was asked for (a socket `cmd` runs
+ * whatever kind `name` is declared as). Resolves with the output; rejects with a FeteError. */
+export async function callFromClient(
+  target: CommandTarget,
+  caller: CommandCaller,
+  call: { kind?: RequestKind; id: unknown; name: unknown; input: unknown; encoded: boolean },
+): Promise<unknown> {
+  const bus = target.commands;
+  if (!bus) throw new FeteError('NO_HANDLER', 'this server has no commands');
+  if (typeof call.name !== 'string') throw new FeteError('MALFORMED', 'the command name must be a string');
+  const decl = bus.declaration(call.name);
+  const kind = call.kind ?? decl?.kind ?? 'command';
+  if (kind === 'command' && !isUuid(call.id)) throw new FeteError('MALFORMED', 'a command id must be a UUID');
+  const maxBytes = caller.maxPayloadBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  const input = call.encoded ? decodeValue(call.input, { maxBytes }) : call.input;
+  const hook = caller.authorize?.command;
+  return bus.call({
+    kind,
+    name: call.name,
+    input,
+    id: kind === 'command' ? (call.id as string) : undefined,
+    principal: caller.principal,
+    // Deny by default: a browser runs only what the app's hook allows, judged on the validated input.
+    authorize: async (name, validated) => {
+      if (!hook) throw new FeteError('FORBIDDEN', `no authorize.command hook: browser ${kind}s are denied`);
+      await allowed(() => hook(caller.principal, name, validated, kind), `${kind} "${name}"`);
+    },
+  });
+}
+
+/** Answers a socket's `cmd` packet through its ack. Never throws. */
+export async function answerCommandPacket(target: CommandTarget, caller: CommandCaller, packet: unknown, ack: (res: CmdAck) => void): Promise<void> {
+  let res: CmdAck;
+  try {
+    if (!isObject(packet)) throw new FeteError('MALFORMED', 'cmd expects { id, name, input }');
+    const value = await callFromClient(target, caller, { id: packet.id, name: packet.name, input: packet.input, encoded: true });
+    res = { ok: true, result: encodeValue(value) };
+  } catch (err) {
+    res = { ok: false, error: toCmdError(err) };
+  }
+  try {
+    ack(res);
+  } catch {
+    // A disconnected socket: the client retries with the same id and gets the recorded result.
+  }
+}

@@ -1,0 +1,77 @@
+// Commands and queries over plain HTTP, through the same path as the socket's `cmd` packet
+// (callFromClient: catalogue lookup, bounded decode, schema, `authorize.command` deny-by-default):
+//   POST /commands/:name   body { id?, input, meta? }     200 { id, result, meta? } | 4xx/5xx { error }
+//   POST /queries/:name    body { input, meta? }          200 { result, meta? }
+//   GET  /queries/:name?input=<JSON>                      200 { result, meta? }
+// `input`/`result` are JSON; `meta` is superjson's (Dates, BigInt, Maps survive when a client sends
+// or reads it). The command id (a UUID) comes from the body or an `Idempotency-Key` header; a
+// retried request with the same id gets the first result. Errors: `{ error: { code, message,
+// reason? } }` with the code's status (REJECTED 422, NO_HANDLER 503, FORBIDDEN 403...).
+import { type Request, type Response, Router } from 'express';
+import superjson from 'superjson';
+import { FeteError, type RequestKind, uuidv7 } from '../../shared/index.js';
+import { type CommandTarget, callFromClient, toCmdError } from '../fanout/command-packet.js';
+import { authenticate } from './authenticate.js';
+import { httpStatusOf } from './http-errors.js';
+import { jsonText, parseJsonBody } from './json-body.js';
+import type { ResolvedExpressOptions } from './options.js';
+import { stringParam } from './query-params.js';
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+async function answer(req: Request, res: Response, fete: CommandTarget, o: ResolvedExpressOptions, kind: RequestKind, body: Record<string, unknown>, id: unknown): Promise<void> {
+  try {
+    const principal = await authenticate(req, o.auth);
+    // Re-encoded as superjson text, so the input takes the same bounded, prototype-safe decode as a socket's.
+    const encoded = JSON.stringify(body.meta === undefined ? { json: body.input } : { json: body.input, meta: body.meta });
+    const value = await callFromClient(fete, { principal, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, { kind, id, name: req.params.name, input: encoded, encoded: true });
+    const { json, meta } = superjson.serialize(value);
+    res.status(200).json({ ...(kind === 'command' ? { id } : {}), result: json ?? null, ...(meta ? { meta } : {}) });
+  } catch (err) {
+    res.status(httpStatusOf(err)).json({ error: toCmdError(err) });
+  }
+}
+
+/** GET /inspector/commands: the owners registered in this process and its recent calls. */
+export function commandInspectorRoutes(fete: CommandTarget): Router {
+  const r = Router();
+  r.get('/commands', (_req: Request, res: Response) => {
+    const bus = fete.commands;
+    res.json(bus ? { commands: bus.owners(), counts: bus.metrics.counts(), ...bus.metrics.recent() } : { commands: [], counts: [], results: [], failures: [] });
+  });
+  return r;
+}
+
+export function commandRoutes(fete: CommandTarget, o: ResolvedExpressOptions): Router {
+  const r = Router();
+  const body = jsonText(o.maxBodyBytes);
+
+  r.post('/commands/:name', body, async (req: Request, res: Response) => {
+    const b = parseJsonBody(req);
+    if (!isObject(b)) throw new FeteError('MALFORMED', 'the body must be an object { id?, input }');
+    const header = req.get('idempotency-key');
+    const id = b.id ?? header ?? uuidv7();
+    await answer(req, res, fete, o, 'command', b, id);
+  });
+
+  r.post('/queries/:name', body, async (req: Request, res: Response) => {
+    const b = parseJsonBody(req);
+    if (!isObject(b)) throw new FeteError('MALFORMED', 'the body must be an object { input }');
+    await answer(req, res, fete, o, 'query', b, undefined);
+  });
+
+  r.get('/queries/:name', async (req: Request, res: Response) => {
+    const text = stringParam(req.query.input, 'input');
+    let input: unknown;
+    try {
+      input = text === undefined ? undefined : JSON.parse(text);
+    } catch (err) {
+      throw new FeteError('MALFORMED', 'input must be JSON', { cause: err });
+    }
+    await answer(req, res, fete, o, 'query', { input }, undefined);
+  });
+
+  return r;
+}
