@@ -30,10 +30,12 @@ export function loadMigrations(): Migration[] {
   return cached;
 }
 
-async function appliedVersion(driver: Driver, tables: Tables): Promise<number | undefined> {
+/** The highest version applied and how many versions are applied (a store may miss a lower one
+ * that was added later, e.g. by merged branches: it is applied then, not skipped). */
+async function appliedVersion(driver: Driver, tables: Tables): Promise<{ max: number; count: number } | undefined> {
   try {
-    const res = await driver.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${tables.migrations}`);
-    return res.rows[0]?.v ?? 0;
+    const res = await driver.query<{ v: number | null; n: number | string }>(`SELECT max(version) AS v, count(*) AS n FROM ${tables.migrations}`);
+    return { max: res.rows[0]?.v ?? 0, count: Number(res.rows[0]?.n ?? 0) };
   } catch {
     return undefined; // no schema or table yet
   }
@@ -46,9 +48,9 @@ export async function migrate(driver: Driver, tables: Tables): Promise<number[]>
   // Fast path without the lock: every process but the first finds the store current.
   const seen = await appliedVersion(driver, tables);
   if (seen !== undefined) {
-    if (seen > latest)
-      throw new FeteError('STORE_UNAVAILABLE', `the store in schema "${tables.schema}" was migrated by a newer fete (version ${seen}, this one knows ${latest})`);
-    if (seen === latest) return [];
+    if (seen.max > latest)
+      throw new FeteError('STORE_UNAVAILABLE', `the store in schema "${tables.schema}" was migrated by a newer fete (version ${seen.max}, this one knows ${latest})`);
+    if (seen.max === latest && seen.count >= migrations.length) return [];
   }
   return driver.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`fete:migrate:${tables.schema}`]);
