@@ -9,7 +9,9 @@ import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
 import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { InlineDispatcher } from './dispatch/inline-dispatcher.js';
+import { type AttemptEmits, InlineDispatcher } from './dispatch/inline-dispatcher.js';
+import { type StoreAttemptEmits, memoryAttemptEmits, storeAttemptEmits } from './dispatch/attempt-emits.js';
+import { planDelivery } from './dispatch/delivery-plan.js';
 import { MemoryLog } from './memory-log.js';
 import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type AnyHandler, Registry, type RegisteredListener, listenerRecord } from './registry.js';
@@ -139,7 +141,13 @@ class FeteServer {
     this.contexts.register(traceCodec);
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
-    this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.emit(t, p, opts), outcome });
+    this.#inline = new InlineDispatcher({
+      contexts: this.contexts,
+      random: o.random,
+      begin: () => this.#attemptEmits(),
+      tx: (emits) => (emits as StoreAttemptEmits).tx,
+      outcome,
+    });
     if (store) {
       this.#notifier = new Notifier(store);
       this.#reader = new LogReader(store);
@@ -150,6 +158,7 @@ class FeteServer {
           completer: new Completer(store, o.worker.completionBatchSize),
           random: o.random,
           buildEnvelope: (t, p, opts) => buildEnvelope(o.topics, this.contexts, t as AnyTopic, p, opts),
+          plan: (e, opts) => planDelivery(e, opts, this.#registry.all().filter((l) => l.options.durable)),
           afterCommit: (envs, results) => this.#afterCommit(envs, results),
           outcome,
         },
@@ -177,6 +186,18 @@ class FeteServer {
           }),
         ),
     });
+  }
+
+  /** The emit transaction of one inline attempt (attempt-emits.ts). */
+  #attemptEmits(): AttemptEmits {
+    const deps = {
+      build: (t: unknown, p: unknown, opts?: EmitOptions) => (this.#assertOpen(), this.#build(t, p, opts)),
+      afterCommit: (envs: Envelope[], results: EmitResult[], opts: EmitOptions[]) => this.#afterCommit(envs, results, opts),
+    };
+    if (this.#memory) return memoryAttemptEmits(this.#memory, deps);
+    const { driver, tables } = this.#store!;
+    const durable = () => this.#registry.all().filter((l) => l.options.durable);
+    return storeAttemptEmits(driver, tables, { ...deps, plan: (e, opts) => planDelivery(e, opts, durable()) });
   }
 
   #assertOpen(): void {
@@ -250,9 +271,9 @@ class FeteServer {
         const envelopes = await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i)));
         if (envelopes.length === 0) return [];
         const taken: TakenDelivery[] = [];
-        const results = await this.#append(envelopes, undefined, envelopes.length === 1 ? taken : undefined);
+        const results = await this.#append(envelopes, undefined, envelopes.length === 1 ? taken : undefined, items);
         if (taken.length > 0) this.#dispatcher!.adopt(taken);
-        this.#afterCommit(envelopes, results);
+        this.#afterCommit(envelopes, results, items);
         return results;
       })(),
     );
@@ -260,14 +281,26 @@ class FeteServer {
 
   /** Appends (in `q`, a transaction, when given: `transaction()` has recorded the listeners before
    * opening it); with `taken` (single autocommit emits), idle local listeners claim in the append. */
-  async #append(envelopes: Envelope[], q: Queryable | undefined, taken?: TakenDelivery[]): Promise<EmitResult[]> {
-    if (this.#memory) return this.#memory.append(envelopes);
+  async #append(
+    envelopes: Envelope[],
+    q: Queryable | undefined,
+    taken?: TakenDelivery[],
+    options?: ReadonlyArray<EmitOptions | undefined>,
+  ): Promise<EmitResult[]> {
+    if (this.#memory) {
+      // Checked as the store path checks them, so an emit refused durably is refused inline too.
+      if (options) envelopes.forEach((e, i) => planDelivery(e, options[i], []));
+      return this.#memory.append(envelopes);
+    }
     if (!q) await this.#recorded();
+    // After #recorded: the keys of local listeners need their store ids.
+    const durable = this.#registry.all().filter((l) => l.options.durable);
+    const plans = options && envelopes.map((e, i) => planDelivery(e, options[i], durable));
     const { driver, tables } = this.#store!;
     const idle = taken && this.#o.worker.localTake ? this.#dispatcher!.idleListenerIds() : [];
     const take = idle.length > 0 ? { listenerIds: idle, leaseMs: this.#o.worker.leaseMs } : undefined;
     try {
-      return await appendEvents(q ?? driver, tables, envelopes, take, taken);
+      return await appendEvents(q ?? driver, tables, envelopes, take, taken, plans);
     } catch (err) {
       throw isFeteError(err) ? err : FeteError.from(err, 'STORE_UNAVAILABLE');
     }
@@ -275,7 +308,7 @@ class FeteServer {
 
   /** After a commit: run non-durable listeners of the new events, and hand the events to this
    * process's log tails (the fanout sends them without waiting for NOTIFY and a read). */
-  #afterCommit(envelopes: readonly Envelope[], results: readonly EmitResult[]): void {
+  #afterCommit(envelopes: readonly Envelope[], results: readonly EmitResult[], options?: ReadonlyArray<EmitOptions | undefined>): void {
     const committed: Envelope[] | undefined = this.#commitHooks.size > 0 ? [] : undefined;
     for (let i = 0; i < envelopes.length; i++) {
       const r = results[i]!;
@@ -283,7 +316,7 @@ class FeteServer {
       const envelope = { ...envelopes[i]!, seq: r.seq };
       committed?.push(envelope);
       const listeners = this.#registry.inlineFor(envelope);
-      if (listeners.length > 0) this.#inline.dispatch(envelope, listeners);
+      if (listeners.length > 0) this.#inline.dispatch(envelope, listeners, options?.[i]);
     }
     if (committed && committed.length > 0)
       for (const hook of this.#commitHooks) {
@@ -300,12 +333,14 @@ class FeteServer {
     this.#assertOpen();
     const envelopes: Envelope[] = [];
     const results: EmitResult[] = [];
+    const emitOptions: EmitOptions[] = [];
     const run = async (q: Queryable | undefined): Promise<R> => {
       const emitMany = async (items: ReadonlyArray<{ topic: unknown; payload: unknown } & EmitOptions>) => {
         const built = await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i)));
-        const r = await this.#append(built, q);
+        const r = await this.#append(built, q, undefined, items);
         envelopes.push(...built);
         results.push(...r);
+        emitOptions.push(...items);
         return r;
       };
       const tx = {
@@ -332,7 +367,7 @@ class FeteServer {
       return driver.transaction((h) => pgliteTxScope.run({ driver, holding: () => !h.closed }, () => run(h)));
     })();
     const value = await this.#track(work);
-    this.#afterCommit(envelopes, results);
+    this.#afterCommit(envelopes, results, emitOptions);
     return value;
   }
 

@@ -27,6 +27,16 @@ export interface EmitOptions {
   idempotencyKey?: string;
   /** String headers carried with the event (tenant, user properties...). */
   headers?: Record<string, string>;
+  /** Durable deliveries of this event become claimable this many ms after the emit (the event
+   * itself is in the log at once: browsers see it if its topic is exposed). Not with `runAt`.
+   * Under inline dispatch: a timer. @default 0 */
+  delayMs?: number;
+  /** Durable deliveries of this event become claimable at this time (a Date, an ISO string or
+   * epoch ms); a time in the past means at once. Not with `delayMs`. @default now */
+  runAt?: Date | string | number;
+  /** The event's ordering key for every durable listener that has no `orderBy` of its own:
+   * deliveries with the same key run one at a time, in seq order (see ListenerOptions.orderBy). */
+  orderKey?: string;
 }
 
 export interface EmitResult {

@@ -19,6 +19,9 @@ export class Completer {
   /** Called when the backlog of unwritten completions falls below one batch again. */
   onRelief: () => void = () => undefined;
 
+  /** Called after each batch is written, with its leases (keyed deliveries unblock their key). */
+  onWritten: (leases: readonly Lease[]) => void = () => undefined;
+
   constructor(
     private readonly store: Store,
     private readonly batchSize: number,
@@ -59,6 +62,7 @@ export class Completer {
         // The deliveries stay running; their leases expire and they run again (at least once).
         debug('completing %d deliveries failed: %s', batch.length, (err as Error).message);
       }
+      this.onWritten(batch);
       if (wasCongested && !this.congested) this.onRelief();
     }
     this.#running = undefined;
