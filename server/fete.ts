@@ -19,7 +19,9 @@ import { listDeadDeliveries, notifyWake, retryDeadDelivery } from './store/deliv
 import type { Queryable } from './store/driver.js';
 import { type TakenDelivery, appendEvents } from './store/event-queries.js';
 import { LogReader } from './store/log-reader.js';
-import { upsertListener } from './store/listener-queries.js';
+import { type RetireResult, retireListeners, skipDelivery, takeOverListener, upsertListener } from './store/listener-queries.js';
+import { ListenerHeartbeat } from './listener-heartbeat.js';
+import { type WaitIdleOptions, waitIdle } from './wait-idle.js';
 import { prunedAfter } from './store/retention-queries.js';
 import { Notifier } from './store/notifier.js';
 import { pgliteTxScope } from './store/pglite-driver.js';
@@ -54,6 +56,21 @@ import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from '.
 
 const debug = createDebug('fete:server');
 
+export interface RetireOptions {
+  /** Only the listener of this topic or pattern. @default every listener with the name */
+  target?: AnyTopic | string;
+  /** Delete its dead letters too (and the listener row). @default false: kept for inspection */
+  dropDead?: boolean;
+}
+
+/** `fete.listeners`: the durable listeners in the store. */
+export interface ListenerAdmin {
+  /** Retires a listener: no new deliveries, pending and running ones removed, dead letters kept
+   * unless `dropDead`. Also stops it in this process if registered here. Another process that
+   * registers it again (a deploy still running the old code) brings it back. */
+  retire(name: string, options?: RetireOptions): Promise<RetireResult>;
+}
+
 export interface Fete<C extends TopicCatalog> {
   /** The catalogue this server was created with. */
   readonly topics: C;
@@ -65,6 +82,21 @@ export interface Fete<C extends TopicCatalog> {
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
   on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P>, options?: ListenerOptions): void;
+  /** Stops a listener in this process: it claims nothing more (claimed work not started is given
+   * back), running attempts finish, and this process no longer vouches for it (see
+   * `listeners.orphanAfterMs`). Its store row and backlog stay: `listeners.retire` removes them.
+   * Resolves true if it was registered here. */
+  off(topic: TopicsOf<C> | string, name: string): Promise<boolean>;
+  /** Durable listeners in the store, whatever process registered them. */
+  readonly listeners: ListenerAdmin;
+  /** Drops a dead (or pending) delivery for good: unblocks its ordering key. NOT_FOUND if there is
+   * no such dead or pending delivery (a running one cannot be skipped). Negative ids: in memory. */
+  skip(deliveryId: number): Promise<void>;
+  /** Resolves once no delivery is pending, running or due within `timeoutMs` (durable: the store
+   * and this process; inline: this process), and no emit is in flight. Deliveries blocked behind
+   * a dead letter of their ordering key, and those of orphaned listeners, do not count.
+   * @throws FeteError TIMEOUT when work is still due or running after `timeoutMs` (@default 10_000) */
+  waitIdle(options?: WaitIdleOptions): Promise<void>;
   /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
   emit: EmitFn<C>;
   /** Appends several events in one transaction: all or none. */
@@ -126,6 +158,8 @@ class FeteServer {
   readonly #routers = new Set<FeteRouter>();
   readonly #outcomes = new DeliveryOutcomes();
   readonly #retention: RetentionJob | undefined;
+  readonly #heartbeat: ListenerHeartbeat | undefined;
+  readonly listeners: ListenerAdmin;
   #dispatcherState: DispatcherState;
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -136,7 +170,9 @@ class FeteServer {
     this.topics = o.topics;
     this.#store = store;
     this.#dispatcherState = store && o.roles.includes('worker') ? 'idle' : 'off';
-    this.#retention = store ? new RetentionJob(store, o.topics, o.retention) : undefined;
+    this.#retention = store ? new RetentionJob(store, o.topics, o.retention, o.listeners) : undefined;
+    this.#heartbeat = store ? new ListenerHeartbeat(store, o.listeners.heartbeatMs) : undefined;
+    this.listeners = { retire: (name, opts) => this.#retire(name, opts) };
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
@@ -227,15 +263,73 @@ class FeteServer {
     if (!p) {
       const { driver, tables } = this.#store!;
       p = upsertListener(driver, tables, listenerRecord(l))
-        .then((id) => {
+        .then(async (id) => {
           l.storeId = id;
+          const old = l.options.replaces;
+          if (old !== undefined && old !== l.name) {
+            const moved = await driver.transaction((tx) => takeOverListener(tx, tables, l.target, old, id));
+            debug('listener %s/%s took over %d deliveries of %s', l.target, l.name, moved, old);
+          }
           this.#unrecorded.delete(l);
+          // fete.off may have come first: then it is recorded, but not run or vouched for here.
+          if (this.#registry.find(l.target, l.name) !== l) return;
+          this.#heartbeat!.add(l);
           this.#dispatcher!.add(l);
         })
         .finally(() => this.#recording.delete(l));
       this.#recording.set(l, p);
     }
     return p;
+  }
+
+  async off(target: AnyTopic | string, name: string): Promise<boolean> {
+    this.#assertOpen();
+    const l = this.#registry.remove(this.#registry.targetOf(target), name);
+    if (!l) return false;
+    this.#unrecorded.delete(l);
+    this.#heartbeat?.delete(l);
+    if (l.storeId !== undefined) await this.#dispatcher?.remove(l.storeId);
+    return true;
+  }
+
+  async #retire(name: string, options: RetireOptions = {}): Promise<RetireResult> {
+    this.#assertOpen();
+    if (typeof name !== 'string' || name.length === 0) throw new FeteError('INVALID_OPTIONS', 'retire: a listener name is needed');
+    const target = options.target === undefined ? undefined : this.#registry.targetOf(options.target);
+    // Registered here too: stop it first, or this process would keep vouching for it.
+    for (const l of this.#registry.all()) if (l.name === name && (target === undefined || l.target === target)) await this.off(l.target, name);
+    if (!this.#store) return { listeners: 0, removed: 0, dead: 0 };
+    const { driver, tables } = this.#store;
+    const { ids: _ids, ...result } = await driver.transaction((tx) => retireListeners(tx, tables, name, { target, dropDead: options.dropDead }));
+    debug('retired listener %s: %o', name, result);
+    return result;
+  }
+
+  async skip(deliveryId: number): Promise<void> {
+    this.#assertOpen();
+    if (!Number.isSafeInteger(deliveryId)) throw new FeteError('NOT_FOUND', `no delivery ${String(deliveryId)}`);
+    if (deliveryId < 0 || !this.#store) {
+      if (!this.#inline.skip(deliveryId)) throw new FeteError('NOT_FOUND', `no dead letter ${deliveryId}`);
+      return;
+    }
+    const { driver, tables } = this.#store;
+    const listenerId = await skipDelivery(driver, tables, deliveryId);
+    if (listenerId === undefined) throw new FeteError('NOT_FOUND', `delivery ${deliveryId} is not dead or pending`, { details: { deliveryId } });
+    await notifyWake(driver, tables, [listenerId]);
+  }
+
+  waitIdle(options: WaitIdleOptions = {}): Promise<void> {
+    this.#assertOpen();
+    return waitIdle(
+      {
+        inflight: () => this.#inflight.size,
+        inline: (horizon: number) => this.#inline.idle(horizon),
+        local: () => this.#dispatcher?.busy() ?? false,
+        store: this.#store,
+        orphanAfterMs: this.#o.listeners.orphanAfterMs,
+      },
+      options,
+    );
   }
 
   /** Durable listeners must be in the store before an append, or their deliveries are missed. */
@@ -440,6 +534,7 @@ class FeteServer {
       // Handlers draining here may still emit; new work is refused only after they are done.
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopping';
       await this.#retention?.stop();
+      await this.#heartbeat?.stop();
       await this.#dispatcher?.stop(drain);
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopped';
       await this.#inline.stop(drain);
@@ -465,6 +560,7 @@ class FeteServer {
       registry: this.#registry,
       inline: this.#inline,
       memoryHead: this.#memory?.head,
+      orphanAfterMs: this.#o.listeners.orphanAfterMs,
     });
   }
 

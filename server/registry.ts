@@ -82,6 +82,25 @@ export class Registry {
     return out;
   }
 
+  /** Unregisters a listener (`fete.off`); the one removed, if it was registered. */
+  remove(target: string, name: string): RegisteredListener | undefined {
+    const key = `${target}\u0000${name}`;
+    const l = this.#byKey.get(key);
+    this.#byKey.delete(key);
+    return l;
+  }
+
+  /** The target a topic object, topic name or pattern is registered under. */
+  targetOf(targetArg: AnyTopic | string): string {
+    if (typeof targetArg === 'string' && topicByName(this.catalog, targetArg) === undefined) return validatePattern(targetArg);
+    return resolveTopic(this.catalog, targetArg).name;
+  }
+
+  /** Durable listeners registered here (their store ids once recorded). */
+  durable(): RegisteredListener[] {
+    return this.all().filter((l) => l.options.durable);
+  }
+
   find(target: string, name: string): RegisteredListener | undefined {
     return this.#byKey.get(`${target}\u0000${name}`);
   }

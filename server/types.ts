@@ -111,6 +111,13 @@ export interface ListenerStats extends BacklogCounts {
   durable: boolean;
   /** Registered in this process (a durable listener may be recorded by other processes only). */
   local: boolean;
+  /** No process has registered or heartbeat it for `listeners.orphanAfterMs`: nobody runs its
+   * backlog, and (by default) retention no longer keeps events for it. Retire it, or deploy it. */
+  orphaned: boolean;
+  /** Retired (`fete.listeners.retire` or taken over by `replaces`): only its dead letters remain. */
+  retired: boolean;
+  /** When a process last vouched for it (durable listeners; ISO time). */
+  seenAt?: string;
 }
 
 export interface TopicStats extends BacklogCounts {

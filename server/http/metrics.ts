@@ -40,6 +40,12 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       samples: stats.listeners.flatMap((l) => byState({ target: l.target, listener: l.name, durable: String(l.durable) }, l)),
     },
     {
+      name: 'fete_listener_orphaned',
+      help: 'Durable listeners no process has registered for listeners.orphanAfterMs: 1 if orphaned, else 0.',
+      type: 'gauge',
+      samples: stats.listeners.filter((l) => l.durable && !l.retired).map((l) => ({ labels: { target: l.target, listener: l.name }, value: l.orphaned ? 1 : 0 })),
+    },
+    {
       name: 'fete_listener_oldest_pending_age_seconds',
       help: 'How long the oldest due delivery of each listener has waited.',
       type: 'gauge',

@@ -6,6 +6,7 @@ import { dispatchTests } from './suite/dispatch.js';
 import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
 import { retentionTests } from './suite/retention.js';
+import { lifecycleTests } from './suite/lifecycle.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
@@ -13,4 +14,5 @@ export function storeSuite(engine: Engine): void {
   dispatchTests(h);
   listenerContextTests(h);
   retentionTests(h);
+  lifecycleTests(h);
 }
