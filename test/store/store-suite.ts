@@ -7,6 +7,7 @@ import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
 import { retentionTests } from './suite/retention.js';
 import { lifecycleTests } from './suite/lifecycle.js';
+import { delayedOrderedTests } from './suite/delayed-ordered.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
@@ -15,4 +16,5 @@ export function storeSuite(engine: Engine): void {
   listenerContextTests(h);
   retentionTests(h);
   lifecycleTests(h);
+  delayedOrderedTests(h);
 }
