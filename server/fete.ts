@@ -21,6 +21,10 @@ import { type TakenDelivery, appendEvents } from './store/event-queries.js';
 import { LogReader } from './store/log-reader.js';
 import { type RetireResult, retireListeners, skipDelivery, takeOverListener, upsertListener } from './store/listener-queries.js';
 import { ListenerHeartbeat } from './listener-heartbeat.js';
+import { type ScheduleHandler, type ScheduleOptions, type ScheduleTick, Scheduler, scheduleTopic } from './schedule/scheduler.js';
+import type { ScheduleSpec } from './schedule/schedule-spec.js';
+import { MemoryScheduleState } from './schedule/schedule-state.js';
+import { StoreScheduleState } from './store/schedule-queries.js';
 import { type WaitIdleOptions, waitIdle } from './wait-idle.js';
 import { prunedAfter } from './store/retention-queries.js';
 import { Notifier } from './store/notifier.js';
@@ -44,13 +48,14 @@ import type {
   FeteLog,
   FeteStats,
   FeteTransaction,
+  ListenerContext,
   PatternHandler,
   StopOptions,
   TopicHandler,
   DispatcherState,
   WorkerStatus,
 } from './types.js';
-import type { TopicsOf } from '../shared/index.js';
+import type { InputOf, TopicsOf } from '../shared/index.js';
 import { sumFanoutStats } from './fanout/fanout-stats.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 
@@ -97,6 +102,20 @@ export interface Fete<C extends TopicCatalog> {
    * a dead letter of their ordering key, and those of orphaned listeners, do not count.
    * @throws FeteError TIMEOUT when work is still due or running after `timeoutMs` (@default 10_000) */
   waitIdle(options?: WaitIdleOptions): Promise<void>;
+  /**
+   * Declares recurring work. `spec`: a cron expression (`'*\/5 * * * *'`, or `{ cron, timezone }`),
+   * `{ everyMs }`, or adaptive `{ minMs, maxMs, backoffFactor?, highDrift? }` (the handler returns
+   * how many records it changed). `target`: a handler, run as a durable delivery (retries, dead
+   * letters) of the schedule's tick, or `{ topic, payload }` (payload may be a function of the tick
+   * time) to emit an event per tick. Exactly one run per tick across processes; worker processes
+   * (and inline fetes) tick once started. @throws FeteError INVALID_OPTIONS (spec, name), CONFLICT
+   */
+  schedule<T extends TopicsOf<C>>(
+    name: string,
+    spec: ScheduleSpec,
+    target: ((tick: ScheduleTick, ctx: ListenerContext<C>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
+    options?: ScheduleOptions,
+  ): void;
   /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
   emit: EmitFn<C>;
   /** Appends several events in one transaction: all or none. */
@@ -159,6 +178,7 @@ class FeteServer {
   readonly #outcomes = new DeliveryOutcomes();
   readonly #retention: RetentionJob | undefined;
   readonly #heartbeat: ListenerHeartbeat | undefined;
+  readonly #scheduler: Scheduler;
   readonly listeners: ListenerAdmin;
   #dispatcherState: DispatcherState;
   #started: Promise<void> | undefined;
@@ -173,6 +193,12 @@ class FeteServer {
     this.#retention = store ? new RetentionJob(store, o.topics, o.retention, o.listeners) : undefined;
     this.#heartbeat = store ? new ListenerHeartbeat(store, o.listeners.heartbeatMs) : undefined;
     this.listeners = { retire: (name, opts) => this.#retire(name, opts) };
+    this.#scheduler = new Scheduler({
+      state: store ? new StoreScheduleState(store.driver, store.tables) : new MemoryScheduleState(),
+      append: (envs) => this.#track(this.#append(envs, undefined).then((r) => this.#afterCommit(envs, r))),
+      build: (t, p, id) => this.#build(t, p, { id }),
+      pollIntervalMs: o.worker.pollIntervalMs,
+    });
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
@@ -280,6 +306,24 @@ class FeteServer {
       this.#recording.set(l, p);
     }
     return p;
+  }
+
+  schedule(name: string, spec: ScheduleSpec, target: ScheduleHandler | { topic: unknown; payload: unknown }, options: ScheduleOptions = {}): void {
+    if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
+    this.#scheduler.declare(name, spec, target, options);
+    if (typeof target !== 'function') return;
+    const listenerOptions: ListenerOptions = {};
+    if (options.retries !== undefined) listenerOptions.retries = options.retries;
+    if (options.timeoutMs !== undefined) listenerOptions.timeoutMs = options.timeoutMs;
+    const l = this.#registry.addInternal(
+      scheduleTopic(name),
+      (payload, ctx) => this.#scheduler.run(name, payload, ctx as never, ctx.attempt >= l.options.retries + 1),
+      listenerOptions,
+    );
+    if (l.options.durable && this.#store) {
+      this.#unrecorded.add(l);
+      this.#record(l).catch((err: Error) => debug('recording schedule %s failed (retried at next emit): %s', name, err.message));
+    }
   }
 
   async off(target: AnyTopic | string, name: string): Promise<boolean> {
@@ -519,6 +563,7 @@ class FeteServer {
           this.#dispatcherState = 'running';
           this.#retention?.start();
         }
+        if (this.#memory || this.#o.roles.includes('worker')) this.#scheduler.start();
       })(),
     );
     return this.#started;
@@ -530,6 +575,7 @@ class FeteServer {
       await this.#started?.catch(() => undefined);
       // Sockets first: no new subscription or client emit arrives while the rest shuts down.
       for (const r of this.#routers) r.close();
+      await this.#scheduler.stop();
       await Promise.allSettled([...this.#fanouts].map((f) => f.close()));
       // Handlers draining here may still emit; new work is refused only after they are done.
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopping';
@@ -554,7 +600,8 @@ class FeteServer {
 
   async stats(): Promise<FeteStats> {
     this.#assertOpen();
-    return collectStats({
+    const schedules = await this.#scheduler.stats();
+    const stats = await collectStats({
       store: this.#store,
       catalog: this.topics,
       registry: this.#registry,
@@ -562,6 +609,7 @@ class FeteServer {
       memoryHead: this.#memory?.head,
       orphanAfterMs: this.#o.listeners.orphanAfterMs,
     });
+    return { ...stats, schedules };
   }
 
   async deadLetters(query: DeadLetterQuery = {}): Promise<DeadLetter[]> {

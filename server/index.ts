@@ -1,10 +1,15 @@
 // fete/server: the public exports of the server. Internals (store queries, dispatcher classes)
 // are not exported; the driver interface is, for custom stores and tests.
-export { createFete, type Fete } from './fete.js';
+export { createFete, type Fete, type ListenerAdmin, type RetireOptions } from './fete.js';
+export type { RetireResult } from './store/listener-queries.js';
+export type { WaitIdleOptions } from './wait-idle.js';
+export type { CatchUp, ScheduleOptions, ScheduleStats, ScheduleTick } from './schedule/scheduler.js';
+export type { AdaptiveSpec, CronSpec, EverySpec, ScheduleSpec } from './schedule/schedule-spec.js';
 export {
   DEFAULT_DATA_DIR,
   type FeteOptions,
   type ListenerOptions,
+  type ListenersOptions,
   type Role,
   type StoreOption,
   type WorkerOptions,

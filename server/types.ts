@@ -129,6 +129,8 @@ export interface FeteStats {
   topics: TopicStats[];
   /** The highest seq in the log. */
   headSeq: number;
+  /** Schedules in the store (or this process, inline), with last tick, last run and next run. */
+  schedules?: import('./schedule/scheduler.js').ScheduleStats[];
 }
 
 /** The durable dispatcher of a process: 'off' (no worker role, or `dispatch: 'inline'`), 'idle'

@@ -46,6 +46,10 @@ export function inspectorRouter(fete: InspectorTarget): Router {
     res.json({ listeners: (await fete.stats()).listeners });
   });
 
+  r.get('/schedules', async (_req: Request, res: Response) => {
+    res.json({ schedules: (await fete.stats()).schedules ?? [] });
+  });
+
   r.get('/stats', async (_req: Request, res: Response) => {
     res.json(await fete.stats());
   });

@@ -8,6 +8,7 @@ import { logTests } from './suite/log.js';
 import { retentionTests } from './suite/retention.js';
 import { lifecycleTests } from './suite/lifecycle.js';
 import { delayedOrderedTests } from './suite/delayed-ordered.js';
+import { scheduleTests } from './suite/schedules.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
@@ -17,4 +18,5 @@ export function storeSuite(engine: Engine): void {
   retentionTests(h);
   lifecycleTests(h);
   delayedOrderedTests(h);
+  scheduleTests(h);
 }
