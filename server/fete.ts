@@ -53,6 +53,7 @@ import type {
   StopOptions,
   TopicHandler,
   DispatcherState,
+  DispatchMode,
   WorkerStatus,
 } from './types.js';
 import type { InputOf, TopicsOf } from '../shared/index.js';
@@ -76,7 +77,9 @@ export interface ListenerAdmin {
   retire(name: string, options?: RetireOptions): Promise<RetireResult>;
 }
 
-export interface Fete<C extends TopicCatalog> {
+/** A fete server. `D` is its dispatch mode (from `createFete`'s `dispatch`): under 'inline',
+ * listener contexts have no `tx`. */
+export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'> {
   /** The catalogue this server was created with. */
   readonly topics: C;
   /** Context codecs: `fete.contexts.register({ name, capture, restore })`. */
@@ -84,9 +87,9 @@ export interface Fete<C extends TopicCatalog> {
   /** Reads and tails of the log, for the fanout and HTTP layers. @internal */
   readonly log: FeteLog;
   /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
-  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
-  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P>, options?: ListenerOptions): void;
+  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   /** Stops a listener in this process: it claims nothing more (claimed work not started is given
    * back), running attempts finish, and this process no longer vouches for it (see
    * `listeners.orphanAfterMs`). Its store row and backlog stay: `listeners.retire` removes them.
@@ -113,7 +116,7 @@ export interface Fete<C extends TopicCatalog> {
   schedule<T extends TopicsOf<C>>(
     name: string,
     spec: ScheduleSpec,
-    target: ((tick: ScheduleTick, ctx: ListenerContext<C>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
+    target: ((tick: ScheduleTick, ctx: ListenerContext<C, Envelope, D>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
     options?: ScheduleOptions,
   ): void;
   /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
@@ -150,10 +153,12 @@ export interface Fete<C extends TopicCatalog> {
 }
 
 /** Opens the store (unless `dispatch: 'inline'`), applies migrations and returns the server. */
-export async function createFete<const C extends TopicCatalog>(options: FeteOptions<C>): Promise<Fete<C>> {
+export async function createFete<const C extends TopicCatalog, const D extends DispatchMode = 'durable'>(
+  options: FeteOptions<C> & { dispatch?: D },
+): Promise<Fete<C, D>> {
   const resolved = resolveOptions(options);
   const store = resolved.dispatch === 'durable' ? await openStore(resolved.store, resolved.schema) : undefined;
-  return new FeteServer(resolved, store) as unknown as Fete<C>;
+  return new FeteServer(resolved, store) as unknown as Fete<C, D>;
 }
 
 class FeteServer {

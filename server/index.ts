@@ -25,6 +25,7 @@ export type {
   DeadLetter,
   DeadLetterQuery,
   DispatcherState,
+  DispatchMode,
   EmitFn,
   EmitItem,
   EmitOptions,

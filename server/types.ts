@@ -66,7 +66,10 @@ export interface FeteTransaction<C extends TopicCatalog> extends TxQuery {
   emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
 }
 
-export interface ListenerContext<C extends TopicCatalog, E extends Envelope = Envelope> {
+/** How a fete runs listeners (its `dispatch` option); listener contexts differ by it (`ctx.tx`). */
+export type DispatchMode = 'durable' | 'inline';
+
+interface ListenerContextBase<C extends TopicCatalog, E extends Envelope> {
   /** The event, with its seq, headers and captured context. */
   envelope: E;
   /** 1 for the first attempt. */
@@ -74,22 +77,33 @@ export interface ListenerContext<C extends TopicCatalog, E extends Envelope = En
   /** Aborted when the attempt times out (reason: FeteError TIMEOUT), its lease is lost
    * (LEASE_LOST) or fete stops without draining (CLOSED). */
   signal: AbortSignal;
-  /** Emits that commit with this attempt's completion: a failed or retried attempt never leaves
-   * them behind, a completed one never loses them. Under inline dispatch: emitted after success. */
+  /** Emits that commit with this attempt's success: a failed or retried attempt never leaves
+   * them behind, a completed one never loses them (durable: in the attempt's transaction;
+   * inline: in the in-memory log's transaction, handed to listeners only on success). */
   emit: EmitFn<C>;
   /** The values context codecs captured at emit (also restored as the current async context). */
   context: Record<string, unknown>;
-  /** The attempt's transaction on the store (durable only): writes commit atomically with the
-   * completion, and vanish if the lease was lost. Opened on first use. */
-  tx: TxQuery;
 }
 
-export type Handler<C extends TopicCatalog, P, E extends Envelope> = (payload: P, ctx: ListenerContext<C, E>) => unknown;
-export type TopicHandler<C extends TopicCatalog, T extends AnyTopic> = Handler<C, PayloadOf<T>, EnvelopeOf<T>>;
-export type PatternHandler<C extends TopicCatalog, P extends string> = Handler<
+/** What a listener's handler gets besides the payload. `tx` exists where there is a store: under
+ * `dispatch: 'inline'` it is absent from the type (and undefined), not a runtime refusal. */
+export type ListenerContext<C extends TopicCatalog, E extends Envelope = Envelope, D extends DispatchMode = 'durable'> = ListenerContextBase<C, E> &
+  (D extends 'inline'
+    ? { /** No store under `dispatch: 'inline'`: use `ctx.emit`, which commits with the attempt. */ tx?: undefined }
+    : {
+        /** The attempt's transaction on the store: writes commit atomically with the completion
+         * (durable listeners) or with the attempt's success (non-durable ones), and vanish if it
+         * fails or the lease was lost. Opened on first use. */
+        tx: TxQuery;
+      });
+
+export type Handler<C extends TopicCatalog, P, E extends Envelope, D extends DispatchMode = 'durable'> = (payload: P, ctx: ListenerContext<C, E, D>) => unknown;
+export type TopicHandler<C extends TopicCatalog, T extends AnyTopic, D extends DispatchMode = 'durable'> = Handler<C, PayloadOf<T>, EnvelopeOf<T>, D>;
+export type PatternHandler<C extends TopicCatalog, P extends string, D extends DispatchMode = 'durable'> = Handler<
   C,
   PatternEvent<C, P>['payload'],
-  PatternEvent<C, P> extends Envelope ? PatternEvent<C, P> : Envelope
+  PatternEvent<C, P> extends Envelope ? PatternEvent<C, P> : Envelope,
+  D
 >;
 
 export interface BacklogCounts {

@@ -1,7 +1,8 @@
 // In-process dispatch without the store: `dispatch: 'inline'` (tests, ephemeral apps) and
 // non-durable listeners. Same handler contract as durable listeners (attempts, timeout signal,
 // backoff, dead letters, restored context, delayed emits, ordering keys), but nothing survives
-// the process: queued work and retries waiting on a timer are lost on exit.
+// the process: queued work and retries waiting on a timer are lost on exit. `ctx.tx` is the store
+// transaction where there is a store, and absent (type and value) under `dispatch: 'inline'`.
 //
 // `ctx.emit` appends in the attempt's own transaction (InlineDeps.begin: the in-memory log's, or
 // the store's for non-durable listeners of a durable fete) and commits only when the attempt
@@ -16,7 +17,7 @@ import createDebug from 'debug';
 import { type Envelope, FeteError, type TopicCatalog } from '../../shared/index.js';
 import type { Contexts } from '../context/context-registry.js';
 import type { RegisteredListener } from '../registry.js';
-import type { DeadLetter, EmitOptions, EmitResult, ListenerContext } from '../types.js';
+import type { DeadLetter, EmitOptions, EmitResult, ListenerContext, TxQuery } from '../types.js';
 import { AttemptAbort, timeoutError } from './attempt-abort.js';
 import { backoffDelay } from './backoff.js';
 import { dueTime, listenerOrderKey, orderKeyOf } from './delivery-plan.js';
@@ -56,7 +57,7 @@ export interface InlineDeps {
   /** Opens an attempt's emit transaction (lazily: nothing happens until its first emit). */
   begin(): AttemptEmits;
   /** The attempt's `ctx.tx`: the store transaction under durable dispatch, else refusing. */
-  tx?(emits: AttemptEmits): ListenerContext<TopicCatalog, Envelope>['tx'];
+  tx?(emits: AttemptEmits): TxQuery | undefined;
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
   outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
 }
@@ -187,12 +188,8 @@ export class InlineDispatcher {
         const id = options.id ?? derivedId(envelope.id, listener.target, listener.name, String(n++));
         return emits.emit(topic, payload, { ...options, id });
       }) as ListenerContext<TopicCatalog, Envelope>['emit'],
-      tx: tx ?? {
-        query: () =>
-          Promise.reject(
-            new FeteError('INVALID_OPTIONS', `listener "${listener.name}": ctx.tx needs a store; under dispatch: 'inline' there is none`),
-          ),
-      },
+      // Absent without a store (dispatch: 'inline'), and absent from the types there too.
+      tx: tx as TxQuery,
     };
     const { timeoutMs } = listener.options;
     const timer = setTimeout(() => abort.abort(timeoutError(attempt, timeoutMs)), timeoutMs);
