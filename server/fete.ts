@@ -213,6 +213,11 @@ class FeteServer {
       random: o.random,
       begin: () => this.#attemptEmits(),
       tx: (emits) => (emits as StoreAttemptEmits).tx,
+      scope: (emits, fn) => {
+        const driver = this.#store?.driver;
+        if (driver?.kind !== 'pglite') return fn();
+        return pgliteTxScope.run({ driver, holding: () => (emits as StoreAttemptEmits).holding }, fn);
+      },
       outcome,
     });
     if (store) {

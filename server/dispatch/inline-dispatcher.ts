@@ -58,6 +58,9 @@ export interface InlineDeps {
   begin(): AttemptEmits;
   /** The attempt's `ctx.tx`: the store transaction under durable dispatch, else refusing. */
   tx?(emits: AttemptEmits): TxQuery | undefined;
+  /** Runs an attempt inside whatever scope its transaction needs (PGlite: the guard against
+   * using the store outside it, which would wait for itself). */
+  scope?<T>(emits: AttemptEmits, fn: () => T): T;
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
   outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
 }
@@ -194,9 +197,11 @@ export class InlineDispatcher {
     const { timeoutMs } = listener.options;
     const timer = setTimeout(() => abort.abort(timeoutError(attempt, timeoutMs)), timeoutMs);
     try {
-      await new Promise<void>((resolve, reject) =>
-        runAttempt(listener.handler, ctx, this.deps.contexts, abort, { settled: (failed, err) => (failed ? reject(err) : resolve()) }),
-      );
+      await new Promise<void>((resolve, reject) => {
+        const go = () => runAttempt(listener.handler, ctx, this.deps.contexts, abort, { settled: (failed, err) => (failed ? reject(err) : resolve()) });
+        if (this.deps.scope) this.deps.scope(emits, go);
+        else go();
+      });
       // The attempt's emits commit with its success, as a durable attempt's do with its completion.
       await emits.commit();
       this.deps.outcome?.(listener, 'completed');

@@ -71,6 +71,26 @@ export function delayedOrderedTests(h: Harness): void {
     });
   });
 
+  describe('non-durable listeners of a durable fete', () => {
+    it('ctx.emit and ctx.tx commit with a successful attempt and vanish with a failed one', async () => {
+      const { fete, db } = await h.open();
+      await db.q.query(`CREATE TABLE ${db.tables.quotedSchema}.notes (msg text)`);
+      const audited: string[] = [];
+      fete.on(topics.audit, 'auditor', (p) => void audited.push(p.msg), { durable: false });
+      fete.on(topics.orderPlaced, 'side', async (p, ctx) => {
+        await ctx.tx.query(`INSERT INTO ${db.tables.quotedSchema}.notes (msg) VALUES ($1)`, [`${p.orderId}@${ctx.attempt}`]);
+        await ctx.emit(topics.audit, { kind: 'k', msg: `${p.orderId}@${ctx.attempt}` });
+        if (ctx.attempt === 1) throw new Error('first attempt fails after its writes');
+      }, { durable: false, backoff: { initialMs: 5, jitter: 0 } });
+      await fete.start();
+      await fete.emit(topics.orderPlaced, { orderId: 'o1', total: 1 });
+      await waitFor(() => audited.length === 1, { what: 'audit of the second attempt' });
+      await fete.waitIdle();
+      expect(audited).toEqual(['o1@2']);
+      expect(await db.rows(`SELECT msg FROM ${db.tables.quotedSchema}.notes`)).toEqual([{ msg: 'o1@2' }]);
+    });
+  });
+
   describe('ordering keys', () => {
     it('per key, effects run one at a time in seq order across two processes, whatever fails and retries', async () => {
       await fc.assert(
