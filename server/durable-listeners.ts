@@ -5,7 +5,9 @@ import createDebug from 'debug';
 import { FeteError } from '../shared/index.js';
 import type { Dispatcher } from './dispatch/dispatcher.js';
 import { type RegisteredListener, listenerRecord } from './registry.js';
-import { upsertListener } from './store/listener-queries.js';
+import { takeOverListener, upsertListener } from './store/listener-queries.js';
+import type { ListenerHeartbeat } from './listener-heartbeat.js';
+import type { Registry } from './registry.js';
 import type { Store } from './store/open-store.js';
 
 const debug = createDebug('fete:server');
@@ -17,7 +19,15 @@ export class DurableListeners {
   constructor(
     private readonly store: Store,
     private readonly dispatcher: Dispatcher,
+    private readonly registry: Registry,
+    private readonly heartbeat: ListenerHeartbeat,
   ) {}
+
+  /** Forgets `l` here (fete.off): not recorded, not vouched for by this process's heartbeat. */
+  delete(l: RegisteredListener): void {
+    this.#unrecorded.delete(l);
+    this.heartbeat.delete(l);
+  }
 
   /** Starts recording `l` (retried by the next `recorded()` if it fails now). */
   add(l: RegisteredListener): void {
@@ -29,9 +39,18 @@ export class DurableListeners {
     let p = this.#recording.get(l);
     if (!p) {
       p = upsertListener(this.store.driver, this.store.tables, listenerRecord(l))
-        .then((id) => {
+        .then(async (id) => {
           l.storeId = id;
+          const old = l.options.replaces;
+          if (old !== undefined && old !== l.name) {
+            const { driver, tables } = this.store;
+            const moved = await driver.transaction((tx) => takeOverListener(tx, tables, l.target, old, id));
+            debug('listener %s/%s took over %d deliveries of %s', l.target, l.name, moved, old);
+          }
           this.#unrecorded.delete(l);
+          // fete.off may have come first: then it is recorded, but not run or vouched for here.
+          if (this.registry.find(l.target, l.name) !== l) return;
+          this.heartbeat.add(l);
           this.dispatcher.add(l);
         })
         .finally(() => this.#recording.delete(l));

@@ -3,7 +3,11 @@
 // importing the root.
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AnyCommand, AnyQuery, AnyRequest, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { AnyCommand, AnyQuery, AnyRequest, AnyTopic, Envelope, InputOf, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { ScheduleOptions, ScheduleTick } from './schedule/scheduler.js';
+import type { ScheduleSpec } from './schedule/schedule-spec.js';
+import type { RetireResult } from './store/listener-queries.js';
+import type { WaitIdleOptions } from './wait-idle.js';
 import type { CommandBus } from './commands/command-bus.js';
 import type { ExecuteOptions, HandleOptions, RequestHandler } from './commands/types.js';
 import type { ContextRegistry } from './context/context-registry.js';
@@ -15,12 +19,14 @@ import type { PruneReport } from './retention-job.js';
 import type {
   DeadLetter,
   DeadLetterQuery,
+  DispatchMode,
   EmitFn,
   EmitItem,
   EmitResult,
   FeteLog,
   FeteStats,
   FeteTransaction,
+  ListenerContext,
   PatternHandler,
   StopOptions,
   TopicHandler,
@@ -36,7 +42,24 @@ export interface FollowOptions {
   signal?: AbortSignal;
 }
 
-export interface Fete<C extends TopicCatalog> {
+export interface RetireOptions {
+  /** Only the listener of this topic or pattern. @default every listener with the name */
+  target?: AnyTopic | string;
+  /** Delete its dead letters too (and the listener row). @default false: kept for inspection */
+  dropDead?: boolean;
+}
+
+/** `fete.listeners`: the durable listeners in the store. */
+export interface ListenerAdmin {
+  /** Retires a listener: no new deliveries, pending and running ones removed, dead letters kept
+   * unless `dropDead`. Also stops it in this process if registered here. Another process that
+   * registers it again (a deploy still running the old code) brings it back. */
+  retire(name: string, options?: RetireOptions): Promise<RetireResult>;
+}
+
+/** A fete server. `D` is its dispatch mode (from `createFete`'s `dispatch`): under 'inline',
+ * listener contexts have no `tx`. */
+export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'> {
   /** The catalogue this server was created with. */
   readonly topics: C;
   /** Context codecs: `fete.contexts.register({ name, capture, restore })`. */
@@ -53,9 +76,38 @@ export interface Fete<C extends TopicCatalog> {
    */
   follow(pattern: string, options?: FollowOptions): AsyncIterable<FollowItem>;
   /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
-  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
-  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P>, options?: ListenerOptions): void;
+  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
+  /** Stops a listener in this process: it claims nothing more (claimed work not started is given
+   * back), running attempts finish, and this process no longer vouches for it (see
+   * `listeners.orphanAfterMs`). Its store row and backlog stay: `listeners.retire` removes them.
+   * Resolves true if it was registered here. */
+  off(topic: TopicsOf<C> | string, name: string): Promise<boolean>;
+  /** Durable listeners in the store, whatever process registered them. */
+  readonly listeners: ListenerAdmin;
+  /** Drops a dead (or pending) delivery for good: unblocks its ordering key. NOT_FOUND if there is
+   * no such dead or pending delivery (a running one cannot be skipped). Negative ids: in memory. */
+  skip(deliveryId: number): Promise<void>;
+  /** Resolves once no delivery is pending, running or due within `timeoutMs` (durable: the store
+   * and this process; inline: this process), and no emit is in flight. Deliveries blocked behind
+   * a dead letter of their ordering key, and those of orphaned listeners, do not count.
+   * @throws FeteError TIMEOUT when work is still due or running after `timeoutMs` (@default 10_000) */
+  waitIdle(options?: WaitIdleOptions): Promise<void>;
+  /**
+   * Declares recurring work. `spec`: a cron expression (`'*\/5 * * * *'`, or `{ cron, timezone }`),
+   * `{ everyMs }`, or adaptive `{ minMs, maxMs, backoffFactor?, highDrift? }` (the handler returns
+   * how many records it changed). `target`: a handler, run as a durable delivery (retries, dead
+   * letters) of the schedule's tick, or `{ topic, payload }` (payload may be a function of the tick
+   * time) to emit an event per tick. Exactly one run per tick across processes; worker processes
+   * (and inline fetes) tick once started. @throws FeteError INVALID_OPTIONS (spec, name), CONFLICT
+   */
+  schedule<T extends TopicsOf<C>>(
+    name: string,
+    spec: ScheduleSpec,
+    target: ((tick: ScheduleTick, ctx: ListenerContext<C, Envelope, D>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
+    options?: ScheduleOptions,
+  ): void;
   /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
   emit: EmitFn<C>;
   /** Appends several events in one transaction: all or none. */

@@ -13,13 +13,24 @@ import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
 import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { InlineDispatcher } from './dispatch/inline-dispatcher.js';
+import { type AttemptEmits, InlineDispatcher } from './dispatch/inline-dispatcher.js';
+import { type StoreAttemptEmits, memoryAttemptEmits, storeAttemptEmits } from './dispatch/attempt-emits.js';
+import { planDelivery } from './dispatch/delivery-plan.js';
+import { ListenerHeartbeat } from './listener-heartbeat.js';
+import { type ScheduleHandler, type ScheduleOptions, type ScheduleTick, Scheduler, scheduleTopic } from './schedule/scheduler.js';
+import type { ScheduleSpec } from './schedule/schedule-spec.js';
+import { MemoryScheduleState } from './schedule/schedule-state.js';
+import { StoreScheduleState } from './store/schedule-queries.js';
+import { type RetireResult, retireListeners, skipDelivery } from './store/listener-queries.js';
+import { notifyWake } from './store/delivery-queries.js';
+import { pgliteTxScope } from './store/pglite-tx-scope.js';
+import { type WaitIdleOptions, waitIdle } from './wait-idle.js';
 import { DeliveryOutcomes, type Outcome } from './delivery-outcomes.js';
 import { Doors } from './doors.js';
 import { DurableListeners } from './durable-listeners.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
-import type { Fete, FollowOptions } from './fete-api.js';
+import type { Fete, FollowOptions, ListenerAdmin, RetireOptions } from './fete-api.js';
 import { createFeteLog } from './fete-log.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 import type { EventLog } from './log/event-log.js';
@@ -38,20 +49,22 @@ import { type AnyHandler, Registry, type RegisteredListener } from './registry.j
 import { type PruneReport, RetentionJob } from './retention-job.js';
 import type { Store } from './store/open-store.js';
 import type { DeadLetter, DeadLetterQuery, DispatcherState, EmitItem, EmitOptions, EmitResult, FeteLog, FeteStats } from './types.js';
-import type { FeteTransaction, PatternHandler, StopOptions, TopicHandler, WorkerStatus } from './types.js';
+import type { DispatchMode, FeteTransaction, ListenerContext, PatternHandler, StopOptions, TopicHandler, WorkerStatus } from './types.js';
 
-export type { Fete, FollowOptions } from './fete-api.js';
+export type { Fete, FollowOptions, ListenerAdmin, RetireOptions } from './fete-api.js';
 
 /** Opens the store (unless `dispatch: 'inline'`), applies migrations and returns the server. */
-export async function createFete<const C extends TopicCatalog>(options: FeteOptions<C>): Promise<Fete<C>> {
+export async function createFete<const C extends TopicCatalog, const D extends DispatchMode = 'durable'>(
+  options: FeteOptions<C> & { dispatch?: D },
+): Promise<Fete<C, D>> {
   const resolved = resolveOptions(options);
   const { store, log } = await openLog(resolved);
-  return new FeteServer<C>(resolved, store, log);
+  return new FeteServer<C, D>(resolved, store, log);
 }
 
 type Item = { topic: unknown; payload: unknown } & EmitOptions;
 
-class FeteServer<C extends TopicCatalog> implements Fete<C> {
+class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete<C, D> {
   readonly topics: C;
   readonly contexts = new Contexts();
   readonly log: FeteLog;
@@ -66,6 +79,9 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   readonly #writer: LogWriter;
   readonly #operations: Operations;
   readonly #retention: RetentionJob | undefined;
+  readonly #heartbeat: ListenerHeartbeat | undefined;
+  readonly #scheduler: Scheduler;
+  readonly listeners: ListenerAdmin;
   readonly #outcomes = new DeliveryOutcomes();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #doors = new Doors();
@@ -83,7 +99,25 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     this.contexts.register(traceCodec);
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
-    this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.#emit([{ topic: t, payload: p, ...opts }]).then((r) => r[0]!), outcome });
+    this.#inline = new InlineDispatcher({
+      contexts: this.contexts,
+      random: o.random,
+      begin: () => this.#attemptEmits(),
+      tx: (emits) => (emits as StoreAttemptEmits).tx,
+      scope: (emits, fn) => {
+        const driver = this.#store?.driver;
+        if (driver?.kind !== 'pglite') return fn();
+        return pgliteTxScope.run({ driver, holding: () => (emits as StoreAttemptEmits).holding }, fn);
+      },
+      outcome,
+    });
+    this.listeners = { retire: (name, opts) => this.#retire(name, opts) };
+    this.#scheduler = new Scheduler({
+      state: store ? new StoreScheduleState(store.driver, store.tables) : new MemoryScheduleState(),
+      append: (envs) => this.#track(this.#writer.emit(envs)).then(() => undefined),
+      build: (t, p, id) => this.#build(t, p, { id }),
+      pollIntervalMs: o.worker.pollIntervalMs,
+    });
     if (store) {
       this.#dispatcher = new Dispatcher(
         {
@@ -92,20 +126,22 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
           completer: new Completer(store, o.worker.completionBatchSize),
           random: o.random,
           buildEnvelope: (t, p, opts) => this.#build(t, p, opts),
+          plan: (e, opts) => planDelivery(e, opts, this.#registry.all().filter((l) => l.options.durable)),
           afterCommit: (envs, results) => this.#writer.committed(envs, results),
           outcome,
         },
         o.worker,
       );
-      this.#listeners = new DurableListeners(store, this.#dispatcher);
-      this.#retention = new RetentionJob(store, o.topics, o.retention);
+      this.#heartbeat = new ListenerHeartbeat(store, o.listeners.heartbeatMs);
+      this.#listeners = new DurableListeners(store, this.#dispatcher, this.#registry, this.#heartbeat);
+      this.#retention = new RetentionJob(store, o.topics, o.retention, o.listeners);
     }
     this.#dispatcherState = this.#dispatcher && o.roles.includes('worker') ? 'idle' : 'off';
     const { localTake, leaseMs } = o.worker;
     const [registry, inline, dispatcher, listeners] = [this.#registry, this.#inline, this.#dispatcher, this.#listeners];
     this.#writer = new LogWriter({ log, registry, inline, dispatcher, listeners, localTake, leaseMs });
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
-    this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead });
+    this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead, orphanAfterMs: o.listeners.orphanAfterMs });
     this.commands = new CommandBus(
       { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction((tx) => fn(tx as unknown as FeteTransaction<TopicCatalog>)), assertOpen: () => this.#assertOpen() },
       o.commands,
@@ -115,6 +151,19 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
       stamp: (envelope) => stampAdmitted(o.topics, this.contexts, envelope),
       append: (envelopes) => this.#track(this.#writer.emit(envelopes)),
     });
+  }
+
+  /** The emit transaction of one inline attempt (attempt-emits.ts): what `ctx.emit` appends
+   * becomes visible, and runs listeners, only when the attempt succeeds. */
+  #attemptEmits(): AttemptEmits {
+    const deps = {
+      build: (t: unknown, p: unknown, opts?: EmitOptions) => (this.#assertOpen(), this.#build(t, p, opts)),
+      afterCommit: (envs: Envelope[], results: EmitResult[], opts: EmitOptions[]) => this.#writer.committed(envs, results, opts),
+    };
+    if (this.#log instanceof MemoryLog) return memoryAttemptEmits(this.#log, deps);
+    const { driver, tables } = this.#store!;
+    const durable = () => this.#registry.all().filter((l) => l.options.durable);
+    return storeAttemptEmits(driver, tables, { ...deps, plan: (e, opts) => planDelivery(e, opts, durable()) });
   }
 
   #assertOpen(): void {
@@ -128,13 +177,83 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     return p;
   }
 
-  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
-  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P>, options?: ListenerOptions): void;
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
+  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   on(target: AnyTopic | string, name: string, handler: (payload: never, ctx: never) => unknown, options?: ListenerOptions): void {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
     // The overloads above type the handler per topic or pattern; the registry runs any handler.
     const listener = this.#registry.add(target, name, handler as AnyHandler, options);
     if (listener.options.durable) this.#listeners?.add(listener);
+  }
+
+  schedule<T extends TopicsOf<C>>(
+    name: string,
+    spec: ScheduleSpec,
+    handlerOrEmit: ((tick: ScheduleTick, ctx: ListenerContext<C, Envelope, D>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
+    options: ScheduleOptions = {},
+  ): void {
+    if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
+    // The signature types the handler's context per catalogue and mode; the scheduler runs any.
+    const target = handlerOrEmit as ScheduleHandler | { topic: unknown; payload: unknown };
+    this.#scheduler.declare(name, spec, target, options);
+    if (typeof target !== 'function') return;
+    const listenerOptions: ListenerOptions = {};
+    if (options.retries !== undefined) listenerOptions.retries = options.retries;
+    if (options.timeoutMs !== undefined) listenerOptions.timeoutMs = options.timeoutMs;
+    const l = this.#registry.addInternal(
+      scheduleTopic(name),
+      (payload, ctx) => this.#scheduler.run(name, payload, ctx as never, ctx.attempt >= l.options.retries + 1),
+      listenerOptions,
+    );
+    if (l.options.durable) this.#listeners?.add(l);
+  }
+
+  async off(target: AnyTopic | string, name: string): Promise<boolean> {
+    this.#assertOpen();
+    const l = this.#registry.remove(this.#registry.targetOf(target), name);
+    if (!l) return false;
+    this.#listeners?.delete(l);
+    if (l.storeId !== undefined) await this.#dispatcher?.remove(l.storeId);
+    return true;
+  }
+
+  async #retire(name: string, options: RetireOptions = {}): Promise<RetireResult> {
+    this.#assertOpen();
+    if (typeof name !== 'string' || name.length === 0) throw new FeteError('INVALID_OPTIONS', 'retire: a listener name is needed');
+    const target = options.target === undefined ? undefined : this.#registry.targetOf(options.target);
+    // Registered here too: stop it first, or this process would keep vouching for it.
+    for (const l of this.#registry.all()) if (l.name === name && (target === undefined || l.target === target)) await this.off(l.target, name);
+    if (!this.#store) return { listeners: 0, removed: 0, dead: 0 };
+    const { driver, tables } = this.#store;
+    const { ids: _ids, ...result } = await driver.transaction((tx) => retireListeners(tx, tables, name, { target, dropDead: options.dropDead }));
+    return result;
+  }
+
+  async skip(deliveryId: number): Promise<void> {
+    this.#assertOpen();
+    if (!Number.isSafeInteger(deliveryId)) throw new FeteError('NOT_FOUND', `no delivery ${String(deliveryId)}`);
+    if (deliveryId < 0 || !this.#store) {
+      if (!this.#inline.skip(deliveryId)) throw new FeteError('NOT_FOUND', `no dead letter ${deliveryId}`);
+      return;
+    }
+    const { driver, tables } = this.#store;
+    const listenerId = await skipDelivery(driver, tables, deliveryId);
+    if (listenerId === undefined) throw new FeteError('NOT_FOUND', `delivery ${deliveryId} is not dead or pending`, { details: { deliveryId } });
+    await notifyWake(driver, tables, [listenerId]);
+  }
+
+  waitIdle(options: WaitIdleOptions = {}): Promise<void> {
+    this.#assertOpen();
+    return waitIdle(
+      {
+        inflight: () => this.#inflight.size,
+        inline: (horizon: number) => this.#inline.idle(horizon),
+        local: () => this.#dispatcher?.busy() ?? false,
+        store: this.#store,
+        orphanAfterMs: this.#o.listeners.orphanAfterMs,
+      },
+      options,
+    );
   }
 
   #build(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope> {
@@ -151,7 +270,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
 
   #emit(items: ReadonlyArray<Item>): Promise<EmitResult[]> {
     if (this.#closed) return Promise.reject(new FeteError('CLOSED', 'fete is stopped'));
-    return this.#track(Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))).then((envelopes) => this.#writer.emit(envelopes)));
+    return this.#track(Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))).then((envelopes) => this.#writer.emit(envelopes, items)));
   }
 
   handle<R extends AnyRequest>(request: R, handler: RequestHandler<C, R>, options?: HandleOptions): void {
@@ -170,7 +289,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
     this.#assertOpen();
     const work = this.#writer.transaction((append, q) => {
-      const emitMany = async (items: ReadonlyArray<Item>) => append(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))));
+      const emitMany = async (items: ReadonlyArray<Item>) => append(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))), items);
       const tx: FeteTransaction<C> = {
         query: (sql, params) => {
           if (!q) return Promise.reject(new FeteError('INVALID_OPTIONS', "tx.query needs a store; dispatch: 'inline' has none"));
@@ -225,6 +344,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
           this.#dispatcherState = 'running';
           this.#retention?.start();
         }
+        if (this.#log instanceof MemoryLog || this.#o.roles.includes('worker')) this.#scheduler.start();
       })(),
     );
     return this.#started;
@@ -236,9 +356,11 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
       await this.#started?.catch(() => undefined);
       // Sockets first: no new subscription or client emit arrives while the rest shuts down.
       await this.#doors.closeAll();
+      await this.#scheduler.stop();
       // Handlers draining here may still emit; new work is refused only after they are done.
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopping';
       await this.#retention?.stop();
+      await this.#heartbeat?.stop();
       await this.#dispatcher?.stop(drain);
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopped';
       await this.#inline.stop(drain);
@@ -255,9 +377,10 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     return this.stop();
   }
 
-  stats(): Promise<FeteStats> {
+  async stats(): Promise<FeteStats> {
     this.#assertOpen();
-    return this.#operations.stats();
+    const [stats, schedules] = await Promise.all([this.#operations.stats(), this.#scheduler.stats()]);
+    return { ...stats, schedules };
   }
 
   async checkWrite(): Promise<void> {

@@ -2,10 +2,16 @@
 // are not exported; the driver interface is, for custom stores and tests.
 export { createFete, type Fete, type FollowOptions } from './fete.js';
 export type { FollowEvents, FollowGap, FollowItem } from './log/follow.js';
+export type { ListenerAdmin, RetireOptions } from './fete-api.js';
+export type { RetireResult } from './store/listener-queries.js';
+export type { WaitIdleOptions } from './wait-idle.js';
+export type { CatchUp, ScheduleOptions, ScheduleStats, ScheduleTick } from './schedule/scheduler.js';
+export type { AdaptiveSpec, CronSpec, EverySpec, ScheduleSpec } from './schedule/schedule-spec.js';
 export {
   DEFAULT_DATA_DIR,
   type FeteOptions,
   type ListenerOptions,
+  type ListenersOptions,
   type Role,
   type StoreOption,
   type WorkerOptions,
@@ -32,6 +38,7 @@ export type {
   DeadLetter,
   DeadLetterQuery,
   DispatcherState,
+  DispatchMode,
   EmitFn,
   EmitItem,
   EmitOptions,

@@ -16,6 +16,8 @@ export interface OperationsDeps {
   inline: InlineDispatcher;
   /** The in-memory log's head, when there is no store. */
   memoryHead(): number | undefined;
+  /** A durable listener no live process vouched for this long is orphaned (stats show it). */
+  orphanAfterMs: number;
 }
 
 export class Operations {
@@ -24,7 +26,7 @@ export class Operations {
   /** Backlog per listener and topic. */
   stats(): Promise<FeteStats> {
     const { store, catalog, registry, inline } = this.d;
-    return collectStats({ store, catalog, registry, inline, memoryHead: this.d.memoryHead() });
+    return collectStats({ store, catalog, registry, inline, memoryHead: this.d.memoryHead(), orphanAfterMs: this.d.orphanAfterMs });
   }
 
   /** Dead letters, oldest first: the store's, then the in-memory ones of non-durable listeners. */

@@ -3,7 +3,7 @@
 // listener over `listenerDefaults`.
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
-import { DEFAULT_MAX_ENVELOPE_BYTES, FeteError, type TopicCatalog } from '../shared/index.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope, FeteError, type TopicCatalog } from '../shared/index.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
 import { resolveCommandOptions } from './commands/command-options.js';
@@ -39,6 +39,30 @@ export interface ListenerOptions {
   /** Durable listeners get deliveries in the store; `false` runs in the emitting process only,
    * after commit, with in-memory retries. @default true (false under `dispatch: 'inline'`) */
   durable?: boolean;
+  /** The ordering key of an event for this listener: its deliveries with the same key run one at
+   * a time, in seq order, across processes (different keys in parallel); a dead letter blocks
+   * its key until `fete.retry` or `fete.skip`. Computed by the appending process, so register
+   * the listener in every process that emits its topics (an emit from a process that does not
+   * know it falls back to the emit's `orderKey`). `undefined` from the function: no key.
+   * @default no key (an emit's `orderKey` still applies) */
+  orderBy?: (payload: unknown, envelope: Envelope) => string | number | undefined;
+  /** The name of a listener (same target) this one takes over: its deliveries, pending, running
+   * and dead, become this listener's and the old one is retired. For a rename. @default none */
+  replaces?: string;
+}
+
+/** The lifecycle of durable listeners (listener-heartbeat.ts). */
+export interface ListenersOptions {
+  /** How often this process refreshes `seen_at` of the durable listeners it registers. @default 10_000 */
+  heartbeatMs?: number;
+  /** A durable listener no process has refreshed for this long is orphaned: shown as such by
+   * stats(), /health, /metrics and the inspector, and (unless `orphanRetention: 'pin'`) it no
+   * longer keeps events from being pruned. @default 60_000 */
+  orphanAfterMs?: number;
+  /** What retention does with events an orphaned listener still owes: 'release' prunes them per
+   * the topic's rule and drops the orphan's deliveries of them with them; 'pin' keeps them until
+   * the listener returns or is retired. @default 'release' */
+  orphanRetention?: 'release' | 'pin';
 }
 
 export interface WorkerOptions {
@@ -93,6 +117,8 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   maxEnvelopeBytes?: number;
   /** Commands and queries: tenant of a principal, result window, deadlines. @default see CommandOptions */
   commands?: CommandOptions;
+  /** Heartbeats and orphan detection of durable listeners. @default see ListenersOptions */
+  listeners?: ListenersOptions;
 }
 
 export interface ResolvedListenerOptions {
@@ -103,6 +129,8 @@ export interface ResolvedListenerOptions {
   /** Undefined: adaptive (see ListenerOptions.prefetch). */
   prefetch: number | undefined;
   durable: boolean;
+  orderBy: ListenerOptions['orderBy'];
+  replaces: string | undefined;
 }
 
 export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
@@ -117,6 +145,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   retention: Required<RetentionOptions>;
   maxEnvelopeBytes: number;
   commands: ResolvedCommandOptions;
+  listeners: Required<ListenersOptions>;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -163,7 +192,19 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     graceMs: positive('retention.graceMs', r.graceMs ?? 10_000, 0),
     batchSize: positive('retention.batchSize', r.batchSize ?? 1000),
   };
+  const lo = o.listeners ?? {};
+  const orphanRetention = lo.orphanRetention ?? 'release';
+  if (orphanRetention !== 'release' && orphanRetention !== 'pin')
+    throw new FeteError('INVALID_OPTIONS', `listeners.orphanRetention must be 'release' or 'pin'`);
+  const listeners: Required<ListenersOptions> = {
+    heartbeatMs: positive('listeners.heartbeatMs', lo.heartbeatMs ?? 10_000, 10),
+    orphanAfterMs: positive('listeners.orphanAfterMs', lo.orphanAfterMs ?? 60_000, 10),
+    orphanRetention,
+  };
+  if (listeners.heartbeatMs >= listeners.orphanAfterMs)
+    throw new FeteError('INVALID_OPTIONS', `listeners.heartbeatMs (${listeners.heartbeatMs}) must be shorter than listeners.orphanAfterMs (${listeners.orphanAfterMs})`);
   return {
+    listeners,
     topics: o.topics,
     store,
     schema: o.schema ?? 'fete',
@@ -181,12 +222,18 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
 export function resolveListenerOptions(defaults: ListenerOptions, given: ListenerOptions = {}, dispatch: 'durable' | 'inline'): ResolvedListenerOptions {
   const m = { ...defaults, ...given };
   const concurrency = positive('concurrency', m.concurrency ?? 10);
-  return {
+  const out: ResolvedListenerOptions = {
     retries: positive('retries', m.retries ?? 8, 0),
     backoff: m.backoff ?? DEFAULT_BACKOFF,
     timeoutMs: positive('timeoutMs', m.timeoutMs ?? 30_000),
     concurrency,
     prefetch: m.prefetch === undefined ? undefined : positive('prefetch', m.prefetch, 0),
     durable: dispatch === 'inline' ? false : (m.durable ?? true),
+    orderBy: given.orderBy,
+    replaces: given.replaces,
   };
+  if (out.orderBy !== undefined && typeof out.orderBy !== 'function') throw new FeteError('INVALID_OPTIONS', 'orderBy must be a function (payload, envelope) => key');
+  if (out.replaces !== undefined && (typeof out.replaces !== 'string' || out.replaces.length === 0 || out.replaces.length > 200))
+    throw new FeteError('INVALID_OPTIONS', 'replaces must be a listener name (1 to 200 characters)');
+  return out;
 }

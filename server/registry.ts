@@ -19,9 +19,12 @@ export interface RegisteredListener {
   readonly options: ResolvedListenerOptions;
   /** The store's listener id (durable listeners, once recorded). */
   storeId: number | undefined;
+  /** Internal listeners (a schedule's runs) match events of this topic name, outside the catalogue. */
+  readonly internalTopic?: string;
 }
 
 export function listenerMatches(l: RegisteredListener, envelope: Envelope): boolean {
+  if (l.internalTopic !== undefined) return envelope.topic === l.internalTopic;
   return l.topic !== undefined ? l.topic.name === envelope.topic : matches(l.pattern!, envelope.subject);
 }
 
@@ -31,7 +34,7 @@ export function listenerRecord(l: RegisteredListener) {
   return {
     target: l.target,
     name: l.name,
-    topic: l.topic?.name ?? null,
+    topic: l.internalTopic ?? l.topic?.name ?? null,
     regex: l.pattern === undefined ? null : patternToRegex(l.pattern),
     options: { retries, timeoutMs, concurrency },
   };
@@ -80,6 +83,44 @@ export class Registry {
     const out: RegisteredListener[] = [];
     for (const l of this.#byKey.values()) if (!l.options.durable && listenerMatches(l, envelope)) out.push(l);
     return out;
+  }
+
+  /** Registers the internal listener of a handler schedule: target and topic `topic` (outside the
+   * catalogue), name 'run'. */
+  addInternal(topic: string, handler: AnyHandler, given?: ListenerOptions): RegisteredListener {
+    const key = `${topic}\u0000run`;
+    if (this.#byKey.has(key)) throw new FeteError('CONFLICT', `"${topic}" is already registered`);
+    const listener: RegisteredListener = {
+      target: topic,
+      name: 'run',
+      topic: undefined,
+      pattern: undefined,
+      internalTopic: topic,
+      handler,
+      options: resolveListenerOptions(this.defaults, given, this.dispatch),
+      storeId: undefined,
+    };
+    this.#byKey.set(key, listener);
+    return listener;
+  }
+
+  /** Unregisters a listener (`fete.off`); the one removed, if it was registered. */
+  remove(target: string, name: string): RegisteredListener | undefined {
+    const key = `${target}\u0000${name}`;
+    const l = this.#byKey.get(key);
+    this.#byKey.delete(key);
+    return l;
+  }
+
+  /** The target a topic object, topic name or pattern is registered under. */
+  targetOf(targetArg: AnyTopic | string): string {
+    if (typeof targetArg === 'string' && topicByName(this.catalog, targetArg) === undefined) return validatePattern(targetArg);
+    return resolveTopic(this.catalog, targetArg).name;
+  }
+
+  /** Durable listeners registered here (their store ids once recorded). */
+  durable(): RegisteredListener[] {
+    return this.all().filter((l) => l.options.durable);
   }
 
   find(target: string, name: string): RegisteredListener | undefined {

@@ -3,7 +3,9 @@
 // each topic's prune watermark (store/retention-queries.ts) so that resumes can report gaps.
 //
 // What is never pruned: events whose durable deliveries are not all done (pending, running, or
-// dead letters that may still be retried), and events younger than `graceMs`. The grace keeps
+// dead letters that may still be retried), and events younger than `graceMs`. Deliveries owed by
+// an orphaned listener (listeners.orphanAfterMs) do not count, unless `orphanRetention: 'pin'`:
+// they are deleted with their event. The grace keeps
 // pruning away from the head of the log, where tails and live subscribers read: a tail reads an
 // event within milliseconds of its commit, so an event deleted before any reader saw it could only
 // be one younger than that, and a retention shorter than the grace just waits for the grace.
@@ -43,10 +45,11 @@ export class RetentionJob {
     private readonly store: { readonly driver: Driver; readonly tables: Tables },
     catalog: TopicCatalog,
     private readonly o: Required<RetentionOptions>,
+    lifecycle?: { orphanAfterMs: number; orphanRetention: 'release' | 'pin' },
   ) {
     this.#rules = Object.values(catalog)
       .filter((t) => t.retention !== undefined && (t.retention.maxAgeMs !== undefined || t.retention.maxEvents !== undefined))
-      .map((t) => ({ topic: t.name, maxAgeMs: t.retention!.maxAgeMs, maxEvents: t.retention!.maxEvents === undefined ? undefined : Math.ceil(t.retention!.maxEvents), graceMs: o.graceMs }));
+      .map((t) => ({ topic: t.name, maxAgeMs: t.retention!.maxAgeMs, maxEvents: t.retention!.maxEvents === undefined ? undefined : Math.ceil(t.retention!.maxEvents), graceMs: o.graceMs, orphanAfterMs: lifecycle?.orphanRetention === 'release' ? lifecycle.orphanAfterMs : undefined }));
   }
 
   /** Topics with a retention rule in this catalogue. */

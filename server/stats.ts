@@ -24,6 +24,7 @@ export async function collectStats(s: {
   registry: Registry;
   inline: InlineDispatcher;
   memoryHead: number | undefined;
+  orphanAfterMs?: number;
 }): Promise<FeteStats> {
   const listeners: ListenerStats[] = [];
   const topics = new Map<string, TopicStats>();
@@ -32,11 +33,20 @@ export async function collectStats(s: {
   if (s.store) {
     const { driver, tables } = s.store;
     const rows = await backlogStats(driver, tables);
-    const recorded = await listListeners(driver, tables);
+    const recorded = await listListeners(driver, tables, s.orphanAfterMs);
     head = await headSeq(driver, tables);
     const byId = new Map<number, ListenerStats>();
     for (const l of recorded) {
-      const stats: ListenerStats = { target: l.target, name: l.name, durable: true, local: s.registry.find(l.target, l.name) !== undefined, ...zero() };
+      const stats: ListenerStats = {
+        target: l.target,
+        name: l.name,
+        durable: true,
+        local: s.registry.find(l.target, l.name) !== undefined,
+        orphaned: l.orphaned,
+        retired: l.retired,
+        seenAt: l.seenAt,
+        ...zero(),
+      };
       byId.set(l.id, stats);
       listeners.push(stats);
     }
@@ -51,7 +61,7 @@ export async function collectStats(s: {
   for (const l of s.registry.all()) {
     if (l.options.durable) continue;
     const counts = { ...s.inline.counts(l), oldestPendingAgeMs: 0 };
-    listeners.push({ target: l.target, name: l.name, durable: false, local: true, ...counts });
+    listeners.push({ target: l.target, name: l.name, durable: false, local: true, orphaned: false, retired: false, ...counts });
     if (l.topic) add(topics.get(l.topic.name)!, counts);
   }
   return { listeners, topics: [...topics.values()], headSeq: head };

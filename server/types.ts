@@ -37,6 +37,16 @@ export interface EmitOptions {
   idempotencyKey?: string;
   /** String headers carried with the event (tenant, user properties...). */
   headers?: Record<string, string>;
+  /** Durable deliveries of this event become claimable this many ms after the emit (the event
+   * itself is in the log at once: browsers see it if its topic is exposed). Not with `runAt`.
+   * Under inline dispatch: a timer. @default 0 */
+  delayMs?: number;
+  /** Durable deliveries of this event become claimable at this time (a Date, an ISO string or
+   * epoch ms); a time in the past means at once. Not with `delayMs`. @default now */
+  runAt?: Date | string | number;
+  /** The event's ordering key for every durable listener that has no `orderBy` of its own:
+   * deliveries with the same key run one at a time, in seq order (see ListenerOptions.orderBy). */
+  orderKey?: string;
 }
 
 
@@ -58,7 +68,10 @@ export interface FeteTransaction<C extends TopicCatalog> extends TxQuery {
   emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
 }
 
-export interface ListenerContext<C extends TopicCatalog, E extends Envelope = Envelope> {
+/** How a fete runs listeners (its `dispatch` option); listener contexts differ by it (`ctx.tx`). */
+export type DispatchMode = 'durable' | 'inline';
+
+interface ListenerContextBase<C extends TopicCatalog, E extends Envelope> {
   /** The event, with its seq, headers and captured context. */
   envelope: E;
   /** 1 for the first attempt. */
@@ -66,22 +79,33 @@ export interface ListenerContext<C extends TopicCatalog, E extends Envelope = En
   /** Aborted when the attempt times out (reason: FeteError TIMEOUT), its lease is lost
    * (LEASE_LOST) or fete stops without draining (CLOSED). */
   signal: AbortSignal;
-  /** Emits that commit with this attempt's completion: a failed or retried attempt never leaves
-   * them behind, a completed one never loses them. Under inline dispatch: emitted after success. */
+  /** Emits that commit with this attempt's success: a failed or retried attempt never leaves
+   * them behind, a completed one never loses them (durable: in the attempt's transaction;
+   * inline: in the in-memory log's transaction, handed to listeners only on success). */
   emit: EmitFn<C>;
   /** The values context codecs captured at emit (also restored as the current async context). */
   context: Record<string, unknown>;
-  /** The attempt's transaction on the store (durable only): writes commit atomically with the
-   * completion, and vanish if the lease was lost. Opened on first use. */
-  tx: TxQuery;
 }
 
-export type Handler<C extends TopicCatalog, P, E extends Envelope> = (payload: P, ctx: ListenerContext<C, E>) => unknown;
-export type TopicHandler<C extends TopicCatalog, T extends AnyTopic> = Handler<C, PayloadOf<T>, EnvelopeOf<T>>;
-export type PatternHandler<C extends TopicCatalog, P extends string> = Handler<
+/** What a listener's handler gets besides the payload. `tx` exists where there is a store: under
+ * `dispatch: 'inline'` it is absent from the type (and undefined), not a runtime refusal. */
+export type ListenerContext<C extends TopicCatalog, E extends Envelope = Envelope, D extends DispatchMode = 'durable'> = ListenerContextBase<C, E> &
+  (D extends 'inline'
+    ? { /** No store under `dispatch: 'inline'`: use `ctx.emit`, which commits with the attempt. */ tx?: undefined }
+    : {
+        /** The attempt's transaction on the store: writes commit atomically with the completion
+         * (durable listeners) or with the attempt's success (non-durable ones), and vanish if it
+         * fails or the lease was lost. Opened on first use. */
+        tx: TxQuery;
+      });
+
+export type Handler<C extends TopicCatalog, P, E extends Envelope, D extends DispatchMode = 'durable'> = (payload: P, ctx: ListenerContext<C, E, D>) => unknown;
+export type TopicHandler<C extends TopicCatalog, T extends AnyTopic, D extends DispatchMode = 'durable'> = Handler<C, PayloadOf<T>, EnvelopeOf<T>, D>;
+export type PatternHandler<C extends TopicCatalog, P extends string, D extends DispatchMode = 'durable'> = Handler<
   C,
   PatternEvent<C, P>['payload'],
-  PatternEvent<C, P> extends Envelope ? PatternEvent<C, P> : Envelope
+  PatternEvent<C, P> extends Envelope ? PatternEvent<C, P> : Envelope,
+  D
 >;
 
 export interface BacklogCounts {
@@ -103,6 +127,13 @@ export interface ListenerStats extends BacklogCounts {
   durable: boolean;
   /** Registered in this process (a durable listener may be recorded by other processes only). */
   local: boolean;
+  /** No process has registered or heartbeat it for `listeners.orphanAfterMs`: nobody runs its
+   * backlog, and (by default) retention no longer keeps events for it. Retire it, or deploy it. */
+  orphaned: boolean;
+  /** Retired (`fete.listeners.retire` or taken over by `replaces`): only its dead letters remain. */
+  retired: boolean;
+  /** When a process last vouched for it (durable listeners; ISO time). */
+  seenAt?: string;
 }
 
 export interface TopicStats extends BacklogCounts {
@@ -114,6 +145,8 @@ export interface FeteStats {
   topics: TopicStats[];
   /** The highest seq in the log. */
   headSeq: number;
+  /** Schedules in the store (or this process, inline), with last tick, last run and next run. */
+  schedules?: import('./schedule/scheduler.js').ScheduleStats[];
 }
 
 /** Attempt outcomes in this process since it started. */

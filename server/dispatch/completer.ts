@@ -29,6 +29,9 @@ export class Completer {
   /** Called when the backlog of unwritten completions falls below one batch again. */
   onRelief: () => void = () => undefined;
 
+  /** Called after each batch is written, with its leases (keyed deliveries unblock their key). */
+  onWritten: (leases: readonly Lease[]) => void = () => undefined;
+
   constructor(
     private readonly store: Store,
     private readonly batchSize: number,
@@ -69,6 +72,7 @@ export class Completer {
       } catch (err) {
         await this.#retryLater(batch, err);
       }
+      this.onWritten(batch);
       if (wasCongested && !this.congested) this.onRelief();
     }
     this.#running = undefined;

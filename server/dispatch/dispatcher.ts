@@ -10,6 +10,11 @@
 // claim's snapshot and its return. (Two claims in flight, or a claim sent while half the last
 // batch still waited, drained no faster on PostgreSQL here: each claim took correspondingly
 // longer. Draining no-op handlers is bound by the claim: ~1 ms plus ~11 us a row.)
+//
+// Due times. Deliveries that are not due yet (delayed emits, retries in backoff) are woken by one
+// timer per listener (due-timer.ts), not by the poll: a short claim says when the listener's next
+// pending delivery is due, and a failure recorded here knows its retry's delay. Keyed deliveries
+// (ordering keys) blocked behind a running one are woken when that one ends in this process.
 import createDebug from 'debug';
 import { describeThrown } from '../../shared/describe-thrown.js';
 import { FeteError } from '../../shared/index.js';
@@ -17,7 +22,7 @@ import type { WorkerOptions } from '../options.js';
 import type { RegisteredListener } from '../registry.js';
 import {
   type Claimed,
-  claimDeliveries,
+  claimBatch,
   heartbeatDeliveries,
   type Lease,
   notifyWake,
@@ -28,6 +33,7 @@ import {
 import type { TakenDelivery } from '../store/event-queries.js';
 import { timeoutError } from './attempt-abort.js';
 import { DeadlineTimer } from './deadline-timer.js';
+import { DueTimer } from './due-timer.js';
 import { type AttemptDeps, type AttemptOwner, DurableAttempt } from './durable-attempt.js';
 import { turnIfBusy } from './event-loop-turn.js';
 
@@ -39,6 +45,10 @@ class ListenerRunner implements AttemptOwner {
   /** Attempts started and not yet done, by delivery id, in start order. */
   readonly running = new Map<number, DurableAttempt>();
   readonly deadlines: DeadlineTimer;
+  /** Wakes the runner when its next not-yet-due delivery comes due. */
+  readonly due: DueTimer;
+  /** Removed by `fete.off`: claims nothing more; running attempts finish. */
+  removed = false;
   claiming: Promise<void> | undefined;
   wanted = true;
   wakes = 0;
@@ -51,12 +61,18 @@ class ListenerRunner implements AttemptOwner {
     readonly listener: RegisteredListener,
     readonly id: number,
     private readonly done: (r: ListenerRunner, a: DurableAttempt) => void,
+    wake: (r: ListenerRunner) => void,
   ) {
     this.deadlines = new DeadlineTimer((now) => this.#expire(now));
+    this.due = new DueTimer(() => wake(this));
   }
 
   attemptDone(a: DurableAttempt): void {
     this.done(this, a);
+  }
+
+  dueIn(ms: number): void {
+    this.due.at(ms);
   }
 
   /** Aborts the handlers past their deadline; the next deadline ahead (running.size <= concurrency). */
@@ -90,14 +106,42 @@ export class Dispatcher {
     deps.completer.onRelief = () => {
       for (const r of this.#runners.values()) this.#pump(r);
     };
+    // A completed keyed delivery may unblock the next one of its key: claim again once written.
+    deps.completer.onWritten = (leases) => {
+      const ids = new Set<number>();
+      for (const l of leases) if ((l as Claimed).orderKey !== undefined) ids.add((l as Claimed).listenerId);
+      if (ids.size > 0) this.wake([...ids]);
+    };
   }
 
   /** Adds a durable listener that has its store id; runs it once started. */
   add(listener: RegisteredListener): void {
     if (listener.storeId === undefined || this.#runners.has(listener.storeId)) return;
-    const runner = new ListenerRunner(listener, listener.storeId, (r, a) => this.#attemptDone(r, a));
+    const runner = new ListenerRunner(listener, listener.storeId, (r, a) => this.#attemptDone(r, a), (r) => this.#wakeRunner(r));
     this.#runners.set(runner.id, runner);
     if (this.#started) this.#pump(runner);
+  }
+
+  /** Stops running a listener in this process (`fete.off`): it claims nothing more, deliveries it
+   * claimed but did not start are given back, and its running attempts finish and are recorded. */
+  async remove(storeId: number): Promise<void> {
+    const r = this.#runners.get(storeId);
+    if (!r) return;
+    r.removed = true;
+    r.due.clear();
+    this.#runners.delete(storeId);
+    await r.claiming;
+    const unstarted = r.queue.splice(0);
+    const { driver, tables } = this.deps.store;
+    const ids = await releaseDeliveries(driver, tables, unstarted, true).catch(() => []);
+    // Other processes that run this listener take them over.
+    if (ids.length > 0) await notifyWake(driver, tables, ids).catch(() => undefined);
+  }
+
+  /** Deliveries queued, running or claiming in this process (waitIdle's local part). */
+  busy(): boolean {
+    for (const r of this.#runners.values()) if (r.queue.length > 0 || r.running.size > 0 || r.claiming) return true;
+    return this.deps.completer.pendingLeases().length > 0;
   }
 
   async start(): Promise<void> {
@@ -132,6 +176,7 @@ export class Dispatcher {
   }
 
   #wakeRunner(r: ListenerRunner): void {
+    if (!this.#started || this.#stopping || r.removed) return;
     r.wanted = true;
     r.wakes++;
     this.#pump(r);
@@ -156,7 +201,7 @@ export class Dispatcher {
    * only asks the running loop to go round again: a backlog of such handlers runs as one flat
    * loop, not a recursion as deep as the queue. */
   #pump(r: ListenerRunner): void {
-    if (this.#stopping) return;
+    if (this.#stopping || r.removed) return;
     if (r.pumping) {
       r.repump = true;
       return;
@@ -191,14 +236,16 @@ export class Dispatcher {
     const { driver, tables } = this.deps.store;
     let claimed: Claimed[] = [];
     try {
-      claimed = await claimDeliveries(driver, tables, r.id, limit, this.options.leaseMs);
+      const batch = await claimBatch(driver, tables, r.id, limit, this.options.leaseMs);
+      claimed = batch.claimed;
+      if (batch.nextDueMs !== undefined) r.due.at(batch.nextDueMs);
     } catch (err) {
       debug('claim for %s/%s failed: %s', r.listener.target, r.listener.name, describeThrown(err, { stack: false }));
     }
     // A short batch means the backlog is empty unless a wake-up came in meanwhile.
     if (claimed.length < limit && r.wakes === wakes) r.wanted = false;
     r.claiming = undefined;
-    if (this.#stopping) {
+    if (this.#stopping || r.removed) {
       await releaseDeliveries(driver, tables, claimed, true).catch(() => undefined);
       return;
     }
@@ -223,6 +270,8 @@ export class Dispatcher {
 
   #attemptDone(r: ListenerRunner, a: DurableAttempt): void {
     r.running.delete(a.claimed.id);
+    // Its key's next delivery may be claimable now (ended in a transaction, or failed).
+    if (a.claimed.orderKey !== undefined) r.wanted = true;
     if (a.startedAt > 0) {
       const ms = performance.now() - a.startedAt;
       r.avgMs = r.avgMs === undefined ? ms : r.avgMs * 0.9 + ms * 0.1;
@@ -345,6 +394,7 @@ export class Dispatcher {
     if (this.#stopping) return;
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
+    for (const r of this.#runners.values()) r.due.clear();
     const { driver, tables } = this.deps.store;
     await Promise.all([...this.#runners.values()].map((r) => r.claiming));
     const unstarted: Lease[] = [];

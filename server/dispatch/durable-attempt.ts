@@ -26,7 +26,7 @@ import type { Contexts } from '../context/context-registry.js';
 import type { RegisteredListener } from '../registry.js';
 import type { Driver, QueryResult, TxHandle } from '../store/driver.js';
 import { type Claimed, completeDelivery, failDelivery, releaseDeliveries } from '../store/delivery-queries.js';
-import { appendEvents } from '../store/event-queries.js';
+import { type DeliveryPlan, appendEvents } from '../store/event-queries.js';
 import type { Store } from '../store/open-store.js';
 import { pgliteTxScope } from '../store/pglite-driver.js';
 import type { EmitOptions, EmitResult, ListenerContext, TxQuery } from '../types.js';
@@ -43,6 +43,8 @@ export interface AttemptDeps {
   completer: Completer;
   random: () => number;
   buildEnvelope(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope>;
+  /** When the deliveries of an event emitted by a handler may run (delay, ordering keys). */
+  plan?(envelope: Envelope, options: EmitOptions | undefined): DeliveryPlan | undefined;
   /** Runs after a commit that appended events (non-durable listeners, local hooks). */
   afterCommit(envelopes: Envelope[], results: EmitResult[]): void;
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
@@ -53,6 +55,8 @@ export interface AttemptDeps {
  * Completer (possibly synchronously, from inside `run`). */
 export interface AttemptOwner {
   attemptDone(attempt: DurableAttempt): void;
+  /** A retry of this listener was recorded to be due in `ms`: wake then, not at the next poll. */
+  dueIn?(ms: number): void;
 }
 
 /** A transaction opened on first use; ended (no more queries) before commit or rollback. */
@@ -205,7 +209,8 @@ export class DurableAttempt implements AttemptSink {
     this.#live();
     const tx = this.#lazyTx();
     const envelope = await this.deps.buildEnvelope(topic, payload, options);
-    const [result] = await appendEvents(await tx.handle(), this.deps.store.tables, [envelope]);
+    const plan = this.deps.plan?.(envelope, options);
+    const [result] = await appendEvents(await tx.handle(), this.deps.store.tables, [envelope], undefined, undefined, [plan]);
     (this.#emitted ??= []).push(envelope);
     (this.#results ??= []).push(result!);
     return result!;
@@ -266,7 +271,10 @@ export class DurableAttempt implements AttemptSink {
         dead ? ' (dead)' : `, retry in ${delayMs} ms`, error);
       const ok = await failDelivery(driver, tables, claimed, { dead, delayMs, error });
       if (!ok) debug('delivery %d: failure not recorded, the lease was lost', claimed.id);
-      else deps.outcome?.(listener, dead ? 'dead' : 'retried');
+      else {
+        deps.outcome?.(listener, dead ? 'dead' : 'retried');
+        if (!dead) this.owner.dueIn?.(delayMs);
+      }
     } catch (storeErr) {
       // The lease runs out and the delivery is rescued: the attempt is counted, nothing is lost.
       debug('delivery %d: recording the outcome failed: %s', claimed.id, describeThrown(storeErr));

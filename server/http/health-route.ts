@@ -6,8 +6,9 @@
 //   headSeq                the log's head
 //   store                  { reachable, writable, latencyMs } of the backlog query and the write
 //   worker                 the dispatcher's state (off, idle, running, stopping, stopped), the
-//                          listeners registered here, the store's backlog summed over listeners,
-//                          and this process's attempt outcomes since start
+//                          listeners registered here, the store's backlog summed over listeners
+//                          (orphaned ones left out and listed as orphanedListeners), and this
+//                          process's attempt outcomes since start
 //   fanout                 sockets, subscriptions and events sent per second, when attached
 // One `fete.stats()` and one write per request (four small statements); a probe every few seconds
 // costs little.
@@ -33,10 +34,13 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** The backlog of every listener in the store, summed (oldest age: the maximum). */
+/** The backlog of every listener in the store that some process runs, summed (oldest age: the
+ * maximum). Orphaned listeners' backlog is left out (nobody will run it: it is reported as
+ * `orphanedListeners` instead), so it neither inflates the queue nor ages forever. */
 export function totalBacklog(stats: FeteStats): BacklogCounts {
   const out: BacklogCounts = { pending: 0, running: 0, retrying: 0, dead: 0, oldestPendingAgeMs: 0 };
   for (const l of stats.listeners) {
+    if (l.orphaned) continue;
     out.pending += l.pending;
     out.running += l.running;
     out.retrying += l.retrying;
@@ -88,7 +92,11 @@ export function healthRoute(fete: HealthTarget, timeoutMs: number, fanoutStats: 
       status: stopping ? 'stopping' : 'ok',
       headSeq: stats.headSeq,
       store: { reachable: true, writable: true, latencyMs },
-      worker: { ...worker, backlog: totalBacklog(stats) },
+      worker: {
+        ...worker,
+        backlog: totalBacklog(stats),
+        orphanedListeners: stats.listeners.filter((l) => l.orphaned).map((l) => ({ target: l.target, name: l.name, seenAt: l.seenAt })),
+      },
       ...(fanout ? { fanout } : {}),
     });
   };

@@ -4,7 +4,7 @@
 // Guarded by the `inspector` option (off in production unless configured), see express-middleware.ts.
 import { Router, type Request, type Response } from 'express';
 import superjson from 'superjson';
-import { type TopicCatalog, validatePattern } from '../../shared/index.js';
+import { FeteError, type TopicCatalog, validatePattern } from '../../shared/index.js';
 import type { DeadLetter, DeadLetterQuery, FeteLog, FeteStats } from '../types.js';
 import { intParam, stringParam } from './query-params.js';
 
@@ -15,6 +15,8 @@ export interface InspectorTarget {
   stats(): Promise<FeteStats>;
   deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>;
   retry(deliveryId: number): Promise<void>;
+  skip?(deliveryId: number): Promise<void>;
+  readonly listeners?: { retire(name: string, options?: { target?: string; dropDead?: boolean }): Promise<unknown> };
 }
 
 const MAX_LIMIT = 1000;
@@ -44,6 +46,10 @@ export function inspectorRouter(fete: InspectorTarget): Router {
     res.json({ listeners: (await fete.stats()).listeners });
   });
 
+  r.get('/schedules', async (_req: Request, res: Response) => {
+    res.json({ schedules: (await fete.stats()).schedules ?? [] });
+  });
+
   r.get('/stats', async (_req: Request, res: Response) => {
     res.json(await fete.stats());
   });
@@ -64,6 +70,24 @@ export function inspectorRouter(fete: InspectorTarget): Router {
     const id = intParam(req.params.id, 'id', { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER })!;
     await fete.retry(id);
     res.json({ id, status: 'retried' });
+  });
+
+  // Skipping drops a dead letter for good (it unblocks its ordering key), so it is a POST of its own.
+  r.post('/dead-letters/:id/skip', async (req: Request, res: Response) => {
+    const id = intParam(req.params.id, 'id', { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER })!;
+    if (!fete.skip) throw new FeteError('NOT_FOUND', 'skip is not available');
+    await fete.skip(id);
+    res.json({ id, status: 'skipped' });
+  });
+
+  // Retire a listener: ?target= one topic or pattern only, ?dropDead=true its dead letters too.
+  r.post('/listeners/:name/retire', async (req: Request, res: Response) => {
+    const name = stringParam(req.params.name, 'name')!;
+    const target = stringParam(req.query.target, 'target');
+    const dropDead = stringParam(req.query.dropDead, 'dropDead') === 'true';
+    if (!fete.listeners) throw new FeteError('NOT_FOUND', 'retire is not available');
+    const result = await fete.listeners.retire(name, target === undefined ? { dropDead } : { target, dropDead });
+    res.json({ name, status: 'retired', ...(result as object) });
   });
 
   r.get('/events', async (req: Request, res: Response) => {

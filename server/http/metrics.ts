@@ -40,6 +40,12 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       samples: stats.listeners.flatMap((l) => byState({ target: l.target, listener: l.name, durable: String(l.durable) }, l)),
     },
     {
+      name: 'fete_listener_orphaned',
+      help: 'Durable listeners no process has registered for listeners.orphanAfterMs: 1 if orphaned, else 0.',
+      type: 'gauge',
+      samples: stats.listeners.filter((l) => l.durable && !l.retired).map((l) => ({ labels: { target: l.target, listener: l.name }, value: l.orphaned ? 1 : 0 })),
+    },
+    {
       name: 'fete_listener_oldest_pending_age_seconds',
       help: 'How long the oldest due delivery of each listener has waited.',
       type: 'gauge',
@@ -76,6 +82,30 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       samples: [{ value: http.streamsWaiting() }],
     },
   ];
+  const schedules = stats.schedules ?? [];
+  if (schedules.length > 0) {
+    const at = (iso: string | null) => (iso === null ? Number.NaN : Date.parse(iso) / 1000);
+    families.push(
+      {
+        name: 'fete_schedule_next_run_timestamp_seconds',
+        help: 'When each schedule runs next (Unix time; NaN when unknown).',
+        type: 'gauge',
+        samples: schedules.map((s) => ({ labels: { schedule: s.name, kind: s.kind }, value: at(s.nextRunAt) })),
+      },
+      {
+        name: 'fete_schedule_last_tick_timestamp_seconds',
+        help: 'The latest tick of each schedule that was appended (Unix time; NaN before the first).',
+        type: 'gauge',
+        samples: schedules.map((s) => ({ labels: { schedule: s.name, kind: s.kind }, value: at(s.lastTick) })),
+      },
+      {
+        name: 'fete_schedule_last_run_timestamp_seconds',
+        help: 'When a run of each handler schedule last completed (Unix time; NaN before the first).',
+        type: 'gauge',
+        samples: schedules.map((s) => ({ labels: { schedule: s.name, kind: s.kind }, value: at(s.lastRunAt) })),
+      },
+    );
+  }
   if (worker) families.push(...workerFamilies(worker));
   if (fanout) families.push(...fanoutFamilies(fanout));
   return families;

@@ -3,7 +3,7 @@
 // its hooks. Readers follow it through follow.ts; writers append and then report the commit.
 import type { Envelope } from '../../shared/index.js';
 import type { Queryable } from '../store/driver.js';
-import type { TakenDelivery } from '../store/event-queries.js';
+import type { DeliveryPlan, TakenDelivery } from '../store/event-queries.js';
 
 export interface EmitResult {
   /** The stored event's id (the first emit's id when this one was a duplicate). */
@@ -54,6 +54,8 @@ export interface AppendScope {
   take?: { listenerIds: number[]; leaseMs: number } | undefined;
   /** Receives the claimed deliveries. */
   taken?: TakenDelivery[] | undefined;
+  /** Per envelope: when its deliveries are due and their ordering keys (dispatch/delivery-plan.ts). */
+  plans?: readonly (DeliveryPlan | undefined)[] | undefined;
 }
 
 /** The writer's side: appends, transactions and the commit report. */

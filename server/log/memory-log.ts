@@ -83,6 +83,11 @@ export class MemoryLog implements EventLog {
   }
 
   /** Forgets appends of a rolled-back transaction (their seqs stay unused). */
+  /** Forgets appends that were rolled back (an inline attempt's ctx.emit after a failure). */
+  forget(envelopes: readonly Envelope[]): void {
+    this.#forget(envelopes);
+  }
+
   #forget(envelopes: readonly Envelope[]): void {
     const ids = new Set(envelopes.map((e) => e.id));
     for (const e of envelopes) {

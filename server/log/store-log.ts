@@ -87,7 +87,7 @@ export class StoreLog implements EventLog {
 
   async append(envelopes: readonly Envelope[], scope: AppendScope = {}): Promise<EmitResult[]> {
     try {
-      return await appendEvents(scope.q ?? this.#store.driver, this.#store.tables, envelopes, scope.take, scope.taken);
+      return await appendEvents(scope.q ?? this.#store.driver, this.#store.tables, envelopes, scope.take, scope.taken, scope.plans);
     } catch (err) {
       throw isFeteError(err) ? err : FeteError.from(err, 'STORE_UNAVAILABLE');
     }

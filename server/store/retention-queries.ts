@@ -11,6 +11,9 @@ export interface PruneRule {
   maxEvents: number | undefined;
   /** Events younger than this are kept whatever the rule says (see retention-job.ts). */
   graceMs: number;
+  /** Deliveries of listeners not seen for this long (orphans) do not keep events; undefined:
+   * every delivery keeps its event (`orphanRetention: 'pin'`). */
+  orphanAfterMs?: number | undefined;
 }
 
 /**
@@ -29,7 +32,9 @@ export async function ensurePruneIndex(q: Queryable, t: Tables): Promise<void> {
  * - maxEvents: the oldest of the newest maxEvents events of the topic;
  * - graceMs: the first event of the topic at most that old, always.
  * Events below the cut that still have a delivery row (pending, running, or a dead letter that
- * may be retried) are kept: their listeners have not finished with them.
+ * may be retried) are kept: their listeners have not finished with them; with `orphanAfterMs`,
+ * rows of listeners not seen for that long (orphans, not retired) do not keep them, and are
+ * deleted with the event.
  */
 function pruneSql(t: Tables): string {
   return `
@@ -48,8 +53,14 @@ WITH cut AS (
 ), victims AS (
   SELECT e.seq FROM ${t.events} e, cut
   WHERE e.topic = $1 AND e.seq < cut.seq
-    AND NOT EXISTS (SELECT 1 FROM ${t.deliveries} d WHERE d.event_seq = e.seq)
+    AND NOT EXISTS (
+      SELECT 1 FROM ${t.deliveries} d JOIN ${t.listeners} l ON l.id = d.listener_id
+      WHERE d.event_seq = e.seq
+        AND ($6::float8 IS NULL OR l.retired_at IS NOT NULL OR l.seen_at >= now() - $6::float8 * interval '1 millisecond'))
   ORDER BY e.seq LIMIT $5
+), orphaned AS (
+  -- What orphaned listeners still owed of the pruned events goes with them (retention-job.ts).
+  DELETE FROM ${t.deliveries} d USING victims v WHERE d.event_seq = v.seq
 ), gone AS (
   DELETE FROM ${t.events} e USING victims v WHERE e.seq = v.seq RETURNING e.seq
 ), mark AS (
@@ -73,6 +84,7 @@ export async function pruneTopic(q: Queryable, t: Tables, rule: PruneRule, limit
     rule.maxEvents ?? null,
     rule.graceMs,
     limit,
+    rule.orphanAfterMs ?? null,
   ]);
   const row = res.rows[0];
   return { deleted: Number(row?.deleted ?? 0), through: row?.through === null || row?.through === undefined ? undefined : Number(row.through) };

@@ -18,6 +18,8 @@ export interface Tables {
   readonly migrations: string;
   /** Per-topic prune watermarks (002_retention.sql). */
   readonly retention: string;
+  /** Recurring schedules (005_work_over_time.sql). */
+  readonly schedules: string;
   /** NOTIFY channel: appends, rescues and retries wake workers and tails through it. */
   readonly channel: string;
   /** Commit the worker's bookkeeping asynchronously (see delivery-queries.ts). Only on PostgreSQL:
@@ -40,6 +42,7 @@ export function tablesFor(schema: string, options: { relaxedCommits?: boolean } 
     deliveries: `${q}.deliveries`,
     migrations: `${q}.migrations`,
     retention: `${q}.retention`,
+    schedules: `${q}.schedules`,
     channel: `fete_${schema}`,
     relaxedCommits: options.relaxedCommits ?? false,
   };

@@ -36,7 +36,7 @@ describe.each(engines)('on $name', (engine) => {
     if (engine.skipReason()) skip();
     const server = await engine.start();
     const { fete } = server;
-    const inline: Fete<Topics> = await createFete({ topics, dispatch: 'inline' });
+    const inline: Fete<Topics, 'inline'> = await createFete({ topics, dispatch: 'inline' });
     const durable = new Map<string, unknown>();
     const inlineHeard = new Map<string, unknown>();
     fete.on(topics.view, 'fidelity-durable', (p, ctx) => void durable.set(ctx.envelope.id, p));

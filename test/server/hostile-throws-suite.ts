@@ -5,14 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Fete } from '../../server/index.js';
 import type { ListenerOptions } from '../../server/options.js';
-import type { DeadLetter } from '../../server/types.js';
+import type { DeadLetter, DispatchMode } from '../../server/types.js';
 import { type Topics, topics } from '../store/suite/harness.js';
 import { HOSTILE_VALUES } from '../support/hostile-values.js';
 import { waitFor } from '../support/wait.js';
 
 /** A started fete whose durable listeners are not rescued by lease expiry: only a recorded
  * outcome can end an attempt (rescueIntervalMs 0), so a failure that is not recorded shows. */
-export type OpenFete = () => Promise<Fete<Topics>>;
+export type OpenFete = () => Promise<Fete<Topics, DispatchMode>>;
 
 const trap = (): never => {
   throw new Error('trap');

@@ -5,7 +5,7 @@ import { type Fete, createFete } from '../../server/index.js';
 import { type Topics, topics } from '../store/suite/harness.js';
 import { hostileThrowTests } from './hostile-throws-suite.js';
 
-const opened: Array<Fete<Topics>> = [];
+const opened: Array<Fete<Topics, 'inline'>> = [];
 afterEach(async () => {
   for (const f of opened.splice(0)) await f.stop({ drain: false });
 });

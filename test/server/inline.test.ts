@@ -58,13 +58,15 @@ describe('inline dispatch', () => {
     expect(audited).toEqual(['o1']);
   });
 
-  it('ctx.tx and tx.query are refused with INVALID_OPTIONS; tx.emit commits or rolls back with the function', async () => {
+  it('ctx.tx is absent (in the types and at run time) and tx.query is refused with INVALID_OPTIONS; tx.emit commits or rolls back with the function', async () => {
     const fete = await open();
-    const errors: unknown[] = [];
+    const txs: unknown[] = [];
     const runs: string[] = [];
     fete.on(topics.orderPlaced, 'writer', async (p, ctx) => {
       runs.push(p.orderId);
-      await ctx.tx.query('SELECT 1').catch((err: unknown) => errors.push(err));
+      txs.push(ctx.tx);
+      // @ts-expect-error under dispatch: 'inline' there is no ctx.tx to query
+      if (txs.length > 1) await ctx.tx.query('SELECT 1');
     }, { retries: 0 });
     await expect(fete.transaction((tx) => tx.query('SELECT 1'))).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
     await expect(
@@ -78,7 +80,7 @@ describe('inline dispatch', () => {
     });
     await fete.stop({ drain: true });
     expect(runs).toEqual(['committed']);
-    expect(isFeteError(errors[0], 'INVALID_OPTIONS')).toBe(true);
+    expect(txs).toEqual([undefined]);
   });
 
   it('restores the principal around listeners and aborts ctx.signal on timeout', async () => {

@@ -10,6 +10,9 @@ import { listenerContextTests } from './suite/listener-context.js';
 import { logTests } from './suite/log.js';
 import { replayTests } from './suite/replay.js';
 import { retentionTests } from './suite/retention.js';
+import { lifecycleTests } from './suite/lifecycle.js';
+import { delayedOrderedTests } from './suite/delayed-ordered.js';
+import { scheduleTests } from './suite/schedules.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
@@ -22,4 +25,7 @@ export function storeSuite(engine: Engine): void {
   leaseRescueTests(h);
   // Only a recorded outcome may end these attempts: no lease rescue to hide an unrecorded failure.
   hostileThrowTests(async () => (await h.open({ worker: { ...FAST_WORKER, rescueIntervalMs: 0 } })).fete);
+  lifecycleTests(h);
+  delayedOrderedTests(h);
+  scheduleTests(h);
 }
