@@ -31,6 +31,8 @@ interface Job {
   envelope: Envelope;
   attempt: number;
   orderKey?: string | undefined;
+  /** Due (its delay is over) but waiting behind an earlier job of its ordering key. */
+  due?: boolean;
 }
 
 interface Lane {
@@ -135,7 +137,7 @@ export class InlineDispatcher {
   /** A job that is due: queued if it has no key or heads its key's line (else its turn comes). */
   #release(job: Job): void {
     if (job.orderKey !== undefined && this.#lane(job.listener).lines.get(job.orderKey)?.[0] !== job) {
-      (job as Job & { due?: boolean }).due = true;
+      job.due = true;
       return;
     }
     this.#enqueue(job);
@@ -149,7 +151,7 @@ export class InlineDispatcher {
     if (!line || line[0] !== job) return;
     line.shift();
     if (line.length === 0) lane.lines.delete(job.orderKey);
-    else if ((line[0] as Job & { due?: boolean }).due) this.#enqueue(line[0]!);
+    else if (line[0]!.due) this.#enqueue(line[0]!);
   }
 
   #enqueue(job: Job): void {
