@@ -17,7 +17,9 @@ export type Role = 'web' | 'worker';
  * - omitted: PGlite in the data directory `./.fete/data`
  * - `'memory'`: PGlite in memory (gone when the process ends)
  * - `{ pglite: dir }`: PGlite in that directory; `{ pglite: instance }`: an open PGlite the app
- *   also uses (its own tables then share transactions with fete's, see `ctx.tx`)
+ *   also uses (its own tables then share transactions with fete's, see `ctx.tx`). fete's own
+ *   PGlite (omitted, `'memory'`, a directory) runs in a worker thread; an app's instance stays on
+ *   the main thread, where its queries block the event loop while they run.
  * - a `postgres://` / `postgresql://` URL, or a `pg.Pool` the app already has
  * - `{ driver }`: any implementation of the driver interface
  */
