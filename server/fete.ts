@@ -49,6 +49,9 @@ import type {
 import type { TopicsOf } from '../shared/index.js';
 import { sumFanoutStats } from './fanout/fanout-stats.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
+import { LogEvents } from './logger.js';
+import { StoreOutage } from './store-outage.js';
+import { NoWorkerWatch } from './no-worker-watch.js';
 
 const debug = createDebug('fete:server');
 
@@ -124,6 +127,9 @@ class FeteServer {
   readonly #routers = new Set<FeteRouter>();
   readonly #outcomes = new DeliveryOutcomes();
   readonly #retention: RetentionJob | undefined;
+  readonly #logs: LogEvents;
+  readonly #outage: StoreOutage;
+  readonly #noWorker: NoWorkerWatch | undefined;
   #dispatcherState: DispatcherState;
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -138,8 +144,20 @@ class FeteServer {
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
+    this.#logs = new LogEvents(o.logger);
+    this.#outage = new StoreOutage(this.#logs);
+    const failed = this.#logs.failure.bind(this.#logs);
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
-    this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.emit(t, p, opts), outcome });
+    this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.emit(t, p, opts), outcome, failed });
+    this.#noWorker = store
+      ? new NoWorkerWatch({
+          store,
+          logs: this.#logs,
+          running: () => this.#dispatcherState === 'running',
+          workerRole: o.roles.includes('worker'),
+          dueForMs: 5 * o.worker.pollIntervalMs,
+        })
+      : undefined;
     if (store) {
       this.#notifier = new Notifier(store);
       this.#reader = new LogReader(store);
@@ -152,6 +170,8 @@ class FeteServer {
           buildEnvelope: (t, p, opts) => buildEnvelope(o.topics, this.contexts, t as AnyTopic, p, opts),
           afterCommit: (envs, results) => this.#afterCommit(envs, results),
           outcome,
+          failed,
+          outage: this.#outage,
         },
         o.worker,
       );
@@ -267,9 +287,14 @@ class FeteServer {
     const idle = taken && this.#o.worker.localTake ? this.#dispatcher!.idleListenerIds() : [];
     const take = idle.length > 0 ? { listenerIds: idle, leaseMs: this.#o.worker.leaseMs } : undefined;
     try {
-      return await appendEvents(q ?? driver, tables, envelopes, take, taken);
+      const results = await appendEvents(q ?? driver, tables, envelopes, take, taken);
+      this.#outage.ok();
+      this.#noWorker?.appended();
+      return results;
     } catch (err) {
-      throw isFeteError(err) ? err : FeteError.from(err, 'STORE_UNAVAILABLE');
+      const e = isFeteError(err) ? err : FeteError.from(err, 'STORE_UNAVAILABLE');
+      if (e.code === 'STORE_UNAVAILABLE') this.#outage.failed('emit', e.cause ?? e);
+      throw e;
     }
   }
 
@@ -338,7 +363,7 @@ class FeteServer {
 
   attach(httpServer: HttpServer | HttpsServer, options?: AttachOptions<unknown>): FanoutHandle {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
-    const handle = attachFanout(this, httpServer, options);
+    const handle = attachFanout(this, httpServer, options, this.#logs);
     const tracked: FanoutHandle = {
       io: handle.io,
       stats: () => handle.stats(),
@@ -352,7 +377,7 @@ class FeteServer {
   }
 
   express(options?: ExpressOptions<unknown>): FeteRouter {
-    const router = createExpressMiddleware(this, options);
+    const router = createExpressMiddleware(this, options, this.#logs);
     this.#routers.add(router);
     return router;
   }
@@ -366,6 +391,7 @@ class FeteServer {
   workerStatus(): WorkerStatus {
     const listeners = this.#registry.all();
     return {
+      started: this.#started !== undefined,
       dispatcher: this.#dispatcherState,
       listeners: listeners.length,
       durableListeners: listeners.filter((l) => l.options.durable).length,
@@ -399,6 +425,7 @@ class FeteServer {
     const drain = options.drain ?? true;
     this.#stopping ??= (async () => {
       await this.#started?.catch(() => undefined);
+      this.#noWorker?.stop();
       // Sockets first: no new subscription or client emit arrives while the rest shuts down.
       for (const r of this.#routers) r.close();
       await Promise.allSettled([...this.#fanouts].map((f) => f.close()));

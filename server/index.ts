@@ -9,6 +9,7 @@ export {
   type StoreOption,
   type WorkerOptions,
 } from './options.js';
+export type { FeteLogger } from './logger.js';
 export { backoffDelay, type Backoff, type BackoffOptions } from './dispatch/backoff.js';
 export type { ContextCodec, ContextRegistry } from './context/context-registry.js';
 export { currentPrincipal, runAs, type Principal } from './context/principal.js';

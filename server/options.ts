@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { FeteError, type TopicCatalog } from '../shared/index.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
+import { type FeteLogger, type LoggerOption, resolveLogger } from './logger.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -83,6 +84,11 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   random?: () => number;
   /** The pruning of topics that declare `retention` (worker role only). @default see RetentionOptions */
   retention?: RetentionOptions;
+  /** Where failed attempts, dead letters, refused connections, store outages and recoveries, and
+   * deliveries waiting with no worker are reported: a pino-compatible logger (`warn(fields, msg)`),
+   * or `false` for none. Each kind is rate-limited (a burst of 10, then 1 a second).
+   * @default warnings and errors to stderr, one line each */
+  logger?: FeteLogger | false;
 }
 
 export interface ResolvedListenerOptions {
@@ -105,6 +111,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   worker: Required<WorkerOptions>;
   random: () => number;
   retention: Required<RetentionOptions>;
+  logger: FeteLogger;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -161,6 +168,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     worker,
     random: o.random ?? Math.random,
     retention,
+    logger: resolveLogger(o.logger as LoggerOption),
   };
 }
 

@@ -188,8 +188,10 @@ export class Dispatcher {
     let claimed: Claimed[] = [];
     try {
       claimed = await claimDeliveries(driver, tables, r.id, limit, this.options.leaseMs);
+      this.deps.outage?.ok();
     } catch (err) {
       debug('claim for %s/%s failed: %s', r.listener.target, r.listener.name, (err as Error).message);
+      if (!this.#stopping) this.deps.outage?.failed('claim', err);
     }
     // A short batch means the backlog is empty unless a wake-up came in meanwhile.
     if (claimed.length < limit && r.wakes === wakes) r.wanted = false;
@@ -252,6 +254,7 @@ export class Dispatcher {
       if (leases.length === 0) return;
       const { driver, tables } = this.deps.store;
       const kept = await heartbeatDeliveries(driver, tables, leases.map((l) => ({ id: l.id, token: l.token })), this.options.leaseMs);
+      this.deps.outage?.ok();
       if (kept.size === leases.length) return;
       for (const r of this.#runners.values()) {
         for (let i = r.queue.length - 1; i >= 0; i--) if (!kept.has(r.queue[i]!.id)) r.queue.splice(i, 1);
@@ -261,6 +264,7 @@ export class Dispatcher {
       }
     } catch (err) {
       debug('heartbeat failed: %s', (err as Error).message);
+      if (!this.#stopping) this.deps.outage?.failed('heartbeat', err);
     } finally {
       this.#heartbeating = false;
     }

@@ -29,6 +29,8 @@ import { appendEvents } from '../store/event-queries.js';
 import type { Store } from '../store/open-store.js';
 import { pgliteTxScope } from '../store/pglite-driver.js';
 import type { EmitOptions, EmitResult, ListenerContext, TxQuery } from '../types.js';
+import type { FailureReport } from '../logger.js';
+import type { StoreOutage } from '../store-outage.js';
 import { AttemptAbort } from './attempt-abort.js';
 import { backoffDelay } from './backoff.js';
 import type { Completer } from './completer.js';
@@ -46,6 +48,10 @@ export interface AttemptDeps {
   afterCommit(envelopes: Envelope[], results: EmitResult[]): void;
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
   outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
+  /** The operational log of a failed attempt (logger.ts), once per recorded failure. */
+  failed?(report: FailureReport): void;
+  /** Store reachability, for the outage and recovery log lines (claims and heartbeats report). */
+  outage?: StoreOutage;
 }
 
 /** Who runs attempts: told once per attempt, when its outcome is recorded or handed to the
@@ -151,7 +157,10 @@ export class DurableAttempt implements AttemptSink {
     const error = `attempts used up: the last ${this.claimed.attempt - 1} ended without an outcome (worker crashed or lease expired)`;
     failDelivery(driver, tables, this.claimed, { dead: true, delayMs: 0, error }).then(
       (ok) => {
-        if (ok) this.deps.outcome?.(this.listener, 'dead');
+        if (ok) {
+          this.deps.outcome?.(this.listener, 'dead');
+          this.deps.failed?.(this.#report(this.claimed.attempt - 1, error, { dead: true }));
+        }
         this.owner.attemptDone(this);
       },
       (err: Error) => {
@@ -230,6 +239,12 @@ export class DurableAttempt implements AttemptSink {
     if (this.#emitted) this.deps.afterCommit(this.#emitted, this.#results!);
   }
 
+  #report(attempt: number, error: unknown, end: { dead: true } | { dead: false; retryInMs: number }): FailureReport {
+    const { listener, claimed } = this;
+    const base = { listener, eventId: claimed.envelope.id, deliveryId: claimed.id, attempt, maxAttempts: listener.options.retries + 1, error };
+    return { ...base, ...end };
+  }
+
   async #failed(err: unknown): Promise<void> {
     if (this.#tx) await (await this.#tx.end())?.rollback();
     await this.#recordFailure(err);
@@ -252,7 +267,10 @@ export class DurableAttempt implements AttemptSink {
         dead ? ' (dead)' : `, retry in ${delayMs} ms`, (err as Error)?.message ?? err);
       const ok = await failDelivery(driver, tables, claimed, { dead, delayMs, error: errorText(err) });
       if (!ok) debug('delivery %d: failure not recorded, the lease was lost', claimed.id);
-      else deps.outcome?.(listener, dead ? 'dead' : 'retried');
+      else {
+        deps.outcome?.(listener, dead ? 'dead' : 'retried');
+        deps.failed?.(this.#report(claimed.attempt, err, dead ? { dead: true } : { dead: false, retryInMs: delayMs }));
+      }
     } catch (storeErr) {
       // The lease runs out and the delivery is rescued: the attempt is counted, nothing is lost.
       debug('delivery %d: recording the outcome failed: %s', claimed.id, (storeErr as Error).message);

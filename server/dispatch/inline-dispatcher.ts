@@ -15,6 +15,7 @@ import type { DeadLetter, EmitOptions, EmitResult, ListenerContext } from '../ty
 import { AttemptAbort, timeoutError } from './attempt-abort.js';
 import { backoffDelay } from './backoff.js';
 import { errorText, runAttempt } from './run-attempt.js';
+import type { FailureReport } from '../logger.js';
 
 const debug = createDebug('fete:inline');
 const MAX_DEAD = 1000;
@@ -38,6 +39,8 @@ export interface InlineDeps {
   emit(topic: unknown, payload: unknown, options?: EmitOptions): Promise<EmitResult>;
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
   outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
+  /** The operational log of a failed attempt (logger.ts). */
+  failed?(report: FailureReport): void;
 }
 
 /** A UUID (version 8, RFC 9562 custom) from a hash: the same inputs give the same id. */
@@ -151,6 +154,7 @@ export class InlineDispatcher {
       });
       if (this.#dead.size > MAX_DEAD) this.#dead.delete(this.#dead.keys().next().value!);
       debug('%s/%s: event %s is dead after %d attempts', listener.target, listener.name, job.envelope.id, attempt);
+      this.deps.failed?.({ listener, eventId: job.envelope.id, attempt, maxAttempts: listener.options.retries + 1, error: err, dead: true });
       return;
     }
     if (this.#stopping) {
@@ -160,6 +164,7 @@ export class InlineDispatcher {
     const delay = backoffDelay(attempt, listener.options.backoff, this.deps.random);
     lane.retrying++;
     this.deps.outcome?.(listener, 'retried');
+    this.deps.failed?.({ listener, eventId: job.envelope.id, attempt, maxAttempts: listener.options.retries + 1, error: err, dead: false, retryInMs: delay });
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       lane.retrying--;

@@ -21,6 +21,7 @@ import { type ExpressOptions, type RequestGuard, resolveHttpOptions } from './op
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus-text.js';
 import type { SseStream } from './sse-stream.js';
 import { streamRoute } from './stream-route.js';
+import type { LogEvents } from '../logger.js';
 
 const debug = createDebug('fete:http');
 
@@ -45,7 +46,7 @@ function guarded(guard: RequestGuard | undefined, what: string) {
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
 export type HttpTarget = InspectorTarget & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
-export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}): FeteRouter {
+export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}, logs?: LogEvents): FeteRouter {
   const o = resolveHttpOptions(options);
   const fanoutStats = o.fanoutStats ?? (fete.fanoutStats ? () => fete.fanoutStats!() : undefined);
   const streams = new Set<SseStream>();
@@ -72,6 +73,8 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
     const status = httpStatusOf(err);
     if (status >= 500) debug('%s %s failed: %O', req.method, req.path, err);
     else debug('%s %s: %d %s', req.method, req.path, status, (err as Error)?.message);
+    if ((status === 401 || status === 403) && err instanceof FeteError)
+      logs?.refused({ door: 'http', code: err.code, reason: err.message, method: req.method, path: req.originalUrl.split('?', 1)[0], address: req.ip });
     sendError(res, err);
   });
 
