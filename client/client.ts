@@ -159,7 +159,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     });
     this.#transport.open({
       connect: () => {
-        this.#status.update({ connected: true });
+        this.#status.update({ connected: true, refused: undefined });
         this.#router.connected();
         this.#outbox.connected();
       },
@@ -167,7 +167,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
         this.#status.update({ connected: false });
         this.#router.disconnected();
       },
-      connectError: report,
+      connectError: (err) => this.#connectError(err),
       ev: (packet) => this.#router.ev(packet),
       evs: (packet) => this.#router.evs(packet),
       gap: (packet) => this.#router.gap(packet),
@@ -235,6 +235,15 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     this.#status.update({ connected: false });
     await this.#outbox.close();
     this.#status.update({ leader: false });
+  }
+
+  /** Refusals (auth) are a state, shown in `status.refused` and reported once per streak; other
+   * connection failures (unreachable, network) are reported as they come. */
+  #connectError(err: FeteError): void {
+    if (err.code !== 'UNAUTHORIZED' && err.code !== 'FORBIDDEN') return this.#report(err);
+    const streak = this.#status.current.refused !== undefined;
+    this.#status.update({ refused: err, lastError: err });
+    if (!streak) this.#events.emit('error', err);
   }
 
   #report(err: FeteError): void {
