@@ -7,7 +7,8 @@
 //   GET  /metrics                   metrics.ts       Prometheus text
 //   /inspector/...                  inspector-routes.ts (JSON; off in production by default)
 import createDebug from 'debug';
-import { type NextFunction, type Request, type Response, Router } from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { expressModule } from './express-module.js';
 import { FeteError } from '../../shared/index.js';
 import type { FanoutStats } from '../fanout/types.js';
 import type { WorkerStatus } from '../types.js';
@@ -51,7 +52,7 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   const fanoutStats = o.fanoutStats ?? (fete.fanoutStats ? () => fete.fanoutStats!() : undefined);
   const streams = new Set<SseStream>();
   const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
-  const router = Router() as FeteRouter;
+  const router = expressModule().Router() as FeteRouter;
 
   router.post('/emit', jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
   router.get('/stream', streamRoute(fete.log, o, streams));
