@@ -9,6 +9,7 @@ import {
   encodeEnvelope,
   topicByName,
   uuidv7,
+  type CheckedPattern,
   type Envelope,
   type EnvelopeOf,
   type InputOf,
@@ -82,12 +83,12 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   /** Subscribes to the events whose subject matches `pattern`; the handler's event is the union of
    * the catalogue topics the pattern can match. Throws InvalidPatternError, or CLOSED. */
   subscribe<const P extends string>(
-    pattern: P,
+    pattern: CheckedPattern<C, P>,
     handler: SubscriptionHandler<PatternEvent<C, P>>,
     options?: SubscribeOptions,
   ): ClientSubscription<PatternEvent<C, P>>;
   /** Without a handler: consume with `for await (const ev of sub)`. */
-  subscribe<const P extends string>(pattern: P, options?: SubscribeOptions): ClientSubscription<PatternEvent<C, P>>;
+  subscribe<const P extends string>(pattern: CheckedPattern<C, P>, options?: SubscribeOptions): ClientSubscription<PatternEvent<C, P>>;
   /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */

@@ -46,7 +46,7 @@ import type {
   DispatcherState,
   WorkerStatus,
 } from './types.js';
-import type { TopicsOf } from '../shared/index.js';
+import type { CheckedPattern, TopicsOf } from '../shared/index.js';
 import { sumFanoutStats } from './fanout/fanout-stats.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 import { LogEvents } from './logger.js';
@@ -65,7 +65,7 @@ export interface Fete<C extends TopicCatalog> {
   /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
-  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P>, options?: ListenerOptions): void;
+  on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P>, options?: ListenerOptions): void;
   /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
   emit: EmitFn<C>;
   /** Appends several events in one transaction: all or none. */

@@ -40,7 +40,7 @@ export {
   type TopicOptions,
   type TopicsOf,
 } from './topic.js';
-export type { MatchingTopics, PatternEvent, TemplateMatches } from './topic-match.js';
+export type { CheckedPattern, MatchingTopics, PatternError, PatternEvent, TemplateMatches } from './topic-match.js';
 export {
   Headers,
   assertEnvelopeShape,
