@@ -11,6 +11,8 @@ export default defineConfig({
     alias: {
       'fete/client': fileURLToPath(new URL('./client/index.ts', import.meta.url)),
       'fete/shared': fileURLToPath(new URL('./shared/index.ts', import.meta.url)),
+      // Tests of examples/ import the server by its package name too.
+      'fete/server': fileURLToPath(new URL('./server/index.ts', import.meta.url)),
     },
   },
   build: { outDir: '../dist/playground', emptyOutDir: true },

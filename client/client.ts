@@ -10,6 +10,7 @@ import {
   encodeEnvelope,
   topicByName,
   uuidv7,
+  type CheckedPattern,
   type Envelope,
   type EnvelopeOf,
   type InputOf,
@@ -104,12 +105,12 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   /** Subscribes to the events whose subject matches `pattern`; the handler's event is the union of
    * the catalogue topics the pattern can match. Throws InvalidPatternError, or CLOSED. */
   subscribe<const P extends string>(
-    pattern: P,
+    pattern: CheckedPattern<C, P>,
     handler: SubscriptionHandler<PatternEvent<C, P>>,
     options?: SubscribeOptions,
   ): ClientSubscription<PatternEvent<C, P>>;
   /** Without a handler: consume with `for await (const ev of sub)`. */
-  subscribe<const P extends string>(pattern: P, options?: SubscribeOptions): ClientSubscription<PatternEvent<C, P>>;
+  subscribe<const P extends string>(pattern: CheckedPattern<C, P>, options?: SubscribeOptions): ClientSubscription<PatternEvent<C, P>>;
   /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */
@@ -196,7 +197,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     this.#commands = new CommandCaller({ transport: this.#transport, retry: o.retry, maxEnvelopeBytes: o.maxEnvelopeBytes });
     this.#transport.open({
       connect: () => {
-        this.#status.update({ connected: true });
+        this.#status.update({ connected: true, refused: undefined });
         this.#router.connected();
         this.#outbox.connected();
         this.#commands.connected();
@@ -205,7 +206,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
         this.#status.update({ connected: false });
         this.#router.disconnected();
       },
-      connectError: report,
+      connectError: (err) => this.#connectError(err),
       ev: (packet) => this.#router.ev(packet),
       evs: (packet) => this.#router.evs(packet),
       gap: (packet) => this.#router.gap(packet),
@@ -310,6 +311,15 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     this.#status.update({ connected: false });
     await this.#outbox.close();
     this.#status.update({ leader: false });
+  }
+
+  /** Refusals (auth) are a state, shown in `status.refused` and reported once per streak; other
+   * connection failures (unreachable, network) are reported as they come. */
+  #connectError(err: FeteError): void {
+    if (err.code !== 'UNAUTHORIZED' && err.code !== 'FORBIDDEN') return this.#report(err);
+    const streak = this.#status.current.refused !== undefined;
+    this.#status.update({ refused: err, lastError: err });
+    if (!streak) this.#events.emit('error', err);
   }
 
   #report(err: FeteError): void {

@@ -85,16 +85,26 @@ class SocketTransport implements Transport {
       handlers.disconnect(reason);
       // Socket.IO does not reconnect after the server closed the socket itself (a deploy, an
       // expired session). Try again with backoff: a refused handshake then shows as connectError.
-      if (reason === 'io server disconnect' && !this.#closed) {
-        const delay = backoffDelay(this.#kicks++, { initialDelayMs: 1000, maxDelayMs: 30_000 });
-        this.#kickTimer = setTimeout(() => this.#closed || socket.connect(), delay);
-      }
+      if (reason === 'io server disconnect') this.#reconnectLater();
     });
-    socket.on('connect_error', (err: Error & { data?: unknown }) => handlers.connectError(connectError(err)));
+    socket.on('connect_error', (err: Error & { data?: unknown }) => {
+      handlers.connectError(connectError(err));
+      // A handshake refused by the server (a wrong or expired token) ends Socket.IO's own
+      // reconnection for good (`active` is false). Try again with a slow backoff instead: `auth`
+      // is called on every attempt, so a refreshed token gets in without a new client.
+      if (!socket.active) this.#reconnectLater();
+    });
     socket.on('ev', (packet) => handlers.ev(packet));
     socket.on('evs', (packet) => (handlers.evs ? handlers.evs(packet) : evsAsEv(packet, handlers)));
     socket.on('gap', (packet) => handlers.gap(packet));
     socket.connect();
+  }
+
+  #reconnectLater(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#kickTimer);
+    const delay = backoffDelay(this.#kicks++, { initialDelayMs: 1000, maxDelayMs: 30_000 });
+    this.#kickTimer = setTimeout(() => this.#closed || this.#socket.connect(), delay);
   }
 
   sub(packet: SubPacket, timeoutMs: number): Promise<SubAck> {

@@ -13,10 +13,14 @@ export interface ClientStatus {
   /** The latest error the app did not get from a call: storage, network, a refused subscription, a
    * malformed event, a rejected emit, a throwing handler. */
   readonly lastError: FeteError | undefined;
+  /** Set while the server refuses this client's handshake (UNAUTHORIZED, FORBIDDEN: a wrong or
+   * expired token), cleared by the next successful connection. The client keeps trying, slowly,
+   * calling `auth` each time; the `error` event fires once per refusal streak. */
+  readonly refused: FeteError | undefined;
 }
 
 export class StatusHolder {
-  #current: ClientStatus = Object.freeze({ connected: false, leader: false, pending: 0, lastError: undefined });
+  #current: ClientStatus = Object.freeze({ connected: false, leader: false, pending: 0, lastError: undefined, refused: undefined });
   #scheduled = false;
   readonly #notify: (status: ClientStatus) => void;
 

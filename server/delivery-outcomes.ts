@@ -35,8 +35,9 @@ export class DeliveryOutcomes {
   }
 
   /** `fete.workerStatus()`: the dispatcher's state and these counters for `listeners`. */
-  status(dispatcher: DispatcherState, listeners: readonly RegisteredListener[]): WorkerStatus {
+  status(dispatcher: DispatcherState, listeners: readonly RegisteredListener[], started: boolean): WorkerStatus {
     return {
+      started,
       dispatcher,
       listeners: listeners.length,
       durableListeners: listeners.filter((l) => l.options.durable).length,

@@ -3,7 +3,7 @@
 // importing the root.
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AnyCommand, AnyQuery, AnyRequest, AnyTopic, Envelope, InputOf, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { AnyCommand, AnyQuery, AnyRequest, AnyTopic, CheckedPattern, Envelope, InputOf, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
 import type { ScheduleOptions, ScheduleTick } from './schedule/scheduler.js';
 import type { ScheduleSpec } from './schedule/schedule-spec.js';
 import type { RetireResult } from './store/listener-queries.js';
@@ -78,7 +78,7 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
-  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
+  on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   /** Stops a listener in this process: it claims nothing more (claimed work not started is given
    * back), running attempts finish, and this process no longer vouches for it (see
    * `listeners.orphanAfterMs`). Its store row and backlog stay: `listeners.retire` removes them.

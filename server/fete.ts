@@ -5,7 +5,7 @@
 // them and owns the lifecycle (start, stop). See DESIGN.md "Layout".
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { type AnyTopic, type Envelope, FeteError, type InputOf, type TopicCatalog, type TopicsOf } from '../shared/index.js';
+import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, isFeteError, type InputOf, type TopicCatalog, type TopicsOf } from '../shared/index.js';
 import { admitServerEmit } from './ingress/admit-server.js';
 import { stampAdmitted } from './ingress/stamp-headers.js';
 import { Contexts } from './context/context-registry.js';
@@ -40,6 +40,9 @@ import { MemoryLog } from './log/memory-log.js';
 import { openLog } from './log/open-log.js';
 import { StoreLog } from './log/store-log.js';
 import { Operations } from './operations.js';
+import { LogEvents } from './logger.js';
+import { StoreOutage } from './store-outage.js';
+import { NoWorkerWatch } from './no-worker-watch.js';
 import type { AnyCommand, AnyQuery, AnyRequest, RequestInputOf, RequestOutputOf } from '../shared/index.js';
 import { CommandBus } from './commands/command-bus.js';
 import type { ExecuteOptions, HandleOptions, RequestHandler } from './commands/types.js';
@@ -80,6 +83,9 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly #operations: Operations;
   readonly #retention: RetentionJob | undefined;
   readonly #heartbeat: ListenerHeartbeat | undefined;
+  readonly #logs: LogEvents;
+  readonly #outage: StoreOutage;
+  readonly #noWorker: NoWorkerWatch | undefined;
   readonly #scheduler: Scheduler;
   readonly listeners: ListenerAdmin;
   readonly #outcomes = new DeliveryOutcomes();
@@ -98,7 +104,19 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
+    this.#logs = new LogEvents(o.logger);
+    this.#outage = new StoreOutage(this.#logs);
+    const failed = this.#logs.failure.bind(this.#logs);
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
+    this.#noWorker = store
+      ? new NoWorkerWatch({
+          store,
+          logs: this.#logs,
+          running: () => this.#dispatcherState === 'running',
+          workerRole: o.roles.includes('worker'),
+          dueForMs: 5 * o.worker.pollIntervalMs,
+        })
+      : undefined;
     this.#inline = new InlineDispatcher({
       contexts: this.contexts,
       random: o.random,
@@ -110,6 +128,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         return pgliteTxScope.run({ driver, holding: () => (emits as StoreAttemptEmits).holding }, fn);
       },
       outcome,
+      failed,
     });
     this.listeners = { retire: (name, opts) => this.#retire(name, opts) };
     this.#scheduler = new Scheduler({
@@ -129,6 +148,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
           plan: (e, opts) => planDelivery(e, opts, this.#registry.all().filter((l) => l.options.durable)),
           afterCommit: (envs, results) => this.#writer.committed(envs, results),
           outcome,
+          failed,
+          outage: this.#outage,
         },
         o.worker,
       );
@@ -139,7 +160,22 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     this.#dispatcherState = this.#dispatcher && o.roles.includes('worker') ? 'idle' : 'off';
     const { localTake, leaseMs } = o.worker;
     const [registry, inline, dispatcher, listeners] = [this.#registry, this.#inline, this.#dispatcher, this.#listeners];
-    this.#writer = new LogWriter({ log, registry, inline, dispatcher, listeners, localTake, leaseMs });
+    this.#writer = new LogWriter({
+      log,
+      registry,
+      inline,
+      dispatcher,
+      listeners,
+      localTake,
+      leaseMs,
+      appended: () => {
+        this.#outage.ok();
+        this.#noWorker?.appended();
+      },
+      appendFailed: (err) => {
+        if (isFeteError(err) && err.code === 'STORE_UNAVAILABLE') this.#outage.failed('emit', err.cause ?? err);
+      },
+    });
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead, orphanAfterMs: o.listeners.orphanAfterMs });
     this.commands = new CommandBus(
@@ -178,7 +214,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   }
 
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
-  on<const P extends string>(pattern: P, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
+  on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   on(target: AnyTopic | string, name: string, handler: (payload: never, ctx: never) => unknown, options?: ListenerOptions): void {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
     // The overloads above type the handler per topic or pattern; the registry runs any handler.
@@ -310,11 +346,11 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
-    return this.#doors.fanout(attachFanout(this, httpServer, options));
+    return this.#doors.fanout(attachFanout(this, httpServer, options, this.#logs));
   }
 
   express<P = unknown>(options?: ExpressOptions<P>): FeteRouter {
-    return this.#doors.router(createExpressMiddleware(this, options));
+    return this.#doors.router(createExpressMiddleware(this, options, this.#logs));
   }
 
   async prune(): Promise<PruneReport[]> {
@@ -324,7 +360,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   }
 
   workerStatus(): WorkerStatus {
-    return this.#outcomes.status(this.#dispatcherState, this.#registry.all());
+    return this.#outcomes.status(this.#dispatcherState, this.#registry.all(), this.#started !== undefined);
   }
 
   fanoutStats(): FanoutStats {
@@ -354,6 +390,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     const drain = options.drain ?? true;
     this.#stopping ??= (async () => {
       await this.#started?.catch(() => undefined);
+      this.#noWorker?.stop();
       // Sockets first: no new subscription or client emit arrives while the rest shuts down.
       await this.#doors.closeAll();
       await this.#scheduler.stop();

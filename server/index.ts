@@ -27,6 +27,7 @@ export type {
   RequestHandler,
 } from './commands/types.js';
 export type { RecentRequest, RequestCounts, RequestOutcome } from './commands/command-metrics.js';
+export type { FeteLogger } from './logger.js';
 export { backoffDelay, type Backoff, type BackoffOptions } from './dispatch/backoff.js';
 export type { ContextCodec, ContextRegistry } from './context/context-registry.js';
 export { currentPrincipal, runAs, type Principal } from './context/principal.js';

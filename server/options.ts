@@ -8,6 +8,7 @@ import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
 import { resolveCommandOptions } from './commands/command-options.js';
 import type { CommandOptions, ResolvedCommandOptions } from './commands/types.js';
+import { type FeteLogger, type LoggerOption, resolveLogger } from './logger.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -121,6 +122,11 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   commands?: CommandOptions;
   /** Heartbeats and orphan detection of durable listeners. @default see ListenersOptions */
   listeners?: ListenersOptions;
+  /** Where failed attempts, dead letters, refused connections, store outages and recoveries, and
+   * deliveries waiting with no worker are reported: a pino-compatible logger (`warn(fields, msg)`),
+   * or `false` for none. Each kind is rate-limited (a burst of 10, then 1 a second).
+   * @default warnings and errors to stderr, one line each */
+  logger?: FeteLogger | false;
 }
 
 export interface ResolvedListenerOptions {
@@ -148,6 +154,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   maxEnvelopeBytes: number;
   commands: ResolvedCommandOptions;
   listeners: Required<ListenersOptions>;
+  logger: FeteLogger;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -218,6 +225,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     retention,
     maxEnvelopeBytes: positive('maxEnvelopeBytes', o.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES),
     commands: resolveCommandOptions(o.commands),
+    logger: resolveLogger(o.logger as LoggerOption),
   };
 }
 

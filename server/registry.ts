@@ -5,6 +5,7 @@ import { type AnyTopic, type Envelope, FeteError, type TopicCatalog, matches, to
 import { resolveTopic } from './ingress/resolve-topic.js';
 import { type ListenerOptions, type ResolvedListenerOptions, resolveListenerOptions } from './options.js';
 import { patternToRegex } from './store/pattern-regex.js';
+import { patternsOverlap } from './fanout/pattern-overlap.js';
 import type { ListenerContext } from './types.js';
 
 export type AnyHandler = (payload: unknown, ctx: ListenerContext<TopicCatalog, Envelope>) => unknown;
@@ -55,7 +56,7 @@ export class Registry {
     if (typeof handler !== 'function') throw new FeteError('INVALID_OPTIONS', `listener "${name}": the handler must be a function`);
     let topic: AnyTopic | undefined;
     let pattern: string | undefined;
-    if (typeof targetArg === 'string' && topicByName(this.catalog, targetArg) === undefined) pattern = validatePattern(targetArg);
+    if (typeof targetArg === 'string' && topicByName(this.catalog, targetArg) === undefined) pattern = this.#pattern(targetArg, name);
     else topic = resolveTopic(this.catalog, targetArg);
     const target = topic?.name ?? pattern!;
     const key = `${target}\u0000${name}`;
@@ -72,6 +73,18 @@ export class Registry {
     };
     this.#byKey.set(key, listener);
     return listener;
+  }
+
+  /** A valid pattern that some catalogue topic can match: only catalogue topics are ever emitted,
+   * so a listener on any other pattern would never run (a typo, usually). */
+  #pattern(text: string, name: string): string {
+    const pattern = validatePattern(text);
+    const topics = Object.values(this.catalog);
+    if (topics.some((t) => patternsOverlap(pattern, t.pattern))) return pattern;
+    const known = topics.map((t) => t.name).join(', ');
+    throw new FeteError('UNKNOWN_TOPIC', `listener "${name}": pattern "${pattern}" matches no topic of the catalogue, so it would never run (topics: ${known})`, {
+      details: { pattern, name },
+    });
   }
 
   all(): RegisteredListener[] {

@@ -172,6 +172,8 @@ export type DispatcherState = 'off' | 'idle' | 'running' | 'stopping' | 'stopped
 
 /** What `fete.workerStatus()` reports about this process (no store query). */
 export interface WorkerStatus {
+  /** `fete.start()` was called in this process. */
+  started: boolean;
   dispatcher: DispatcherState;
   /** Listeners registered in this process, durable and not. */
   listeners: number;

@@ -65,7 +65,7 @@ export {
   type RequestOptions,
   type RequestOutputOf,
 } from './command.js';
-export type { MatchingTopics, PatternEvent, TemplateMatches } from './topic-match.js';
+export type { CheckedPattern, MatchingTopics, PatternError, PatternEvent, TemplateMatches } from './topic-match.js';
 export {
   Headers,
   assertEnvelopeShape,

@@ -76,3 +76,36 @@ export type MatchingTopics<Catalog extends TopicCatalog, Pattern extends string>
 /** The event a subscription to `Pattern` receives: one envelope type per matching topic,
  * discriminated on `topic`, so `if (ev.topic === 'orders.{orderId}.status')` narrows the payload. */
 export type PatternEvent<Catalog extends TopicCatalog, Pattern extends string> = EnvelopeOf<MatchingTopics<Catalog, Pattern>>;
+
+/** Why the tokens of a literal pattern are invalid (as `validatePattern` would say), or `never`. */
+type TokensProblem<Ts extends string[]> = Ts extends [infer H extends string, ...infer R extends string[]]
+  ? H extends ''
+    ? 'a token is empty'
+    : H extends '>'
+      ? R extends []
+        ? never
+        : '">" may only be the last token'
+      : H extends '*'
+        ? TokensProblem<R>
+        : H extends `${string}${'*' | '>'}${string}`
+          ? `"${H}" mixes a wildcard into a token`
+          : H extends `${string}${' ' | '\t' | '\n'}${string}`
+            ? `"${H}" holds whitespace`
+            : TokensProblem<R>
+  : never;
+
+/** Why a literal pattern is invalid, or `never` when it is valid (or not a literal: checked at runtime). */
+export type PatternError<P extends string> = IsLiteral<P> extends false ? never : TokensProblem<Tokens<P>>;
+
+/**
+ * `P` itself when it is a valid pattern that some topic of the catalogue can match; otherwise a
+ * string type naming the problem, which the argument cannot be assigned to, so the compiler's
+ * error quotes it: `Argument of type '"ordrs.>"' is not assignable to parameter of type
+ * '"pattern \"ordrs.>\" matches no topic of the catalogue"'`. Used as the pattern parameter's type
+ * (TypeScript infers `P` through it).
+ */
+export type CheckedPattern<C extends TopicCatalog, P extends string> = [PatternError<P>] extends [never]
+  ? [MatchingTopics<C, P>] extends [never]
+    ? `pattern "${P}" matches no topic of the catalogue`
+    : P
+  : `invalid pattern "${P}": ${PatternError<P>}`;

@@ -60,6 +60,13 @@ export type TemplateOf<T> = T extends Topic<unknown, infer N, unknown> ? N : nev
 /** Every topic of a catalogue, as a union. */
 export type TopicsOf<C extends TopicCatalog> = C[keyof C];
 
+// Type-level errors are written to read well on TypeScript 5.9 and 7 alike: `defineTopic` has ONE
+// signature (with overloads, TypeScript 7 reports only "No overload matches this call" and the last
+// overload's complaint, hiding ours), and each check turns a mistake into a type that names it.
+
+/** `unknown` (no constraint) when every template parameter is a payload field; otherwise an object
+ * type whose one key is the message, so the error reads "… is not assignable to … { '~error':
+ * "template parameter "orderId" is not a field of the payload" }". */
 type ParamsCheck<T extends string, O> = [ParamsOf<T>] extends [never]
   ? unknown
   : [ParamsOf<T>] extends [keyof O]
@@ -70,14 +77,23 @@ type DefaultPayload<T extends string> = [ParamsOf<T>] extends [never]
   ? unknown
   : { [K in ParamsOf<T>]: string | number } & Record<string, unknown>;
 
-export function defineTopic<const T extends string, S extends StandardSchemaV1>(
+/** What listeners receive: the schema's output, or without a schema `P` (the template's
+ * parameters unless given or inferred from context). */
+type PayloadFor<S, P> = [S] extends [StandardSchemaV1] ? StandardSchemaV1.InferOutput<S> : P;
+/** What emit takes: the schema's input, or without a schema `P`. */
+type InputFor<S, P> = [S] extends [StandardSchemaV1] ? StandardSchemaV1.InferInput<S> : P;
+type SchemaCheck<T extends string, S> = [S] extends [StandardSchemaV1] ? ParamsCheck<T, StandardSchemaV1.InferOutput<S>> : unknown;
+
+/**
+ * Declares a topic: `template` is its name and subject shape (`orders.{orderId}.status`, each
+ * `{param}` one token filled from the payload field of that name); `options.kind` is required,
+ * `options.schema` (any Standard Schema) types and validates the payload. Throws INVALID_TOPIC for
+ * a bad template, kind, schema or retention, and a presentation topic with `clientEmit`.
+ */
+export function defineTopic<const T extends string, S extends StandardSchemaV1 | undefined = undefined, P = DefaultPayload<T>>(
   template: T,
-  options: TopicOptions<S> & { schema: S & ParamsCheck<T, StandardSchemaV1.InferOutput<S>> },
-): Topic<StandardSchemaV1.InferOutput<S>, T, StandardSchemaV1.InferInput<S>>;
-export function defineTopic<const T extends string, P = DefaultPayload<T>>(
-  template: T,
-  options: TopicOptions<undefined>,
-): Topic<P, T>;
+  options: TopicOptions<S> & { schema?: S & SchemaCheck<T, S> },
+): Topic<PayloadFor<S, P>, T, InputFor<S, P>>;
 export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   const bad = (m: string) => new FeteError('INVALID_TOPIC', `topic "${template}": ${m}`, { details: { template } });
   if (typeof template !== 'string' || template.length === 0) throw bad('template must be a non-empty string');

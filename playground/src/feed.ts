@@ -11,7 +11,8 @@ export function mountFeed(root: HTMLElement, client: Client<Topics>): void {
   const kinds = new Map<string, string>(Object.values(client.topics).map((t) => [t.name, t.kind]));
   let sub: ClientSubscription | undefined;
   let rows: Envelope[] = [];
-  let state: { kind: 'idle' | 'pending' | 'live' | 'error'; text: string } = { kind: 'idle', text: '' };
+  let state: { kind: 'idle' | 'pending' | 'live' | 'offline' | 'error'; text: string } = { kind: 'idle', text: '' };
+  let current = '';
 
   const pattern = h('input', { id: 'feed-pattern', value: 'orders.>', spellcheck: false, autocomplete: 'off', 'aria-label': 'pattern' });
   const from = h('select', { id: 'feed-from', 'aria-label': 'start from' }, h('option', { value: 'latest' }, 'new events'), h('option', { value: 'earliest' }, 'whole log'));
@@ -48,10 +49,11 @@ export function mountFeed(root: HTMLElement, client: Client<Topics>): void {
         render();
       }, { from: from.value === 'earliest' ? 'earliest' : 'latest' });
       sub = s;
-      state = { kind: 'pending', text: `subscribing to ${p}…` };
+      current = p;
+      state = client.status.connected ? { kind: 'pending', text: `subscribing to ${p}…` } : offlineState();
       s.ready.then(
         () => {
-          if (sub === s) state = { kind: 'live', text: `live on ${p}` };
+          if (sub === s) state = client.status.connected ? { kind: 'live', text: `live on ${p}` } : offlineState();
           render();
         },
         (err: unknown) => {
@@ -64,6 +66,17 @@ export function mountFeed(root: HTMLElement, client: Client<Topics>): void {
     }
     render();
   };
+
+  // The subscription resumes by itself from its cursor after a reconnect (the client resubscribes);
+  // the label follows the connection, so the feed never claims to be live while offline.
+  const offlineState = () => ({ kind: 'offline' as const, text: `offline · resumes on ${current} when back` });
+  client.on('status', (s) => {
+    if (state.kind === 'error' || state.kind === 'idle' || sub === undefined) return;
+    const next = s.connected ? { kind: 'live' as const, text: `live on ${current}` } : offlineState();
+    if (next.kind === state.kind) return;
+    state = next;
+    render();
+  });
 
   const form = h(
     'form',

@@ -3,6 +3,7 @@
 // polls, as an ops page would; the fulfilment counts (the demo's own table) come along for the
 // orders list.
 import { fill, h, ago, timeOf } from './dom.js';
+import { splitError } from './error-text.js';
 
 interface Backlog {
   pending: number;
@@ -104,6 +105,9 @@ export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<st
         stats.listeners.length === 0
           ? h('p', { class: 'empty' }, 'No listeners.')
           : h(
+              'div',
+              { class: 'table-wrap' },
+              h(
               'table',
               {},
               h('thead', {}, h('tr', {}, ...['listener', 'topic', 'pending', 'running', 'retrying', 'dead', 'oldest'].map((c) => h('th', {}, c)))),
@@ -124,6 +128,7 @@ export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<st
                   ),
                 ),
               ),
+              ),
             ),
       );
       fill(
@@ -136,11 +141,17 @@ export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<st
               ...letters.deadLetters.map((d) => {
                 const button = h('button', { class: 'small', 'data-retry': d.id }, 'Retry');
                 button.addEventListener('click', () => void retry(d.id, button));
+                const error = splitError(d.lastError);
+                // Keep an open disclosure open across the poll's redraw.
+                const open = root.querySelector(`details[data-dead="${d.id}"]`)?.hasAttribute('open') ?? false;
                 return h(
                   'li',
                   {},
-                  h('div', {}, h('code', {}, d.envelope.subject), h('span', { class: 'muted' }, ` · ${d.listener.name} · ${d.attempts} attempts · ${timeOf(d.failedAt)}`)),
-                  h('div', { class: 'error-text' }, d.lastError ?? 'failed'),
+                  h('div', {}, h('code', { class: 'subject' }, d.envelope.subject), h('span', { class: 'muted' }, ` · ${d.listener.name} · ${d.attempts} attempts · ${timeOf(d.failedAt)}`)),
+                  h('div', { class: 'error-text dead-message' }, error.message),
+                  error.stack
+                    ? h('details', { class: 'stack', 'data-dead': d.id, open }, h('summary', {}, 'stack'), h('pre', {}, error.stack))
+                    : null,
                   button,
                 );
               }),

@@ -22,7 +22,7 @@ client.subscribe(
   'orders.>',
   (event) => {
     if (event.topic === topics.orderCreated.name) orders.created(event.seq ?? 0, event.payload);
-    else orders.status(event.payload.orderId, event.payload.status, event.payload.attempt, event.payload.message);
+    else orders.status(event.seq ?? 0, event.payload.orderId, event.payload.status, event.payload.attempt, event.payload.message);
   },
   { from: 'earliest' },
 );
@@ -159,10 +159,14 @@ function drawOrders(): void {
     list.length === 0
       ? h('p', { class: 'empty' }, 'No orders yet. Place one, then try the offline switch and a reload.')
       : h(
-          'table',
-          { class: 'orders' },
-          h('thead', {}, h('tr', {}, ...['order', 'item', 'listener', 'state', 'processed'].map((c) => h('th', {}, c)))),
-          h('tbody', {}, ...list.map(orderRow)),
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { class: 'orders' },
+            h('thead', {}, h('tr', {}, ...['order', 'item', 'listener', 'state', 'processed'].map((c) => h('th', {}, c)))),
+            h('tbody', {}, ...list.map(orderRow)),
+          ),
         ),
   );
   void drawRejected();
@@ -172,7 +176,7 @@ function orderRow(o: OrderView): HTMLTableRowElement {
   const state = stateOf(o);
   const detail =
     state === 'rejected'
-      ? `${o.rejected!.code}: ${o.rejected!.message}`
+      ? (o.rejected ? `${o.rejected.code}: ${o.rejected.message}` : o.rejectedText!)
       : state === 'outbox'
         ? client.status.connected
           ? 'sending…'
@@ -182,17 +186,25 @@ function orderRow(o: OrderView): HTMLTableRowElement {
           : state === 'processing'
             ? `attempt ${o.attempt}`
             : state === 'confirmed'
-              ? `attempt ${o.attempt}${o.loggedSeq ? ` · event #${o.loggedSeq}` : ''}`
+              ? `attempt ${o.attempt}${o.attemptsBefore ? ' (after an inspector retry)' : ''}${o.loggedSeq ? ` · event #${o.loggedSeq}` : ''}`
               : o.loggedSeq
                 ? `event #${o.loggedSeq}`
                 : '';
+  // Offline, what the rows show is what the server last confirmed (kept in IndexedDB), not news.
+  const asOf = !client.status.connected && state !== 'outbox' && state !== 'rejected' ? 'as last confirmed by the server' : undefined;
   return h(
     'tr',
     { 'data-order-id': o.orderId, 'data-state': state, 'data-times': o.times ?? 0 },
     h('td', {}, h('code', {}, o.orderId), o.placedAt ? h('div', { class: 'muted small' }, timeOf(o.placedAt)) : null),
     h('td', {}, o.item ?? '—', o.quantity ? h('span', { class: 'muted' }, ` × ${o.quantity}`) : null),
     h('td', {}, o.scenario ? scenarioLabels[o.scenario][0] : '—'),
-    h('td', {}, h('span', { class: `pill ${stateTone[state]}` }, stateLabels[state]), h('div', { class: 'muted small detail' }, detail)),
+    h(
+      'td',
+      {},
+      h('span', { class: `pill ${stateTone[state]}`, 'data-state-text': '' }, stateLabels[state]),
+      h('div', { class: 'muted small detail' }, detail),
+      asOf ? h('div', { class: 'muted small as-of' }, asOf) : null,
+    ),
     h('td', { class: 'num' }, o.times ? h('span', { class: o.times === 1 ? 'once' : 'bad' }, `×${o.times}`) : '—'),
   );
 }

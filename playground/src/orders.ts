@@ -1,9 +1,11 @@
-// What the page knows about orders, merged from three sources: the orders this browser placed
-// (kept in localStorage, so an order still in the outbox shows after a reload), the events of the
-// log (`orders.{id}.created` proves the server has it, `orders.{id}.status` is the listener's
-// progress) and the fulfilment table (how many times each order was processed: 1, exactly once).
+// What the page knows about orders, merged from three sources: the orders this browser placed,
+// the events of the log (`orders.{id}.created` proves the server has it, `orders.{id}.status` is
+// the listener's progress) and the fulfilment table (how many times each order was processed: 1,
+// exactly once). Each order is kept in IndexedDB as last confirmed (order-memory.ts), so a reload
+// while offline shows the last known truth instead of "in outbox" for everything.
 import type { FeteError } from 'fete/client';
 import type { OrderStatus, Scenario } from '../shared/catalog.js';
+import { OrderMemory, type StoredOrder } from './order-memory.js';
 
 export interface PlacedOrder {
   orderId: string;
@@ -18,31 +20,44 @@ export interface OrderView extends Partial<PlacedOrder> {
   /** The `created` event is in the server's log (with this seq). */
   loggedSeq?: number;
   status?: OrderStatus;
+  /** The attempt of the latest status, counted over inspector retries too (the store restarts at 1
+   * for a retried dead letter; the page adds the attempts that came before). */
   attempt?: number;
+  /** Attempts of earlier rounds (before inspector retries). */
+  attemptsBefore?: number;
+  /** Seq of the latest status event applied: a replay of the log over the stored state skips
+   * what it already holds, so nothing is counted twice. */
+  statusSeq?: number;
   message?: string;
   /** Fulfilment rows for this order. */
   times?: number;
   rejected?: FeteError;
+  /** A rejection remembered across a reload (code: message). */
+  rejectedText?: string;
 }
 
 export type OrderState = 'rejected' | 'outbox' | 'received' | OrderStatus;
 
 export function stateOf(o: OrderView): OrderState {
-  if (o.rejected) return 'rejected';
+  if (o.rejected || o.rejectedText) return 'rejected';
   if (o.status) return o.status;
   return o.loggedSeq === undefined ? 'outbox' : 'received';
 }
 
-const KEY = 'fete-playground:orders';
-const MAX = 100;
-
 export class Orders {
   readonly #byId = new Map<string, OrderView>();
   readonly #changed: () => void;
+  readonly #memory = new OrderMemory();
+  /** Resolves once the stored orders are merged in. */
+  readonly restored: Promise<void>;
 
   constructor(changed: () => void) {
     this.#changed = changed;
-    for (const p of this.#placed()) this.#byId.set(p.orderId, { ...p });
+    this.restored = this.#memory.load().then((stored) => {
+      // Events that arrived meanwhile are newer than what was stored: they win.
+      for (const o of stored) this.#byId.set(o.orderId, { ...o, ...this.#byId.get(o.orderId) });
+      this.#changed();
+    });
   }
 
   /** Newest first. */
@@ -51,8 +66,6 @@ export class Orders {
   }
 
   place(order: PlacedOrder): void {
-    const placed = [order, ...this.#placed()].slice(0, MAX);
-    localStorage.setItem(KEY, JSON.stringify(placed));
     this.#update(order.orderId, order);
   }
 
@@ -60,8 +73,13 @@ export class Orders {
     this.#update(order.orderId, { ...order, placedAt: order.placedAt.toISOString(), loggedSeq: seq });
   }
 
-  status(orderId: string, status: OrderStatus, attempt: number, message: string | undefined): void {
-    this.#update(orderId, { status, attempt, message });
+  status(seq: number, orderId: string, status: OrderStatus, attempt: number, message: string | undefined): void {
+    const o = this.#byId.get(orderId);
+    if (o?.statusSeq !== undefined && seq <= o.statusSeq) return;
+    // A retried dead letter starts again at attempt 1: carry the earlier rounds' attempts over.
+    let before = o?.attemptsBefore ?? 0;
+    if (o?.status === 'dead-lettered' && o.attempt !== undefined && attempt <= o.attempt - before) before = o.attempt;
+    this.#update(orderId, { status, attempt: before + attempt, attemptsBefore: before, message, statusSeq: seq });
   }
 
   rejected(orderId: string, error: FeteError): void {
@@ -75,6 +93,7 @@ export class Orders {
       if (o && o.times !== times) {
         o.times = times;
         changed = true;
+        void this.#memory.save(stored(o));
       }
     }
     if (changed) this.#changed();
@@ -84,15 +103,12 @@ export class Orders {
     const o = this.#byId.get(orderId) ?? { orderId };
     Object.assign(o, patch);
     this.#byId.set(orderId, o);
+    void this.#memory.save(stored(o));
     this.#changed();
   }
+}
 
-  #placed(): PlacedOrder[] {
-    try {
-      const v: unknown = JSON.parse(localStorage.getItem(KEY) ?? '[]');
-      return Array.isArray(v) ? (v as PlacedOrder[]) : [];
-    } catch {
-      return [];
-    }
-  }
+function stored(o: OrderView): StoredOrder {
+  const { rejected, ...rest } = o;
+  return rejected ? { ...rest, rejectedText: `${rejected.code}: ${rejected.message}` } : rest;
 }

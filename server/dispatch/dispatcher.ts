@@ -239,8 +239,10 @@ export class Dispatcher {
       const batch = await claimBatch(driver, tables, r.id, limit, this.options.leaseMs);
       claimed = batch.claimed;
       if (batch.nextDueMs !== undefined) r.due.at(batch.nextDueMs);
+      this.deps.outage?.ok();
     } catch (err) {
       debug('claim for %s/%s failed: %s', r.listener.target, r.listener.name, describeThrown(err, { stack: false }));
+      if (!this.#stopping) this.deps.outage?.failed('claim', err);
     }
     // A short batch means the backlog is empty unless a wake-up came in meanwhile.
     if (claimed.length < limit && r.wakes === wakes) r.wanted = false;
@@ -311,6 +313,7 @@ export class Dispatcher {
       if (leases.length === 0) return;
       const { driver, tables } = this.deps.store;
       const kept = await heartbeatDeliveries(driver, tables, leases.map((l) => ({ id: l.id, token: l.token })), this.options.leaseMs);
+      this.deps.outage?.ok();
       if (kept.size === leases.length) return;
       // Only the leases this heartbeat carried are judged, by identity: while it ran, a failed
       // attempt may have been retried here under a new lease of the same delivery id, and claims
@@ -326,6 +329,7 @@ export class Dispatcher {
       }
     } catch (err) {
       debug('heartbeat failed: %s', describeThrown(err, { stack: false }));
+      if (!this.#stopping) this.deps.outage?.failed('heartbeat', err);
     }
   }
 

@@ -30,6 +30,8 @@ import { type DeliveryPlan, appendEvents } from '../store/event-queries.js';
 import type { Store } from '../store/open-store.js';
 import { pgliteTxScope } from '../store/pglite-driver.js';
 import type { EmitOptions, EmitResult, ListenerContext, TxQuery } from '../types.js';
+import type { FailureReport } from '../logger.js';
+import type { StoreOutage } from '../store-outage.js';
 import { AttemptAbort } from './attempt-abort.js';
 import { backoffDelay } from './backoff.js';
 import type { Completer } from './completer.js';
@@ -49,6 +51,10 @@ export interface AttemptDeps {
   afterCommit(envelopes: Envelope[], results: EmitResult[]): void;
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
   outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
+  /** The operational log of a failed attempt (logger.ts), once per recorded failure. */
+  failed?(report: FailureReport): void;
+  /** Store reachability, for the outage and recovery log lines (claims and heartbeats report). */
+  outage?: StoreOutage;
 }
 
 /** Who runs attempts: told once per attempt, when its outcome is recorded or handed to the
@@ -166,7 +172,10 @@ export class DurableAttempt implements AttemptSink {
     const error = `attempts used up: the last ${this.claimed.attempt - 1} ended without an outcome (worker crashed or lease expired)`;
     failDelivery(driver, tables, this.claimed, { dead: true, delayMs: 0, error }).then(
       (ok) => {
-        if (ok) this.deps.outcome?.(this.listener, 'dead');
+        if (ok) {
+          this.deps.outcome?.(this.listener, 'dead');
+          this.deps.failed?.(this.#report(this.claimed.attempt - 1, error, { dead: true }));
+        }
         this.owner.attemptDone(this);
       },
       (err: unknown) => {
@@ -246,6 +255,12 @@ export class DurableAttempt implements AttemptSink {
     if (this.#emitted) this.deps.afterCommit(this.#emitted, this.#results!);
   }
 
+  #report(attempt: number, error: unknown, end: { dead: true } | { dead: false; retryInMs: number }): FailureReport {
+    const { listener, claimed } = this;
+    const base = { listener, eventId: claimed.envelope.id, deliveryId: claimed.id, attempt, maxAttempts: listener.options.retries + 1, error };
+    return { ...base, ...end };
+  }
+
   async #failed(err: unknown): Promise<void> {
     const tx = await this.#tx?.end();
     if (tx) await rollbackQuietly(tx, this.claimed.id);
@@ -274,6 +289,7 @@ export class DurableAttempt implements AttemptSink {
       else {
         deps.outcome?.(listener, dead ? 'dead' : 'retried');
         if (!dead) this.owner.dueIn?.(delayMs);
+        deps.failed?.(this.#report(claimed.attempt, err, dead ? { dead: true } : { dead: false, retryInMs: delayMs }));
       }
     } catch (storeErr) {
       // The lease runs out and the delivery is rescued: the attempt is counted, nothing is lost.

@@ -22,6 +22,7 @@ import { AttemptAbort, timeoutError } from './attempt-abort.js';
 import { backoffDelay } from './backoff.js';
 import { dueTime, listenerOrderKey, orderKeyOf } from './delivery-plan.js';
 import { errorText, runAttempt } from './run-attempt.js';
+import type { FailureReport } from '../logger.js';
 
 const debug = createDebug('fete:inline');
 const MAX_DEAD = 1000;
@@ -65,6 +66,8 @@ export interface InlineDeps {
   scope?<T>(emits: AttemptEmits, fn: () => T): T;
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
   outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
+  /** The operational log of a failed attempt (logger.ts). */
+  failed?(report: FailureReport): void;
 }
 
 /** A UUID (version 8, RFC 9562 custom) from a hash: the same inputs give the same id. */
@@ -236,6 +239,7 @@ export class InlineDispatcher {
       });
       if (this.#dead.size > MAX_DEAD) this.#dead.delete(this.#dead.keys().next().value!);
       debug('%s/%s: event %s is dead after %d attempts', listener.target, listener.name, job.envelope.id, attempt);
+      this.deps.failed?.({ listener, eventId: job.envelope.id, attempt, maxAttempts: listener.options.retries + 1, error: err, dead: true });
       return;
     }
     if (this.#stopping) {
@@ -247,6 +251,7 @@ export class InlineDispatcher {
     // The same job object stays at the head of its key's line while it retries.
     job.attempt = attempt + 1;
     this.deps.outcome?.(listener, 'retried');
+    this.deps.failed?.({ listener, eventId: job.envelope.id, attempt, maxAttempts: listener.options.retries + 1, error: err, dead: false, retryInMs: delay });
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       this.#dueAt.delete(timer);

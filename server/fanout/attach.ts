@@ -12,6 +12,7 @@ import type { ClientEmitTarget } from './client-emit.js';
 import { FanoutCore, resolveFanoutOptions } from './fanout-core.js';
 import { SocketSession } from './socket-session.js';
 import type { AttachOptions, FanoutHandle } from './types.js';
+import type { LogEvents } from '../logger.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -28,7 +29,12 @@ function refusal(err: unknown): Error & { data: { code: string } } {
   return out;
 }
 
-export function attachFanout<P>(fete: ClientEmitTarget, httpServer: HttpServer | HttpsServer, options: AttachOptions<P> = {}): FanoutHandle {
+export function attachFanout<P>(
+  fete: ClientEmitTarget,
+  httpServer: HttpServer | HttpsServer,
+  options: AttachOptions<P> = {},
+  logs?: LogEvents,
+): FanoutHandle {
   const resolved = resolveFanoutOptions(options as AttachOptions<never>);
   const io = new Server(httpServer, {
     maxHttpBufferSize: frameLimit(resolved.maxPayloadBytes),
@@ -61,7 +67,9 @@ export function attachFanout<P>(fete: ClientEmitTarget, httpServer: HttpServer |
       .catch((err: unknown) => {
         core.counters.refusedConnections++;
         debug('refused socket %s: %s', socket.id, describeThrown(err, { stack: false }));
-        next(refusal(err));
+        const refused = refusal(err);
+        logs?.refused({ door: 'socket', code: refused.data.code, reason: refused.message, address: socket.handshake.address });
+        next(refused);
       });
   });
 

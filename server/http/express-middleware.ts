@@ -8,8 +8,9 @@
 //   /inspector/...                  inspector-routes.ts (JSON; off in production by default)
 //   POST /commands/:name, GET|POST /queries/:name   command-routes.ts
 import createDebug from 'debug';
-import { type NextFunction, type Request, type Response, Router } from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
 import { describeThrown } from '../../shared/describe-thrown.js';
+import { expressModule } from './express-module.js';
 import { FeteError } from '../../shared/index.js';
 import type { FanoutStats } from '../fanout/types.js';
 import type { WorkerStatus } from '../types.js';
@@ -26,6 +27,7 @@ import { streamRoute } from './stream-route.js';
 import { commandInspectorRoutes, commandRoutes } from './command-routes.js';
 import type { CommandTarget } from '../fanout/command-packet.js';
 import { requestMetricFamilies } from '../commands/command-metrics.js';
+import type { LogEvents } from '../logger.js';
 
 const debug = createDebug('fete:http');
 
@@ -50,12 +52,12 @@ function guarded(guard: RequestGuard | undefined, what: string) {
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
 export type HttpTarget = InspectorTarget & CommandTarget & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
-export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}): FeteRouter {
+export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}, logs?: LogEvents): FeteRouter {
   const o = resolveHttpOptions(options);
   const fanoutStats = o.fanoutStats ?? (fete.fanoutStats ? () => fete.fanoutStats!() : undefined);
   const streams = new Set<SseStream>();
   const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
-  const router = Router() as FeteRouter;
+  const router = expressModule().Router() as FeteRouter;
 
   router.post('/emit', jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
   router.get('/stream', streamRoute(fete.log, o, streams));
@@ -79,6 +81,8 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
     const status = httpStatusOf(err);
     if (status >= 500) debug('%s %s failed: %O', req.method, req.path, err);
     else debug('%s %s: %d %s', req.method, req.path, status, describeThrown(err, { stack: false }));
+    if ((status === 401 || status === 403) && err instanceof FeteError)
+      logs?.refused({ door: 'http', code: err.code, reason: err.message, method: req.method, path: req.originalUrl.split('?', 1)[0], address: req.ip });
     sendError(res, err);
   });
 

@@ -2,7 +2,9 @@
 // 200 { status: 'ok', ... } when the store answers and commits a write within `healthTimeoutMs`;
 // 503 with status 'unavailable' (the store did not answer or cannot write — `error` carries the
 // store's message, STORE_FAILED when no retry will help — or fete is stopped) or 'stopping' (the
-// dispatcher is draining: take the process out of rotation). The body says what the process runs:
+// dispatcher is draining: take the process out of rotation). Until `fete.start()` the status is
+// 'not started': 503 in a process meant to run workers (its listeners would never run), 200 in a
+// web-only one (its emits are stored; workers elsewhere run them). The body says what it runs:
 //   headSeq                the log's head
 //   store                  { reachable, writable, latencyMs } of the backlog query and the write
 //   worker                 the dispatcher's state (off, idle, running, stopping, stopped), the
@@ -53,7 +55,7 @@ export function totalBacklog(stats: FeteStats): BacklogCounts {
 function workerPart(w: WorkerStatus | undefined) {
   return w === undefined
     ? undefined
-    : { dispatcher: w.dispatcher, listeners: w.listeners, durableListeners: w.durableListeners, outcomes: w.outcomes };
+    : { started: w.started, dispatcher: w.dispatcher, listeners: w.listeners, durableListeners: w.durableListeners, outcomes: w.outcomes };
 }
 
 function fanoutPart(f: FanoutStats | undefined) {
@@ -88,8 +90,10 @@ export function healthRoute(fete: HealthTarget, timeoutMs: number, fanoutStats: 
     }
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const stopping = worker?.dispatcher === 'stopping' || worker?.dispatcher === 'stopped';
-    res.status(stopping ? 503 : 200).json({
-      status: stopping ? 'stopping' : 'ok',
+    const notStarted = !stopping && worker?.started === false;
+    const down = stopping || (notStarted && worker.dispatcher !== 'off');
+    res.status(down ? 503 : 200).json({
+      status: stopping ? 'stopping' : notStarted ? 'not started' : 'ok',
       headSeq: stats.headSeq,
       store: { reachable: true, writable: true, latencyMs },
       worker: {

@@ -2,7 +2,8 @@
 // dead letters with retry, and recent events. Payloads are shown as superjson's JSON form (a Date
 // becomes its ISO string, a BigInt a string, a Map its entries); GET /stream has the exact types.
 // Guarded by the `inspector` option (off in production unless configured), see express-middleware.ts.
-import { Router, type Request, type Response } from 'express';
+import type { Router, Request, Response } from 'express';
+import { expressModule } from './express-module.js';
 import superjson from 'superjson';
 import { FeteError, type TopicCatalog, validatePattern } from '../../shared/index.js';
 import type { DeadLetter, DeadLetterQuery, FeteLog, FeteStats } from '../types.js';
@@ -26,7 +27,7 @@ function jsonSafe(value: unknown): unknown {
 }
 
 export function inspectorRouter(fete: InspectorTarget): Router {
-  const r = Router();
+  const r = expressModule().Router();
 
   r.get('/topics', (_req: Request, res: Response) => {
     const topics = Object.entries(fete.topics).map(([key, t]) => ({

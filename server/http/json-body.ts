@@ -2,7 +2,8 @@
 // cross-site form or `text/plain` fetch (no CORS preflight) can never emit with a user's cookies;
 // the size limit is enforced while streaming (413 before the whole body is buffered); the parsed
 // value is checked for prototype keys and nesting depth as the envelope codec does.
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { expressModule } from './express-module.js';
 import { FeteError, assertNoForbiddenKeys } from '../../shared/index.js';
 import { MAX_DECODE_DEPTH } from '../../shared/codec.js';
 import { HttpError } from './http-errors.js';
@@ -20,7 +21,7 @@ interface BodyParserError {
 /** Buffers the body as text (up to `limit` bytes) into `req.body`, mapping body-parser's errors
  * to fete's codes: 413 TOO_LARGE, 415 for a wrong type or charset, 400 MALFORMED otherwise. */
 export function jsonText(limit: number): RequestHandler {
-  const text = express.text({ type: () => true, limit });
+  const text = expressModule().text({ type: () => true, limit });
   return (req: Request, res: Response, next: NextFunction) => {
     if (!isJsonRequest(req)) return next(new HttpError(415, 'MALFORMED', 'the body must be application/json'));
     text(req, res, (err?: unknown) => {

@@ -20,6 +20,10 @@ export interface LogWriterDeps {
   /** The durable dispatcher and its listeners (store only). */
   dispatcher: Dispatcher | undefined;
   listeners: DurableListeners | undefined;
+  /** Told after every append that reached the store, and after one that failed (store outage
+   * logging, the no-worker watch). */
+  appended?(): void;
+  appendFailed?(err: unknown): void;
   /** Whether idle local listeners claim in the append, and for how long. */
   localTake: boolean;
   leaseMs: number;
@@ -70,7 +74,14 @@ export class LogWriter {
     const plans = options && envelopes.map((e, i) => planDelivery(e, options[i], durable));
     const idle = taken && this.d.dispatcher && this.d.localTake ? this.d.dispatcher.idleListenerIds() : [];
     const take = idle.length > 0 ? { listenerIds: idle, leaseMs: this.d.leaseMs } : undefined;
-    return this.d.log.append(envelopes, { q, take, taken, plans });
+    try {
+      const results = await this.d.log.append(envelopes, { q, take, taken, plans });
+      this.d.appended?.();
+      return results;
+    } catch (err) {
+      this.d.appendFailed?.(err);
+      throw err;
+    }
   }
 
   /** After a commit: run non-durable listeners of the new events, and hand the events to the log's

@@ -105,6 +105,44 @@ describe('socket transport', () => {
     expect(t.connected).toBe(false);
   });
 
+  it('tries a refused handshake again with backoff, calling auth each time, so a refreshed token gets in', async () => {
+    let token = 'expired';
+    let calls = 0;
+    const { t, errors, log } = open(async () => {
+      calls++;
+      return { token };
+    });
+    await until(() => errors.length >= 2, 'a second refused attempt');
+    expect(errors.every((e) => e.code === 'UNAUTHORIZED')).toBe(true);
+    expect(t.connected).toBe(false);
+    token = 'ok';
+    await until(() => t.connected, 'connected with the refreshed token');
+    expect(log).toEqual(['connect']);
+    expect(calls).toBeGreaterThanOrEqual(3);
+  });
+
+  it('reports a refusal streak once as an error event and keeps it in status.refused until a connection succeeds', async () => {
+    let token = 'expired';
+    const client = createClient({ url, topics, outbox: 'memory', auth: () => ({ token }), transport: fast });
+    const errors: string[] = [];
+    const refusedSeen: Array<string | undefined> = [];
+    client.on('error', (e) => void errors.push(e.code));
+    client.on('status', (s) => void refusedSeen.push(s.refused?.code));
+    try {
+      await until(() => client.status.refused !== undefined, 'refused');
+      expect(client.status).toMatchObject({ connected: false, refused: { code: 'UNAUTHORIZED' } });
+      await new Promise((r) => setTimeout(r, 1500)); // at least one more refused attempt
+      expect(errors).toEqual(['UNAUTHORIZED']);
+      token = 'ok';
+      await until(() => client.status.connected, 'connected');
+      expect(client.status.refused).toBeUndefined();
+      expect(refusedSeen).toContain('UNAUTHORIZED');
+      expect(refusedSeen.at(-1)).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+  });
+
   it('rejects at once with NETWORK when not connected, buffering nothing', async () => {
     const t = fast({ url, auth: { token: 'ok' } });
     transports.push(t);

@@ -98,7 +98,8 @@ describe('POST /emit', () => {
   });
 
   it('refuses a body over maxBodyBytes with 413 and a batch over maxBatch with 413', async () => {
-    const { url } = await startServer({ ...testAuth, maxBodyBytes: 1000, maxBatch: 2 });
+    const { url, fete } = await startServer({ ...testAuth, maxBodyBytes: 1000, maxBatch: 2 });
+    await fete.start(); // /health answers 503 'not started' before start()
     const big = await postJson(`${url}/emit`, { topic: 'orders.{orderId}.created', payload: { orderId: 'x'.repeat(2000), total: 1 } });
     expect(big.status).toBe(413);
     expect(await big.json()).toMatchObject({ error: { code: 'TOO_LARGE' } });

@@ -15,6 +15,7 @@ const PROMETHEUS_LINE =
 describe('GET /health', () => {
   it('answers 200 ok with the head seq while the store answers, and 503 once fete is stopped', async () => {
     const { url, fete } = await startServer();
+    await fete.start();
     await fete.emit(topics.orderCreated, { orderId: 'o1', total: 1 });
     const ok = await fetch(`${url}/health`);
     expect(ok.status).toBe(200);
@@ -25,17 +26,20 @@ describe('GET /health', () => {
     expect(await down.json()).toMatchObject({ status: 'unavailable', error: { code: expect.any(String) }, store: { reachable: false } });
   });
 
-  it('reports the dispatcher (idle before start, running after), the listeners, the backlog and attempt outcomes', async () => {
+  it('reports not started (503) with an idle dispatcher before start() and ok with it running after, the listeners, the backlog and attempt outcomes', async () => {
     const { url, fete } = await startServer();
     fete.on(topics.orderCreated, 'ok', () => undefined);
     fete.on(topics.audit, 'not durable', () => undefined, { durable: false });
     await fete.emit(topics.orderCreated, { orderId: 'o1', total: 1 });
     await fete.emit(topics.orderCreated, { orderId: 'o2', total: 2 });
-    const before = await (await fetch(`${url}/health`)).json();
+    const beforeRes = await fetch(`${url}/health`);
+    expect(beforeRes.status).toBe(503);
+    const before = await beforeRes.json();
     expect(before).toMatchObject({
-      status: 'ok',
+      status: 'not started',
       headSeq: 2,
       worker: {
+        started: false,
         dispatcher: 'idle',
         listeners: 2,
         durableListeners: 1,
@@ -49,7 +53,7 @@ describe('GET /health', () => {
     const after = await (await fetch(`${url}/health`)).json();
     expect(after).toMatchObject({
       status: 'ok',
-      worker: { dispatcher: 'running', backlog: { pending: 0, running: 0, retrying: 0, dead: 0 }, outcomes: { completed: 2, retried: 0, dead: 0 } },
+      worker: { started: true, dispatcher: 'running', backlog: { pending: 0, running: 0, retrying: 0, dead: 0 }, outcomes: { completed: 2, retried: 0, dead: 0 } },
     });
   });
 

@@ -1,8 +1,11 @@
 // The newcomer's first minute, in real Chromium: `npm start` in a child process on a fresh data
-// directory (no service needed), the page opened, an order created and processed by the durable
-// listener, three more created while offline, a reload, back online: every order processed exactly
-// once. Then the failure scenarios: a visible retry, a dead letter retried from the inspector.
-// The final state is saved as test/artifacts/playground.png.
+// directory (no service needed), the page opened, an order processed by the durable listener and
+// one dead-lettered, three more created while offline, a reload while offline that still shows
+// each order's last confirmed state (and a feed that says offline), back online: every order
+// processed exactly once and the feed live again. Then a visible retry, a dead letter shown as its
+// message (stack behind a disclosure, no absolute paths) and retried from the inspector with the
+// right attempt count, and the layout at 1440 and 390 px, saved as test/artifacts/playground-1440.png
+// and test/artifacts/playground-390.png.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -85,7 +88,7 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     dataDir = await mkdtemp(join(tmpdir(), 'fete-playground-'));
     server = await npmStart(join(dataDir, 'data'));
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1360, height: 1000 } })).newPage();
+    page = await (await browser.newContext({ viewport: { width: 1440, height: 1000 } })).newPage();
   }, 360_000);
 
   afterAll(async () => {
@@ -94,14 +97,21 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  it('processes an order, keeps three offline orders across a reload, and processes each exactly once', async () => {
+  let first: string;
+  let poison: string;
+
+  it('keeps each order\'s last confirmed state across a reload while offline, and processes each exactly once', async () => {
     await page.goto(server.url);
     await page.waitForSelector('#connection[data-connected="true"]');
-    const first = await placeOrder(page, 'Espresso beans');
+    first = await placeOrder(page, 'Espresso beans');
     await expectProcessedOnce(page, first);
+    poison = await placeOrder(page, 'Paper filters', 'poison');
+    await expect.poll(() => row(page, poison).getAttribute('data-state'), { timeout: 40_000 }).toBe('dead-lettered');
+    await expect.poll(() => page.textContent('#feed-panel .sub-state')).toBe('live on orders.>');
 
     await page.click('#offline-toggle');
     await expect.poll(() => page.textContent('#connection')).toBe('offline');
+    await expect.poll(() => page.getAttribute('#feed-panel .sub-state', 'class')).toContain('offline');
     const offline = [await placeOrder(page, 'Oat milk'), await placeOrder(page, 'Ceramic mug'), await placeOrder(page, 'Chai blend')];
     for (const id of offline) expect(await row(page, id).getAttribute('data-state')).toBe('outbox');
     await expect.poll(() => page.textContent('#pending-count')).toBe('3');
@@ -110,11 +120,20 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     await page.waitForSelector('#pending-count');
     expect(await page.isChecked('#offline-toggle')).toBe(true);
     await expect.poll(() => page.textContent('#pending-count')).toBe('3');
-    for (const id of offline) await expect.poll(() => row(page, id).getAttribute('data-state')).toBe('outbox');
+    // The truth as last confirmed, order by order: not "in outbox" for everything.
+    const stateText = (id: string) => row(page, id).locator('[data-state-text]').textContent();
+    await expect.poll(() => stateText(first)).toBe('confirmed');
+    await expect.poll(() => stateText(poison)).toBe('dead letter');
+    for (const id of offline) await expect.poll(() => stateText(id)).toBe('in outbox');
+    expect(await row(page, first).locator('.as-of').textContent()).toBe('as last confirmed by the server');
+    expect(await row(page, first).getAttribute('data-times')).toBe('1');
+    await expect.poll(() => page.textContent('#feed-panel .sub-state')).toContain('offline');
 
     await page.click('#offline-toggle');
     for (const id of [first, ...offline]) await expectProcessedOnce(page, id);
     await expect.poll(() => page.textContent('#pending-count')).toBe('0');
+    await expect.poll(() => page.textContent('#feed-panel .sub-state')).toBe('live on orders.>');
+    expect(await row(page, poison).getAttribute('data-state')).toBe('dead-lettered');
 
     // The server's own record: one created event and one fulfilment row per order.
     const created = await page.evaluate(async () => (await (await fetch('/fete/inspector/events?limit=1000&after=0&pattern=orders.*.created')).json()) as { events: { payload: { orderId: string } }[] });
@@ -123,30 +142,59 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
       expect(created.events.filter((e) => e.payload.orderId === id)).toHaveLength(1);
       expect(fulfilled.fulfilments.filter((f) => f.orderId === id)).toEqual([expect.objectContaining({ orderId: id, times: 1 })]);
     }
-  }, 120_000);
+  }, 180_000);
 
-  it('shows a failing attempt retried, and a dead letter that the inspector retries', async () => {
+  it('shows a retry, a dead letter as its message with the stack behind a disclosure, and the attempt count after an inspector retry', async () => {
     const flaky = await placeOrder(page, 'Burr grinder', 'flaky');
     await expect.poll(() => row(page, flaky).getAttribute('data-state'), { timeout: 15_000 }).toBe('retrying');
     await expectProcessedOnce(page, flaky);
     expect(await row(page, flaky).locator('.detail').textContent()).toContain('attempt 2');
 
-    const poison = await placeOrder(page, 'Paper filters', 'poison');
-    await expect.poll(() => row(page, poison).getAttribute('data-state'), { timeout: 40_000 }).toBe('dead-lettered');
-    const retry = page.locator('#dead-letters li', { hasText: `orders.${poison}.created` }).locator('button[data-retry]');
-    await retry.waitFor({ timeout: 10_000 });
-    await retry.click();
+    const letter = page.locator('#dead-letters li', { hasText: `orders.${poison}.created` });
+    await letter.waitFor({ timeout: 10_000 });
+    expect(await letter.locator('.dead-message').textContent()).toBe('payment service refused the order (failure 3 of 3 on purpose)');
+    const stack = letter.locator('details.stack');
+    expect(await stack.getAttribute('open')).toBeNull();
+    const frames = (await stack.locator('pre').textContent()) ?? '';
+    expect(frames).toContain('playground/server/fulfilment.ts');
+    expect(frames).not.toContain(repo);
+
+    await letter.locator('button[data-retry]').click();
     await expectProcessedOnce(page, poison);
+    // Three attempts failed before the retry: the one that succeeded is the fourth.
+    expect(await row(page, poison).locator('.detail').textContent()).toContain('attempt 4');
     await expect.poll(() => page.locator('#dead-letters li', { hasText: `orders.${poison}.created` }).count()).toBe(0);
 
     // The live feed shows the events, typed by pattern.
     await page.fill('#feed-pattern', 'orders.*.status');
-    await page.click('#feed-panel button[type="submit"]');
     await page.selectOption('#feed-from', 'earliest');
     await page.click('#feed-panel button[type="submit"]');
     await expect.poll(() => page.locator('#feed li code.subject', { hasText: `orders.${poison}.status` }).count()).toBeGreaterThan(0);
-
-    mkdirSync(artifacts, { recursive: true });
-    await page.screenshot({ path: join(artifacts, 'playground.png'), fullPage: true });
   }, 120_000);
+
+  it('lays out at 1440 and 390 px wide: nothing runs out of its card, ids stay whole, the pattern box stays usable', async () => {
+    mkdirSync(artifacts, { recursive: true });
+    for (const width of [1440, 390]) {
+      await page.setViewportSize({ width, height: width > 600 ? 1000 : 844 });
+      await page.waitForTimeout(300); // a frame or two for the redraw
+      const layout = await page.evaluate(() => {
+        const overflowing = [...document.querySelectorAll<HTMLElement>('.card')].filter((c) => c.scrollWidth > c.clientWidth + 1).map((c) => c.id);
+        const ids = [...document.querySelectorAll<HTMLElement>('tr[data-order-id] td:first-child code')];
+        const wrappedIds = ids.filter((c) => c.getClientRects().length > 1).map((c) => c.textContent);
+        return {
+          pageWidth: document.documentElement.scrollWidth,
+          overflowing,
+          wrappedIds,
+          ids: ids.length,
+          patternWidth: document.querySelector<HTMLElement>('#feed-pattern')!.getBoundingClientRect().width,
+        };
+      });
+      expect(layout.pageWidth).toBeLessThanOrEqual(width);
+      expect(layout.overflowing).toEqual([]);
+      expect(layout.ids).toBeGreaterThan(0);
+      expect(layout.wrappedIds).toEqual([]);
+      expect(layout.patternWidth).toBeGreaterThanOrEqual(140);
+      await page.screenshot({ path: join(artifacts, `playground-${width}.png`), fullPage: true });
+    }
+  }, 60_000);
 });

@@ -3,7 +3,7 @@
 import { describe, expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
 import type { Envelope } from '../../shared/envelope.js';
-import type { MatchingTopics, PatternEvent, TemplateMatches } from '../../shared/topic-match.js';
+import type { CheckedPattern, MatchingTopics, PatternError, PatternEvent, TemplateMatches } from '../../shared/topic-match.js';
 import { defineTopic, defineTopics, type Topic } from '../../shared/topic.js';
 
 const status = z.enum(['placed', 'paid', 'shipped']);
@@ -164,3 +164,24 @@ describe('a catalogue of 50 topics with 16-token templates', () => {
     expectTypeOf<PatternEvent<Big, 'svc.t31.>'>['payload']>().toEqualTypeOf<{ n: '31'; id: string }>();
   });
 });
+
+describe('CheckedPattern and PatternError', () => {
+  test('a valid pattern that some topic can match is itself', () => {
+    expectTypeOf<CheckedPattern<Catalog, 'orders.*.status'>>().toEqualTypeOf<'orders.*.status'>();
+    expectTypeOf<CheckedPattern<Catalog, '>'>>().toEqualTypeOf<'>'>();
+    expectTypeOf<CheckedPattern<Catalog, string>>().toEqualTypeOf<string>();
+  });
+
+  test('a pattern no topic can match becomes a message naming it', () => {
+    expectTypeOf<CheckedPattern<Catalog, 'ordrs.>'>>().toEqualTypeOf<'pattern "ordrs.>" matches no topic of the catalogue'>();
+  });
+
+  test('an invalid pattern becomes a message with the reason validatePattern gives', () => {
+    expectTypeOf<PatternError<'orders.>.status'>>().toEqualTypeOf<'">" may only be the last token'>();
+    expectTypeOf<PatternError<'orders..status'>>().toEqualTypeOf<'a token is empty'>();
+    expectTypeOf<PatternError<'orders.a*.status'>>().toEqualTypeOf<'"a*" mixes a wildcard into a token'>();
+    expectTypeOf<PatternError<'orders.*.>'>>().toEqualTypeOf<never>();
+    expectTypeOf<CheckedPattern<Catalog, 'orders.>.status'>>().toEqualTypeOf<'invalid pattern "orders.>.status": ">" may only be the last token'>();
+  });
+});
+
