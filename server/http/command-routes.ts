@@ -7,7 +7,8 @@
 // or reads it). The command id (a UUID) comes from the body or an `Idempotency-Key` header; a
 // retried request with the same id gets the first result. Errors: `{ error: { code, message,
 // reason? } }` with the code's status (REJECTED 422, NO_HANDLER 503, FORBIDDEN 403...).
-import { type Request, type Response, Router } from 'express';
+import type { Request, Response, Router } from 'express';
+import { expressModule } from './express-module.js';
 import superjson from 'superjson';
 import { FeteError, type RequestKind, uuidv7 } from '../../shared/index.js';
 import { type CommandTarget, callFromClient, toCmdError } from '../fanout/command-packet.js';
@@ -36,7 +37,7 @@ async function answer(req: Request, res: Response, fete: CommandTarget, o: Resol
 
 /** GET /inspector/commands: the owners registered in this process and its recent calls. */
 export function commandInspectorRoutes(fete: CommandTarget): Router {
-  const r = Router();
+  const r = expressModule().Router();
   r.get('/commands', (_req: Request, res: Response) => {
     const bus = fete.commands;
     res.json(bus ? { commands: bus.owners(), counts: bus.metrics.counts(), ...bus.metrics.recent() } : { commands: [], counts: [], results: [], failures: [] });
@@ -45,7 +46,7 @@ export function commandInspectorRoutes(fete: CommandTarget): Router {
 }
 
 export function commandRoutes(fete: CommandTarget, o: ResolvedExpressOptions): Router {
-  const r = Router();
+  const r = expressModule().Router();
   const body = jsonText(o.maxBodyBytes);
 
   r.post('/commands/:name', body, async (req: Request, res: Response) => {
