@@ -12,6 +12,7 @@ const send = (m: object) => process.send!(m);
 const [dir] = process.argv.slice(2);
 try {
   const fete = await createFete({ topics, store: { pglite: dir! } });
+  await fete.start(); // /health answers 503 'not started' before start() in a worker process
   const app = express();
   app.use('/fete', fete.express());
   const server = createServer(app);
