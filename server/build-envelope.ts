@@ -15,6 +15,8 @@ import {
   validatePayload,
 } from '../shared/index.js';
 import type { Contexts } from './context/context-registry.js';
+import { clientHeaders } from './security/client-headers.js';
+import { validTenant } from './security/tenant.js';
 import type { EmitOptions } from './types.js';
 
 /** The catalogue's topic for `topic` (a topic object or its name), or UNKNOWN_TOPIC. */
@@ -42,6 +44,7 @@ export async function buildEnvelope(
       throw new FeteError('MALFORMED', 'idempotencyKey must be a non-empty string');
     headers[Headers.idempotencyKey] = options.idempotencyKey;
   }
+  if (options.tenant !== undefined) headers[Headers.tenant] = validTenant(options.tenant, 'emit tenant');
   const captured = contexts.capture(headers);
   return {
     id: options.id ?? uuidv7(),
@@ -54,19 +57,15 @@ export async function buildEnvelope(
   };
 }
 
-/** Headers only the server may set: who acted and for which tenant come from authentication
- * (the principal codec, the app's own codecs), never from the sender. */
-const SERVER_HEADERS = [Headers.actor, Headers.tenant];
-
 /** Re-checks an envelope made elsewhere (a browser): topic, payload and subject are recomputed
  * here; the context is captured from this server's async context, never taken from the sender,
- * and so are the `actor` and `tenant` headers. */
+ * and so are the `actor`, `tenant` and (unless valid W3C) `traceparent` headers. */
 export async function rebuildEnvelope(catalog: TopicCatalog, contexts: Contexts, envelope: Envelope): Promise<Envelope> {
   const topic = resolveTopic(catalog, envelope.topic);
   if (!isUuid(envelope.id)) throw new FeteError('MALFORMED', 'event id must be a UUID');
   const value = await validatePayload(topic, envelope.payload);
-  const headers = validateHeaders(envelope.headers);
-  for (const h of SERVER_HEADERS) delete headers[h];
+  // Server-owned headers (actor, tenant, a malformed traceparent) dropped, the rest size-checked.
+  const headers = clientHeaders(validateHeaders(envelope.headers));
   const captured = contexts.capture(headers);
   const time = Number.isNaN(Date.parse(envelope.time)) ? new Date().toISOString() : new Date(envelope.time).toISOString();
   return {

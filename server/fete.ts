@@ -7,6 +7,8 @@ import { buildEnvelope, rebuildEnvelope } from './build-envelope.js';
 import { type ContextRegistry, Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
+import type { Security } from './security/security.js';
+import { tenantCodec } from './security/tenant.js';
 import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { InlineDispatcher } from './dispatch/inline-dispatcher.js';
@@ -59,6 +61,8 @@ export interface Fete<C extends TopicCatalog> {
   readonly contexts: ContextRegistry;
   /** Reads and tails of the log, for the fanout and HTTP layers. @internal */
   readonly log: FeteLog;
+  /** The resolved `security` option, shared by every door (`attach`, `express`). @internal */
+  readonly security: Security;
   /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T>, options?: ListenerOptions): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
@@ -107,6 +111,7 @@ class FeteServer {
   readonly topics: TopicCatalog;
   readonly contexts = new Contexts();
   readonly log: FeteLog;
+  readonly security: Security;
   readonly #o: ResolvedOptions;
   readonly #registry: Registry;
   readonly #store: Store | undefined;
@@ -137,6 +142,8 @@ class FeteServer {
     this.#retention = store ? new RetentionJob(store, o.topics, o.retention) : undefined;
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
+    this.contexts.register(tenantCodec);
+    this.security = o.security;
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
     this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.emit(t, p, opts), outcome });

@@ -6,6 +6,8 @@ import type pg from 'pg';
 import { FeteError, type TopicCatalog } from '../shared/index.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
+import { type Security, resolveSecurity } from './security/security.js';
+import type { SecurityOptions } from './security/security-options.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -83,6 +85,10 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   random?: () => number;
   /** The pruning of topics that declare `retention` (worker role only). @default see RetentionOptions */
   retention?: RetentionOptions;
+  /** Authentication, authorization and tenants, for every door (`attach` and `express` use it).
+   * @default no auth: every Socket.IO connection and HTTP request is refused (see SecurityOptions) */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  security?: SecurityOptions<any>;
 }
 
 export interface ResolvedListenerOptions {
@@ -105,6 +111,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   worker: Required<WorkerOptions>;
   random: () => number;
   retention: Required<RetentionOptions>;
+  security: Security;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -161,6 +168,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     worker,
     random: o.random ?? Math.random,
     retention,
+    security: resolveSecurity(o.security),
   };
 }
 

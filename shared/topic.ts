@@ -23,6 +23,10 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = StandardS
   kind: TopicKind;
   /** Browsers may emit this topic (after auth and schema). Never allowed for presentation. @default false */
   clientEmit?: boolean;
+  /** Events of this topic may be sent to browsers (Socket.IO, SSE) although it is not a
+   * presentation topic: declare it on a domain or integration topic whose payload is safe to show.
+   * Presentation topics are always exposed. @default false */
+  expose?: boolean;
   /** Replay window of the log for this topic. @default unbounded */
   retention?: Retention;
 }
@@ -42,6 +46,8 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
   readonly template: TTemplate;
   readonly kind: TopicKind;
   readonly clientEmit: boolean;
+  /** Sent to browsers: true for presentation topics and topics declared `expose: true`. */
+  readonly expose: boolean;
   readonly retention: Retention | undefined;
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   readonly params: readonly string[];
@@ -84,6 +90,7 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   if (!options || !TOPIC_KINDS.includes(options.kind)) throw bad(`kind must be one of ${TOPIC_KINDS.join(', ')}`);
   if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function')
     throw bad('schema must implement Standard Schema (`~standard.validate`)');
+  if (options.expose !== undefined && typeof options.expose !== 'boolean') throw bad('expose must be a boolean');
   if (options.kind === 'presentation' && options.clientEmit)
     throw bad('presentation topics are output only; clientEmit is not allowed');
   const tokens = template.split('.');
@@ -118,6 +125,7 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
     template,
     kind: options.kind,
     clientEmit: options.clientEmit ?? false,
+    expose: options.kind === 'presentation' || options.expose === true,
     retention: retention ? Object.freeze({ ...retention }) : undefined,
     schema: options.schema,
     params: Object.freeze(params),

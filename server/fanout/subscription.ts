@@ -8,7 +8,7 @@
 // drain, then goes live again through the same handoff. The log is the buffer: a slow client costs
 // the server a cursor, never an unbounded queue, and loses nothing (no gap is reported for it).
 import createDebug from 'debug';
-import type { WireEnvelope } from '../../shared/index.js';
+import type { Envelope, WireEnvelope } from '../../shared/index.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
 
@@ -36,6 +36,9 @@ export interface SubscriptionHost {
   catchUp(delta: 1 | -1): void;
   /** The log could not be read for this subscription. */
   failed(sub: Subscription, err: Error): void;
+  /** Whether an event may be sent to this socket's caller (exposed topic, same tenant): the one
+   * rule of security/exposure.ts, asked for live and replayed events alike. */
+  visible(e: Envelope): boolean;
 }
 
 type Mode = 'replay' | 'live' | 'closed';
@@ -69,6 +72,11 @@ export class Subscription {
 
   get socketId(): string {
     return this.#host.socketId;
+  }
+
+  /** Whether `e` may be sent to this subscription's caller (see SubscriptionHost.visible). */
+  visible(e: Envelope): boolean {
+    return this.#host.visible(e);
   }
 
   /**
@@ -184,7 +192,7 @@ export class Subscription {
           if (this.closed) return;
           const { events, cursor } = await host.log.read(read, { pattern: this.pattern, limit: host.pageSize });
           if (this.closed) return;
-          for (const ev of events) this.#send(ev.seq!, wireForBrowser(ev));
+          for (const ev of events) if (host.visible(ev)) this.#send(ev.seq!, wireForBrowser(ev));
           this.#flushOut();
           // No progress: an append in flight holds the reader at a gap; it settles shortly.
           if (cursor <= read) await pause(20);

@@ -19,6 +19,8 @@ const debug = createDebug('fete:http');
 
 export interface SseStreamOptions {
   pattern: string;
+  /** Whether an event may be sent to this stream's caller (security/exposure.ts). */
+  visible: (e: Envelope) => boolean;
   /** Events with seq greater than this are sent. */
   after: number;
   heartbeatMs: number;
@@ -125,7 +127,7 @@ export class SseStream {
           const page = await this.#log.read(this.#cursor, { pattern: this.#o.pattern, limit: this.#o.pageSize });
           if (this.#closed) return;
           let flowing = true;
-          for (const e of page.events) flowing = this.#write(sseFrame(e)) && flowing;
+          for (const e of page.events) if (this.#o.visible(e)) flowing = this.#write(sseFrame(e)) && flowing;
           const advanced = page.cursor > this.#cursor;
           this.#cursor = Math.max(this.#cursor, page.cursor);
           if (!flowing) await new Promise<void>((resolve) => (this.#drain = resolve));

@@ -133,9 +133,9 @@ describe('resume from a cursor', () => {
     let release = () => {};
     const s = await server({
       // Reconnects wait here while the test emits: the client is offline for the whole burst.
-      auth: async (a) => {
+      auth: async ({ credentials }) => {
         await hold;
-        return { id: String(a.user ?? 'anon') };
+        return { id: String(credentials.user ?? 'anon') };
       },
     });
     const client = browser(s.url, { user: 'u1' });
