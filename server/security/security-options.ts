@@ -23,7 +23,10 @@ export interface AuthRequest {
 
 /** Returns the caller's principal. Throwing, or returning undefined, null or false, refuses the
  * caller: UNAUTHORIZED (401), unless a FeteError with another code is thrown (it is kept). */
-export type Auth<P = unknown> = (request: AuthRequest) => P | Promise<P>;
+export type Auth<P = unknown> = (request: AuthRequest) => P | Refused | Promise<P | Refused>;
+
+/** What `auth` returns to refuse a caller without throwing. */
+export type Refused = undefined | null | false;
 
 /**
  * Authorization hooks. A hook returns true to allow; false denies with FORBIDDEN; a thrown

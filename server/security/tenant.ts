@@ -38,7 +38,8 @@ export function tenantOf(e: Pick<Envelope, 'headers'>): string {
 /** The tenant as a built-in context carried in the `tenant` header. The default tenant is not
  * written (no header), so single-tenant apps see no change in their envelopes. */
 export const tenantCodec: ContextCodec<string> = {
-  name: 'tenant',
+  // Namespaced: apps register codecs of their own, and 'tenant' is a likely name for one.
+  name: 'fete.tenant',
   header: Headers.tenant,
   capture: () => {
     const t = storage.getStore();
