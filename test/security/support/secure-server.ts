@@ -78,11 +78,13 @@ export async function startSecureServer(
 ): Promise<SecureServer> {
   const store = shared ? { pglite: shared } : 'memory';
   const fete = await createFete({ topics, store, schema: freshSchema('sec'), ...(security ? { security } : {}), ...fete_ });
-  const router = fete.express({ stream: { pollIntervalMs: 50 }, ...express_ });
+  // Appends wake readers through notifications; polling is only the fallback, kept slow so that
+  // many open streams do not queue their polls in front of the test's own queries on PGlite.
+  const router = fete.express({ stream: { pollIntervalMs: 500 }, ...express_ });
   const app = express();
   app.use('/fete', router);
   const http = createServer(app);
-  fete.attach(http, { pollIntervalMs: 50 });
+  fete.attach(http, { pollIntervalMs: 500 });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   return {
