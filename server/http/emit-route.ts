@@ -8,7 +8,7 @@
 import type { Request, Response } from 'express';
 import { type EmitAckItem, FeteError, type TopicCatalog } from '../../shared/index.js';
 import { applyClientEmits } from '../fanout/client-emit.js';
-import type { Security } from '../security/security.js';
+import type { Caller, Security } from '../security/security.js';
 import type { FeteLog } from '../types.js';
 import { authenticate } from './authenticate.js';
 import { claimedId, emitItemsOf, encodeEmitItem } from './emit-request.js';
@@ -31,7 +31,7 @@ export interface EmitCounters {
 
 export function emitRoute(fete: EmitTarget, o: ResolvedExpressOptions, counters: EmitCounters) {
   return async (req: Request, res: Response): Promise<void> => {
-    const caller = await authenticate(req, fete.security);
+    const caller = (res.locals.feteCaller as Caller | undefined) ?? (await authenticate(req, fete.security));
     const { batch, items } = emitItemsOf(parseJsonBody(req), o.maxBatch);
     // Items that are not even envelope-shaped are answered here; the rest go through the shared path.
     const results: Array<EmitAckItem | undefined> = new Array(items.length);

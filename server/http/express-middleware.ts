@@ -51,6 +51,14 @@ function guarded(security: Security, guard: RequestGuard | 'public' | undefined,
   };
 }
 
+/** Authenticates the request and leaves the caller in `res.locals.feteCaller`. */
+function authenticated(security: Security) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    res.locals.feteCaller = await authenticate(req, security);
+    next();
+  };
+}
+
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
 export type HttpTarget = InspectorTarget & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
@@ -61,7 +69,8 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
   const router = Router() as FeteRouter;
 
-  router.post('/emit', jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
+  // Authenticated before the body is read: an unknown caller does not get to upload a megabyte.
+  router.post('/emit', authenticated(fete.security), jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
   router.get('/stream', streamRoute(fete, o, streams));
   router.get('/health', healthRoute(fete, o.healthTimeoutMs, fanoutStats));
   router.get('/metrics', guarded(fete.security, o.metrics, 'metrics'), async (_req: Request, res: Response) => {

@@ -15,10 +15,6 @@ export interface Caller<P = unknown> {
 }
 
 export interface Security {
-  /** True when `auth: 'anonymous'` was configured explicitly. */
-  readonly anonymous: boolean;
-  /** True when `auth` was configured at all (a function or 'anonymous'). */
-  readonly configured: boolean;
   readonly authorize: Authorize<unknown>;
   /** The caller, or a FeteError: UNAUTHORIZED (or the code `auth` threw). Never anything else. */
   authenticate(request: AuthRequest): Promise<Caller>;
@@ -54,8 +50,6 @@ export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
   };
 
   return {
-    anonymous: auth === 'anonymous',
-    configured: auth !== undefined,
     authorize,
     tenantOf,
     async authenticate(request: AuthRequest): Promise<Caller> {

@@ -34,6 +34,9 @@ describe('no auth configured: every door is closed', () => {
     const res = await postEmit(s.api, order, bearer('alice'));
     expect(res.status).toBe(401);
     expect(res.json).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    // Refused before the body is read: a body over the size limit is still a 401, not a 413.
+    const big = await fetch(`${s.api}/emit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2 * 1024 * 1024) });
+    expect(big.status).toBe(401);
     expect(await s.fete.log.head()).toBe(0);
   });
 
