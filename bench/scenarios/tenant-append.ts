@@ -1,7 +1,7 @@
 // What per-tenant uniqueness (server/sql/004_tenants.sql) costs an append on PostgreSQL: fete's
-// emitMany into a store as migrated (unique (tenant, id), unique (tenant, key), index (tenant, seq))
-// against the same fete on a store whose events table has the indexes of before 004 (unique (id),
-// unique (key); the anchor), and 004 without its replay index (tenant, seq), which no query uses yet. Same code, same SQL, only the indexes differ. Rounds interleave the two
+// emitMany into a store as migrated (unique (tenant, id), unique (tenant, key)) against the same
+// fete on a store whose events table has the indexes of before 004 (unique (id), unique (key); the
+// anchor), and 004 plus a replay index (tenant, seq), which 004 leaves out because no query uses it. Same code, same SQL, only the indexes differ. Rounds interleave the two
 // (load from other processes falls on both); each one's best round is reported.
 import { createFete, type Fete } from '../../server/index.js';
 import { defineTopic, defineTopics } from '../../shared/index.js';
@@ -13,16 +13,16 @@ const BATCH = 100;
 const ROUNDS = Number(process.env.FETE_BENCH_ROUNDS ?? 3);
 const topics = defineTopics({ note: defineTopic('notes.{n}', { kind: 'presentation' }) });
 
-type Layout = 'per-tenant (004)' | 'global (pre-004)' | '004 without (tenant, seq)';
+type Layout = 'per-tenant (004)' | 'global (pre-004)' | '004 + index (tenant, seq)';
 
 async function open(layout: Layout): Promise<{ fete: Fete<typeof topics>; schema: string }> {
   const schema = freshSchema('bt');
   const fete = await createFete({ topics, store: DATABASE_URL, schema, roles: ['web'], security: { auth: 'anonymous' } });
   await fete.stats(); // migrated
-  if (layout === '004 without (tenant, seq)') await adminPool().query(`DROP INDEX "${schema}".events_tenant_seq`);
+  if (layout === '004 + index (tenant, seq)') await adminPool().query(`CREATE INDEX events_tenant_seq ON "${schema}".events (tenant, seq)`);
   if (layout === 'global (pre-004)') {
     const q = adminPool();
-    await q.query(`DROP INDEX "${schema}".events_tenant_id; DROP INDEX "${schema}".events_tenant_key; DROP INDEX "${schema}".events_tenant_seq`);
+    await q.query(`DROP INDEX "${schema}".events_tenant_id; DROP INDEX "${schema}".events_tenant_key`);
     await q.query(`CREATE UNIQUE INDEX events_id ON "${schema}".events (id); CREATE UNIQUE INDEX events_key ON "${schema}".events (key) WHERE key IS NOT NULL`);
   }
   return { fete, schema };
@@ -47,8 +47,8 @@ const scenario: Scenario = {
   name: 'tenant-append',
   description: `PostgreSQL: emitMany x${EVENTS} (batches of ${BATCH}, 4 tenants, 1/4 keyed) with per-tenant unique indexes vs the pre-004 global ones`,
   async run() {
-    const [target, anchor, noSeq]: [Layout, Layout, Layout] = ['per-tenant (004)', 'global (pre-004)', '004 without (tenant, seq)'];
-    const layouts: Layout[] = [target, anchor, noSeq];
+    const [target, anchor, withSeq]: [Layout, Layout, Layout] = ['per-tenant (004)', 'global (pre-004)', '004 + index (tenant, seq)'];
+    const layouts: Layout[] = [target, anchor, withSeq];
     const best = new Map<Layout, number>();
     const all = new Map<Layout, number[]>();
     const schemas: string[] = [];
@@ -78,7 +78,7 @@ const scenario: Scenario = {
       figures,
       comparisons: [
         higherIsBetter('append events/s', best.get(target)!, best.get(anchor)!, anchor),
-        higherIsBetter('append events/s, without the replay index', best.get(noSeq)!, best.get(anchor)!, anchor),
+        higherIsBetter('append events/s, with a replay index', best.get(withSeq)!, best.get(anchor)!, anchor),
       ],
     };
   },
