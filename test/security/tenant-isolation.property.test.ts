@@ -208,7 +208,7 @@ describe('tenant isolation (property, 2,000 steps on one server)', () => {
     expect(delivered.inspector).toBeGreaterThan(0);
     // Every tenant's own exposed events reached its live SSE stream, in seq order, none missing.
     for (const { who, sse } of streams.slice(0, NAMES.length)) expect(sse.events.map((e) => e.seq)).toEqual(ownExposed(who));
-  }, 600_000);
+  }, 1_200_000); // ~570 s on the shared 2-core machine while others ran their suites
 });
 
 let all: Envelope[] = [];
