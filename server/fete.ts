@@ -11,6 +11,8 @@ import { stampAdmitted } from './ingress/stamp-headers.js';
 import { Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
+import type { Security } from './security/security.js';
+import { tenantCodec, tenantOf, validTenant } from './security/tenant.js';
 import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { InlineDispatcher } from './dispatch/inline-dispatcher.js';
@@ -56,6 +58,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
   readonly contexts = new Contexts();
   readonly log: FeteLog;
   readonly commands: CommandBus;
+  readonly security: Security;
   readonly #o: ResolvedOptions;
   readonly #store: Store | undefined;
   readonly #log: EventLog;
@@ -81,6 +84,8 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     this.#log = log;
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
+    this.contexts.register(tenantCodec);
+    this.security = o.security;
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
     this.#inline = new InlineDispatcher({ contexts: this.contexts, random: o.random, emit: (t, p, opts) => this.#emit([{ topic: t, payload: p, ...opts }]).then((r) => r[0]!), outcome });
@@ -107,7 +112,7 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead });
     this.commands = new CommandBus(
-      { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction((tx) => fn(tx as unknown as FeteTransaction<TopicCatalog>)), assertOpen: () => this.#assertOpen() },
+      { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction((tx) => fn(tx as unknown as FeteTransaction<TopicCatalog>)), assertOpen: () => this.#assertOpen(), tenantOf: (p) => o.security.tenantOf(p) },
       o.commands,
     );
     this.log = createFeteLog(log, {
@@ -186,7 +191,10 @@ class FeteServer<C extends TopicCatalog> implements Fete<C> {
 
   follow(pattern: string, options: FollowOptions = {}): AsyncIterable<FollowItem> {
     this.#assertOpen();
-    return followPattern(this.#log, pattern, options);
+    const { tenant } = options;
+    if (tenant === undefined) return followPattern(this.#log, pattern, options);
+    const only = validTenant(tenant, 'follow: tenant');
+    return followPattern(this.#log, pattern, { ...options, visible: (e) => tenantOf(e) === only });
   }
 
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle {

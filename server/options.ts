@@ -8,6 +8,8 @@ import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
 import { resolveCommandOptions } from './commands/command-options.js';
 import type { CommandOptions, ResolvedCommandOptions } from './commands/types.js';
+import { type Security, resolveSecurity } from './security/security.js';
+import type { SecurityOptions } from './security/security-options.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -91,8 +93,12 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * below what receivers accept (the client's `maxEnvelopeBytes`, the fanout's `maxPayloadBytes`),
    * or they could not decode the event. @default 1 MiB (DEFAULT_MAX_ENVELOPE_BYTES) */
   maxEnvelopeBytes?: number;
-  /** Commands and queries: tenant of a principal, result window, deadlines. @default see CommandOptions */
+  /** Commands and queries: result window, deadlines (their tenant is `security.tenant`). @default see CommandOptions */
   commands?: CommandOptions;
+  /** Authentication, authorization and tenants, for every door (`attach` and `express` use it).
+   * @default no auth: every Socket.IO connection and HTTP request is refused (see SecurityOptions) */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  security?: SecurityOptions<any>;
 }
 
 export interface ResolvedListenerOptions {
@@ -117,6 +123,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   retention: Required<RetentionOptions>;
   maxEnvelopeBytes: number;
   commands: ResolvedCommandOptions;
+  security: Security;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -175,6 +182,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     retention,
     maxEnvelopeBytes: positive('maxEnvelopeBytes', o.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES),
     commands: resolveCommandOptions(o.commands),
+    security: resolveSecurity(o.security),
   };
 }
 

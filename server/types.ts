@@ -35,8 +35,11 @@ export interface EmitOptions {
   id?: string;
   /** Deduplicates emits by this key instead of the id (sets the `idempotency-key` header). */
   idempotencyKey?: string;
-  /** String headers carried with the event (tenant, user properties...). */
+  /** String headers carried with the event (user properties...). */
   headers?: Record<string, string>;
+  /** The event's tenant (ids and idempotency keys are unique per tenant; only the tenant's
+   * principals receive it). @default the current tenant: a listener's event's, or the default '' */
+  tenant?: string;
 }
 
 
