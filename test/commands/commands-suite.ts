@@ -156,7 +156,7 @@ export function commandTests(h: Harness): void {
 
     it('command ids are per tenant: the same id in two tenants runs twice, once in each', async () => {
       // The tenant is the fete's one tenant hook (security.tenant), the same for events and commands.
-      const { fete } = await h.open({ security: { tenant: (p: { tenant: string }) => p.tenant } });
+      const { fete } = await h.open({ security: { tenant: (p: { tenant?: string } | undefined) => p?.tenant } });
       const ran: string[] = [];
       fete.handle(placeOrder, (_input, ctx) => {
         ran.push(ctx.tenant);
