@@ -1,7 +1,11 @@
 // With the default options and no `auth`, every door refuses an anonymous caller: the Socket.IO
-// handshake, HTTP emit, the SSE stream, the inspector and the metrics (commands have no door yet).
+// handshake (and with it the socket's `cmd` packet), HTTP emit, the SSE stream, HTTP commands and
+// queries, the inspector and the metrics.
 // Regression for the README wiring that left HTTP open while the socket demanded a token.
 import { afterEach, describe, expect, it } from 'vitest';
+import { createFete } from '../../server/index.js';
+import { uuidv7 } from '../../shared/index.js';
+import { commands } from '../commands/commands-fixtures.js';
 import { RawClient } from '../realtime/support.js';
 import { bearer, postEmit, sharePGlite, startSecureServer, users, type SecureServer } from './support/secure-server.js';
 
@@ -51,6 +55,23 @@ describe('no auth configured: every door is closed', () => {
     }
   });
 
+  it('refuses HTTP commands and queries with 401 and runs nothing, even when authorize.command allows everything', async () => {
+    const s = await server({ authorize: { command: () => true } });
+    let ran = 0;
+    s.fete.handle(commands.place, () => ({ orderId: `o${++ran}`, number: 1, at: new Date(0) }));
+    s.fete.handle(commands.list, () => {
+      ran++;
+      return [];
+    });
+    const json = { 'content-type': 'application/json', ...bearer('alice') };
+    const placed = await fetch(`${s.api}/commands/orders.place`, { method: 'POST', headers: json, body: JSON.stringify({ id: uuidv7(), input: { sku: 'tea', qty: 1 } }) });
+    expect(placed.status).toBe(401);
+    expect(await placed.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    const queried = await fetch(`${s.api}/queries/orders.list?input=${encodeURIComponent('{}')}`, { headers: bearer('alice') });
+    expect(queried.status).toBe(401);
+    expect(ran).toBe(0);
+  });
+
   it('keeps the inspector off (404) by default, and refuses an anonymous caller (401) even when enabled', async () => {
     const off = await server(undefined);
     expect((await fetch(`${off.api}/inspector/events?after=0`)).status).toBe(404);
@@ -92,5 +113,9 @@ describe("auth: 'anonymous' opens the doors only when said explicitly", () => {
     const s = await server({ auth: ({ credentials }) => (credentials.token === 'alice' ? users.alice : undefined) });
     expect(() => s.fete.express({ auth: () => 'x' } as never)).toThrow(/moved to createFete/);
     expect(() => s.fete.attach(s.http, { authorize: {} } as never)).toThrow(/moved to createFete/);
+  });
+
+  it('refuses a second tenant hook: commands take security.tenant, so commands.tenant is an INVALID_OPTIONS', async () => {
+    await expect(createFete({ topics: {}, store: 'memory', commands: { tenant: () => 'x' } as never })).rejects.toThrow(/security: \{ tenant \}/);
   });
 });
