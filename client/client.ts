@@ -14,6 +14,8 @@ import {
   type Envelope,
   type EnvelopeOf,
   type InputOf,
+  type ClientEmitTopicsOf,
+  type ExposedCatalog,
   type PatternEvent,
   type TopicCatalog,
   type TopicsOf,
@@ -103,18 +105,20 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   readonly status: ClientStatus;
   readonly outbox: OutboxView;
   /** Subscribes to the events whose subject matches `pattern`; the handler's event is the union of
-   * the catalogue topics the pattern can match. Throws InvalidPatternError, or CLOSED. */
+   * the catalogue topics the pattern can match among those the server sends to browsers
+   * (presentation topics and topics declared `expose: true`). Throws InvalidPatternError, or
+   * CLOSED; the server refuses (FORBIDDEN) a pattern that matches no exposed topic. */
   subscribe<const P extends string>(
-    pattern: CheckedPattern<C, P>,
-    handler: SubscriptionHandler<PatternEvent<C, P>>,
+    pattern: CheckedPattern<ExposedCatalog<C>, P>,
+    handler: SubscriptionHandler<PatternEvent<ExposedCatalog<C>, P>>,
     options?: SubscribeOptions,
-  ): ClientSubscription<PatternEvent<C, P>>;
+  ): ClientSubscription<PatternEvent<ExposedCatalog<C>, P>>;
   /** Without a handler: consume with `for await (const ev of sub)`. */
-  subscribe<const P extends string>(pattern: CheckedPattern<C, P>, options?: SubscribeOptions): ClientSubscription<PatternEvent<C, P>>;
+  subscribe<const P extends string>(pattern: CheckedPattern<ExposedCatalog<C>, P>, options?: SubscribeOptions): ClientSubscription<PatternEvent<ExposedCatalog<C>, P>>;
   /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */
-  emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitReceipt<EnvelopeOf<T>>>;
+  emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitReceipt<EnvelopeOf<T>>>;
   /** Runs a command on the server and resolves with its output. The call keeps one id (`options.id`
    * or a new one) across resends after a lost connection, so the server runs it at most once.
    * Rejects INVALID_PAYLOAD / TOO_LARGE (input), FORBIDDEN, NO_HANDLER, REJECTED (`details.reason`),
@@ -228,7 +232,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     return this.#router.subscribe(pattern, handler as SubscriptionHandler<unknown> | undefined, options) as ClientSubscription<never>;
   }
 
-  async emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options: EmitOptions = {}): Promise<EmitReceipt<EnvelopeOf<T>>> {
+  async emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options: EmitOptions = {}): Promise<EmitReceipt<EnvelopeOf<T>>> {
     if (this.#closing !== undefined) throw new FeteError('CLOSED', 'the client is closed');
     const name: unknown = (topic as { name?: unknown } | null)?.name;
     const known = typeof name === 'string' ? topicByName(this.#o.topics, name) : undefined;

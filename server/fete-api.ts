@@ -16,6 +16,7 @@ import type { ExpressOptions, FeteRouter } from './http/index.js';
 import type { FollowItem } from './log/follow.js';
 import type { ListenerOptions } from './options.js';
 import type { PruneReport } from './retention-job.js';
+import type { Security } from './security/security.js';
 import type {
   DeadLetter,
   DeadLetterQuery,
@@ -38,6 +39,9 @@ export interface FollowOptions {
   /** 'latest' (only new events), 'earliest' (the whole retained log), or a cursor (`page.cursor`
    * of an earlier page; a bare seq is a seq of this log). @default 'latest' */
   from?: SubscribeFrom;
+  /** Only this tenant's events ('' is the default tenant), as a browser of that tenant would get
+   * them (security/tenant.ts). @default every tenant (server code is trusted) */
+  tenant?: string;
   /** Ends the iteration (it returns). */
   signal?: AbortSignal;
 }
@@ -66,6 +70,8 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   readonly contexts: ContextRegistry;
   /** Reads and tails of the log, for the fanout and HTTP layers. @internal */
   readonly log: FeteLog;
+  /** The resolved `security` option, shared by every door (`attach`, `express`). @internal */
+  readonly security: Security;
   /**
    * Follows the log for `pattern` (server-side consumers: projections, webhooks): event pages in
    * seq order, then live, forever, with a gap notice wherever the log cannot cover the resume

@@ -11,6 +11,8 @@ import { stampAdmitted } from './ingress/stamp-headers.js';
 import { Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
+import type { Security } from './security/security.js';
+import { tenantCodec, tenantOf, validTenant } from './security/tenant.js';
 import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { type AttemptEmits, InlineDispatcher } from './dispatch/inline-dispatcher.js';
@@ -72,6 +74,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly contexts = new Contexts();
   readonly log: FeteLog;
   readonly commands: CommandBus;
+  readonly security: Security;
   readonly #o: ResolvedOptions;
   readonly #store: Store | undefined;
   readonly #log: EventLog;
@@ -103,6 +106,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     this.#log = log;
     this.contexts.register(principalCodec);
     this.contexts.register(traceCodec);
+    this.contexts.register(tenantCodec);
+    this.security = o.security;
     this.#registry = new Registry(o.topics, o.listenerDefaults, o.dispatch);
     this.#logs = new LogEvents(o.logger);
     this.#outage = new StoreOutage(this.#logs);
@@ -179,7 +184,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead, orphanAfterMs: o.listeners.orphanAfterMs });
     this.commands = new CommandBus(
-      { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction((tx) => fn(tx as unknown as FeteTransaction<TopicCatalog>)), assertOpen: () => this.#assertOpen() },
+      { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction((tx) => fn(tx as unknown as FeteTransaction<TopicCatalog>)), assertOpen: () => this.#assertOpen(), tenantOf: (p) => o.security.tenantOf(p) },
       o.commands,
     );
     this.log = createFeteLog(log, {
@@ -341,7 +346,10 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   follow(pattern: string, options: FollowOptions = {}): AsyncIterable<FollowItem> {
     this.#assertOpen();
-    return followPattern(this.#log, pattern, options);
+    const { tenant } = options;
+    if (tenant === undefined) return followPattern(this.#log, pattern, options);
+    const only = validTenant(tenant, 'follow: tenant');
+    return followPattern(this.#log, pattern, { ...options, visible: (e) => tenantOf(e) === only });
   }
 
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle {

@@ -32,6 +32,8 @@ export { backoffDelay, type Backoff, type BackoffOptions } from './dispatch/back
 export type { ContextCodec, ContextRegistry } from './context/context-registry.js';
 export { currentPrincipal, runAs, type Principal } from './context/principal.js';
 export { currentTraceparent, nextTraceparent, withTraceparent } from './context/trace.js';
+export type { Auth, AuthRequest, Authorize, Door, SecurityOptions } from './security/security-options.js';
+export { currentTenant, runInTenant, DEFAULT_TENANT } from './security/tenant.js';
 export type { Driver, DriverKind, QueryResult, Queryable, TxHandle } from './store/driver.js';
 export type {
   AppendOutcome,
@@ -72,8 +74,8 @@ export {
   createExpressMiddleware,
   type ExpressOptions,
   type FeteRouter,
-  type HttpAuth,
   type HttpTarget,
+  type InspectorOptions,
   type RequestGuard,
   type StreamOptions,
 } from './http/index.js';

@@ -9,6 +9,8 @@ import type { RetentionOptions } from './retention-job.js';
 import { resolveCommandOptions } from './commands/command-options.js';
 import type { CommandOptions, ResolvedCommandOptions } from './commands/types.js';
 import { type FeteLogger, type LoggerOption, resolveLogger } from './logger.js';
+import { type Security, resolveSecurity } from './security/security.js';
+import type { SecurityOptions } from './security/security-options.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -118,7 +120,7 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * below what receivers accept (the client's `maxEnvelopeBytes`, the fanout's `maxPayloadBytes`),
    * or they could not decode the event. @default 1 MiB (DEFAULT_MAX_ENVELOPE_BYTES) */
   maxEnvelopeBytes?: number;
-  /** Commands and queries: tenant of a principal, result window, deadlines. @default see CommandOptions */
+  /** Commands and queries: result window, deadlines (their tenant is `security.tenant`). @default see CommandOptions */
   commands?: CommandOptions;
   /** Heartbeats and orphan detection of durable listeners. @default see ListenersOptions */
   listeners?: ListenersOptions;
@@ -127,6 +129,10 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * or `false` for none. Each kind is rate-limited (a burst of 10, then 1 a second).
    * @default warnings and errors to stderr, one line each */
   logger?: FeteLogger | false;
+  /** Authentication, authorization and tenants, for every door (`attach` and `express` use it).
+   * @default no auth: every Socket.IO connection and HTTP request is refused (see SecurityOptions) */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  security?: SecurityOptions<any>;
 }
 
 export interface ResolvedListenerOptions {
@@ -155,6 +161,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   commands: ResolvedCommandOptions;
   listeners: Required<ListenersOptions>;
   logger: FeteLogger;
+  security: Security;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -226,6 +233,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     maxEnvelopeBytes: positive('maxEnvelopeBytes', o.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES),
     commands: resolveCommandOptions(o.commands),
     logger: resolveLogger(o.logger as LoggerOption),
+    security: resolveSecurity(o.security),
   };
 }
 

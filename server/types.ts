@@ -35,7 +35,7 @@ export interface EmitOptions {
   id?: string;
   /** Deduplicates emits by this key instead of the id (sets the `idempotency-key` header). */
   idempotencyKey?: string;
-  /** String headers carried with the event (tenant, user properties...). */
+  /** String headers carried with the event (user properties...). */
   headers?: Record<string, string>;
   /** Durable deliveries of this event become claimable this many ms after the emit (the event
    * itself is in the log at once: browsers see it if its topic is exposed). Not with `runAt`.
@@ -47,6 +47,9 @@ export interface EmitOptions {
   /** The event's ordering key for every durable listener that has no `orderBy` of its own:
    * deliveries with the same key run one at a time, in seq order (see ListenerOptions.orderBy). */
   orderKey?: string;
+  /** The event's tenant (ids and idempotency keys are unique per tenant; only the tenant's
+   * principals receive it). @default the current tenant: a listener's event's, or the default '' */
+  tenant?: string;
 }
 
 

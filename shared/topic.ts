@@ -23,6 +23,10 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = StandardS
   kind: TopicKind;
   /** Browsers may emit this topic (after auth and schema). Never allowed for presentation. @default false */
   clientEmit?: boolean;
+  /** Events of this topic may be sent to browsers (Socket.IO, SSE) although it is not a
+   * presentation topic: declare it on a domain or integration topic whose payload is safe to show.
+   * Presentation topics are always exposed. @default false */
+  expose?: boolean;
   /** Replay window of the log for this topic. @default unbounded */
   retention?: Retention;
 }
@@ -35,13 +39,23 @@ export type SubjectOfTemplate<T extends string> = T extends `${infer Head}{${str
   ? `${Head}${string}${SubjectOfTemplate<Rest>}`
   : T;
 
+/** What a topic declares about browsers, kept in its type so that the client's `subscribe` and
+ * `emit` only type what the server will allow (a wide `boolean` when not known at compile time). */
+export interface TopicFlags {
+  kind: TopicKind;
+  clientEmit: boolean;
+  expose: boolean;
+}
+
 /** A declared topic. `TPayload` is what listeners receive (schema output); `TInput` what emit takes. */
-export interface Topic<TPayload = unknown, TTemplate extends string = string, TInput = TPayload> {
+export interface Topic<TPayload = unknown, TTemplate extends string = string, TInput = TPayload, TFlags extends TopicFlags = TopicFlags> {
   /** The template is the topic's name on the wire and in storage. */
   readonly name: TTemplate;
   readonly template: TTemplate;
-  readonly kind: TopicKind;
-  readonly clientEmit: boolean;
+  readonly kind: TFlags['kind'];
+  readonly clientEmit: TFlags['clientEmit'];
+  /** Sent to browsers: true for presentation topics and topics declared `expose: true`. */
+  readonly expose: TFlags['expose'];
   readonly retention: Retention | undefined;
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   readonly params: readonly string[];
@@ -53,6 +67,18 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTopic = Topic<any, string, any>;
+/** The flags `defineTopic` records from its options: presentation topics are always exposed. */
+export type FlagsOf<K extends TopicKind, CE extends boolean, X extends boolean> = {
+  kind: K;
+  clientEmit: CE;
+  expose: K extends 'presentation' ? true : X;
+};
+/** Topics a browser may receive (not known to be unexposed). */
+export type ExposedTopicsOf<C extends TopicCatalog> = { [K in keyof C]: C[K]['expose'] extends false ? never : C[K] }[keyof C];
+/** The catalogue restricted to the topics a browser may receive. */
+export type ExposedCatalog<C extends TopicCatalog> = { [K in keyof C as C[K]['expose'] extends false ? never : K]: C[K] };
+/** Topics a browser may emit (not known to lack `clientEmit`). */
+export type ClientEmitTopicsOf<C extends TopicCatalog> = { [K in keyof C]: C[K]['clientEmit'] extends false ? never : C[K] }[keyof C];
 export type TopicCatalog = Readonly<Record<string, AnyTopic>>;
 export type PayloadOf<T> = T extends Topic<infer P, string, unknown> ? P : never;
 export type InputOf<T> = T extends Topic<unknown, string, infer I> ? I : never;
@@ -87,19 +113,30 @@ type SchemaCheck<T extends string, S> = [S] extends [StandardSchemaV1] ? ParamsC
 /**
  * Declares a topic: `template` is its name and subject shape (`orders.{orderId}.status`, each
  * `{param}` one token filled from the payload field of that name); `options.kind` is required,
- * `options.schema` (any Standard Schema) types and validates the payload. Throws INVALID_TOPIC for
- * a bad template, kind, schema or retention, and a presentation topic with `clientEmit`.
+ * `options.schema` (any Standard Schema) types and validates the payload; `clientEmit` and
+ * `expose` are kept as literal types (the client's emit and subscribe are typed by them). One
+ * signature, not overloads: TypeScript 7 shows only the last overload's error. Throws
+ * INVALID_TOPIC for a bad template, kind, schema or retention, and a presentation topic with
+ * `clientEmit`.
  */
-export function defineTopic<const T extends string, S extends StandardSchemaV1 | undefined = undefined, P = DefaultPayload<T>>(
+export function defineTopic<
+  const T extends string,
+  S extends StandardSchemaV1 | undefined = undefined,
+  P = DefaultPayload<T>,
+  K extends TopicKind = TopicKind,
+  CE extends boolean = false,
+  X extends boolean = false,
+>(
   template: T,
-  options: TopicOptions<S> & { schema?: S & SchemaCheck<T, S> },
-): Topic<PayloadFor<S, P>, T, InputFor<S, P>>;
+  options: TopicOptions<S> & { schema?: S & SchemaCheck<T, S>; kind: K; clientEmit?: CE; expose?: X },
+): Topic<PayloadFor<S, P>, T, InputFor<S, P>, NoInfer<FlagsOf<K, CE, X>>>;
 export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   const bad = (m: string) => new FeteError('INVALID_TOPIC', `topic "${template}": ${m}`, { details: { template } });
   if (typeof template !== 'string' || template.length === 0) throw bad('template must be a non-empty string');
   if (!options || !TOPIC_KINDS.includes(options.kind)) throw bad(`kind must be one of ${TOPIC_KINDS.join(', ')}`);
   if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function')
     throw bad('schema must implement Standard Schema (`~standard.validate`)');
+  if (options.expose !== undefined && typeof options.expose !== 'boolean') throw bad('expose must be a boolean');
   if (options.kind === 'presentation' && options.clientEmit)
     throw bad('presentation topics are output only; clientEmit is not allowed');
   const tokens = template.split('.');
@@ -134,6 +171,7 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
     template,
     kind: options.kind,
     clientEmit: options.clientEmit ?? false,
+    expose: options.kind === 'presentation' || options.expose === true,
     retention: retention ? Object.freeze({ ...retention }) : undefined,
     schema: options.schema,
     params: Object.freeze(params),

@@ -46,7 +46,8 @@ if (impl === 'plain') {
     io.close();
   };
 } else {
-  const fete = await createFete({ topics, store: impl === 'fete-pg' ? url : 'memory', schema, roles: ['web'] });
+  // The benchmark's subscribers are anonymous (as the plain Socket.IO anchor's are).
+  const fete = await createFete({ topics, store: impl === 'fete-pg' ? url : 'memory', schema, roles: ['web'], security: { auth: 'anonymous' } });
   fete.attach(http);
   await fete.start();
   emitOne = (payload) => fete.emit(topics.orderStatus, payload);

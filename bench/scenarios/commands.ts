@@ -88,11 +88,11 @@ const scenario: Scenario = {
   async run() {
     const url = process.env.FETE_TEST_DATABASE_URL;
     const schema = `bench_cmd_${process.pid}`;
-    const fete: Fete<typeof topics> = await createFete({ topics, store: url ?? 'memory', schema });
+    const fete: Fete<typeof topics> = await createFete({ topics, store: url ?? 'memory', schema, security: { auth: 'anonymous', authorize: { command: () => true } } });
     fete.handle(noop, (input) => ({ n: input.n }));
     await fete.start();
     const feteHttp = createServer();
-    fete.attach(feteHttp, { authorize: { command: () => true } });
+    fete.attach(feteHttp);
     const feteUrl = await listen(feteHttp);
 
     // The anchors: one Socket.IO server, two handlers.

@@ -1,6 +1,5 @@
 // server.ts: Express + fete on one HTTP server. Run it with main.ts; tests call startServer().
 import { createServer } from 'node:http';
-import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import { createFete, type StoreOption } from 'fete/server';
 import { topics } from './topics.js';
@@ -12,10 +11,19 @@ interface User {
 // UNAUTHORIZED on the socket handshake.
 const users: Record<string, User> = { 'token-alice': { id: 'alice' } };
 const userOf = (token: unknown): User | undefined => (typeof token === 'string' ? users[token] : undefined);
-const bearer = (req: IncomingMessage) => req.headers.authorization?.replace(/^Bearer /, '');
 
 export async function startServer(port = 3000, store: StoreOption = { pglite: './.fete/data' }) {
-  const fete = await createFete({ topics, store }); // store: 'postgres://…' in production
+  const fete = await createFete({
+    topics,
+    store, // 'postgres://…' in production
+    // One security config for every door (Socket.IO, HTTP emit, SSE, inspector, metrics). `token` is
+    // the socket client's `auth: { token }` or an HTTP `Authorization: Bearer <token>` header.
+    security: {
+      auth: ({ credentials }) => userOf(credentials.token),
+      // Browsers may emit only orderCreated; everyone signed in may subscribe (to exposed topics).
+      authorize: { emit: (_user, topic) => topic.name === topics.orderCreated.name },
+    },
+  });
 
   // The listener's table lives in fete's store, so its writes commit with the delivery (ctx.tx).
   await fete.transaction(async (tx) => {
@@ -26,13 +34,11 @@ export async function startServer(port = 3000, store: StoreOption = { pglite: '.
     await ctx.emit(topics.orderStatus, { orderId: order.orderId, status: 'paid' });
   }, { retries: 5, timeoutMs: 10_000 }); // both writes commit with the completion, once
 
-  // Browsers may emit only orderCreated; everyone signed in may subscribe.
-  const authorize = { emit: (_user: User, topic: { name: string }) => topic.name === topics.orderCreated.name };
   const app = express();
-  // POST /fete/emit, GET /fete/stream (SSE), /fete/health, /fete/metrics, /fete/inspector
-  app.use('/fete', fete.express({ auth: (req) => userOf(bearer(req)), authorize }));
+  // POST /fete/emit, GET /fete/stream (SSE), /fete/health (inspector and metrics: off unless enabled)
+  app.use('/fete', fete.express());
   const http = createServer(app);
-  fete.attach(http, { auth: (handshake) => userOf(handshake.token), authorize }); // Socket.IO on /fete
+  fete.attach(http); // Socket.IO on /fete
   await fete.start(); // runs the durable listeners in this process: without it nothing is handled
   await new Promise<void>((resolve) => http.listen(port, resolve));
 

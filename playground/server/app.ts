@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { createFete, type AttachOptions, type FanoutAuthorize, type StoreOption } from 'fete/server';
+import { createFete, type Authorize, type StoreOption } from 'fete/server';
 import { topics } from '../shared/catalog.js';
 import { createFulfilmentTable, listFulfilments, registerFulfilment } from './fulfilment.js';
 
@@ -30,28 +30,37 @@ export interface Playground {
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const built = fileURLToPath(new URL('../../dist/playground', import.meta.url));
 
-// Browsers may emit only what the catalogue marks clientEmit (fete checks that too) and, here,
-// only new orders; anyone may subscribe. A real app would look at the principal `auth` returned.
-const authorize: FanoutAuthorize = {
+// Security, said out loud. The playground is a local demo with no users: `auth: 'anonymous'` lets
+// every visitor in (without it fete refuses every caller). Browsers may emit only what the
+// catalogue marks clientEmit (fete checks that too) and, here, only new orders; anyone may
+// subscribe, and receives only what the catalogue exposes (orders' status, and the orders
+// themselves, declared `expose: true`). A real app gives `auth` (and `tenant`) and looks at the
+// principal in these hooks.
+const authorize: Authorize = {
   emit: (_principal, topic) => topic.name === topics.orderCreated.name,
   subscribe: () => true,
 };
 
 export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
-  const fete = await createFete({ topics, ...(options.store === undefined ? {} : { store: options.store }) });
+  const fete = await createFete({
+    topics,
+    security: { auth: 'anonymous', authorize },
+    ...(options.store === undefined ? {} : { store: options.store }),
+  });
   await createFulfilmentTable(fete);
   registerFulfilment(fete);
 
   const app = express();
-  const router = fete.express({ authorize, inspector: true });
+  // The inspector panel is part of the demo, so it is open to the (anonymous) visitor; metrics stay
+  // off. In a real app: `inspector: { authorize: (user) => user.isOps }`.
+  const router = fete.express({ inspector: { authorize: () => true } });
   app.use('/fete', router);
   app.get('/api/fulfilments', async (_req, res) => {
     res.json({ fulfilments: await listFulfilments(fete) });
   });
 
   const http = createServer(app);
-  const attach: AttachOptions = { authorize };
-  const fanout = fete.attach(http, attach);
+  const fanout = fete.attach(http);
 
   let closeVite = async () => {};
   if (options.dev) {

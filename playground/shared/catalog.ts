@@ -11,10 +11,13 @@ export const ORDER_STATUSES = ['processing', 'retrying', 'confirmed', 'dead-lett
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export const topics = defineTopics({
-  /** A customer placed an order: emitted by the browser (through its outbox), handled durably. */
+  /** A customer placed an order: emitted by the browser (through its outbox), handled durably.
+   * Exposed: the page shows the orders back (the demo has one anonymous user; a multi-user app
+   * would give `tenant` so that each sees only its own). */
   orderCreated: defineTopic('orders.{orderId}.created', {
     kind: 'domain',
     clientEmit: true,
+    expose: true,
     schema: z.object({
       orderId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ only'),
       item: z.string().trim().min(1).max(60),

@@ -33,6 +33,8 @@ export interface CommandBusHost {
   readonly roles: readonly Role[];
   transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>) => Promise<R>): Promise<R>;
   assertOpen(): void;
+  /** The tenant of a principal: the fete's one `security.tenant` hook (security/security.ts). */
+  tenantOf(principal: unknown): string;
 }
 
 export interface Registration {
@@ -211,15 +213,7 @@ export class CommandBus {
   }
 
   #tenantOf(principal: unknown): string {
-    let t: string | undefined;
-    try {
-      t = this.#o.tenant(principal);
-    } catch (err) {
-      throw FeteError.from(err, 'INTERNAL');
-    }
-    if (t === undefined || t === null) return '';
-    if (typeof t !== 'string') throw new FeteError('INTERNAL', 'commands.tenant must return a string or undefined');
-    return t;
+    return this.#host.tenantOf(principal);
   }
 
   /** Old results are deleted at most once a minute, by whichever call comes along. */

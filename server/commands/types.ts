@@ -69,14 +69,11 @@ export interface ExecuteOptions {
   id?: string;
   /** Who calls. @default the current principal (`runAs`), or undefined */
   principal?: unknown;
-  /** The tenant. @default `commands.tenant(principal)` */
+  /** The tenant. @default `security.tenant(principal)` (createFete's one security config) */
   tenant?: string;
 }
 
 export interface CommandOptions {
-  /** The tenant of a principal: command results are recorded and looked up per tenant, so one
-   * tenant's command id never answers another's. @default `principal.tenant` when it is a string, else '' */
-  tenant?: (principal: unknown) => string | undefined;
   /** How long the result of a command id is kept for retries, in ms. @default 86_400_000 (a day) */
   resultTtlMs?: number;
   /** Default handler deadline, in ms. @default 30_000 */

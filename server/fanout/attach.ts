@@ -1,5 +1,6 @@
 // `fete.attach(httpServer, options)`: mounts Socket.IO on the app's HTTP server, authenticates
-// each handshake on the `/fete` namespace, and gives every connection a SocketSession fed by this
+// each handshake on the `/fete` namespace through the fete's one security config (no `auth`
+// configured: every handshake is refused), and gives every connection a SocketSession fed by this
 // process's tail of the log. Socket.IO's connection state recovery is not used: the client
 // resubscribes from its cursors after every connect, and the log replays what it missed.
 import type { Server as HttpServer } from 'node:http';
@@ -8,6 +9,7 @@ import createDebug from 'debug';
 import { Server } from 'socket.io';
 import { describeThrown, keepableCause } from '../../shared/describe-thrown.js';
 import { FETE_NAMESPACE, FeteError, isFeteError } from '../../shared/index.js';
+import type { Caller } from '../security/security.js';
 import type { ClientEmitTarget } from './client-emit.js';
 import { FanoutCore, resolveFanoutOptions } from './fanout-core.js';
 import { SocketSession } from './socket-session.js';
@@ -35,7 +37,7 @@ export function attachFanout<P>(
   options: AttachOptions<P> = {},
   logs?: LogEvents,
 ): FanoutHandle {
-  const resolved = resolveFanoutOptions(options as AttachOptions<never>);
+  const resolved = resolveFanoutOptions(options as AttachOptions<never>, fete.security);
   const io = new Server(httpServer, {
     maxHttpBufferSize: frameLimit(resolved.maxPayloadBytes),
     ...options.serverOptions,
@@ -46,24 +48,24 @@ export function attachFanout<P>(
   // `local`: with a cluster adapter (Redis...) the packet still goes to this server's sockets only;
   // every server routes the log to its own sockets.
   const core = new FanoutCore(fete, resolved, (socketIds, event, packet) => nsp.local.to(socketIds).emit(event, packet as never));
-  const principals = new WeakMap<object, unknown>();
-  const auth = options.auth;
+  const callers = new WeakMap<object, Caller>();
+  const security = fete.security;
 
   nsp.use((socket, next) => {
-    if (auth === undefined) return next();
-    const handshakeAuth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    const credentials = socket.handshake.auth;
     Promise.resolve()
-      .then(() => auth(handshakeAuth, socket.request))
-      .then(
-        (principal) => {
-          if (principal === undefined || principal === null || (principal as unknown) === false) throw new FeteError('UNAUTHORIZED', 'not authenticated');
-          principals.set(socket, principal);
-          next();
-        },
-        (err: unknown) => {
-          throw err;
-        },
+      .then(() =>
+        security.authenticate({
+          door: 'socket',
+          credentials: credentials !== null && typeof credentials === 'object' ? (credentials as Record<string, unknown>) : {},
+          headers: socket.request.headers,
+          request: socket.request,
+        }),
       )
+      .then((caller) => {
+        callers.set(socket, caller);
+        next();
+      })
       .catch((err: unknown) => {
         core.counters.refusedConnections++;
         debug('refused socket %s: %s', socket.id, describeThrown(err, { stack: false }));
@@ -74,7 +76,7 @@ export function attachFanout<P>(
   });
 
   nsp.on('connection', (socket) => {
-    const session = new SocketSession(core, socket, principals.get(socket));
+    const session = new SocketSession(core, socket, callers.get(socket)!);
     core.sessionOpened(session);
   });
 

@@ -5,6 +5,8 @@
 import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
 import { runAs } from '../context/principal.js';
 import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
+import type { Security } from '../security/security.js';
+import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';
 import type { ClientEmitContext } from './types.js';
 
@@ -15,6 +17,7 @@ export { allowed };
 export interface ClientEmitTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
+  readonly security: Security;
 }
 
 /** A FeteError as a wire error; unexpected failures keep their code but not their internals. */
@@ -43,7 +46,7 @@ function idOf(encoded: unknown, framed: string | undefined): string | null {
 }
 
 /**
- * Applies a batch of untrusted encoded envelopes from `ctx.principal`, in order. Each item is
+ * Applies a batch of untrusted encoded envelopes from `ctx.caller`, in order. Each item is
  * accepted (with its seq), a duplicate (with the original seq; dedupe by envelope id or
  * idempotency key) or rejected with a code. After a retryable failure (an authorize hook that
  * threw, the store down) the rest of the batch is not applied and gets the same error, so the
@@ -71,9 +74,11 @@ export async function applyClientEmits(target: ClientEmitTarget, ctx: ClientEmit
   }
   if (admitted.length > 0) {
     try {
-      // The sender is the current principal while appending: the principal codec records it in
-      // the event's context and `actor` header (client-set actor and tenant headers are dropped).
-      const outcomes = await runAs(ctx.principal, () => target.log.append(admitted));
+      // The sender is the current principal and tenant while appending: the principal codec
+      // records it in the event's context and `actor` header, the tenant codec stamps the
+      // `tenant` header (client-set actor and tenant headers are dropped: client-headers.ts).
+      const { principal, tenant } = ctx.caller;
+      const outcomes = await runAs(principal, () => runInTenant(tenant, () => target.log.append(admitted)));
       const seen = new Map<string, number>();
       outcomes.forEach((o, k) => {
         const slot = slots[k]!;

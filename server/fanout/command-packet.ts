@@ -15,6 +15,7 @@ import {
 } from '../../shared/index.js';
 import type { CommandBus } from '../commands/command-bus.js';
 import { allowed, toWireError } from './client-emit.js';
+import type { Caller } from '../security/security.js';
 import type { FanoutAuthorize } from './types.js';
 
 /** The part of a fete the doors need for commands (any `Fete<C>` fits). */
@@ -23,7 +24,8 @@ export interface CommandTarget {
 }
 
 export interface CommandCaller {
-  principal: unknown;
+  /** Who calls, as the door authenticated it (security/security.ts): principal and tenant. */
+  caller: Caller;
   authorize: FanoutAuthorize<unknown> | undefined;
   /** Largest encoded input accepted, in UTF-8 bytes. @default 1 MiB */
   maxPayloadBytes?: number | undefined;
@@ -61,11 +63,12 @@ export async function callFromClient(
     name: call.name,
     input,
     id: kind === 'command' ? (call.id as string) : undefined,
-    principal: caller.principal,
+    principal: caller.caller.principal,
+    tenant: caller.caller.tenant,
     // Deny by default: a browser runs only what the app's hook allows, judged on the validated input.
     authorize: async (name, validated) => {
       if (!hook) throw new FeteError('FORBIDDEN', `no authorize.command hook: browser ${kind}s are denied`);
-      await allowed(() => hook(caller.principal, name, validated, kind), `${kind} "${name}"`);
+      await allowed(() => hook(caller.caller.principal, name, validated, kind), `${kind} "${name}"`);
     },
   });
 }

@@ -3,11 +3,13 @@
 // tail routes is matched once against the index and serialized once; the events the tail routes
 // together are sent together, and every group of live subscriptions with the same sid that takes
 // the same events gets one packet, framed once (see #route and #flush).
-import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope, type EvPacket, type EvsPacket, PatternIndex, type WireEnvelope } from '../../shared/index.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, FeteError, type Envelope, type EvPacket, type EvsPacket, PatternIndex, type WireEnvelope } from '../../shared/index.js';
 import { type FollowFrom, type Start, resolveStart } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
 import type { ClientEmitTarget } from './client-emit.js';
+import { type Exposure, exposureOf } from '../security/exposure.js';
+import type { Security } from '../security/security.js';
 import { LogTail } from './log-tail.js';
 import { sendingEvents } from './packet-events.js';
 import type { Subscription } from './subscription.js';
@@ -23,14 +25,17 @@ export interface ResolvedFanoutOptions {
   readPageSize: number;
 }
 
-export function resolveFanoutOptions(o: AttachOptions<never>): ResolvedFanoutOptions {
+export function resolveFanoutOptions(o: AttachOptions<never>, security: Security): ResolvedFanoutOptions {
+  // Left over from when attach took its own auth: refused loudly rather than silently ignored.
+  for (const k of ['auth', 'authorize'] as const)
+    if (k in (o as object)) throw new FeteError('INVALID_OPTIONS', `attach: ${k} moved to createFete({ security: { ${k} } }), shared by every door`);
   const positive = (name: string, v: number | undefined, d: number) => {
     const n = v ?? d;
     if (!Number.isFinite(n) || n < 1) throw new TypeError(`attach: ${name} must be a number >= 1, got ${String(v)}`);
     return n;
   };
   return {
-    authorize: o.authorize as FanoutAuthorize | undefined,
+    authorize: security.authorize,
     maxPayloadBytes: positive('maxPayloadBytes', o.maxPayloadBytes, DEFAULT_MAX_ENVELOPE_BYTES),
     maxBufferedEvents: positive('maxBufferedEvents', o.maxBufferedEvents, 1000),
     pollIntervalMs: positive('pollIntervalMs', o.pollIntervalMs, 1000),
@@ -60,6 +65,8 @@ export class FanoutCore {
   readonly fete: ClientEmitTarget;
   readonly log: FeteLog;
   readonly options: ResolvedFanoutOptions;
+  /** What may leave for a browser (exposed topics, the caller's tenant): see security/exposure.ts. */
+  readonly exposure: Exposure;
   readonly tail: LogTail;
   readonly counters: Counters = countersOnly(zeroFanoutStats());
   readonly #index = new PatternIndex<Subscription>();
@@ -76,6 +83,7 @@ export class FanoutCore {
     this.fete = fete;
     this.log = fete.log;
     this.options = options;
+    this.exposure = exposureOf(fete.topics);
     this.#broadcast = broadcast;
     this.tail = new LogTail(fete.log, { pollIntervalMs: options.pollIntervalMs, pageSize: options.readPageSize, route: (e) => this.#route(e), routed: () => this.flush() });
   }
@@ -87,13 +95,15 @@ export class FanoutCore {
    */
   #route(e: Envelope): void {
     this.counters.eventsRouted++;
+    // Events of topics that never leave the server are not even matched (and never serialized).
+    if (!this.exposure.exposes(e.topic)) return;
     const subs = this.#index.match(e.subject);
     if (subs.length === 0) return;
     const wire = wireForBrowser(e);
     const seq = e.seq!;
     let index = -1;
     for (const sub of subs) {
-      if (!sub.take(seq, wire)) continue;
+      if (!sub.visible(e) || !sub.take(seq, wire)) continue;
       if (index < 0) index = this.#batch.push(wire) - 1;
       const taken = this.#taken.get(sub);
       if (taken) taken.push(index);

@@ -13,6 +13,7 @@ import {
   validatePattern,
 } from '../../shared/index.js';
 import type { FollowFrom } from '../log/start.js';
+import type { Caller } from '../security/security.js';
 import { allowed, applyClientEmits, toWireError } from './client-emit.js';
 import { type CommandTarget, answerCommandPacket } from './command-packet.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
@@ -47,7 +48,7 @@ function parseFrom(from: unknown): FollowFrom {
 export class SocketSession {
   readonly #core: FanoutCore;
   readonly #socket: Socket;
-  readonly #principal: unknown;
+  readonly #caller: Caller;
   readonly #subs = new Map<string, Subscription>();
   readonly #host: SubscriptionHost;
   #emitChain: Promise<void> = Promise.resolve();
@@ -57,10 +58,10 @@ export class SocketSession {
   #gone = false;
   readonly #backlog: () => number;
 
-  constructor(core: FanoutCore, socket: Socket, principal: unknown) {
+  constructor(core: FanoutCore, socket: Socket, caller: Caller) {
     this.#core = core;
     this.#socket = socket;
-    this.#principal = principal;
+    this.#caller = caller;
     const conn = socket.conn;
     // Events in Engine.IO's queue of packets waiting for the transport (`writeBuffer`, private in
     // its typings): it grows while a websocket's previous writes are unacknowledged by the OS, i.e.
@@ -105,6 +106,7 @@ export class SocketSession {
         debug('disconnecting socket %s: the log could not be read for %s: %s', socket.id, sub.pattern, err.message);
         socket.disconnect(true);
       },
+      visible: (e) => core.exposure.visible(e, caller.tenant),
     };
     conn.on('drain', () => this.#drained());
     socket.on('sub', (packet: unknown, ack: unknown) => void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message)));
@@ -140,6 +142,7 @@ export class SocketSession {
         throw new FeteError('MALFORMED', `sub.sid must be a string of 1 to ${PROTOCOL_LIMITS.maxSidLength} characters`);
       sid = rawSid;
       const pattern = validatePattern(packet.pattern);
+      core.exposure.admitPattern(pattern);
       const from = parseFrom(packet.from);
       // A sub for a sid this socket holds replaces it (the client retries a sub under the same sid).
       this.#drop(sid);
@@ -149,7 +152,7 @@ export class SocketSession {
       sub = new Subscription(this.#host, sid, pattern, 0);
       this.#subs.set(sid, sub);
       const hook = core.options.authorize?.subscribe;
-      if (hook) await allowed(() => hook(this.#principal, pattern), `subscribe to "${pattern}"`);
+      if (hook) await allowed(() => hook(this.#caller.principal, pattern), `subscribe to "${pattern}"`);
       const start = await core.startCursor(from, pattern);
       if (this.#subs.get(sid) !== sub || this.#gone) throw new FeteError('CLOSED', `subscription ${sid} was replaced or ended`);
       // From here on synchronous: registered with the tail, then the replay notes its target.
@@ -195,7 +198,7 @@ export class SocketSession {
         // The append may still commit after this answer; the client's resend is then a duplicate.
         timer = setTimeout(() => resolve({ ok: false, error: { code: 'TIMEOUT', message: 'emit took too long: retry' } }), EMIT_ACK_DEADLINE_MS);
       });
-      const work = applyClientEmits(core.fete, { principal: this.#principal, authorize: core.options.authorize, maxPayloadBytes: core.options.maxPayloadBytes }, packet).then(
+      const work = applyClientEmits(core.fete, { caller: this.#caller, authorize: core.options.authorize, maxPayloadBytes: core.options.maxPayloadBytes }, packet).then(
         (results): EmitAck => {
           for (const r of results) core.counters.emits[r.status]++;
           return { ok: true, results };
@@ -219,7 +222,7 @@ export class SocketSession {
       return ack({ ok: false, error: { code: 'TIMEOUT', message: 'too many commands in flight on this socket: retry later' } });
     this.#commandsInFlight++;
     const o = this.#core.options;
-    void answerCommandPacket(this.#core.fete as CommandTarget, { principal: this.#principal, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, packet, ack).finally(
+    void answerCommandPacket(this.#core.fete as CommandTarget, { caller: this.#caller, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, packet, ack).finally(
       () => this.#commandsInFlight--,
     );
   }

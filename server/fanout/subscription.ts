@@ -9,7 +9,7 @@
 // drain, then goes live again through the same handoff. The log is the buffer: a slow client costs
 // the server a cursor, never an unbounded queue, and loses nothing (no gap is reported for it).
 import createDebug from 'debug';
-import type { WireEnvelope } from '../../shared/index.js';
+import type { Envelope, WireEnvelope } from '../../shared/index.js';
 import { type FollowItem, follow } from '../log/follow.js';
 import type { GapNotice, Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
@@ -39,6 +39,9 @@ export interface SubscriptionHost {
   catchUp(delta: 1 | -1): void;
   /** The log could not be read for this subscription. */
   failed(sub: Subscription, err: Error): void;
+  /** Whether an event may be sent to this socket's caller (exposed topic, same tenant): the one
+   * rule of security/exposure.ts, asked for live and replayed events alike. */
+  visible(e: Envelope): boolean;
 }
 
 type Mode = 'replay' | 'live' | 'closed';
@@ -72,6 +75,11 @@ export class Subscription {
 
   get socketId(): string {
     return this.#host.socketId;
+  }
+
+  /** Whether `e` may be sent to this subscription's caller (see SubscriptionHost.visible). */
+  visible(e: Envelope): boolean {
+    return this.#host.visible(e);
   }
 
   /** Starts live at once: `cursor` is the tail's position, so everything after it comes live. */
@@ -164,6 +172,7 @@ export class Subscription {
       pageSize: host.pageSize,
       signal: this.#abort.signal,
       knownHead: host.tailCursor(),
+      visible: (e) => host.visible(e),
     });
     try {
       for (;;) {

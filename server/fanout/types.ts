@@ -1,49 +1,34 @@
 // Types of the realtime fanout and of client emits (Socket.IO and the HTTP middleware share them):
-// handshake authentication, authorization hooks, `fete.attach` options, and the fanout's counters.
+// the sender of client emits, `fete.attach` options, and the fanout's counters.
 // Vocabulary as in DESIGN.md: principal, pattern, subscription, fanout.
-import type { IncomingMessage } from 'node:http';
 import type { ServerOptions } from 'socket.io';
-import type { AnyTopic } from '../../shared/index.js';
+import type { Caller } from '../security/security.js';
+import type { Auth, Authorize } from '../security/security-options.js';
 
-/** Who a connection acts for: whatever `auth` returned (a user, a service...). */
+/** Who a connection acts for: whatever `security.auth` returned (a user, a service...). */
 export type FanoutPrincipal = unknown;
 
-/** Authenticates a handshake (`socket.handshake.auth`, the HTTP upgrade request). Returns the
- * principal; throwing (or returning undefined, null or false) refuses the connection: a FeteError
- * keeps its code on the wire, anything else is refused as UNAUTHORIZED. */
-export type FanoutAuth<P = FanoutPrincipal> = (handshakeAuth: Record<string, unknown>, req: IncomingMessage) => P | Promise<P>;
+/** The authentication hook (`createFete({ security: { auth } })`), shared by every door. */
+export type FanoutAuth<P = FanoutPrincipal> = Auth<P>;
 
-/**
- * Authorization hooks. A hook returns true to allow; false denies with FORBIDDEN; a thrown
- * FeteError keeps its code, any other throw is answered INTERNAL (the client retries it later).
- */
-export interface FanoutAuthorize<P = FanoutPrincipal> {
-  /** May `principal` subscribe to `pattern`? @default allow every valid pattern (events in the log
-   * are visible to every authenticated connection unless this hook narrows them) */
-  subscribe?(principal: P, pattern: string): boolean | Promise<boolean>;
-  /** May `principal` emit this event? Called with the schema-validated payload, only for catalogue
-   * topics declared `clientEmit: true` that are not presentation topics. @default deny */
-  emit?(principal: P, topic: AnyTopic, payload: unknown): boolean | Promise<boolean>;
-  /** May `principal` run command or query `name` with this input? Called with the input as the
-   * handler will get it (validated by the declaration's schema), before anything runs. @default deny */
-  command?(principal: P, name: string, input: unknown, kind: 'command' | 'query'): boolean | Promise<boolean>;
-}
+/** The authorization hooks (`createFete({ security: { authorize } })`), shared by every door. */
+export type FanoutAuthorize<P = FanoutPrincipal> = Authorize<P>;
 
 /** What applying client emits needs to know about the sender (`applyClientEmits`). */
 export interface ClientEmitContext<P = FanoutPrincipal> {
-  principal: P;
+  /** The authenticated sender: its principal and tenant (the tenant stamped on its events). */
+  caller: Caller<P>;
   authorize?: FanoutAuthorize<P> | undefined;
   /** Largest encoded envelope accepted, in UTF-8 bytes. @default 1 MiB (DEFAULT_MAX_ENVELOPE_BYTES) */
   maxPayloadBytes?: number | undefined;
 }
 
+/** Options of `fete.attach`. Authentication, authorization and tenants are not here: they are the
+ * fete's one `security` config (createFete), the same for Socket.IO and HTTP. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 export interface AttachOptions<P = FanoutPrincipal> {
   /** Socket.IO's HTTP path. @default '/socket.io' */
   path?: string;
-  /** Handshake authentication. @default every connection is accepted with principal `undefined` */
-  auth?: FanoutAuth<P>;
-  /** Subscribe and emit authorization. @default subscribe: allow; emit: deny */
-  authorize?: FanoutAuthorize<P>;
   /** Socket.IO CORS options (browsers on another origin). @default none (same origin only) */
   cors?: ServerOptions['cors'];
   /** Largest envelope accepted from a client, in UTF-8 bytes. Socket.IO's frame limit

@@ -12,22 +12,26 @@ import { expressModule } from './express-module.js';
 import superjson from 'superjson';
 import { FeteError, type RequestKind, uuidv7 } from '../../shared/index.js';
 import { type CommandTarget, callFromClient, toCmdError } from '../fanout/command-packet.js';
+import type { Security } from '../security/security.js';
 import { authenticate } from './authenticate.js';
 import { httpStatusOf } from './http-errors.js';
 import { jsonText, parseJsonBody } from './json-body.js';
 import type { ResolvedExpressOptions } from './options.js';
 import { stringParam } from './query-params.js';
 
+/** What the command routes need of a fete: its commands and its one security config. */
+type CommandDoorTarget = CommandTarget & { readonly security: Security };
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-async function answer(req: Request, res: Response, fete: CommandTarget, o: ResolvedExpressOptions, kind: RequestKind, body: Record<string, unknown>, id: unknown): Promise<void> {
+async function answer(req: Request, res: Response, fete: CommandDoorTarget, o: ResolvedExpressOptions, kind: RequestKind, body: Record<string, unknown>, id: unknown): Promise<void> {
   try {
-    const principal = await authenticate(req, o.auth);
+    const caller = await authenticate(req, fete.security);
     // Re-encoded as superjson text, so the input takes the same bounded, prototype-safe decode as a socket's.
     const encoded = JSON.stringify(body.meta === undefined ? { json: body.input } : { json: body.input, meta: body.meta });
-    const value = await callFromClient(fete, { principal, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, { kind, id, name: req.params.name, input: encoded, encoded: true });
+    const value = await callFromClient(fete, { caller, authorize: fete.security.authorize, maxPayloadBytes: o.maxPayloadBytes }, { kind, id, name: req.params.name, input: encoded, encoded: true });
     const { json, meta } = superjson.serialize(value);
     res.status(200).json({ ...(kind === 'command' ? { id } : {}), result: json ?? null, ...(meta ? { meta } : {}) });
   } catch (err) {
@@ -45,7 +49,7 @@ export function commandInspectorRoutes(fete: CommandTarget): Router {
   return r;
 }
 
-export function commandRoutes(fete: CommandTarget, o: ResolvedExpressOptions): Router {
+export function commandRoutes(fete: CommandDoorTarget, o: ResolvedExpressOptions): Router {
   const r = expressModule().Router();
   const body = jsonText(o.maxBodyBytes);
 

@@ -8,6 +8,7 @@
 import type { Request, Response } from 'express';
 import { type EmitAckItem, FeteError, type TopicCatalog } from '../../shared/index.js';
 import { applyClientEmits } from '../fanout/client-emit.js';
+import type { Caller, Security } from '../security/security.js';
 import type { FeteLog } from '../types.js';
 import { authenticate } from './authenticate.js';
 import { claimedId, emitItemsOf, encodeEmitItem } from './emit-request.js';
@@ -18,6 +19,7 @@ import type { ResolvedExpressOptions } from './options.js';
 export interface EmitTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
+  readonly security: Security;
 }
 
 /** Counts of emit outcomes over HTTP, for /metrics. */
@@ -29,7 +31,7 @@ export interface EmitCounters {
 
 export function emitRoute(fete: EmitTarget, o: ResolvedExpressOptions, counters: EmitCounters) {
   return async (req: Request, res: Response): Promise<void> => {
-    const principal = await authenticate(req, o.auth);
+    const caller = (res.locals.feteCaller as Caller | undefined) ?? (await authenticate(req, fete.security));
     const { batch, items } = emitItemsOf(parseJsonBody(req), o.maxBatch);
     // Items that are not even envelope-shaped are answered here; the rest go through the shared path.
     const results: Array<EmitAckItem | undefined> = new Array(items.length);
@@ -45,7 +47,7 @@ export function emitRoute(fete: EmitTarget, o: ResolvedExpressOptions, counters:
       }
     });
     if (encoded.length > 0) {
-      const applied = await applyClientEmits(fete, { principal, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, encoded);
+      const applied = await applyClientEmits(fete, { caller, authorize: fete.security.authorize, maxPayloadBytes: o.maxPayloadBytes }, encoded);
       applied.forEach((r, k) => (results[slots[k]!] = r));
     }
     const all = results as EmitAckItem[];

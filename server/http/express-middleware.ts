@@ -4,9 +4,11 @@
 //   POST /emit                      emit-route.ts    200 / 207 { results } | 4xx { error }
 //   GET  /stream?pattern=&from=     stream-route.ts  text/event-stream, resumable (Last-Event-ID)
 //   GET  /health                    health-route.ts  200 { status: 'ok', headSeq, store, worker, fanout } | 503
-//   GET  /metrics                   metrics.ts       Prometheus text
-//   /inspector/...                  inspector-routes.ts (JSON; off in production by default)
+//   GET  /metrics                   metrics.ts       Prometheus text (off unless `metrics` is given)
+//   /inspector/...                  inspector-routes.ts (JSON; off unless `inspector` is given)
 //   POST /commands/:name, GET|POST /queries/:name   command-routes.ts
+// Every route but /health authenticates through the fete's one `security` config (closed without
+// `auth`); /metrics skips it only when declared `metrics: 'public'`.
 import createDebug from 'debug';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { describeThrown } from '../../shared/describe-thrown.js';
@@ -21,6 +23,8 @@ import { type InspectorTarget, inspectorRouter } from './inspector-routes.js';
 import { jsonText } from './json-body.js';
 import { metricFamilies } from './metrics.js';
 import { type ExpressOptions, type RequestGuard, resolveHttpOptions } from './options.js';
+import { authenticate } from './authenticate.js';
+import type { Security } from '../security/security.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus-text.js';
 import type { SseStream } from './sse-stream.js';
 import { streamRoute } from './stream-route.js';
@@ -35,16 +39,29 @@ const debug = createDebug('fete:http');
  * an open stream otherwise keeps `server.close()` waiting). */
 export type FeteRouter = Router & { close(): void };
 
-function guarded(guard: RequestGuard | undefined, what: string) {
-  return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
+/** Authenticates the request (security.auth), then asks `guard`; the caller is left in
+ * `res.locals.feteCaller` for the routes. `guard` undefined: the feature is off (404). */
+function guarded(security: Security, guard: RequestGuard | 'public' | undefined, what: string) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (!guard) throw new FeteError('NOT_FOUND', `${what} is disabled`);
+    if (guard === 'public') return next();
+    const caller = await authenticate(req, security);
     let ok: boolean;
     try {
-      ok = await guard(req);
+      ok = await guard(caller.principal, req);
     } catch (err) {
       throw FeteError.from(err, 'UNAUTHORIZED');
     }
     if (ok !== true) throw new FeteError('FORBIDDEN', `not allowed to use ${what}`);
+    res.locals.feteCaller = caller;
+    next();
+  };
+}
+
+/** Authenticates the request and leaves the caller in `res.locals.feteCaller`. */
+function authenticated(security: Security) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    res.locals.feteCaller = await authenticate(req, security);
     next();
   };
 }
@@ -59,10 +76,11 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
   const router = expressModule().Router() as FeteRouter;
 
-  router.post('/emit', jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
-  router.get('/stream', streamRoute(fete.log, o, streams));
+  // Authenticated before the body is read: an unknown caller does not get to upload a megabyte.
+  router.post('/emit', authenticated(fete.security), jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
+  router.get('/stream', streamRoute(fete, o, streams));
   router.get('/health', healthRoute(fete, o.healthTimeoutMs, fanoutStats));
-  router.get('/metrics', guarded(o.metrics, 'metrics'), async (_req: Request, res: Response) => {
+  router.get('/metrics', guarded(fete.security, o.metrics, 'metrics'), async (_req: Request, res: Response) => {
     const stats = await fete.stats();
     const families = metricFamilies(stats, {
       emits,
@@ -74,7 +92,7 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
     res.type(PROMETHEUS_CONTENT_TYPE).send(renderPrometheus(families));
   });
   router.use(commandRoutes(fete, o));
-  router.use('/inspector', guarded(o.inspector, 'the inspector'), inspectorRouter(fete), commandInspectorRoutes(fete));
+  router.use('/inspector', guarded(fete.security, o.inspector?.authorize, 'the inspector'), inspectorRouter(fete, o.inspector?.reveal), commandInspectorRoutes(fete));
 
   // Express 5 passes rejected promises of async handlers here.
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -1,11 +1,17 @@
 // The JSON inspector API (a playground panel, an ops page): topics, listeners and their backlog,
 // dead letters with retry, and recent events. Payloads are shown as superjson's JSON form (a Date
 // becomes its ISO string, a BigInt a string, a Map its entries); GET /stream has the exact types.
-// Guarded by the `inspector` option (off in production unless configured), see express-middleware.ts.
+// Guarded by the `inspector` option (off unless given `{ authorize }`), see express-middleware.ts.
+// A caller sees the events and dead letters of its own tenant only; events' captured context (the
+// emitter's principal) and dead letters' stacks only if `inspector.reveal` allows it.
 import type { Router, Request, Response } from 'express';
 import { expressModule } from './express-module.js';
 import superjson from 'superjson';
-import { FeteError, type TopicCatalog, validatePattern } from '../../shared/index.js';
+import { type Envelope, FeteError, type TopicCatalog, validatePattern } from '../../shared/index.js';
+import { browserEnvelope } from '../fanout/browser-envelope.js';
+import type { Caller, Security } from '../security/security.js';
+import { tenantOf } from '../security/tenant.js';
+import type { RequestGuard } from './options.js';
 import type { DeadLetter, DeadLetterQuery, FeteLog, FeteStats } from '../types.js';
 import { intParam, stringParam } from './query-params.js';
 
@@ -13,6 +19,7 @@ import { intParam, stringParam } from './query-params.js';
 export interface InspectorTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
+  readonly security: Security;
   stats(): Promise<FeteStats>;
   deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>;
   retry(deliveryId: number): Promise<void>;
@@ -26,7 +33,33 @@ function jsonSafe(value: unknown): unknown {
   return superjson.serialize(value).json;
 }
 
-export function inspectorRouter(fete: InspectorTarget): Router {
+/** The caller `guarded` authenticated (express-middleware.ts) and what it may see. */
+async function viewer(req: Request, res: Response, reveal: RequestGuard): Promise<{ tenant: string; reveal: boolean }> {
+  const caller = res.locals.feteCaller as Caller | undefined;
+  // Unreachable without the guard in front; refusing keeps a misuse of this router closed.
+  if (!caller) throw new FeteError('UNAUTHORIZED', 'the inspector needs an authenticated caller');
+  let may = false;
+  try {
+    may = (await reveal(caller.principal, req)) === true;
+  } catch {
+    may = false;
+  }
+  return { tenant: caller.tenant, reveal: may };
+}
+
+/** An envelope as the inspector shows it: without its captured context unless revealed. */
+function shown(e: Envelope, reveal: boolean): unknown {
+  return jsonSafe(reveal ? e : browserEnvelope(e));
+}
+
+/** A dead letter's error without its stack (the first line: the message) unless revealed. */
+function errorShown(text: string | null, reveal: boolean): string | null {
+  if (text === null || reveal) return text;
+  const nl = text.indexOf('\n');
+  return nl < 0 ? text : text.slice(0, nl);
+}
+
+export function inspectorRouter(fete: InspectorTarget, reveal: RequestGuard = () => false): Router {
   const r = expressModule().Router();
 
   r.get('/topics', (_req: Request, res: Response) => {
@@ -35,6 +68,7 @@ export function inspectorRouter(fete: InspectorTarget): Router {
       name: t.name,
       kind: t.kind,
       clientEmit: t.clientEmit,
+      expose: t.expose,
       retention: t.retention ?? null,
       params: t.params,
       pattern: t.pattern,
@@ -62,13 +96,19 @@ export function inspectorRouter(fete: InspectorTarget): Router {
     };
     const listener = stringParam(req.query.listener, 'listener');
     if (listener !== undefined) query.listener = listener;
-    const deadLetters = await fete.deadLetters(query);
-    res.json({ deadLetters: deadLetters.map((d) => ({ ...d, envelope: jsonSafe(d.envelope) })) });
+    const v = await viewer(req, res, reveal);
+    // Filtered after the query: a page may hold fewer than `limit`; page on with `after`.
+    const deadLetters = (await fete.deadLetters(query)).filter((d) => tenantOf(d.envelope) === v.tenant);
+    res.json({ deadLetters: deadLetters.map((d) => ({ ...d, lastError: errorShown(d.lastError, v.reveal), envelope: shown(d.envelope, v.reveal) })) });
   });
 
   r.post('/dead-letters/:id/retry', async (req: Request, res: Response) => {
     // Negative ids are the in-memory dead letters of non-durable listeners.
     const id = intParam(req.params.id, 'id', { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER })!;
+    const v = await viewer(req, res, reveal);
+    // Another tenant's dead letter is NOT_FOUND to this caller, exactly like one that does not exist.
+    const own = await findDeadLetter(fete, id);
+    if (!own || tenantOf(own.envelope) !== v.tenant) throw new FeteError('NOT_FOUND', `delivery ${id} is not a dead letter`);
     await fete.retry(id);
     res.json({ id, status: 'retried' });
   });
@@ -97,9 +137,18 @@ export function inspectorRouter(fete: InspectorTarget): Router {
     if (pattern !== undefined) validatePattern(pattern);
     // Without `after`: the most recent `limit` seqs (seqs may have holes, so possibly fewer events).
     const after = intParam(req.query.after, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? Math.max(0, (await fete.log.head()) - limit);
+    const v = await viewer(req, res, reveal);
     const page = await fete.log.read(after, pattern === undefined ? { limit } : { pattern, limit });
-    res.json({ events: page.events.map(jsonSafe), cursor: page.cursor });
+    const events = page.events.filter((e) => tenantOf(e) === v.tenant);
+    res.json({ events: events.map((e) => shown(e, v.reveal)), cursor: page.cursor });
   });
 
   return r;
+}
+
+/** The dead letter with delivery id `id`, if there is one (dead letters are listed by id). */
+async function findDeadLetter(fete: InspectorTarget, id: number): Promise<DeadLetter | undefined> {
+  if (id > 0) return (await fete.deadLetters({ after: id - 1, limit: 1 })).find((d) => d.id === id);
+  // Negative ids: the in-memory dead letters of non-durable listeners, listed after the stored ones.
+  return (await fete.deadLetters({ limit: MAX_LIMIT })).find((d) => d.id === id);
 }

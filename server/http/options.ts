@@ -1,16 +1,24 @@
 // fete.express() options: one interface, a `@default` on every field, and the one place the
-// defaults are merged (`resolveHttpOptions`). Authorization mirrors `fete.attach`: the same
-// `auth`/`authorize` shapes, deny-by-default for emits.
+// defaults are merged (`resolveHttpOptions`). Authentication, authorization and tenants are not
+// here: every route uses the fete's one `security` config (createFete). The inspector and the
+// metrics are off unless given their own authorization.
 import type { Request } from 'express';
 import { DEFAULT_MAX_ENVELOPE_BYTES, FeteError, PROTOCOL_LIMITS } from '../../shared/index.js';
-import type { FanoutAuthorize, FanoutPrincipal, FanoutStats } from '../fanout/types.js';
+import type { FanoutPrincipal, FanoutStats } from '../fanout/types.js';
 
-/** Who may look at the inspector (or the metrics): true when allowed. */
-export type RequestGuard = (req: Request) => boolean | Promise<boolean>;
+/** May this authenticated caller use the inspector (or the metrics)? true allows; false answers
+ * 403; a throw answers 401 (a thrown FeteError keeps its code). `principal` is what
+ * `security.auth` returned (undefined with `auth: 'anonymous'`). */
+export type RequestGuard<P = FanoutPrincipal> = (principal: P, req: Request) => boolean | Promise<boolean>;
 
-/** Authenticates a request: returns the principal; throwing (or returning undefined, null or
- * false) answers 401 (a thrown FeteError keeps its code and status), as `attach`'s `auth` does. */
-export type HttpAuth<P = FanoutPrincipal> = (req: Request) => P | Promise<P>;
+export interface InspectorOptions<P = FanoutPrincipal> {
+  /** Who may use the inspector (after `security.auth`). Retrying a dead letter (POST) needs it too. */
+  authorize: RequestGuard<P>;
+  /** Who may also see what events carry server-side: their captured context (the emitter's
+   * principal...) and dead letters' full error text (stacks). @default nobody: contexts are
+   * emptied and only an error's first line is shown */
+  reveal?: RequestGuard<P>;
+}
 
 export interface StreamOptions {
   /** A `: ping` comment this often keeps proxies from closing an idle stream. @default 15_000 */
@@ -24,10 +32,6 @@ export interface StreamOptions {
 }
 
 export interface ExpressOptions<P = FanoutPrincipal> {
-  /** Authenticates each request (see HttpAuth). @default every request is accepted with principal `undefined` */
-  auth?: HttpAuth<P>;
-  /** Per-action authorization, the same hooks as `fete.attach`'s. @default subscribe: allow; emit: deny */
-  authorize?: FanoutAuthorize<P>;
   /** Largest POST /emit body in bytes (413 beyond). @default 1 MiB */
   maxBodyBytes?: number;
   /** Largest single envelope in bytes once encoded (rejected TOO_LARGE beyond). @default 1 MiB */
@@ -36,11 +40,12 @@ export interface ExpressOptions<P = FanoutPrincipal> {
   maxBatch?: number;
   /** Server-Sent Events on GET /stream. @default see StreamOptions */
   stream?: StreamOptions;
-  /** The JSON inspector API under /inspector: `true` open, `false` off (404), or a guard (403 when
-   * it returns false). @default open unless NODE_ENV is 'production', then off */
-  inspector?: boolean | { authorize: RequestGuard };
-  /** GET /metrics: `true` open, `false` off (404), or a guard. @default true */
-  metrics?: boolean | { authorize: RequestGuard };
+  /** The JSON inspector API under /inspector (every event's payload, dead letters, retry): off
+   * (404) unless given `{ authorize }`; callers see their own tenant's events only. @default false */
+  inspector?: false | InspectorOptions<P>;
+  /** GET /metrics: off (404), `'public'` (no authentication: for a scraper on a private network),
+   * or `{ authorize }` (after `security.auth`). @default false */
+  metrics?: false | 'public' | { authorize: RequestGuard<P> };
   /** GET /health answers 503 when the store does not answer within this. @default 5000 */
   healthTimeoutMs?: number;
   /** The Socket.IO fanout's counters for /metrics (connected sockets, events sent...).
@@ -49,16 +54,14 @@ export interface ExpressOptions<P = FanoutPrincipal> {
 }
 
 export interface ResolvedExpressOptions {
-  /** undefined: anonymous. */
-  auth: HttpAuth | undefined;
-  authorize: FanoutAuthorize;
   maxBodyBytes: number;
   maxPayloadBytes: number;
   maxBatch: number;
   stream: Required<StreamOptions>;
   /** undefined: off. */
-  inspector: RequestGuard | undefined;
-  metrics: RequestGuard | undefined;
+  inspector: { authorize: RequestGuard; reveal: RequestGuard } | undefined;
+  /** undefined: off; 'public': no authentication. */
+  metrics: RequestGuard | 'public' | undefined;
   healthTimeoutMs: number;
   fanoutStats: (() => FanoutStats | undefined) | undefined;
 }
@@ -68,21 +71,30 @@ function positive(name: string, v: number): number {
   return v;
 }
 
-const open: RequestGuard = () => true;
+const nobody: RequestGuard = () => false;
 
-function guard(name: string, o: boolean | { authorize: RequestGuard } | undefined, fallback: boolean): RequestGuard | undefined {
-  const v = o ?? fallback;
-  if (v === true) return open;
-  if (v === false) return undefined;
-  if (typeof v?.authorize !== 'function') throw new FeteError('INVALID_OPTIONS', `express: ${name} must be a boolean or { authorize(req) }`);
-  return v.authorize;
+function inspectorOption(o: unknown): ResolvedExpressOptions['inspector'] {
+  if (o === undefined || o === false) return undefined;
+  const i = o as InspectorOptions;
+  if (o === null || typeof o !== 'object' || typeof i.authorize !== 'function' || (i.reveal !== undefined && typeof i.reveal !== 'function'))
+    throw new FeteError('INVALID_OPTIONS', 'express: inspector must be false or { authorize(principal, req), reveal?(principal, req) }');
+  return { authorize: i.authorize, reveal: i.reveal ?? nobody };
+}
+
+function metricsOption(o: unknown): ResolvedExpressOptions['metrics'] {
+  if (o === undefined || o === false) return undefined;
+  if (o === 'public') return 'public';
+  const authorize = (o as { authorize?: unknown } | null)?.authorize;
+  if (typeof authorize !== 'function') throw new FeteError('INVALID_OPTIONS', "express: metrics must be false, 'public' or { authorize(principal, req) }");
+  return authorize as RequestGuard;
 }
 
 export function resolveHttpOptions<P>(o: ExpressOptions<P> = {}): ResolvedExpressOptions {
+  // Left over from when express took its own auth: refused loudly rather than silently ignored.
+  for (const k of ['auth', 'authorize'] as const)
+    if (k in o) throw new FeteError('INVALID_OPTIONS', `express: ${k} moved to createFete({ security: { ${k} } }), shared by every door`);
   const s = o.stream ?? {};
   return {
-    auth: o.auth as HttpAuth | undefined,
-    authorize: (o.authorize ?? {}) as FanoutAuthorize,
     maxBodyBytes: positive('maxBodyBytes', o.maxBodyBytes ?? 1024 * 1024),
     maxPayloadBytes: positive('maxPayloadBytes', o.maxPayloadBytes ?? DEFAULT_MAX_ENVELOPE_BYTES),
     maxBatch: positive('maxBatch', o.maxBatch ?? PROTOCOL_LIMITS.maxEmitBatch),
@@ -92,9 +104,8 @@ export function resolveHttpOptions<P>(o: ExpressOptions<P> = {}): ResolvedExpres
       pageSize: positive('stream.pageSize', s.pageSize ?? 100),
       retryMs: positive('stream.retryMs', s.retryMs ?? 2000),
     },
-    // Read at creation: the inspector lists every topic, listener and dead letter's payload.
-    inspector: guard('inspector', o.inspector, process.env.NODE_ENV !== 'production'),
-    metrics: guard('metrics', o.metrics, true),
+    inspector: inspectorOption(o.inspector),
+    metrics: metricsOption(o.metrics),
     healthTimeoutMs: positive('healthTimeoutMs', o.healthTimeoutMs ?? 5000),
     fanoutStats: o.fanoutStats,
   };

@@ -24,6 +24,8 @@ export interface SseStreamOptions {
   pattern: string;
   /** Where to start (stream-route.ts resolves `from` / Last-Event-ID). */
   start: Start;
+  /** Whether an event may be sent to this stream's caller (security/exposure.ts). */
+  visible: (e: Envelope) => boolean;
   heartbeatMs: number;
   pollIntervalMs: number;
   pageSize: number;
@@ -112,7 +114,7 @@ export class SseStream {
     const epoch = this.#log.epoch;
     const { pattern, start, pageSize, pollIntervalMs } = this.#o;
     try {
-      for await (const item of follow(this.#log, { from: start, pattern, signal: this.#abort.signal, pageSize, pollIntervalMs })) {
+      for await (const item of follow(this.#log, { from: start, pattern, signal: this.#abort.signal, pageSize, pollIntervalMs, visible: this.#o.visible })) {
         if (this.#closed) return;
         let flowing = true;
         if (item.type === 'gap') flowing = this.#write(sseGapFrame(epoch, item));

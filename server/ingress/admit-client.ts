@@ -21,6 +21,7 @@ import {
 import { type ParsedSuperjson, checkParsedUntrusted, parseUntrusted, reviveUntrusted } from '../../shared/codec.js';
 import type { ClientEmitContext } from '../fanout/types.js';
 import { admitPayload, assertEnvelopeFits } from './admit-payload.js';
+import { clientHeaders } from '../security/client-headers.js';
 
 /** What can be read of an encoded envelope before its payload is revived. */
 export interface EnvelopeFrame {
@@ -89,9 +90,11 @@ export async function admitClientEmit(
   const decoded = reviveUntrusted(frame.raw);
   assertEnvelopeShape(decoded);
   const { payload, subject } = await admitPayload(topic, decoded.payload, maxBytes);
-  await allowed(() => ctx.authorize!.emit!(ctx.principal, topic, payload), `emit "${topic.name}"`);
+  await allowed(() => ctx.authorize!.emit!(ctx.caller.principal, topic, payload), `emit "${topic.name}"`);
   const time = typeof frame.time === 'string' && !Number.isNaN(Date.parse(frame.time)) ? new Date(frame.time).toISOString() : new Date().toISOString();
-  const envelope: Envelope = { id: frame.id, topic: topic.name, subject, time, headers: frame.headers, payload, context: {} };
+  // Server-owned headers (actor, tenant, a malformed traceparent) dropped, the rest size-checked:
+  // a refusal here is this envelope's own (TOO_LARGE / MALFORMED), not the batch's.
+  const envelope: Envelope = { id: frame.id, topic: topic.name, subject, time, headers: clientHeaders(frame.headers), payload, context: {} };
   assertEnvelopeFits(topic, envelope, maxBytes);
   return envelope;
 }

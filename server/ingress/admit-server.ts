@@ -16,6 +16,7 @@ import type { Contexts } from '../context/context-registry.js';
 import type { EmitOptions } from '../types.js';
 import { admitPayload, assertEnvelopeFits } from './admit-payload.js';
 import { resolveTopic } from './resolve-topic.js';
+import { validTenant } from '../security/tenant.js';
 import { stampEnvelope } from './stamp-headers.js';
 
 export interface ServerIngress {
@@ -38,6 +39,8 @@ export async function admitServerEmit(ingress: ServerIngress, topicArg: AnyTopic
       throw new FeteError('MALFORMED', 'idempotencyKey must be a non-empty string');
     headers[Headers.idempotencyKey] = options.idempotencyKey;
   }
+  // An explicit tenant wins over the one the tenant codec captures from the async context.
+  if (options.tenant !== undefined) headers[Headers.tenant] = validTenant(options.tenant, 'emit tenant');
   const maxBytes = ingress.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
   const { payload, subject } = await admitPayload(topic, input, maxBytes);
   const envelope: Envelope = {

@@ -1,8 +1,10 @@
 // Server headers: who acted and for which tenant are the server's to say. The one place where an
-// admitted envelope gets them (and the context codecs' snapshot), for every door; tenant and
-// traceparent rules are meant to be added here.
+// admitted envelope gets them (and the context codecs' snapshot), for every door. A client's headers
+// pass security/client-headers.ts (actor and tenant dropped, traceparent only in W3C form, sizes
+// bounded); its tenant is stamped by the tenant codec from `runInTenant` (fanout/client-emit.ts).
 import { type Envelope, type TopicCatalog, Headers, subjectOf } from '../../shared/index.js';
 import type { Contexts } from '../context/context-registry.js';
+import { clientHeaders } from '../security/client-headers.js';
 import { resolveTopic } from './resolve-topic.js';
 
 /** Headers only the server may set: they come from authentication (the principal codec, the
@@ -16,11 +18,10 @@ export type Door = 'server' | 'client';
 /**
  * The headers and context of an envelope admitted from `door`, captured from the current async
  * context (run it inside `runAs(principal, ...)` for a client). A server emit's own headers win
- * over captured ones; a client's `actor` and `tenant` headers are dropped first.
+ * over captured ones; a client's pass `clientHeaders` first (server-owned ones dropped).
  */
 export function stampServerHeaders(contexts: Contexts, given: Record<string, string>, door: Door): { headers: Record<string, string>; context: Record<string, unknown> } {
-  const headers = { ...given };
-  if (door === 'client') for (const h of SERVER_HEADERS) delete headers[h];
+  const headers = door === 'client' ? clientHeaders(given) : { ...given };
   const captured = contexts.capture(headers);
   return { headers: { ...captured.headers, ...headers }, context: captured.context };
 }

@@ -57,6 +57,9 @@ export interface FollowOptions {
   pageSize?: number | undefined;
   /** The log is read this often even without a notification. @default 1000 */
   pollIntervalMs?: number | undefined;
+  /** Only events this predicate keeps are yielded (the cursor still moves past the others): the
+   * security rule of a browser or `fete.follow` reader (security/exposure.ts). @default every event */
+  visible?: ((e: Envelope) => boolean) | undefined;
   /** A seq known to be appended (a fanout tail's position): a read that stops short of it is held
    * by an append in flight and is retried soon, not at the next poll. @default 0 */
   knownHead?: number | undefined;
@@ -144,6 +147,7 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
     /** Yields `events` (read up to `upTo`), the pending `pruned` gap placed after what the log still
      * has up to its watermark (the client moves its cursor there when told). */
     async function* page(events: Envelope[], upTo: number): AsyncGenerator<FollowItem, void, undefined> {
+      if (options.visible !== undefined) events = events.filter(options.visible);
       const g = gaps[0];
       if (g !== undefined && upTo >= g.resumedAt) {
         const before = events.filter((e) => e.seq! <= g.resumedAt);
@@ -221,13 +225,17 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
 
 /** `fete.follow(pattern, { from, signal })`: checks its input (INVALID_PATTERN, MALFORMED `from`)
  * at the call, then follows `log`, leaving out pages without events. */
-export function followPattern(log: LogView, pattern: string, options: { from?: SubscribeFrom; signal?: AbortSignal }): AsyncIterable<FollowItem> {
+export function followPattern(
+  log: LogView,
+  pattern: string,
+  options: { from?: SubscribeFrom; signal?: AbortSignal; visible?: (e: Envelope) => boolean },
+): AsyncIterable<FollowItem> {
   validatePattern(pattern);
   const raw = options.from ?? 'latest';
   const from = raw === 'latest' || raw === 'earliest' ? raw : requireCursor(raw, 'follow: from');
   return {
     async *[Symbol.asyncIterator]() {
-      for await (const item of follow(log, { from, pattern, signal: options.signal })) if (item.type === 'gap' || item.events.length > 0) yield item;
+      for await (const item of follow(log, { from, pattern, signal: options.signal, visible: options.visible })) if (item.type === 'gap' || item.events.length > 0) yield item;
     },
   };
 }

@@ -1,16 +1,24 @@
 // The log of `dispatch: 'inline'`: no store, so seqs come from a counter, duplicates are detected
-// against the last 100,000 ids and idempotency keys, and the last 10,000 events are kept for
+// against the last 100,000 ids and idempotency keys (per tenant, as in the store), and the last 10,000 events are kept for
 // readers (the realtime fanout, SSE, `fete.follow`). A resume from before the oldest kept event is
 // told so (`prunedThrough`). The epoch is new per process: everything is gone when it ends, and a
 // cursor from an earlier process is from another log.
 import { randomBytes } from 'node:crypto';
 import { type Envelope, Headers, matches } from '../../shared/index.js';
+import { tenantOf } from '../security/tenant.js';
 import type { Queryable } from '../store/driver.js';
 import type { EmitResult } from '../types.js';
 import type { EventLog, LogPage } from './event-log.js';
 import { Hooks } from './hooks.js';
 
 const MAX_KEYS = 100_000;
+
+/** The map keys an event is deduplicated by: its id and its idempotency key, within its tenant. */
+function dedupeKeys(e: Envelope): { id: string; key: string | undefined } {
+  const tenant = tenantOf(e);
+  const key = e.headers[Headers.idempotencyKey];
+  return { id: `id:${tenant}\n${e.id}`, key: key === undefined ? undefined : `key:${tenant}\n${key}` };
+}
 /** @default bound of the events kept for readers. */
 export const MEMORY_LOG_EVENTS = 10_000;
 
@@ -55,13 +63,13 @@ export class MemoryLog implements EventLog {
   /** Appends in order; a repeated id or idempotency key returns the first append's seq. */
   async append(envelopes: readonly Envelope[]): Promise<EmitResult[]> {
     return envelopes.map((e) => {
-      const key = e.headers[Headers.idempotencyKey];
-      const first = this.#keys.get(`id:${e.id}`) ?? (key === undefined ? undefined : this.#keys.get(`key:${key}`));
+      const { id, key } = dedupeKeys(e);
+      const first = this.#keys.get(id) ?? (key === undefined ? undefined : this.#keys.get(key));
       if (first) return { ...first, duplicate: true };
       const seq = ++this.#seq;
       const stored = { ...e, seq };
-      this.#remember(`id:${e.id}`, { id: e.id, seq });
-      if (key !== undefined) this.#remember(`key:${key}`, { id: e.id, seq });
+      this.#remember(id, { id: e.id, seq });
+      if (key !== undefined) this.#remember(key, { id: e.id, seq });
       this.#events.push(stored);
       if (this.#events.length > this.#maxEvents) this.#evictedThrough = this.#events.shift()!.seq!;
       return { id: e.id, seq, duplicate: false };
@@ -91,9 +99,9 @@ export class MemoryLog implements EventLog {
   #forget(envelopes: readonly Envelope[]): void {
     const ids = new Set(envelopes.map((e) => e.id));
     for (const e of envelopes) {
-      this.#keys.delete(`id:${e.id}`);
-      const key = e.headers[Headers.idempotencyKey];
-      if (key !== undefined && ids.has(this.#keys.get(`key:${key}`)?.id ?? '')) this.#keys.delete(`key:${key}`);
+      const { id, key } = dedupeKeys(e);
+      this.#keys.delete(id);
+      if (key !== undefined && ids.has(this.#keys.get(key)?.id ?? '')) this.#keys.delete(key);
     }
     for (let i = this.#events.length - 1; i >= 0; i--) if (ids.has(this.#events[i]!.id)) this.#events.splice(i, 1);
   }

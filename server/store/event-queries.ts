@@ -1,7 +1,9 @@
 // The log's queries: append (events + their deliveries + one NOTIFY, in one statement), the lookup
-// that answers duplicate emits, and reads of the tail for the realtime fanout.
+// that answers duplicate emits, and reads of the tail for the realtime fanout. Ids and idempotency
+// keys are unique per tenant (004_tenants.sql): every dedupe here is scoped by the event's tenant.
 import { decodeStoredValue, payloadTextOf } from '../../shared/codec.js';
 import { type Envelope, encodeValue, Headers } from '../../shared/index.js';
+import { tenantOf } from '../security/tenant.js';
 import { type Queryable, type Statement, statement } from './driver.js';
 import { APPEND_LOCK_CLASS, type Tables } from './tables.js';
 
@@ -125,7 +127,7 @@ WITH input AS (
   INSERT INTO ${t.events} (id, key, topic, subject, tenant, time, headers, payload, context)
   SELECT id, key, topic, subject, tenant, time, headers::jsonb, payload, context FROM input ORDER BY ord
   ON CONFLICT DO NOTHING
-  RETURNING seq, id, topic, subject
+  RETURNING seq, id, tenant, topic, subject
 ${matched}
 ), work AS (
   INSERT INTO ${t.deliveries} (event_seq, listener_id, state, attempts, lease_token, lease_until, run_at, order_key)
@@ -141,7 +143,7 @@ ${matched}
 ), woken AS (
   SELECT coalesce(string_agg(DISTINCT listener_id::text, ','), '') AS ids FROM work WHERE state = 'pending'
 )
-SELECT seq, id,
+SELECT seq, id, tenant,
   -- NOTIFY payloads stop at 8000 bytes: past ~7000, '*' wakes every listener instead.
   (SELECT pg_notify($10, (SELECT max(seq) FROM ins)::text || '|' ||
      CASE WHEN length(ids) > 7000 THEN '*' ELSE ids END) FROM woken) IS NULL AS notified,
@@ -156,7 +158,9 @@ function sql(t: Tables) {
     s = {
       append: statement('append', appendSql(t, false)),
       appendPlanned: statement('append_planned', appendSql(t, true)),
-      existing: `SELECT seq, id, key FROM ${t.events} WHERE id = ANY($1::uuid[]) OR key = ANY($2::text[])`,
+      // Only the duplicate's own tenant is looked at: another tenant's event is never an answer.
+      existing: `SELECT seq, id, key FROM ${t.events}
+        WHERE tenant = $1 AND (id = ANY($2::uuid[]) OR key = ANY($3::text[]))`,
       head: `SELECT coalesce(max(seq), 0) AS seq FROM ${t.events}`,
     };
     sqlCache.set(t, s);
@@ -182,18 +186,19 @@ export async function appendEvents(
     cols[1]![i] = e.headers[Headers.idempotencyKey] ?? null;
     cols[2]![i] = e.topic;
     cols[3]![i] = e.subject;
-    cols[4]![i] = e.headers[Headers.tenant] ?? null;
+    cols[4]![i] = tenantOf(e);
     cols[5]![i] = e.time;
     cols[6]![i] = JSON.stringify(e.headers);
     cols[7]![i] = payloadTextOf(e); // encoded once, at ingress
     cols[8]![i] = encodeValue(e.context);
   }
   const planned = planColumns(plans, n);
-  const res = await q.query<{ seq: number | string; id: string; taken: Array<[number | string, number, string]> | string | null }>(
+  const res = await q.query<{ seq: number | string; id: string; tenant: string; taken: Array<[number | string, number, string]> | string | null }>(
     planned ? sql(t).appendPlanned : sql(t).append,
     [...cols, t.channel, take?.listenerIds ?? [], take?.leaseMs ?? 0, t.schema, ...(planned ?? [[], []])],
   );
-  const seqById = new Map(res.rows.map((r) => [r.id, Number(r.seq)]));
+  // Keyed by tenant and id: two tenants may append the same id in one batch.
+  const seqById = new Map(res.rows.map((r) => [`${r.tenant}\n${r.id}`, Number(r.seq)]));
   const took = res.rows[0]?.taken;
   if (took && taken) {
     // Only single-event appends take (see fete.ts), so the event is envelopes[0], read back as
@@ -206,24 +211,33 @@ export async function appendEvents(
   const out: AppendOutcome[] = new Array(n);
   const missing: number[] = [];
   for (let i = 0; i < n; i++) {
-    const id = envelopes[i]!.id;
-    const seq = seqById.get(id);
+    const e = envelopes[i]!;
+    const k = `${tenantOf(e)}\n${e.id}`;
+    const seq = seqById.get(k);
     if (seq === undefined) missing.push(i);
     else {
-      out[i] = { id, seq, duplicate: false };
-      seqById.delete(id); // the same id twice in one batch: the second is a duplicate
+      out[i] = { id: e.id, seq, duplicate: false };
+      seqById.delete(k); // the same id twice in one batch: the second is a duplicate
     }
   }
   if (missing.length > 0) {
-    const ids = missing.map((i) => envelopes[i]!.id);
-    const keys = missing.map((i) => envelopes[i]!.headers[Headers.idempotencyKey]).filter((k) => k !== undefined);
-    const found = await q.query<{ seq: number | string; id: string; key: string | null }>(sql(t).existing, [ids, keys]);
+    // One lookup per tenant among the duplicates (almost always one tenant).
+    const byTenant = new Map<string, number[]>();
     for (const i of missing) {
-      const e = envelopes[i]!;
-      const key = e.headers[Headers.idempotencyKey];
-      const row = found.rows.find((r) => r.id === e.id) ?? found.rows.find((r) => key !== undefined && r.key === key);
-      // Not found only if the blocking row was inserted and rolled back meanwhile: vanishingly rare.
-      out[i] = row ? { id: row.id, seq: Number(row.seq), duplicate: true } : { id: e.id, seq: 0, duplicate: true };
+      const tenant = tenantOf(envelopes[i]!);
+      byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), i]);
+    }
+    for (const [tenant, slots] of byTenant) {
+      const ids = slots.map((i) => envelopes[i]!.id);
+      const keys = slots.map((i) => envelopes[i]!.headers[Headers.idempotencyKey]).filter((k) => k !== undefined);
+      const found = await q.query<{ seq: number | string; id: string; key: string | null }>(sql(t).existing, [tenant, ids, keys]);
+      for (const i of slots) {
+        const e = envelopes[i]!;
+        const key = e.headers[Headers.idempotencyKey];
+        const row = found.rows.find((r) => r.id === e.id) ?? found.rows.find((r) => key !== undefined && r.key === key);
+        // Not found only if the blocking row was inserted and rolled back meanwhile: vanishingly rare.
+        out[i] = row ? { id: row.id, seq: Number(row.seq), duplicate: true } : { id: e.id, seq: 0, duplicate: true };
+      }
     }
   }
   return out;

@@ -28,7 +28,7 @@ describe.skipIf(skip)('a queued command in Chromium', () => {
 
   beforeAll(async () => {
     browser = await launchChromium();
-    fete = await createFete({ topics, store: 'memory' });
+    fete = await createFete({ topics, store: 'memory', security: { auth: 'anonymous', authorize: { command: () => true } } });
     fete.handle(commands.place, (input) => {
       ran.push(input.sku);
       return { number: 100 + ran.length, at: new Date(Date.UTC(2026, 0, ran.length)) };
@@ -38,7 +38,7 @@ describe.skipIf(skip)('a queued command in Chromium', () => {
     app.use(await pageRoutes('test/browser/support/command-page.ts'));
     http = createServer(app);
     // A quick heartbeat: the page notices the lost network in about a second.
-    fanout = fete.attach(http, { authorize: { command: () => true }, serverOptions: { pingInterval: 1000, pingTimeout: 1000 } });
+    fanout = fete.attach(http, { serverOptions: { pingInterval: 1000, pingTimeout: 1000 } });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://localhost:${(http.address() as AddressInfo).port}`;
   }, 120_000);

@@ -54,7 +54,10 @@ describe('emit', () => {
   it('refuses topics browsers may not emit, unknown topics, bad ids and oversized envelopes before queueing', async () => {
     const server = fakeServer();
     const client = track(testClient(server, { maxEnvelopeBytes: 2048 }));
+    // Typed callers cannot even write these (not clientEmit); untyped ones are refused at runtime.
+    // @ts-expect-error audit.log is not clientEmit
     await expect(client.emit(topics.audit, { msg: 'x' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    // @ts-expect-error a presentation topic is output only
     await expect(client.emit(topics.orderStatus, { orderId: 'o', status: 'paid' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const stranger = { ...topics.note, name: 'stranger.{n}', template: 'stranger.{n}' } as unknown as typeof topics.note;
     await expect(client.emit(stranger, { n: 1, text: '' })).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC' });

@@ -319,6 +319,7 @@ describe('for await, unsubscribe and refusal', () => {
   it('a refused subscription rejects ready with the server error, ends for await with it, and is reported', async () => {
     const server = fakeServer({ refuseSubscribe: (p) => (p.startsWith('audit') ? { code: 'FORBIDDEN', message: 'no audit for you' } : undefined) });
     const client = track(testClient(server));
+    // @ts-expect-error audit.> matches no exposed topic: it does not compile, and the server refuses it
     const sub = client.subscribe('audit.>');
     await expect(sub.ready).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(sub.closed).toBe(true);

@@ -28,7 +28,7 @@ describe('per-command authorization and tenant isolation (property)', () => {
 
   beforeAll(async () => {
     db = await PGlite.create();
-    fete = await createFete({ topics, store: { pglite: db }, schema: freshSchema('prop') });
+    fete = await createFete({ topics, store: { pglite: db }, schema: freshSchema('prop'), security: { auth: 'anonymous', tenant: (p: User) => p.tenant } });
     fete.handle(commands.place, (input, ctx) => {
       runs.push({ tenant: ctx.tenant, id: ctx.id });
       return { orderId: `${ctx.tenant}:${(ctx.principal as User).id}:${input.sku}`, number: runs.length, at: new Date(0) };
@@ -51,7 +51,7 @@ describe('per-command authorization and tenant isolation (property)', () => {
           const user = users[c.user]!;
           const name = c.query ? 'orders.list' : 'orders.place';
           const input = c.query ? {} : { sku: c.sku, qty: 1 };
-          const outcome = await callFromClient(fete, { principal: user, authorize: authorize as never }, { id: ids[c.id], name, input: encodeValue(input), encoded: true }).then(
+          const outcome = await callFromClient(fete, { caller: { principal: user, tenant: user.tenant }, authorize: authorize as never }, { id: ids[c.id], name, input: encodeValue(input), encoded: true }).then(
             (value) => ({ ok: true as const, value }),
             (error: unknown) => ({ ok: false as const, error }),
           );

@@ -155,7 +155,8 @@ export function commandTests(h: Harness): void {
     });
 
     it('command ids are per tenant: the same id in two tenants runs twice, once in each', async () => {
-      const { fete } = await h.open();
+      // The tenant is the fete's one tenant hook (security.tenant), the same for events and commands.
+      const { fete } = await h.open({ security: { tenant: (p: { tenant?: string } | undefined) => p?.tenant } });
       const ran: string[] = [];
       fete.handle(placeOrder, (_input, ctx) => {
         ran.push(ctx.tenant);

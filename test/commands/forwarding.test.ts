@@ -25,7 +25,7 @@ describe.skipIf(availability.skipReason !== undefined)('role forwarding on Postg
 
   beforeAll(async () => {
     pool = new pg.Pool({ connectionString: availability.url! });
-    web = await createFete({ topics, store: availability.url!, schema, roles: ['web'], commands: { forwardTimeoutMs: 1500, pollIntervalMs: 100 } });
+    web = await createFete({ topics, store: availability.url!, schema, roles: ['web'], security: { tenant: (p: { tenant?: string } | undefined) => p?.tenant }, commands: { forwardTimeoutMs: 1500, pollIntervalMs: 100 } });
     await pool.query(`CREATE TABLE "${schema}".forwarded_calls (id text PRIMARY KEY, pid integer NOT NULL)`);
     // The same code registers the owner in every process; only processes running 'worker' run it.
     web.handle(

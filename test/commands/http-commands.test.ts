@@ -9,7 +9,7 @@ const authorize = { ...testAuth.authorize, command: (user: string, name: string)
 
 describe('commands over HTTP', () => {
   it('POST /commands/:name runs the command once per id and answers the first result again', async () => {
-    const s = await startServer({ ...testAuth, authorize });
+    const s = await startServer({ security: { ...testAuth, authorize } });
     let calls = 0;
     s.fete.handle(commands.place, (input, ctx) => ({ orderId: `${ctx.principal as string}-${++calls}`, number: input.qty, at: new Date(5) }));
     const id = uuidv7();
@@ -23,7 +23,7 @@ describe('commands over HTTP', () => {
   });
 
   it('GET and POST /queries/:name answer queries; commands are refused per principal by authorize.command', async () => {
-    const s = await startServer({ ...testAuth, authorize });
+    const s = await startServer({ security: { ...testAuth, authorize } });
     s.fete.handle(commands.place, () => ({ orderId: 'x', number: 1, at: new Date() }));
     s.fete.handle(commands.list, (input) => [{ orderId: 'o1', sku: input.sku ?? 'any' }]);
     const got = await fetch(`${s.url}/queries/orders.list?input=${encodeURIComponent(JSON.stringify({ sku: 'tea' }))}`, { headers: { 'x-user': 'mallory' } });
@@ -36,14 +36,14 @@ describe('commands over HTTP', () => {
   });
 
   it('without authorize.command every HTTP command is FORBIDDEN', async () => {
-    const s = await startServer({ ...testAuth });
+    const s = await startServer({ security: { ...testAuth } });
     s.fete.handle(commands.place, () => ({ orderId: 'x', number: 1, at: new Date() }));
     const res = await postJson(`${s.url}/commands/orders.place`, { id: uuidv7(), input: { sku: 'tea', qty: 1 } }, { 'x-user': 'ann' });
     expect(res.status).toBe(403);
   });
 
   it('a rejection is 422 with its reason, a bad input 400, an unknown command 503 NO_HANDLER, a bad id 400, prototype keys 400', async () => {
-    const s = await startServer({ ...testAuth, authorize });
+    const s = await startServer({ security: { ...testAuth, authorize } });
     s.fete.handle(commands.place, (_i, ctx) => ctx.reject('OUT_OF_STOCK', 'sold out'));
     const url = `${s.url}/commands/orders.place`;
     const h = { 'x-user': 'ann' };
@@ -58,12 +58,12 @@ describe('commands over HTTP', () => {
   });
 
   it('/metrics counts commands by name and outcome, and the inspector lists owners and recent failures', async () => {
-    const s = await startServer({ ...testAuth, authorize });
+    const s = await startServer({ security: { ...testAuth, authorize }, metrics: 'public', inspector: { authorize: () => true } });
     s.fete.handle(commands.place, (_i, ctx) => ctx.reject('OUT_OF_STOCK'));
     await postJson(`${s.url}/commands/orders.place`, { id: uuidv7(), input: { sku: 'tea', qty: 1 } }, { 'x-user': 'ann' });
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     expect(metrics).toContain('fete_requests_total{kind="command",name="orders.place",outcome="rejected"} 1');
-    const inspector = await (await fetch(`${s.url}/inspector/commands`)).json();
+    const inspector = await (await fetch(`${s.url}/inspector/commands`, { headers: { 'x-user': 'ann' } })).json();
     expect(inspector.commands).toEqual([{ name: 'orders.place', kind: 'command', roles: null, runsHere: true, timeoutMs: 30_000 }]);
     expect(inspector.failures[0]).toMatchObject({ name: 'orders.place', outcome: 'rejected', reason: 'OUT_OF_STOCK' });
   });

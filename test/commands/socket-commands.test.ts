@@ -37,7 +37,9 @@ type User = { id: string; tenant: string; role: 'buyer' | 'guest' };
 
 async function server(authorize = true) {
   const s = await startServer({
-    auth: (a) => ({ id: String(a.user), tenant: String(a.tenant ?? 't1'), role: a.user === 'guest' ? 'guest' : 'buyer' }) as User,
+    auth: ({ credentials: a }) => ({ id: String(a.user), tenant: String(a.tenant ?? 't1'), role: a.user === 'guest' ? 'guest' : 'buyer' }) as User,
+    // Command ids are per tenant: the fete's one tenant hook (security.tenant) says which.
+    tenant: (p: User) => p.tenant,
     ...(authorize ? { authorize: { command: (p: User, name: string) => p.role === 'buyer' || name === 'orders.list' } } : {}),
   });
   servers.push(s);

@@ -85,7 +85,7 @@ describe('POST /emit', () => {
   });
 
   it('denies every emit when no authorize.emit hook is given', async () => {
-    const { url } = await startServer({});
+    const { url } = await startServer({ security: { auth: testAuth.auth! } });
     const res = await postJson(`${url}/emit`, { topic: 'orders.{orderId}.created', payload: { orderId: 'o1', total: 1 } });
     expect(res.status).toBe(403);
   });
@@ -98,7 +98,7 @@ describe('POST /emit', () => {
   });
 
   it('refuses a body over maxBodyBytes with 413 and a batch over maxBatch with 413', async () => {
-    const { url, fete } = await startServer({ ...testAuth, maxBodyBytes: 1000, maxBatch: 2 });
+    const { url, fete } = await startServer({ maxBodyBytes: 1000, maxBatch: 2 });
     await fete.start(); // /health answers 503 'not started' before start()
     const big = await postJson(`${url}/emit`, { topic: 'orders.{orderId}.created', payload: { orderId: 'x'.repeat(2000), total: 1 } });
     expect(big.status).toBe(413);

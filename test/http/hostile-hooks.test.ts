@@ -10,11 +10,13 @@ describe('HTTP hooks that throw hostile values', () => {
   it('an auth hook that throws any hostile value answers 401 UNAUTHORIZED, and the next request is served', async () => {
     let hostile: (() => unknown) | undefined;
     const { url } = await startServer({
-      auth: () => {
-        if (hostile) throw hostile();
-        return 'alice';
+      security: {
+        auth: () => {
+          if (hostile) throw hostile();
+          return 'alice';
+        },
+        authorize: { emit: () => true },
       },
-      authorize: { emit: () => true },
     });
     for (const v of HOSTILE_VALUES) {
       hostile = v.make;
@@ -32,12 +34,14 @@ describe('HTTP hooks that throw hostile values', () => {
   it('an emit authorization hook that throws any hostile value rejects that emit with a typed error, and the next is accepted', async () => {
     let hostile: (() => unknown) | undefined;
     const { url } = await startServer({
+      security: {
       auth: () => 'alice',
       authorize: {
         emit: () => {
           if (hostile) throw hostile();
           return true;
         },
+      },
       },
     });
     for (const v of HOSTILE_VALUES) {

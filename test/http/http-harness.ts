@@ -10,23 +10,27 @@ import { z } from 'zod';
 import { defineTopic, defineTopics } from '../../shared/index.js';
 import { type Fete, createFete } from '../../server/index.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from '../../server/http/index.js';
+import type { SecurityOptions } from '../../server/index.js';
 import { freshSchema } from '../support/postgres.js';
 
 export const topics = defineTopics({
+  // Emitted by HTTP callers and streamed back to them in these tests: exposed explicitly.
   orderCreated: defineTopic('orders.{orderId}.created', {
     kind: 'domain',
     clientEmit: true,
+    expose: true,
     schema: z.object({ orderId: z.string(), total: z.number(), at: z.date().optional() }),
   }),
   orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation', schema: z.object({ orderId: z.string(), status: z.string() }) }),
-  audit: defineTopic('audit.{kind}', { kind: 'integration', schema: z.object({ kind: z.string(), msg: z.string() }) }),
+  // Streamed (large) to a slow SSE client in the stream tests: exposed explicitly.
+  audit: defineTopic('audit.{kind}', { kind: 'integration', expose: true, schema: z.object({ kind: z.string(), msg: z.string() }) }),
 });
 export type Topics = typeof topics;
 
 /** Principals come from the `x-user` header; `mallory` may not emit, `eve` may not subscribe. */
-export const testAuth: Pick<ExpressOptions<string>, 'auth' | 'authorize'> = {
-  auth: (req) => {
-    const user = req.headers['x-user'];
+export const testAuth: SecurityOptions<string> = {
+  auth: ({ headers }) => {
+    const user = headers['x-user'];
     if (user === 'nobody') throw new Error('bad token');
     return typeof user === 'string' ? user : 'anonymous';
   },
@@ -67,9 +71,13 @@ afterEach(async () => {
   }
 });
 
-export async function startServer(options: ExpressOptions<string> = { ...testAuth }, fete?: Fete<Topics>): Promise<TestServer> {
+/** Express options plus the fete's security config (`testAuth` unless given). */
+export type ServerOptions = ExpressOptions<string> & { security?: SecurityOptions<string> };
+
+export async function startServer({ security = testAuth, ...options }: ServerOptions = {}, fete?: Fete<Topics>): Promise<TestServer> {
   fete ??= await createFete({
     topics,
+    security,
     store: { pglite: db! },
     schema: freshSchema('http'),
     worker: { leaseMs: 2000, heartbeatMs: 200, pollIntervalMs: 50 },

@@ -82,7 +82,7 @@ describe('GET /health', () => {
 
 describe('GET /metrics', () => {
   it('serves Prometheus text that reflects queue depths, a dead letter, the head seq and HTTP emits', async () => {
-    const { url, fete } = await startServer();
+    const { url, fete } = await startServer({ metrics: 'public' });
     fete.on(topics.orderCreated, 'always "fails"\\', () => {
       throw new Error('boom');
     }, { retries: 0 });
@@ -103,7 +103,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts attempt outcomes per listener and in total: completed, retried, dead; and the dispatcher state', async () => {
-    const { url, fete } = await startServer();
+    const { url, fete } = await startServer({ metrics: 'public' });
     let calls = 0;
     fete.on(topics.orderCreated, 'flaky', () => {
       if (++calls === 1) throw new Error('first attempt fails');
@@ -133,7 +133,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts outcomes of non-durable listeners too', async () => {
-    const { url, fete } = await startServer();
+    const { url, fete } = await startServer({ metrics: 'public' });
     fete.on(topics.audit, 'in memory', () => undefined, { durable: false });
     await fete.emit(topics.audit, { kind: 'k', msg: 'm' });
     await waitFor(() => fete.workerStatus().outcomes.completed === 1, { what: 'completed' });
@@ -143,7 +143,7 @@ describe('GET /metrics', () => {
 
   it('includes the Socket.IO fanout counters when fanoutStats is given', async () => {
     const fanout = { sockets: 3, subscriptions: 5, catchingUp: 0, eventsRouted: 10, eventsSent: 12, eventsSentPerSecond: 2.5, overflows: 0, retentionGaps: 0, refusedConnections: 1, emits: { accepted: 2, duplicate: 0, rejected: 1 }, tailCursor: 10 };
-    const { url } = await startServer({ ...testAuth, fanoutStats: () => fanout });
+    const { url } = await startServer({ metrics: 'public', fanoutStats: () => fanout });
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toContain('\nfete_fanout_sockets 3\n');
     expect(text).toContain('\nfete_fanout_events_sent_total 12\n');
@@ -152,7 +152,7 @@ describe('GET /metrics', () => {
   });
 
   it("reports an attached Socket.IO fanout's connected sockets by default (fete.fanoutStats)", async () => {
-    const { url, fete, server } = await startServer();
+    const { url, fete, server } = await startServer({ metrics: 'public' });
     const handle = fete.attach(server);
     const { port } = server.address() as AddressInfo;
     const socket = ioClient(`http://127.0.0.1:${port}${FETE_NAMESPACE}`, { transports: ['websocket'] });
@@ -174,7 +174,7 @@ describe('GET /metrics', () => {
   it('can be turned off (404) or guarded (403)', async () => {
     const off = await startServer({ metrics: false });
     expect((await fetch(`${off.url}/metrics`)).status).toBe(404);
-    const guarded = await startServer({ metrics: { authorize: (req) => req.headers['x-ops'] === 'yes' } });
+    const guarded = await startServer({ metrics: { authorize: (_principal, req) => req.headers['x-ops'] === 'yes' } });
     expect((await fetch(`${guarded.url}/metrics`)).status).toBe(403);
     expect((await fetch(`${guarded.url}/metrics`, { headers: { 'x-ops': 'yes' } })).status).toBe(200);
   });
@@ -182,7 +182,7 @@ describe('GET /metrics', () => {
 
 describe('the inspector API', () => {
   it('lists topics with kind, clientEmit, retention and params', async () => {
-    const { url } = await startServer({ inspector: true });
+    const { url } = await startServer({ inspector: { authorize: () => true } });
     const res = await fetch(`${url}/inspector/topics`);
     expect(res.status).toBe(200);
     const { topics: listed } = (await res.json()) as { topics: Array<Record<string, unknown>> };
@@ -191,6 +191,7 @@ describe('the inspector API', () => {
       name: 'orders.{orderId}.created',
       kind: 'domain',
       clientEmit: true,
+      expose: true,
       retention: null,
       params: ['orderId'],
       pattern: 'orders.*.created',
@@ -200,7 +201,7 @@ describe('the inspector API', () => {
   });
 
   it('lists a dead letter with its listener and stats, and a retry runs the listener again', async () => {
-    const { url, fete } = await startServer({ inspector: true });
+    const { url, fete } = await startServer({ inspector: { authorize: () => true } });
     let calls = 0;
     let healed = false;
     fete.on(topics.orderCreated, 'ledger', () => {
@@ -235,7 +236,7 @@ describe('the inspector API', () => {
   });
 
   it('shows recent events, filtered by pattern and paged by after', async () => {
-    const { url, fete } = await startServer({ inspector: true });
+    const { url, fete } = await startServer({ inspector: { authorize: () => true } });
     for (let i = 0; i < 5; i++) await fete.emit(topics.orderCreated, { orderId: `o${i}`, total: i });
     await fete.emit(topics.audit, { kind: 'k', msg: 'm' });
     const recent = (await (await fetch(`${url}/inspector/events?limit=3`)).json()) as { events: Array<{ seq: number }>; cursor: number };
@@ -250,7 +251,7 @@ describe('the inspector API', () => {
   it('is off (404) when inspector is false, and guarded (403) by inspector.authorize', async () => {
     const off = await startServer({ inspector: false });
     expect((await fetch(`${off.url}/inspector/topics`)).status).toBe(404);
-    const guarded = await startServer({ inspector: { authorize: (req) => req.headers['x-ops'] === 'yes' } });
+    const guarded = await startServer({ inspector: { authorize: (_principal, req) => req.headers['x-ops'] === 'yes' } });
     expect((await fetch(`${guarded.url}/inspector/topics`)).status).toBe(403);
     expect((await fetch(`${guarded.url}/inspector/topics`, { headers: { 'x-ops': 'yes' } })).status).toBe(200);
   });

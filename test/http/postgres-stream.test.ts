@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
 import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
-import { openStream, seqOf, startServer, topics } from './http-harness.js';
+import { openStream, seqOf, startServer, testAuth, topics } from './http-harness.js';
 
 const availability = await postgresAvailability();
 if (availability.skipReason) process.stdout.write(`[http postgres] skipped: ${availability.skipReason}\n`);
@@ -24,7 +24,7 @@ describe.skipIf(availability.skipReason !== undefined)('GET /stream on PostgreSQ
   it('delivers events emitted while streaming once each, in seq order', async () => {
     const schema = freshSchema('http');
     schemas.push(schema);
-    const fete = await createFete({ topics, store: pool, schema });
+    const fete = await createFete({ topics, store: pool, schema, security: testAuth });
     const { url } = await startServer(undefined, fete);
     const sse = await openStream(`${url}/stream?pattern=orders.>`);
     await sse.nextRaw();

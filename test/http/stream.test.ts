@@ -39,7 +39,7 @@ describe('GET /stream', () => {
   });
 
   it('resumes with Last-Event-ID after a disconnect: the 500 missed events once each, in order, then live', async () => {
-    const { url, fete } = await startServer();
+    const { url, fete } = await startServer({ metrics: 'public' });
     const first = await openStream(`${url}/stream?pattern=orders.>`);
     await first.nextRaw();
     for (let i = 0; i < 10; i++) await fete.emit(topics.orderCreated, order(i));
@@ -56,14 +56,14 @@ describe('GET /stream', () => {
   });
 
   it('pages through a replay larger than one page without losing or repeating events', async () => {
-    const { url, fete } = await startServer({ ...testAuth, stream: { pageSize: 7, pollIntervalMs: 50 } });
+    const { url, fete } = await startServer({ stream: { pageSize: 7, pollIntervalMs: 50 } });
     const results = await fete.emitMany(Array.from({ length: 50 }, (_, i) => ({ topic: topics.orderCreated, payload: order(i) })));
     const sse = await openStream(`${url}/stream?pattern=orders.>&from=earliest`);
     expect((await sse.take(50)).map((m) => seqOf(m))).toEqual(results.map((r) => r.seq));
   });
 
   it('waits for a slow client to drain instead of buffering, then delivers everything in order', async () => {
-    const { url, fete } = await startServer();
+    const { url, fete } = await startServer({ metrics: 'public' });
     const sse = await openStream(`${url}/stream?pattern=audit.>`);
     await sse.nextRaw();
     // ~32 MB of events, far beyond what socket buffers hold, while the client reads nothing.
@@ -80,14 +80,14 @@ describe('GET /stream', () => {
   });
 
   it('sends heartbeat comments while idle', async () => {
-    const { url } = await startServer({ ...testAuth, stream: { heartbeatMs: 20, pollIntervalMs: 50 } });
+    const { url } = await startServer({ stream: { heartbeatMs: 20, pollIntervalMs: 50 } });
     const sse = await openStream(`${url}/stream?pattern=>`);
     await sse.nextRaw();
     expect((await sse.nextRaw()).comments).toEqual(['ping']);
   });
 
   it('stops following the log when the client disconnects', async () => {
-    const { url } = await startServer();
+    const { url } = await startServer({ metrics: 'public' });
     const sse = await openStream(`${url}/stream?pattern=>`);
     await sse.nextRaw();
     expect(await (await fetch(`${url}/metrics`)).text()).toContain('fete_http_streams 1');

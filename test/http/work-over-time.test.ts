@@ -13,8 +13,9 @@ describe('work over time in /health, /metrics and the inspector', () => {
       store: 'memory',
       worker: { leaseMs: 2000, heartbeatMs: 200, pollIntervalMs: 50 },
       listeners: { heartbeatMs: 50, orphanAfterMs: 1500 },
+      security: testAuth,
     });
-    const { url } = await startServer({ ...testAuth, inspector: true }, fete);
+    const { url } = await startServer({ inspector: { authorize: () => true } }, fete);
     fete.on(topics.audit, 'gone', () => undefined);
     fete.on(topics.orderCreated, 'poison', () => {
       throw new Error('poison');

@@ -44,6 +44,8 @@ export const topics = defineTopics({
   qty: defineTopic('orders.{orderId}.qty', {
     kind: 'domain',
     clientEmit: true,
+    // Sent to browsers too: the one-path tests check every receiver (socket, SSE) gets the output.
+    expose: true,
     schema: z.object({ orderId: z.string(), qty: z.string().transform(Number) }),
   }),
   anything: defineTopic('any.value', { kind: 'domain', clientEmit: true, schema: passThrough() }),
@@ -85,14 +87,14 @@ export async function startIngressServer(store: FeteOptions<Topics>['store'], op
     schema,
     worker: { leaseMs: 2000, heartbeatMs: 200, pollIntervalMs: 50 },
     listenerDefaults: { backoff: { initialMs: 10, factor: 1, maxMs: 10, jitter: 0 } },
+    security: { auth: () => 'alice', authorize: { emit: () => true, subscribe: () => true } },
     ...options,
   });
-  const authorize = { emit: () => true, subscribe: () => true };
-  const router = createExpressMiddleware(fete, { auth: () => 'alice', authorize, stream: { pollIntervalMs: 50 } });
+  const router = createExpressMiddleware(fete, { stream: { pollIntervalMs: 50 } });
   const app = express();
   app.use('/fete', router);
   const http = createServer(app);
-  fete.attach(http, { auth: () => 'alice', authorize, pollIntervalMs: 50 });
+  fete.attach(http, { pollIntervalMs: 50 });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   return {

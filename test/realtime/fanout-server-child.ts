@@ -27,7 +27,8 @@ process.on('unhandledRejection', (err) => {
   process.exit(1);
 });
 
-const fete = await createFete({ topics, store: config.url, schema: config.schema, roles: ['web'] });
+// The test's sockets are anonymous.
+const fete = await createFete({ topics, store: config.url, schema: config.schema, roles: ['web'], security: { auth: 'anonymous' } });
 const http = createServer();
 // A long poll: events of the other process must arrive through NOTIFY and the log, not by luck.
 fete.attach(http, { pollIntervalMs: 5000 });

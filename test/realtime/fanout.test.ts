@@ -46,17 +46,18 @@ describe('routing', () => {
     await s.fete.emit(topics.tick, { n: 1 });
     await s.fete.emit(topics.orderPlaced, { orderId: 'o2', total: 3 });
     await s.fete.emit(topics.orderStatus, status('o2'));
-    await s.fete.emit(topics.audit, { msg: 'x' });
-    await until(() => c.seqs('all').length === 5, 'all five');
+    await s.fete.emit(topics.audit, { msg: 'x' }); // a domain topic without expose: routed, never sent
+    await s.fete.emit(topics.tick, { n: 2 });
+    await until(() => c.seqs('all').length === 5, 'all five exposed');
     await until(() => c.seqs('star').length === 2 && c.seqs('tail').length === 3);
     expect(c.seqs('star')).toEqual([1, 4]);
     expect(c.seqs('tail')).toEqual([1, 3, 4]);
     expect(c.seqs('lit')).toEqual([1]);
-    expect(c.seqs('ticks')).toEqual([2]);
-    expect(c.seqs('all')).toEqual([1, 2, 3, 4, 5]);
+    expect(c.seqs('ticks')).toEqual([2, 6]);
+    expect(c.seqs('all')).toEqual([1, 2, 3, 4, 6]);
     const e = c.events.get('star')![1]!;
     expect(e).toMatchObject({ topic: 'orders.{orderId}.status', subject: 'orders.o2.status', payload: status('o2'), seq: 4 });
-    expect(s.fanout.stats()).toMatchObject({ sockets: 1, subscriptions: 5, eventsRouted: 5, eventsSent: 12 });
+    expect(s.fanout.stats()).toMatchObject({ sockets: 1, subscriptions: 5, eventsRouted: 6, eventsSent: 13 });
   });
 
   it('a sub with a sid the socket holds replaces it, and unsub stops delivery', async () => {
@@ -133,9 +134,9 @@ describe('resume from a cursor', () => {
     let release = () => {};
     const s = await server({
       // Reconnects wait here while the test emits: the client is offline for the whole burst.
-      auth: async (a) => {
+      auth: async ({ credentials }) => {
         await hold;
-        return { id: String(a.user ?? 'anon') };
+        return { id: String(credentials.user ?? 'anon') };
       },
     });
     const client = browser(s.url, { user: 'u1' });
@@ -193,7 +194,7 @@ describe('resume from a cursor', () => {
     await until(() => got.length === 3);
     await a.close();
     servers.splice(servers.indexOf(a), 1);
-    const fete = await createFete({ topics, store: { pglite: dir } });
+    const fete = await createFete({ topics, store: { pglite: dir }, security: { auth: 'anonymous' } });
     await emitTicks(fete, 3, 4); // while no server listens
     const b = await server({}, {}, fete);
     b.http.close();

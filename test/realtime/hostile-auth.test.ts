@@ -15,7 +15,7 @@ afterEach(async () => {
 describe('handshake auth that throws hostile values', () => {
   it('every hostile throw is refused with UNAUTHORIZED and the server keeps accepting others', async () => {
     const s = await startServer({
-      auth: (a: Record<string, unknown>) => {
+      auth: ({ credentials: a }) => {
         const v = HOSTILE_VALUES.find((h) => h.name === a.throw);
         if (v) throw v.make();
         return { id: 'alice' };

@@ -9,6 +9,7 @@ import { io, type Socket } from 'socket.io-client';
 import { createFete, type Fete } from '../../server/index.js';
 import type { AttachOptions, FanoutHandle } from '../../server/fanout/types.js';
 import type { FeteOptions } from '../../server/options.js';
+import type { SecurityOptions } from '../../server/security/security-options.js';
 import { freshSchema } from '../support/postgres.js';
 import {
   type EmitAck,
@@ -45,15 +46,21 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A fete (PGlite in memory unless `feteOptions.store` says otherwise) with its fanout listening. */
+/** Attach options plus the fete's security config (auth, authorize, tenant), for brevity. */
+export type ServerOptions = AttachOptions<any> & SecurityOptions<any>;
+
+/** A fete (PGlite in memory unless `feteOptions.store` says otherwise) with its fanout listening.
+ * Test servers let anonymous callers in (`auth: 'anonymous'`) unless the test gives an `auth`. */
 export async function startServer(
-  attach: AttachOptions<any> = {},
+  options: ServerOptions = {},
   feteOptions: Partial<FeteOptions<Topics>> = {},
   existing?: Fete<Topics>,
 ): Promise<TestServer> {
+  const { auth, authorize, tenant, ...attach } = options;
+  const security: SecurityOptions<any> = { auth: auth ?? 'anonymous', ...(authorize ? { authorize } : {}), ...(tenant ? { tenant } : {}) };
   const schema = feteOptions.schema ?? freshSchema('rt');
   const store = feteOptions.store ?? (shared ? { pglite: shared } : 'memory');
-  const fete = existing ?? (await createFete({ topics, ...feteOptions, store, schema }));
+  const fete = existing ?? (await createFete({ topics, security, ...feteOptions, store, schema }));
   const http = createServer();
   const fanout = fete.attach(http, { pollIntervalMs: 50, ...attach });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

@@ -25,7 +25,8 @@ export interface Served {
 
 /** A fete with its fanout and its Express router on one HTTP server (port 0 unless given). */
 export async function serveThreeWays(options: Partial<FeteOptions<Topics>> & Pick<FeteOptions<Topics>, 'schema'>, port = 0): Promise<Served> {
-  const fete = await createFete({ topics, ...options });
+  // Open on purpose: these tests are about resumes, not access (test/security covers that).
+  const fete = await createFete({ topics, security: { auth: 'anonymous' }, ...options });
   const app = express();
   app.use('/fete', fete.express({ stream: { pollIntervalMs: 50 } }));
   const http = createServer(app);

@@ -8,9 +8,11 @@ export const topics = defineTopics({
     kind: 'presentation',
     schema: z.object({ orderId: z.string(), status: z.string() }),
   }),
+  // Domain topics that browsers both emit and receive in these tests: exposed explicitly.
   orderPlaced: defineTopic('orders.{orderId}.placed', {
     kind: 'domain',
     clientEmit: true,
+    expose: true,
     schema: z.object({ orderId: z.string(), total: z.number() }),
   }),
   tick: defineTopic('ticks.{n}', { kind: 'presentation', schema: z.object({ n: z.number() }) }),
@@ -20,6 +22,7 @@ export const topics = defineTopics({
   tenantMsg: defineTopic('tenants.{tenant}.msgs.{room}', {
     kind: 'domain',
     clientEmit: true,
+    expose: true,
     schema: z.object({ tenant: z.string(), room: z.string(), text: z.string() }),
   }),
 });

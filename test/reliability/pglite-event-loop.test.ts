@@ -72,7 +72,7 @@ const stormTopics = defineTopics({
 
 /** A fete on PGlite in memory (in its worker) behind a real HTTP server. */
 async function serve(): Promise<{ fete: Fete<typeof stormTopics>; url: string }> {
-  const f = await createFete({ topics: stormTopics, store: 'memory' });
+  const f = await createFete({ topics: stormTopics, store: 'memory', security: { auth: 'anonymous' } });
   await f.start(); // /health answers 503 'not started' before start() in a worker process
   const app = express();
   app.use('/fete', f.express());

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FeteError, createEnvelope, encodeEnvelope, uuidv7 } from '../../shared/index.js';
 import type { FanoutAuthorize } from '../../server/fanout/types.js';
+import type { AuthRequest } from '../../server/security/security-options.js';
 import { RawClient, sharePGlite, startServer, topics, until, type TestServer } from '../realtime/support.js';
 
 sharePGlite();
@@ -30,7 +31,7 @@ interface User {
   tenant: string;
 }
 const users: Record<string, User> = { alice: { id: 'alice', tenant: 't1' }, bob: { id: 'bob', tenant: 't2' }, carol: { id: 'carol', tenant: 't1' } };
-const auth = (a: Record<string, unknown>): User => {
+const auth = ({ credentials: a }: AuthRequest): User => {
   const u = typeof a.token === 'string' ? users[a.token] : undefined;
   if (!u) throw new Error('bad token');
   return u;
@@ -44,10 +45,10 @@ const tenantAuthorize: FanoutAuthorize<User> = {
 describe('handshake', () => {
   it('refuses a connection whose auth throws with UNAUTHORIZED, or with the FeteError code thrown', async () => {
     const s = await server({
-      auth: (a) => {
-        if (a.token === 'banned') throw new FeteError('FORBIDDEN', 'banned');
-        if (a.token === 'none') return undefined;
-        return auth(a);
+      auth: (req) => {
+        if (req.credentials.token === 'banned') throw new FeteError('FORBIDDEN', 'banned');
+        if (req.credentials.token === 'none') return undefined;
+        return auth(req);
       },
     });
     for (const [token, code] of [
@@ -67,14 +68,14 @@ describe('subscribe', () => {
   it('refuses patterns authorize.subscribe denies with FORBIDDEN; a throwing hook answers INTERNAL', async () => {
     const s = await server({
       auth,
-      authorize: { subscribe: (u: User, p: string) => (p === 'boom' ? Promise.reject(new Error('db down')) : tenantAuthorize.subscribe!(u, p)) },
+      authorize: { subscribe: (u: User, p: string) => (p === 'tenants.boom.>' ? Promise.reject(new Error('db down')) : tenantAuthorize.subscribe!(u, p)) },
     });
     const c = raw(s.url, { token: 'alice' });
     await c.connected();
     expect(await c.sub('a', 'tenants.t2.>')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await c.sub('a', '>')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await c.sub('a', 'tenants.*.msgs.*')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
-    expect(await c.sub('a', 'boom')).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
+    expect(await c.sub('a', 'tenants.boom.>')).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
     expect(await c.sub('a', 'tenants.t1.>')).toMatchObject({ ok: true });
   });
 });

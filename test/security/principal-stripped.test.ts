@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runAs } from '../../server/index.js';
+import { type AuthRequest, runAs } from '../../server/index.js';
 import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../shared/index.js';
 import { RawClient, sharePGlite, startServer, topics, until, type TestServer } from '../realtime/support.js';
 
@@ -14,7 +14,7 @@ sharePGlite();
 
 const SECRET = 'tok_9f8e7d6c5b4a';
 const alice = { id: 'alice', tenant: 't1', apiToken: SECRET, roles: ['admin'] };
-const auth = (hs: Record<string, unknown>) => (hs.token === 'alice' ? alice : undefined);
+const auth = ({ credentials }: AuthRequest) => (credentials.token === 'alice' ? alice : undefined);
 const authorize = { emit: () => true, subscribe: () => true };
 
 const servers: TestServer[] = [];

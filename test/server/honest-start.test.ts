@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 async function health(fete: Fete<typeof topics, DispatchMode>): Promise<{ status: number; body: Record<string, unknown> }> {
-  const server = createServer(express().use('/fete', fete.express({ auth: () => 'ops' })));
+  const server = createServer(express().use('/fete', fete.express()));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/fete/health`);
@@ -33,7 +33,7 @@ async function health(fete: Fete<typeof topics, DispatchMode>): Promise<{ status
 
 describe('/health before start()', () => {
   it("answers 503 'not started' in a process with the worker role until start(), then 200 ok", async () => {
-    const fete = await createFete({ topics, store: 'memory', logger: false });
+    const fete = await createFete({ topics, store: 'memory', logger: false, security: { auth: 'anonymous' } });
     cleanups.push(() => fete.stop());
     fete.on(topics.orderCreated, 'charge', () => undefined);
     expect(await health(fete)).toMatchObject({ status: 503, body: { status: 'not started', worker: { started: false, dispatcher: 'idle' } } });
@@ -42,7 +42,7 @@ describe('/health before start()', () => {
   });
 
   it("answers 200 'not started' in a web-only process (its workers run elsewhere)", async () => {
-    const fete = await createFete({ topics, dispatch: 'inline', roles: ['web'], logger: false });
+    const fete = await createFete({ topics, dispatch: 'inline', roles: ['web'], logger: false, security: { auth: 'anonymous' } });
     cleanups.push(() => fete.stop());
     expect(await health(fete)).toMatchObject({ status: 200, body: { status: 'not started', worker: { started: false, dispatcher: 'off' } } });
   });

@@ -101,15 +101,18 @@ describe('failed attempts and dead letters', () => {
 describe('refused connections', () => {
   it('logs a refused Socket.IO handshake with its code and reason', async () => {
     const logger = memoryLogger();
-    const f = await fete({ logger });
-    const http = createServer();
-    f.attach(http, {
-      auth: (a) => {
-        if (a.token === 'banned') throw new FeteError('FORBIDDEN', 'banned user');
-        if (a.token !== 'good') throw new Error('bad token');
-        return { id: 'u' };
+    const f = await fete({
+      logger,
+      security: {
+        auth: ({ credentials: a }) => {
+          if (a.token === 'banned') throw new FeteError('FORBIDDEN', 'banned user');
+          if (a.token !== 'good') throw new Error('bad token');
+          return { id: 'u' };
+        },
       },
     });
+    const http = createServer();
+    f.attach(http);
     const url = await listen(http);
     for (const token of ['wrong', 'banned']) {
       const socket = io(`${url}/fete`, { auth: { token }, reconnection: false, forceNew: true });
@@ -125,16 +128,19 @@ describe('refused connections', () => {
 
   it('logs HTTP requests answered 401 and 403, with method and path but not the query', async () => {
     const logger = memoryLogger();
-    const f = await fete({ logger });
-    const app = express().use(
-      '/fete',
-      f.express({
-        auth: (req) => {
-          if (req.headers.authorization !== 'Bearer good') throw new Error('bad token');
+    const f = await fete({
+      logger,
+      security: {
+        auth: ({ credentials }) => {
+          if (credentials.token !== 'good') throw new Error('bad token');
           return 'user';
         },
         authorize: { subscribe: () => false },
-      }),
+      },
+    });
+    const app = express().use(
+      '/fete',
+      f.express(),
     );
     const url = await listen(createServer(app));
     expect((await fetch(`${url}/fete/stream?pattern=orders.>&token=secret`)).status).toBe(401);

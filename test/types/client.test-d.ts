@@ -26,6 +26,7 @@ const topics = defineTopics({
   orderPlaced: defineTopic('orders.{orderId}.placed', {
     kind: 'domain',
     clientEmit: true,
+    expose: true,
     schema: z.object({ orderId: z.string(), total: z.number(), at: z.coerce.date() }),
   }),
   userCreated: defineTopic('users.{userId}.created', { kind: 'domain', schema: z.object({ userId: z.number() }) }),
@@ -72,7 +73,17 @@ describe('subscribe', () => {
 
   test('a literal subject gets the topic that produces it; > gets every topic', () => {
     client.subscribe('orders.o-17.placed', (ev) => expectTypeOf(ev).toEqualTypeOf<PlacedEvent>());
-    client.subscribe('>', (ev) => expectTypeOf(ev.topic).toEqualTypeOf<'orders.{orderId}.status' | 'orders.{orderId}.placed' | 'users.{userId}.created'>());
+    client.subscribe('>', (ev) => expectTypeOf(ev.topic).toEqualTypeOf<'orders.{orderId}.status' | 'orders.{orderId}.placed'>());
+  });
+
+  test('types only exposed topics: a domain topic without expose is never a subscription event', () => {
+    client.subscribe('>', (ev) => {
+      // @ts-expect-error users.{userId}.created is a domain topic the server never sends to browsers
+      if (ev.topic === 'users.{userId}.created') return;
+    });
+    // @ts-expect-error users.> can match no exposed topic: refused at compile time (and by the server)
+    client.subscribe('users.>', () => {});
+    client.subscribe('*.*.*', (ev) => expectTypeOf(ev).toEqualTypeOf<StatusEvent | PlacedEvent>());
   });
 
   test('without a handler the subscription is iterable over the same events', async () => {
@@ -84,10 +95,10 @@ describe('subscribe', () => {
   });
 
   test('options: from is latest, earliest, a cursor or a seq; onGap gets a Gap', () => {
-    client.subscribe('users.>', () => {}, { from: 42, onGap: (g) => expectTypeOf(g).toEqualTypeOf<Gap>() });
-    client.subscribe('users.>', () => {}, { from: 'a1b2:42' });
+    client.subscribe('orders.>', () => {}, { from: 42, onGap: (g) => expectTypeOf(g).toEqualTypeOf<Gap>() });
+    client.subscribe('orders.>', () => {}, { from: 'a1b2:42' });
     // @ts-expect-error from is 'latest' | 'earliest' | a cursor | number
-    client.subscribe('users.>', () => {}, { from: 'yesterday' });
+    client.subscribe('orders.>', () => {}, { from: 'yesterday' });
   });
 });
 
@@ -107,9 +118,16 @@ describe('emit', () => {
     void client.emit(topics.orderPlaced, { total: 3, at: new Date() });
     // @ts-expect-error a status payload is not an order payload
     void client.emit(topics.orderPlaced, { orderId: 'o-1', status: 'paid' });
-    const stranger = defineTopic('stranger.{x}', { kind: 'domain', schema: z.object({ x: z.string() }) });
+    const stranger = defineTopic('stranger.{x}', { kind: 'domain', clientEmit: true, schema: z.object({ x: z.string() }) });
     // @ts-expect-error a topic outside the catalogue
     void client.emit(stranger, { x: 'y' });
+  });
+
+  test('a topic that is not clientEmit does not compile', () => {
+    // @ts-expect-error a domain topic without clientEmit: only the server emits it
+    void client.emit(topics.userCreated, { userId: 1 });
+    // @ts-expect-error a presentation topic is output only
+    void client.emit(topics.orderStatus, { orderId: 'o-1', status: 'paid' });
   });
 });
 

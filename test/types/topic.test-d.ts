@@ -152,6 +152,21 @@ describe('envelopes', () => {
   });
 });
 
+describe('browser flags in the type', () => {
+  test('kind, clientEmit and expose are recorded as literals; presentation topics are always exposed', () => {
+    const shown = defineTopic('orders.{orderId}.shown', { kind: 'domain', expose: true, clientEmit: true, schema: z.object({ orderId: z.string() }) });
+    const hidden = defineTopic('ledger.{id}', { kind: 'integration', schema: z.object({ id: z.string() }) });
+    const pushed = defineTopic('toasts.{id}', { kind: 'presentation' });
+    expectTypeOf(shown.expose).toEqualTypeOf<true>();
+    expectTypeOf(shown.clientEmit).toEqualTypeOf<true>();
+    expectTypeOf(shown.kind).toEqualTypeOf<'domain'>();
+    expectTypeOf(hidden.expose).toEqualTypeOf<false>();
+    expectTypeOf(hidden.clientEmit).toEqualTypeOf<false>();
+    expectTypeOf(pushed.expose).toEqualTypeOf<true>();
+    expectTypeOf(orderStatus).toExtend<Topic>();
+  });
+});
+
 describe('defineTopics', () => {
   test('keeps each topic type under its key', () => {
     const topics = defineTopics({ orderStatus, userRenamed });

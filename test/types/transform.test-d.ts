@@ -11,6 +11,7 @@ const topics = defineTopics({
   qty: defineTopic('orders.{orderId}.qty', {
     kind: 'domain',
     clientEmit: true,
+    expose: true,
     schema: z.object({ orderId: z.string(), qty: z.string().transform(Number) }),
   }),
 });

@@ -29,17 +29,16 @@ export interface BrowserServerOptions {
   setup?: (fete: Fete<Topics>) => void | Promise<void>;
 }
 
-const allowEmits = { emit: () => true };
-
 export async function startBrowserServer(options: BrowserServerOptions): Promise<BrowserTestServer> {
-  const fete = await createFete({ topics, store: options.store });
+  // The test pages have no users: anonymous callers are let in, and may emit.
+  const fete = await createFete({ topics, store: options.store, security: { auth: 'anonymous', authorize: { emit: () => true } } });
   await options.setup?.(fete);
   await fete.start();
   const app = express();
   app.use(await pageRoutes('test/browser/support/page.ts'));
-  app.use('/fete', fete.express({ authorize: allowEmits }));
+  app.use('/fete', fete.express());
   const http = createServer(app);
-  const fanout = fete.attach(http, { pollIntervalMs: 50, ...options.attach, authorize: allowEmits });
+  const fanout = fete.attach(http, { pollIntervalMs: 50, ...options.attach });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, '127.0.0.1', () => resolve());

@@ -18,7 +18,8 @@ export const topics = defineTopics({
     kind: 'presentation',
     schema: z.object({ orderId: z.string(), status: z.enum(['placed', 'paid', 'shipped']) }),
   }),
-  note: defineTopic('notes.{n}', { kind: 'domain', clientEmit: true, schema: z.object({ n: z.number(), text: z.string() }) }),
+  // Emitted by clients and received back in the subscription tests: exposed.
+  note: defineTopic('notes.{n}', { kind: 'domain', clientEmit: true, expose: true, schema: z.object({ n: z.number(), text: z.string() }) }),
   audit: defineTopic('audit.log', { kind: 'domain', schema: z.object({ msg: z.string() }) }),
 });
 export type Topics = typeof topics;

@@ -1,0 +1,76 @@
+// The resolved security config (defaults merged here, once) and the one authentication path every
+// door takes: `security.authenticate(request)` gives a Caller (principal + tenant) or throws
+// UNAUTHORIZED. Socket.IO (fanout/attach.ts) and HTTP (http/authenticate.ts) only adapt their
+// request to an AuthRequest.
+import { keepableCause } from '../../shared/describe-thrown.js';
+import { FeteError, isFeteError } from '../../shared/index.js';
+import type { Auth, AuthRequest, Authorize, SecurityOptions } from './security-options.js';
+import { DEFAULT_TENANT, validTenant } from './tenant.js';
+
+/** Who is calling, as every door sees it after authentication. */
+export interface Caller<P = unknown> {
+  /** What `auth` returned (undefined for anonymous callers). */
+  principal: P;
+  /** The principal's tenant ('' is the default tenant). */
+  tenant: string;
+}
+
+export interface Security {
+  readonly authorize: Authorize<unknown>;
+  /** The caller, or a FeteError: UNAUTHORIZED (or the code `auth` threw). Never anything else. */
+  authenticate(request: AuthRequest): Promise<Caller>;
+  /** The tenant of a principal (the `tenant` hook; '' without one). Throws INTERNAL if the hook fails. */
+  tenantOf(principal: unknown): string;
+}
+
+const NOT_CONFIGURED =
+  "no auth is configured: every caller is refused. Give createFete({ security: { auth } }), or auth: 'anonymous' to let everybody in";
+
+export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
+  if (o === null || typeof o !== 'object') throw new FeteError('INVALID_OPTIONS', 'security must be an object { auth, authorize, tenant }');
+  const auth = o.auth;
+  if (auth !== undefined && auth !== 'anonymous' && typeof auth !== 'function')
+    throw new FeteError('INVALID_OPTIONS', "security.auth must be a function or 'anonymous'");
+  if (o.tenant !== undefined && typeof o.tenant !== 'function') throw new FeteError('INVALID_OPTIONS', 'security.tenant must be a function (principal) => string | undefined');
+  const authorize = (o.authorize ?? {}) as Authorize<unknown>;
+  const tenantHook = o.tenant as ((p: unknown) => string | undefined) | undefined;
+
+  const tenantOf = (principal: unknown): string => {
+    if (!tenantHook) return DEFAULT_TENANT;
+    let t: unknown;
+    try {
+      t = tenantHook(principal);
+    } catch (err) {
+      throw FeteError.from(err, 'INTERNAL');
+    }
+    try {
+      return validTenant(t, 'the answer of security.tenant');
+    } catch (err) {
+      throw new FeteError('INTERNAL', (err as Error).message, { cause: err });
+    }
+  };
+
+  return {
+    authorize,
+    tenantOf,
+    async authenticate(request: AuthRequest): Promise<Caller> {
+      if (auth === undefined) throw new FeteError('UNAUTHORIZED', NOT_CONFIGURED);
+      if (auth === 'anonymous') return { principal: undefined, tenant: tenantOf(undefined) };
+      let principal: unknown;
+      try {
+        principal = await (auth as Auth<unknown>)(request);
+      } catch (err) {
+        if (isFeteError(err)) throw err; // hostile-safe: a Proxy that throws on access is not one
+        throw new FeteError('UNAUTHORIZED', 'authentication failed', { cause: keepableCause(err) });
+      }
+      if (principal === undefined || principal === null || principal === false) throw new FeteError('UNAUTHORIZED', 'authentication required');
+      return { principal, tenant: tenantOf(principal) };
+    },
+  };
+}
+
+/** `{ token }` from an `Authorization: Bearer <token>` header, the HTTP door's credentials. */
+export function bearerCredentials(authorization: string | undefined): Record<string, unknown> {
+  const m = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  return m ? { token: m[1] } : {};
+}
