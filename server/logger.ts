@@ -4,6 +4,7 @@
 // and rate-limited per kind (log-rate-limit.ts). Debug tracing stays on `debug` (DEBUG=fete:*);
 // this log is for what an operator must see without asking: failed attempts, dead letters,
 // refused connections, store outages and recoveries, deliveries waiting with no worker.
+import { describeThrown } from '../shared/describe-thrown.js';
 import { FeteError } from '../shared/index.js';
 import { LogRateLimiter, type RateLimit } from './log-rate-limit.js';
 
@@ -51,19 +52,10 @@ export function resolveLogger(option: LoggerOption): FeteLogger {
   return option;
 }
 
-/** The message of any thrown value, on one line (stacks stay in dead letters and DEBUG). */
+/** The message of any thrown value, on one line (stacks stay in dead letters and DEBUG). Goes
+ * through describeThrown: never throws, even for a Proxy or a value whose getters throw. */
 export function errorMessage(err: unknown): string {
-  let text: string;
-  if (err instanceof Error) text = `${err.name}: ${err.message}`;
-  else if (typeof err === 'string') text = err;
-  else {
-    try {
-      text = String(err);
-    } catch {
-      text = Object.prototype.toString.call(err);
-    }
-  }
-  const line = text.split('\n', 1)[0]!;
+  const line = describeThrown(err, { stack: false }).split('\n', 1)[0]!;
   return line.length > 500 ? `${line.slice(0, 500)}…` : line;
 }
 
