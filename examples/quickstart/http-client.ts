@@ -17,8 +17,8 @@ export async function emitOverHttp(base: string, token: string, orderId: string)
 }
 
 /** GET /fete/stream?pattern=…&from=…: Server-Sent Events. `from` is 'latest' (default), 'earliest'
- * or a seq; on reconnect EventSource sends Last-Event-ID and resumes after it. Each event is
- *   id: <seq>\nevent: <topic name>\ndata: <superjson envelope>\n\n
+ * or a cursor; on reconnect EventSource sends Last-Event-ID and resumes after it. Each event is
+ *   id: <epoch>:<seq>\nevent: <topic name>\ndata: <superjson envelope>\n\n
  * (plus `retry:` and `: ping` comments). `decodeEnvelope(data)` gives the envelope back. */
 export async function readStream(base: string, token: string, pattern: string, count: number) {
   const res = await fetch(`${base}/fete/stream?pattern=${encodeURIComponent(pattern)}&from=earliest`, {
