@@ -35,7 +35,9 @@ export async function readStream(base: string, token: string, pattern: string, c
     while ((end = buffer.indexOf('\n\n')) >= 0) {
       const frame = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      const data = frame.split('\n').find((line) => line.startsWith('data: '));
+      const lines = frame.split('\n');
+      if (lines.includes('event: gap')) continue; // the log could not cover the resume: see the README
+      const data = lines.find((line) => line.startsWith('data: '));
       if (data === undefined) continue; // retry: / comments
       const envelope = decodeEnvelope(data.slice('data: '.length));
       events.push({ seq: envelope.seq!, topic: envelope.topic, payload: envelope.payload });
