@@ -51,9 +51,10 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   registerFulfilment(fete);
 
   const app = express();
-  // The inspector panel is part of the demo, so it is open to the (anonymous) visitor; metrics stay
-  // off. In a real app: `inspector: { authorize: (user) => user.isOps }`.
-  const router = fete.express({ inspector: { authorize: () => true } });
+  // The inspector panel is part of the demo, so it is open to the (anonymous) visitor, stacks
+  // included (`reveal`: the visitor is the developer on their own machine); metrics stay off. In a
+  // real app: `inspector: { authorize: (user) => user.isOps, reveal: (user) => user.isOps }`.
+  const router = fete.express({ inspector: { authorize: () => true, reveal: () => true } });
   app.use('/fete', router);
   app.get('/api/fulfilments', async (_req, res) => {
     res.json({ fulfilments: await listFulfilments(fete) });
