@@ -15,7 +15,7 @@ describe('work over time in /health, /metrics and the inspector', () => {
       listeners: { heartbeatMs: 50, orphanAfterMs: 1500 },
       security: testAuth,
     });
-    const { url } = await startServer({ inspector: { authorize: () => true } }, fete);
+    const { url } = await startServer({ inspector: { authorize: () => true }, metrics: 'public' }, fete);
     fete.on(topics.audit, 'gone', () => undefined);
     fete.on(topics.orderCreated, 'poison', () => {
       throw new Error('poison');
