@@ -36,6 +36,11 @@ export function sharePGlite(): void {
   });
 }
 
+/** The store a test server opens: the file's shared PGlite (see sharePGlite), else one in memory. */
+export function sharedStore(): { pglite: PGlite } | 'memory' {
+  return shared ? { pglite: shared } : 'memory';
+}
+
 export interface TestServer {
   fete: Fete<Topics>;
   /** The SQL schema of fete's tables. */
@@ -59,7 +64,7 @@ export async function startServer(
   const { auth, authorize, tenant, ...attach } = options;
   const security: SecurityOptions<any> = { auth: auth ?? 'anonymous', ...(authorize ? { authorize } : {}), ...(tenant ? { tenant } : {}) };
   const schema = feteOptions.schema ?? freshSchema('rt');
-  const store = feteOptions.store ?? (shared ? { pglite: shared } : 'memory');
+  const store = feteOptions.store ?? sharedStore();
   const fete = existing ?? (await createFete({ topics, security, ...feteOptions, store, schema }));
   const http = createServer();
   const fanout = fete.attach(http, { pollIntervalMs: 50, ...attach });

@@ -3,11 +3,10 @@
 // in three tenants (and one without), and small readers for SSE and HTTP. PGlite in memory.
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
-import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
 import { freshSchema } from '../../support/postgres.js';
+import { sharePGlite, sharedStore } from '../../realtime/support.js';
 import { createFete, type ExpressOptions, type Fete, type FeteRouter, type SecurityOptions } from '../../../server/index.js';
 import type { FeteOptions } from '../../../server/options.js';
 import { type Envelope, decodeEnvelope, defineTopic, defineTopics } from '../../../shared/index.js';
@@ -48,17 +47,8 @@ export const tenantSecurity: SecurityOptions<User> = {
   tenant: (u) => u.tenant,
 };
 
-let shared: PGlite | undefined;
-/** One in-memory PGlite for the test file (starting one costs seconds), a fresh schema per fete. */
-export function sharePGlite(): void {
-  beforeAll(async () => {
-    shared = await PGlite.create();
-  });
-  afterAll(async () => {
-    await shared?.close();
-    shared = undefined;
-  });
-}
+// One PGlite per test file, shared with the realtime harness.
+export { sharePGlite };
 
 export interface SecureServer {
   fete: Fete<Topics>;
@@ -76,7 +66,7 @@ export async function startSecureServer(
   express_: ExpressOptions<User> = {},
   fete_: Partial<FeteOptions<Topics>> = {},
 ): Promise<SecureServer> {
-  const store = shared ? { pglite: shared } : 'memory';
+  const store = sharedStore();
   const fete = await createFete({ topics, store, schema: freshSchema('sec'), ...(security ? { security } : {}), ...fete_ });
   // Appends wake readers through notifications; polling is only the fallback, kept slow so that
   // many open streams do not queue their polls in front of the test's own queries on PGlite.
