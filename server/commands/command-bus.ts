@@ -17,7 +17,6 @@ import {
 import { currentPrincipal, runAs } from '../context/principal.js';
 import type { Role } from '../options.js';
 import type { Store } from '../store/open-store.js';
-import type { FeteTransaction } from '../types.js';
 import { CommandMetrics, type RequestOutcome } from './command-metrics.js';
 import { type ResultLedger, memoryLedger, sqlLedger } from './command-results.js';
 import { Forwarder } from './forwarder.js';
@@ -31,7 +30,8 @@ export interface CommandBusHost {
   readonly store: Store | undefined;
   /** The roles this process runs. */
   readonly roles: readonly Role[];
-  transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>) => Promise<R>): Promise<R>;
+  transaction: RunHost['transaction'];
+  admit: RunHost['admit'];
   assertOpen(): void;
   /** The tenant of a principal: the fete's one `security.tenant` hook (security/security.ts). */
   tenantOf(principal: unknown): string;
@@ -70,14 +70,15 @@ export class CommandBus {
     this.#host = host;
     this.#o = options;
     const ledger: ResultLedger = host.store ? sqlLedger(host.store.tables, options.resultTtlMs) : memoryLedger(options.resultTtlMs);
-    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), hasStore: host.store !== undefined, ledger };
+    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), admit: (t, p, o) => host.admit(t, p, o), hasStore: host.store !== undefined, ledger };
     this.#forwarder = host.store
       ? new Forwarder(host.store, options, {
           roles: host.roles,
           // Only owners registered for roles can be forwarded to: the others run where they are called.
           names: () => [...this.#owners.values()].filter((r) => r.roles !== undefined && this.#runsHere(r)).map((r) => r.decl.name),
           // The row does not say command or query: the owner's declaration does.
-          serve: (c) => this.call({ ...c, kind: this.declaration(c.name)?.kind ?? 'command' }),
+          // Its input was admitted by the origin's schema (see #call): not validated a second time.
+          serve: (c) => this.#call({ ...c, kind: this.declaration(c.name)?.kind ?? 'command' }, true),
         })
       : undefined;
   }
@@ -127,7 +128,13 @@ export class CommandBus {
    * rejects with a FeteError: MALFORMED / INVALID_PAYLOAD (input), FORBIDDEN (authorize),
    * NO_HANDLER, REJECTED (with `details.reason`), CONFLICT (id used by another command),
    * TIMEOUT, STORE_UNAVAILABLE, INTERNAL (an unexpected throw, its cause kept). */
-  async call(call: Call): Promise<unknown> {
+  call(call: Call): Promise<unknown> {
+    return this.#call(call, false);
+  }
+
+  /** `admitted`: the input is the output of the owner's input schema already (a forwarded call,
+   * validated by the process that received it), so the schema runs once per call. */
+  async #call(call: Call, admitted: boolean): Promise<unknown> {
     const started = performance.now();
     const reg = isRequestName(call.name) ? this.#owners.get(call.name) : undefined;
     const id = call.kind === 'command' ? (call.id ?? uuidv7()) : uuidv7();
@@ -141,24 +148,23 @@ export class CommandBus {
       const local = this.#runsHere(reg);
       if (!local && !this.#forwarder)
         throw new FeteError('NO_HANDLER', `${call.kind} "${name}" runs only in roles ${reg.roles!.join(', ')}, which this process does not run, and there is no store to forward it through`);
-      if (local || call.authorize) {
-        // Validated here even when forwarded: the door's authorize hook judges the handler's input.
-        const input = await validateRequestInput(reg.decl, call.input).catch((err: unknown) => {
-          outcome = 'refused';
-          throw err;
-        });
-        if (call.authorize) {
-          outcome = 'refused';
-          await call.authorize(name, input);
-          outcome = 'failed';
-        }
-        if (local) {
-          const r = await this.#local({ reg, input, id, principal: call.principal, tenant });
-          outcome = r.duplicate ? 'duplicate' : 'ok';
-          return r.value;
-        }
+      // Validated where the call came in, forwarded or not: a bad input fails without a round trip
+      // through the store, the door's authorize hook judges the handler's input, and the owner's
+      // process takes the output as admitted (the schema runs once per call).
+      const input = admitted
+        ? call.input
+        : await validateRequestInput(reg.decl, call.input).catch((err: unknown) => {
+            outcome = 'refused';
+            throw err;
+          });
+      if (call.authorize) {
+        outcome = 'refused';
+        await call.authorize(name, input);
+        outcome = 'failed';
       }
-      const r = await this.#forwarder!.forward({ reg, input: call.input, id, principal: call.principal, tenant });
+      const r = local
+        ? await this.#local({ reg, input, id, principal: call.principal, tenant })
+        : await this.#forwarder!.forward({ reg, input, id, principal: call.principal, tenant });
       outcome = r.duplicate ? 'duplicate' : 'ok';
       return r.value;
     } catch (err) {
