@@ -336,6 +336,13 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#track(this.commands.serverCall('query', query, input, options)) as Promise<RequestOutputOf<Q>>;
   }
 
+  commandResult<K extends AnyCommand>(command: K, id: string, options?: Omit<ExecuteOptions, 'id'>): Promise<RequestOutputOf<K>>;
+  commandResult(id: string, options?: Omit<ExecuteOptions, 'id'>): Promise<unknown>;
+  commandResult(a: unknown, b?: unknown, c?: unknown): Promise<unknown> {
+    const [command, id, options] = typeof a === 'string' ? [undefined, a, b] : [a as AnyCommand, b, c];
+    return this.#track(this.commands.serverResult(id, options as Omit<ExecuteOptions, 'id'> | undefined, command));
+  }
+
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
     return this.#transaction((tx) => fn(tx));
   }

@@ -11,10 +11,11 @@ import {
   isFeteError,
   isRequestDecl,
   isRequestName,
+  isUuid,
   uuidv7,
   validateRequestInput,
 } from '../../shared/index.js';
-import { currentPrincipal, runAs } from '../context/principal.js';
+import { actorOf, currentPrincipal, runAs } from '../context/principal.js';
 import type { Role } from '../options.js';
 import type { Store } from '../store/open-store.js';
 import { CommandMetrics, type RequestOutcome } from './command-metrics.js';
@@ -213,9 +214,28 @@ export class CommandBus {
     });
   }
 
-  /** The recorded outcome of command `id` for `tenant`, or undefined (never run, or pruned). */
-  async result(tenant: string, id: string): Promise<{ ok: true; value: unknown; name: string } | { ok: false; error: FeteError; name: string } | undefined> {
-    return this.#run.ledger.read(this.#host.store?.driver, tenant, id);
+  /** The recorded outcome of command `id` as `principal` sees it (in its tenant, or `tenant`):
+   * resolves with the command's name and output, or rejects with the error it was recorded with
+   * (REJECTED with `details.reason`, FORBIDDEN...). NOT_FOUND when no outcome of `id` is recorded
+   * for this principal in this tenant: never run, still running, past `resultTtlMs`, or run by
+   * another principal or tenant (told apart from none at all by nobody). MALFORMED for a non-UUID. */
+  async commandResult(id: unknown, who: { principal: unknown; tenant?: string | undefined }, command?: unknown): Promise<{ name: string; value: unknown }> {
+    this.#host.assertOpen();
+    if (command !== undefined && (!isRequestDecl(command) || command.kind !== 'command'))
+      throw new FeteError('INVALID_OPTIONS', 'commandResult expects a defineCommand declaration (or only the id)');
+    if (!isUuid(id)) throw new FeteError('MALFORMED', `a command id must be a UUID, got ${JSON.stringify(String(id).slice(0, 64))}`);
+    const tenant = who.tenant ?? this.#tenantOf(who.principal);
+    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, id, actorOf(who.principal) ?? null);
+    if (!recorded || (command !== undefined && recorded.name !== (command as AnyRequest).name))
+      throw new FeteError('NOT_FOUND', `no recorded outcome of command ${id}`, { details: { id } });
+    if (!recorded.ok) throw recorded.error;
+    return { name: recorded.name, value: recorded.value };
+  }
+
+  /** `fete.commandResult`: as `commandResult`, the caller being `options.principal` or the current one. */
+  async serverResult(id: unknown, options: Omit<ExecuteOptions, 'id'> = {}, command?: unknown): Promise<unknown> {
+    const principal = 'principal' in options ? options.principal : currentPrincipal();
+    return (await this.commandResult(id, { principal, tenant: options.tenant }, command)).value;
   }
 
   #tenantOf(principal: unknown): string {
