@@ -6,6 +6,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import {
   type CmdAck,
   type CmdPacket,
+  type CmdResultPacket,
   FETE_NAMESPACE,
   FeteError,
   FeteErrorCode,
@@ -123,6 +124,10 @@ class SocketTransport implements Transport {
     return this.#request('cmd', packet, timeoutMs, isCmdAck);
   }
 
+  cmdResult(packet: CmdResultPacket, timeoutMs: number): Promise<CmdAck> {
+    return this.#request('cmdr', packet, timeoutMs, isCmdAck);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -133,7 +138,7 @@ class SocketTransport implements Transport {
     for (const reject of [...this.#pending]) reject(closed);
   }
 
-  #request<A>(event: 'sub' | 'emit' | 'cmd', packet: SubPacket | EmitPacket | CmdPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
+  #request<A>(event: 'sub' | 'emit' | 'cmd' | 'cmdr', packet: SubPacket | EmitPacket | CmdPacket | CmdResultPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
     // Not connected: fail now. Socket.IO would buffer the packet and send it on the next
     // connection, after the client has already re-sent it itself.
     if (!this.#socket.connected) return Promise.reject(new FeteError('NETWORK', `not connected (${event})`));

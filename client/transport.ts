@@ -2,7 +2,7 @@
 // protocol (shared/protocol.ts) through it and never sees Socket.IO. The default implementation is
 // socket-transport.ts; tests plug in an in-memory double of the protocol (NATS.js injects its
 // transport the same way).
-import type { CmdAck, CmdPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, SubPacket, UnsubPacket } from '../shared/index.js';
+import type { CmdAck, CmdPacket, CmdResultPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, SubPacket, UnsubPacket } from '../shared/index.js';
 import type { FeteError } from '../shared/index.js';
 
 /** Handshake credentials: a value, or a function called on every (re)connect (token refresh). */
@@ -38,6 +38,9 @@ export interface Transport {
   /** Sends one `cmd` (a command or query call) and resolves with the server's ack; rejects as
    * `sub` does. Optional for transports written before commands: `execute` then fails NETWORK. */
   cmd?(packet: CmdPacket, timeoutMs: number): Promise<CmdAck>;
+  /** Sends one `cmdr` (a command's recorded result) and resolves with the server's ack; rejects as
+   * `sub` does. Optional: without it `commandResult` knows only this client's queued commands. */
+  cmdResult?(packet: CmdResultPacket, timeoutMs: number): Promise<CmdAck>;
   /** Disconnects for good and rejects every pending ack with NETWORK. Idempotent. */
   close(): void;
 }
