@@ -4,7 +4,7 @@
 // primary key until the first transaction ends, then sees its committed row (READ COMMITTED takes
 // a new snapshot per statement), so a handler never runs twice for one id while its row exists.
 // `finish` writes the outcome in the same transaction. Under `dispatch: 'inline'` a Map does it.
-// Each row records who ran it (`actor`, 008_command_actor.sql): only that actor, in that tenant,
+// Each row records who ran it (`actor`, 010_command_actor.sql): only that actor, in that tenant,
 // reads the outcome back (`read`, a retry's `claim`); another one gets CONFLICT on a retry and
 // nothing on a read, never the first caller's result.
 import { FeteError, type FeteErrorCode, encodeValue, FeteErrorCode as Codes } from '../../shared/index.js';
