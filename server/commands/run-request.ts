@@ -22,13 +22,16 @@ import type { CommandContext, RequestContext } from './types.js';
 export interface RunHost {
   readonly topics: TopicCatalog;
   /** `fete.transaction`, with the append of envelopes `admit` made. */
-  transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>, appendAdmitted: AppendAdmitted) => Promise<R>): Promise<R>;
+  transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>, appendAdmitted: AppendAdmitted, atCommit: AtCommit | undefined) => Promise<R>): Promise<R>;
   /** Server ingress (ingress/admit-server.ts): the envelope of one emit, its schema run once. */
   admit(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope>;
   /** False under `dispatch: 'inline'`: no SQL, the memory ledger. */
   readonly hasStore: boolean;
   readonly ledger: ResultLedger;
 }
+
+/** The open transaction's `deferToCommit` (PostgreSQL): a statement sent with COMMIT. */
+export type AtCommit = (sql: string) => void;
 
 /** Appends envelopes ingress admitted, in the open transaction, without admitting them again. */
 export type AppendAdmitted = (envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>) => Promise<EmitResult[]>;
@@ -106,7 +109,7 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
   if (!isUuid(id)) throw new FeteError('MALFORMED', `command id must be a UUID, got ${JSON.stringify(id)}`);
   let claimed = false;
   try {
-    const result = await host.transaction(async (tx, appendAdmitted): Promise<{ recorded: Recorded; duplicate: boolean }> => {
+    const result = await host.transaction(async (tx, appendAdmitted, atCommit): Promise<{ recorded: Recorded; duplicate: boolean }> => {
       const q = host.hasStore ? tx : undefined;
       const prior = await host.ledger.claim(q, tenant, id, decl.name, actorOf(call.principal) ?? null);
       if (prior) return { recorded: prior, duplicate: true };
@@ -146,11 +149,12 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
           await tx.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
         }
         outcome = { ok: false, error: err as FeteError };
-        await host.ledger.finish(q, tenant, id, outcome);
+        await host.ledger.finish(q, tenant, id, outcome, atCommit);
         return { recorded: outcome, duplicate: false };
       }
       if (emits.length > 0) await appendAdmitted(emits, emitOptions);
-      await host.ledger.finish(q, tenant, id, outcome);
+      // The result record rides with COMMIT where the driver can (one round trip less).
+      await host.ledger.finish(q, tenant, id, outcome, atCommit);
       return { recorded: outcome, duplicate: false };
     });
     if (!result.recorded.ok) throw result.recorded.error;
