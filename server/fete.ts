@@ -53,6 +53,7 @@ import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOp
 import { type AnyHandler, Registry, type RegisteredListener } from './registry.js';
 import { type PruneReport, RetentionJob } from './retention-job.js';
 import type { Store } from './store/open-store.js';
+import type { TxHandle } from './store/driver.js';
 import type { DeadLetter, DeadLetterQuery, DispatcherState, EmitItem, EmitOptions, EmitResult, FeteLog, FeteStats } from './types.js';
 import type { DispatchMode, FeteTransaction, ListenerContext, PatternHandler, StopOptions, TopicHandler, WorkerStatus } from './types.js';
 
@@ -189,7 +190,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         topics: o.topics,
         store,
         roles: o.roles,
-        transaction: (fn) => this.#transaction((tx, appendAdmitted) => fn(tx as unknown as FeteTransaction<TopicCatalog>, appendAdmitted)),
+        transaction: (fn) => this.#transaction((tx, appendAdmitted, q) => fn(tx as unknown as FeteTransaction<TopicCatalog>, appendAdmitted, q?.deferToCommit?.bind(q))),
         admit: (t, p, opts) => this.#build(t, p, opts),
         assertOpen: () => this.#assertOpen(),
         tenantOf: (p) => o.security.tenantOf(p),
@@ -349,7 +350,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   /** `fete.transaction`, also handing `fn` the append of envelopes ingress admitted already (a
    * command's `ctx.emit` admits when called and appends when the handler returns: once). */
-  #transaction<R>(fn: (tx: FeteTransaction<C>, appendAdmitted: AppendAdmitted) => Promise<R>): Promise<R> {
+  #transaction<R>(fn: (tx: FeteTransaction<C>, appendAdmitted: AppendAdmitted, q: Partial<TxHandle> | undefined) => Promise<R>): Promise<R> {
     this.#assertOpen();
     const work = this.#writer.transaction((append, q) => {
       const emitMany = async (items: ReadonlyArray<Item>) => append(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))), items);
@@ -361,7 +362,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         emit: (topic, payload, options) => emitMany([{ topic, payload, ...options }]).then((r) => r[0]!),
         emitMany,
       };
-      return fn(tx, append);
+      // The store's transaction handle where there is one (the log hands it over as a Queryable).
+      return fn(tx, append, q as Partial<TxHandle> | undefined);
     });
     return this.#track(work);
   }

@@ -6,7 +6,7 @@
 //   GET  /health                    health-route.ts  200 { status: 'ok', headSeq, store, worker, fanout } | 503
 //   GET  /metrics                   metrics.ts       Prometheus text (off unless `metrics` is given)
 //   /inspector/...                  inspector-routes.ts (JSON; off unless `inspector` is given)
-//   POST /commands/:name, GET|POST /queries/:name   command-routes.ts
+//   POST /commands/:name, GET|POST /queries/:name, GET /commands/results/:id   command-routes.ts
 // Every route but /health authenticates through the fete's one `security` config (closed without
 // `auth`); /metrics skips it only when declared `metrics: 'public'`.
 import createDebug from 'debug';
