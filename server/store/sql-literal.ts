@@ -1,11 +1,13 @@
 // SQL literals, for the few hot statements that ride in one simple-protocol query with BEGIN or
-// COMMIT (pg-driver.ts): a simple query cannot carry parameters. Values only, never identifiers;
-// the quoting is node-postgres's `escapeLiteral` (safe whatever standard_conforming_strings says:
-// quotes doubled, and with a backslash the E'' form with backslashes doubled). NUL, which text
+// COMMIT (pg-driver.ts): a simple query cannot carry parameters. Values only, never identifiers.
+// The quoting is node-postgres's own `escapeLiteral` (quotes doubled; with a backslash, the E''
+// form with backslashes doubled: safe whatever standard_conforming_strings says). NUL, which text
 // cannot hold and the protocol would cut the query at, is refused.
+import pg from 'pg';
 import { FeteError } from '../../shared/index.js';
 
-/** `value` as a SQL literal: a string quoted, a finite number as is, null as NULL. */
+/** `value` as a SQL literal: a string quoted, a finite number as is, null as NULL.
+ * Throws MALFORMED for a non-finite number, a NUL character or another type. */
 export function sqlLiteral(value: string | number | null): string {
   if (value === null) return 'NULL';
   if (typeof value === 'number') {
@@ -14,15 +16,5 @@ export function sqlLiteral(value: string | number | null): string {
   }
   if (typeof value !== 'string') throw new FeteError('MALFORMED', 'a SQL literal must be a string, a number or null');
   if (value.includes('\u0000')) throw new FeteError('MALFORMED', 'text cannot hold a NUL character');
-  let hasBackslash = false;
-  let quoted = "'";
-  for (const c of value) {
-    if (c === "'") quoted += "''";
-    else if (c === '\\') {
-      quoted += '\\\\';
-      hasBackslash = true;
-    } else quoted += c;
-  }
-  quoted += "'";
-  return hasBackslash ? ` E${quoted}` : quoted;
+  return pg.escapeLiteral(value);
 }
