@@ -3,16 +3,20 @@
 // and events go out by `to(room).emit('ev', ...)`. `fete-pg` / `fete-pglite`: fete on PostgreSQL
 // (url, schema) or PGlite in memory with `fete.attach(http)`; a burst is `fete.emit` per event, or
 // with `many` `fete.emitMany` of EMIT_MANY events (one commit each). It listens on an ephemeral
-// port, says `ready` with it over IPC, then emits on command.
+// port, says `ready` with it over IPC, then emits on command. A fifth argument `dist` runs fete
+// from the compiled package (`npm run build`), as an app runs it, instead of its TypeScript
+// source through tsx (whose esbuild transform gives every closure an own `name` property: ~250
+// bytes more per closure, which the memory scenario would count against fete alone).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { createFete } from '../../server/index.js';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
 import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, now, settledMemory, topics } from './common.js';
 
-const [impl, url, schema, emitMode] = process.argv.slice(2) as [Impl, string, string, EmitMode];
+const [impl, url, schema, emitMode, build] = process.argv.slice(2) as [Impl, string, string, EmitMode, 'dist' | 'source' | undefined];
+const serverModule = build === 'dist' ? '../../dist/server/index.js' : '../../server/index.js';
+const { createFete } = (await import(serverModule)) as typeof import('../../server/index.js');
 const say = (m: ServerMessage) => process.send!(m);
 process.on('unhandledRejection', (err) => {
   say({ type: 'error', message: String((err as Error)?.stack ?? err) });
