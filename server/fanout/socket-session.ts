@@ -18,6 +18,7 @@ import type { FollowFrom, GapNotice } from '../log/start.js';
 import type { Caller } from '../security/security.js';
 import { allowed, applyClientEmits, toWireError } from './client-emit.js';
 import { type CommandTarget, answerCommandPacket } from './command-packet.js';
+import { writeFrame } from './ev-frame.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
@@ -139,10 +140,14 @@ export class SocketSession implements SubscriptionHost {
     return this.#queuedEvents;
   }
 
-  send(sid: string, events: WireEnvelope[]): void {
+  send(sid: string, events: WireEnvelope[], frame?: string): void {
     this.#core.counters.eventsSent += events.length;
-    const [event, packet] = eventsPacket(sid, events);
-    sendingEvents(events.length, () => this.#socket.emit(event, packet as never));
+    const socket = this.#socket;
+    sendingEvents(events.length, () => {
+      if (frame !== undefined && writeFrame(socket, frame)) return;
+      const [event, packet] = eventsPacket(sid, events);
+      socket.emit(event, packet as never);
+    });
   }
 
   gap(sid: string, g: GapNotice): void {

@@ -30,8 +30,9 @@ export interface SubscriptionHost {
   backlog(): number;
   /** Resolves when the socket's backlog is low again (or the socket is gone). */
   whenWritable(): Promise<void>;
-  /** Sends events of subscription `sid`, in seq order (one `ev`, or one `evs` for several). */
-  send(sid: string, events: WireEnvelope[]): void;
+  /** Sends events of subscription `sid`, in seq order (one `ev`, or one `evs` for several);
+   * `frame` is that packet encoded already (ev-frame.ts), when the fanout built it. */
+  send(sid: string, events: WireEnvelope[], frame?: string): void;
   /** Tells the client that the log cannot cover its resume (see log/start.ts). */
   gap(sid: string, gap: GapNotice): void;
   /** The subscription fell behind and is catching up from the log. */
@@ -132,8 +133,8 @@ export class Subscription {
   }
 
   /** Sends events this subscription took, on their own (no other subscription shares the packet). */
-  push(events: WireEnvelope[]): void {
-    this.#host.send(this.sid, events);
+  push(events: WireEnvelope[], frame?: string): void {
+    this.#host.send(this.sid, events, frame);
   }
 
   close(): void {
