@@ -17,6 +17,7 @@ import type { FollowItem } from './log/follow.js';
 import type { ListenerOptions } from './options.js';
 import type { PruneReport } from './retention-job.js';
 import type { Security } from './security/security.js';
+import type { LiveHub } from './live/live-hub.js';
 import type {
   DeadLetter,
   DeadLetterQuery,
@@ -72,13 +73,22 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   readonly log: FeteLog;
   /** The resolved `security` option, shared by every door (`attach`, `express`). @internal */
   readonly security: Security;
+  /** Where the doors receive `volatile` and `latest` events (live/live-hub.ts). @internal */
+  readonly live: LiveHub;
+  /**
+   * The current values of `latest` topics whose subjects match `pattern`, in subject order: each
+   * envelope with its `version` (no seq). `tenant`: that tenant's values ('' is the default
+   * tenant). @default the current tenant (a listener's event's, or ''). Throws INVALID_PATTERN.
+   */
+  latest(pattern: string, options?: { tenant?: string }): Promise<Envelope[]>;
   /**
    * Follows the log for `pattern` (server-side consumers: projections, webhooks): event pages in
    * seq order, then live, forever, with a gap notice wherever the log cannot cover the resume
    * (`reset`: a cursor of another log; `ahead`: beyond this log's head; `pruned`: removed by
    * retention). `from`: 'latest' (default), 'earliest', or a cursor (`page.cursor` of an earlier
    * page; a bare seq means this log's). `signal` ends the iteration. Pages without events are left
-   * out. Throws INVALID_PATTERN, MALFORMED (a bad `from`), or a store fault from a read.
+   * out. Reads the log only: `volatile` events are never in it, and `latest` values are read
+   * with `fete.latest`. Throws INVALID_PATTERN, MALFORMED (a bad `from`), or a store fault from a read.
    */
   follow(pattern: string, options?: FollowOptions): AsyncIterable<FollowItem>;
   /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
@@ -114,9 +124,13 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
     target: ((tick: ScheduleTick, ctx: ListenerContext<C, Envelope, D>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
     options?: ScheduleOptions,
   ): void;
-  /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
+  /** Validates and appends one event. A repeated id or idempotency key appends nothing. A
+   * `volatile` topic's event is published live instead (result seq 0); a `latest` topic's is
+   * upserted as its subject's value (result `version`, seq 0). LIVE_TOO_LARGE when a live event
+   * does not fit the live channel (PostgreSQL: under 8000 bytes). */
   emit: EmitFn<C>;
-  /** Appends several events in one transaction: all or none. */
+  /** Appends several events in one transaction: all or none (live ones: see `emit`; they are not
+   * part of the log's transaction). */
   emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
   /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;

@@ -162,6 +162,7 @@ export class SocketSession {
       ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
+      if (core.fete.live.covers(pattern)) sub.withLive(this.#live(sub));
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);
@@ -169,6 +170,34 @@ export class SocketSession {
       }
       ack({ ok: false, error: toWireError(err) });
     }
+  }
+
+  /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
+   * first, each version once). Volatile events are dropped for a socket that is already too far
+   * behind (they could never be replayed anyway); latest changes are always sent. */
+  #live(sub: Subscription): () => void {
+    const core = this.#core;
+    const socket = this.#socket;
+    const live = core.fete.live.subscribe({
+      pattern: sub.pattern,
+      tenant: this.#caller.tenant,
+      visible: this.#host.visible,
+      deliver: (ev) => {
+        if (sub.closed || this.#gone) return;
+        if (ev.envelope.volatile && this.#backlog() > core.options.maxBufferedEvents) {
+          core.counters.volatileDropped++;
+          return;
+        }
+        core.counters.eventsSent++;
+        socket.emit('ev', { sid: sub.sid, e: ev.wire });
+      },
+    });
+    live.ready.catch((err: Error) => {
+      // As a failed replay: the client resubscribes after reconnecting and gets the values then.
+      debug('disconnecting socket %s: the latest values for %s could not be read: %s', socket.id, sub.pattern, err.message);
+      socket.disconnect(true);
+    });
+    return () => live.close();
   }
 
   #drop(sid: string): void {

@@ -59,6 +59,7 @@ export class Subscription {
   #out: WireEnvelope[] = [];
   #bufferOverflowed = false;
   #closedByOwner = false;
+  #closeLive: (() => void) | undefined;
   /** Stops the follower of a replay when the subscription closes. */
   readonly #abort = new AbortController();
 
@@ -137,6 +138,14 @@ export class Subscription {
   close(): void {
     this.#closedByOwner = true;
     this.#closeQuietly();
+    this.#closeLive?.();
+    this.#closeLive = undefined;
+  }
+
+  /** Ends, with this subscription, its receiver of live (volatile, latest) events. */
+  withLive(close: () => void): void {
+    if (this.closed) close();
+    else this.#closeLive = close;
   }
 
   #closeQuietly(): void {
