@@ -18,8 +18,9 @@ import { asyncDispose } from './async-dispose.js';
 /** Events may be missing for this subscription; delivery goes on after `resumedAt`.
  * 'volatile': the connection was lost and is back; events of the `volatile` topics in `topics`
  * (those this pattern can receive) sent meanwhile are gone for good (they are never replayed;
- * the log's events are, and `latest` values are sent again when changed). `after` and `resumedAt`
- * are then both the cursor, which does not move.
+ * the log's events are, and `latest` values are sent again when changed). `after` is the cursor
+ * when the connection was lost, `resumedAt` where it stood when the server took the resume (the
+ * log's events in between are replayed, not lost).
  * 'pruned': the server's log no longer holds (`after`, `resumedAt`] (retention). 'reset': the
  * cursor was from another log (the server's store was recreated): delivery restarts at the
  * beginning of the new log, whose seqs start over. 'ahead': the cursor was beyond anything the
@@ -85,8 +86,9 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
   readonly versions = new Map<string, number>();
   /** The server acknowledged it on some connection (live events may have reached it). */
   everAcked = false;
-  /** A connection it was live on was lost: the next ack tells of lost volatile events. */
-  interrupted = false;
+  /** The cursor (seq) when a connection it was live on was lost: the next ack tells of lost
+   * volatile events. */
+  interruptedAt: number | undefined;
   bus!: BusSubscription<Envelope>;
   #error: FeteError | undefined;
   #closed = false;

@@ -108,7 +108,7 @@ export class SubscriptionRouter {
     this.#epoch++;
     for (const sub of this.#subs.values()) {
       clearTimeout(sub.retryTimer);
-      if (sub.everAcked) sub.interrupted = true;
+      if (sub.everAcked && sub.interruptedAt === undefined) sub.interruptedAt = sub.seq ?? 0;
     }
   }
 
@@ -248,10 +248,11 @@ export class SubscriptionRouter {
       sub.attempt = 0;
       sub.everAcked = true;
       sub.acknowledged();
-      if (sub.interrupted) {
-        sub.interrupted = false;
+      const after = sub.interruptedAt;
+      if (after !== undefined) {
+        sub.interruptedAt = undefined;
         const topics = volatileTopics(this.#o.topics, sub.pattern);
-        if (topics.length > 0) this.#gap(sub, { pattern: sub.pattern, reason: 'volatile', after: sub.seq, resumedAt: sub.seq, topics });
+        if (topics.length > 0) this.#gap(sub, { pattern: sub.pattern, reason: 'volatile', after, resumedAt: sub.seq, topics });
       }
       return;
     }
