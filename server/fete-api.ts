@@ -35,6 +35,14 @@ import type {
   WorkerStatus,
 } from './types.js';
 
+/** The options argument of `fete.on(topic, ...)`: optional, except for a topic known to be outside
+ * the log (`volatile`, `latest`) under durable dispatch, where `{ durable: false }` is required. */
+export type ListenerOptionsArg<T extends AnyTopic, D extends DispatchMode> = 'log' extends T['delivery']
+  ? [options?: ListenerOptions]
+  : D extends 'inline'
+    ? [options?: ListenerOptions]
+    : [options: ListenerOptions & { durable: false }];
+
 /** Options of `fete.follow`. */
 export interface FollowOptions {
   /** 'latest' (only new events), 'earliest' (the whole retained log), or a cursor (`page.cursor`
@@ -91,8 +99,11 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
    * with `fete.latest`. Throws INVALID_PATTERN, MALFORMED (a bad `from`), or a store fault from a read.
    */
   follow(pattern: string, options?: FollowOptions): AsyncIterable<FollowItem>;
-  /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
-  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
+  /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique.
+   * A `volatile` or `latest` topic takes only non-durable listeners (`{ durable: false }`, required
+   * by the type under durable dispatch; INVALID_OPTIONS otherwise): they run in the emitting
+   * process after the event is published, with in-memory retries. */
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, ...options: ListenerOptionsArg<T, D>): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
   on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   /** Stops a listener in this process: it claims nothing more (claimed work not started is given

@@ -38,7 +38,7 @@ import { Doors } from './doors.js';
 import { DurableListeners } from './durable-listeners.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
-import type { Fete, FollowOptions, ListenerAdmin, RetireOptions } from './fete-api.js';
+import type { Fete, FollowOptions, ListenerAdmin, ListenerOptionsArg, RetireOptions } from './fete-api.js';
 import { createFeteLog } from './fete-log.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 import type { EventLog } from './log/event-log.js';
@@ -264,7 +264,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return p;
   }
 
-  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, ...options: ListenerOptionsArg<T, D>): void;
   on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   on(target: AnyTopic | string, name: string, handler: (payload: never, ctx: never) => unknown, options?: ListenerOptions): void {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');

@@ -306,6 +306,7 @@ describe.each(engines)('exposure, tenants and listeners (%s)', (engine) => {
   it('refuses durable listeners on volatile and latest topics with INVALID_OPTIONS; non-durable ones run in the emitting process', async () => {
     const s = await serve(engine);
     if (engine !== 'inline') {
+      // @ts-expect-error a durable listener on a latest topic is refused by the type too
       expect(() => s.fete.on(topics.price, 'durable', () => undefined)).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
       expect(() => s.fete.on('prices.*', 'durable pattern', () => undefined)).toThrow(/only topics that are not in the log/);
       // A pattern that also matches log topics is fine: it gets their events.
