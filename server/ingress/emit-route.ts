@@ -56,8 +56,9 @@ export class EmitRoute {
 
   /**
    * Routes a batch in autocommit: log envelopes go to `appendLog` (one call, in order), live ones
-   * are published. Results in input order; a live event's `seq` is 0 (it has none) and it is never
-   * a duplicate (nothing is stored to compare with).
+   * are published. Results in input order; a live event's `seq` is 0 (it has none). A volatile
+   * event is never a duplicate (nothing is kept to compare with); a latest value whose id is
+   * already its subject's current value is (a resend after a lost ack: not sent again).
    */
   async emit(
     envelopes: Envelope[],
@@ -77,9 +78,9 @@ export class EmitRoute {
             log.map((i) => envelopes[i]!),
             options && log.map((i) => options[i]),
           );
-    const versions = await this.#upsert(liveEnvelopes, undefined);
-    await this.#publish(liveEnvelopes, versions, liveOptions);
-    live.forEach((slot, k) => (out[slot] = liveResult(liveEnvelopes[k]!, versions[k])));
+    const stored = await this.#store(liveEnvelopes, undefined);
+    await this.#publish(liveEnvelopes, stored, liveOptions);
+    live.forEach((slot, k) => (out[slot] = liveResult(liveEnvelopes[k]!, stored[k]!)));
     (await logPart).forEach((r, k) => (out[log[k]!] = r));
     return out;
   }
@@ -91,15 +92,11 @@ export class EmitRoute {
    */
   async prepare(envelopes: Envelope[], options: ReadonlyArray<EmitOptions | undefined> | undefined, q: Queryable | undefined): Promise<PendingLive> {
     this.#checkSizes(envelopes);
-    const versions = q ? await this.d.latest.upsert(envelopes.filter((e) => deliveryOf(this.d.catalog, e.topic) === 'latest'), q) : undefined;
-    const byEnvelope = new Map<Envelope, number>();
-    if (versions) envelopes.filter((e) => deliveryOf(this.d.catalog, e.topic) === 'latest').forEach((e, k) => byEnvelope.set(e, versions[k]!));
+    const stored = q ? await this.#store(envelopes, q) : undefined;
+    const opts = envelopes.map((_, i) => options?.[i]);
     return {
-      results: envelopes.map((e) => liveResult(e, byEnvelope.get(e))),
-      publish: async () => {
-        const all = versions ? envelopes.map((e) => byEnvelope.get(e)) : await this.#upsert(envelopes, undefined);
-        await this.#publish(envelopes, all, envelopes.map((_, i) => options?.[i]));
-      },
+      results: envelopes.map((e, i) => liveResult(e, stored?.[i] ?? (this.#delivery(e) === 'latest' ? LATER : VOLATILE))),
+      publish: async () => this.#publish(envelopes, stored ?? (await this.#store(envelopes, undefined)), opts),
     };
   }
 
@@ -132,6 +129,10 @@ export class EmitRoute {
     return out;
   }
 
+  #delivery(e: Envelope): TopicDelivery {
+    return deliveryOf(this.d.catalog, e.topic);
+  }
+
   #split(envelopes: readonly Envelope[]): { log: number[]; live: number[] } {
     const log: number[] = [];
     const live: number[] = [];
@@ -154,31 +155,47 @@ export class EmitRoute {
     }
   }
 
-  /** Versions of the latest envelopes (undefined for volatile ones), in order. */
-  async #upsert(envelopes: readonly Envelope[], q: Queryable | undefined): Promise<Array<number | undefined>> {
-    const latest = envelopes.filter((e) => deliveryOf(this.d.catalog, e.topic) === 'latest');
-    if (latest.length === 0) return envelopes.map(() => undefined);
+  /** What became of each live envelope: volatile (nothing stored), or the latest upsert's outcome. */
+  async #store(envelopes: readonly Envelope[], q: Queryable | undefined): Promise<Stored[]> {
+    const latest = envelopes.filter((e) => this.#delivery(e) === 'latest');
+    if (latest.length === 0) return envelopes.map(() => VOLATILE);
     const versions = await this.d.latest.upsert(latest, q);
     let k = 0;
-    return envelopes.map((e) => (deliveryOf(this.d.catalog, e.topic) === 'latest' ? versions[k++] : undefined));
+    return envelopes.map((e): Stored => {
+      if (this.#delivery(e) !== 'latest') return VOLATILE;
+      const version = versions[k++];
+      return version === undefined ? DUPLICATE : { version };
+    });
   }
 
-  async #publish(envelopes: readonly Envelope[], versions: ReadonlyArray<number | undefined>, options: ReadonlyArray<EmitOptions | undefined>): Promise<void> {
+  async #publish(envelopes: readonly Envelope[], stored: readonly Stored[], options: ReadonlyArray<EmitOptions | undefined>): Promise<void> {
     const sent: Envelope[] = [];
+    const sentOptions: Array<EmitOptions | undefined> = [];
     for (let i = 0; i < envelopes.length; i++) {
       const e = envelopes[i]!;
-      const version = versions[i];
-      const marked: Envelope = version === undefined ? { ...e, volatile: true } : { ...e, version };
-      const message: LiveMessage = { kind: version === undefined ? 'volatile' : 'latest', tenant: tenantOf(e), subject: e.subject, data: wireForBrowser(marked) };
+      const s = stored[i]!;
+      if (s === DUPLICATE || s === LATER) continue;
+      const marked: Envelope = s === VOLATILE ? { ...e, volatile: true } : { ...e, version: s.version };
+      const message: LiveMessage = { kind: s === VOLATILE ? 'volatile' : 'latest', tenant: tenantOf(e), subject: e.subject, data: wireForBrowser(marked) };
       await this.d.channel.publish(message);
       sent.push(marked);
+      sentOptions.push(options[i]);
     }
-    this.d.published(sent, options);
+    if (sent.length > 0) this.d.published(sent, sentOptions);
   }
 }
 
-function liveResult(e: Envelope, version: number | undefined): EmitResult {
-  return version === undefined ? { id: e.id, seq: 0, duplicate: false } : { id: e.id, seq: 0, duplicate: false, version };
+/** What became of a live envelope: `{ version }` for a latest value stored. */
+type Stored = typeof VOLATILE | typeof DUPLICATE | typeof LATER | { version: number };
+const VOLATILE = 'volatile' as const;
+/** A latest value whose id was already the subject's current value. */
+const DUPLICATE = 'duplicate' as const;
+/** A latest value of an in-memory transaction: stored at the commit, its version unknown before. */
+const LATER = 'later' as const;
+
+function liveResult(e: Envelope, s: Stored): EmitResult {
+  if (s === DUPLICATE) return { id: e.id, seq: 0, duplicate: true };
+  return typeof s === 'object' ? { id: e.id, seq: 0, duplicate: false, version: s.version } : { id: e.id, seq: 0, duplicate: false };
 }
 
 /** What a listener attempt's `ctx.emit` writes to (dispatch/attempt-emits.ts), seen from here. */

@@ -23,8 +23,10 @@ export interface LatestPageQuery {
 
 export interface LatestStore {
   /** Stores each envelope as its subject's current value (in its tenant); returns the versions,
-   * in order. In `q` (a transaction) when given. */
-  upsert(envelopes: readonly Envelope[], q?: Queryable): Promise<number[]>;
+   * in order, or undefined for an envelope whose id is already the subject's current value (a
+   * resend after a lost ack: nothing changes, the emit is a duplicate). In `q` (a transaction)
+   * when given. */
+  upsert(envelopes: readonly Envelope[], q?: Queryable): Promise<Array<number | undefined>>;
   /** Current values (envelopes with `version`, without seq or context), in subject order. */
   page(query: LatestPageQuery): Promise<Envelope[]>;
 }
@@ -48,6 +50,7 @@ export function storeLatest(driver: Driver, tables: Tables): LatestStore {
      VALUES ($1, $2, $3, $4, 1, $5, $6::jsonb, $7)
      ON CONFLICT (tenant, subject) DO UPDATE SET topic = EXCLUDED.topic, id = EXCLUDED.id, version = l.version + 1,
        time = EXCLUDED.time, headers = EXCLUDED.headers, payload = EXCLUDED.payload, updated_at = now()
+     WHERE l.id <> EXCLUDED.id
      RETURNING l.version`,
   );
   const page = statement(
@@ -59,7 +62,7 @@ export function storeLatest(driver: Driver, tables: Tables): LatestStore {
   return {
     async upsert(envelopes, q) {
       const run = async (db: Queryable) => {
-        const versions: number[] = [];
+        const versions: Array<number | undefined> = [];
         // One statement per value, in order: two values of one subject in one batch both count.
         for (const e of envelopes) {
           const res = await db.query<{ version: string | number }>(upsert, [
@@ -71,7 +74,8 @@ export function storeLatest(driver: Driver, tables: Tables): LatestStore {
             JSON.stringify(e.headers),
             payloadTextOf(e),
           ]);
-          versions.push(Number(res.rows[0]!.version));
+          const row = res.rows[0];
+          versions.push(row === undefined ? undefined : Number(row.version));
         }
         return versions;
       };
@@ -109,7 +113,9 @@ export function memoryLatest(): LatestStore {
         const tenant = tenantOf(e);
         let values = byTenant.get(tenant);
         if (!values) byTenant.set(tenant, (values = new Map()));
-        const version = (values.get(e.subject)?.version ?? 0) + 1;
+        const current = values.get(e.subject);
+        if (current?.id === e.id) return undefined;
+        const version = (current?.version ?? 0) + 1;
         const { seq: _seq, volatile: _v, ...value } = e;
         values.set(e.subject, { ...value, context: {}, version });
         return version;

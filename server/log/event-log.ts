@@ -10,8 +10,9 @@ export interface EmitResult {
   id: string;
   /** The event's offset in the log; 0 for `volatile` and `latest` topics, which are not in it. */
   seq: number;
-  /** True when the id or idempotency key was already appended: nothing was appended or run
-   * (always false for `volatile` and `latest` topics: nothing is kept to compare with). */
+  /** True when the id or idempotency key was already appended: nothing was appended or run.
+   * `latest` topics: the id is already its subject's current value (a resend), nothing sent.
+   * Always false for `volatile` topics: nothing is kept to compare with. */
   duplicate: boolean;
   /** `latest` topics: the version the value got for its subject (absent when emitted in an
    * in-memory transaction, where the value is stored only after the commit). */

@@ -246,6 +246,19 @@ describe.each(engines)('latest-value topics (%s)', (engine) => {
     expect(new Set(versions).size).toBe(versions.length);
   });
 
+  it('a resend of the current value (same id) is a duplicate: no new version, nothing sent again', async () => {
+    const s = await serve(engine);
+    const r = raw(s);
+    await r.connected();
+    await r.sub('s0', 'prices.*');
+    const id = uuidv7();
+    expect(await s.fete.emit(topics.price, { symbol: 'A', price: 1 }, { id })).toEqual({ id, seq: 0, duplicate: false, version: 1 });
+    expect(await s.fete.emit(topics.price, { symbol: 'A', price: 1 }, { id })).toEqual({ id, seq: 0, duplicate: true });
+    await s.fete.emit(topics.price, { symbol: 'A', price: 2 });
+    await until(() => r.events.get('s0')?.length === 2, 'the two values');
+    expect(r.events.get('s0')!.map((e) => e.version)).toEqual([1, 2]);
+  });
+
   it('fete.latest reads the current values of a pattern, per tenant', async () => {
     const s = await serve(engine);
     await s.fete.emit(topics.price, { symbol: 'A', price: 1 }, { tenant: 't1' });
@@ -373,7 +386,51 @@ describe.each(engines)('exposure, tenants and listeners (%s)', (engine) => {
   });
 });
 
+describe.each(engines)('the HTTP door (%s)', (engine) => {
+  it('POST /emit of a clientEmit volatile topic reaches subscribers and stores nothing', async () => {
+    const s = await serve(engine);
+    const got: Envelope[] = [];
+    await client(s, 'ann@t1').subscribe('rooms.*.typing', (e) => void got.push(e)).ready;
+    const res = await fetch(`${s.url}/fete/emit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-token': 'bo@t1' },
+      body: JSON.stringify({ topic: topics.typing.name, payload: { room: 'r', who: 'bo' } }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { results: unknown[] }).results).toEqual([{ id: expect.any(String), status: 'accepted', seq: 0 }]);
+    await until(() => got.length === 1, 'the typing event');
+    expect(got[0]).toMatchObject({ volatile: true, payload: { room: 'r', who: 'bo' }, headers: { tenant: 't1' } });
+    expect((await s.fete.log.read(0)).events).toEqual([]);
+  });
+});
+
 describe.runIf(availability.url !== undefined)('across two fetes on one PostgreSQL', () => {
+  it('a latest change missed while the live channel was down reaches the subscriber once it is back, once', async () => {
+    const schema = freshSchema('live3');
+    const a = await serve('postgres', schema);
+    const b = await serve('postgres', schema);
+    const r = raw(b);
+    await r.connected();
+    await r.sub('s0', 'prices.*');
+    await a.fete.emit(topics.price, { symbol: 'A', price: 1 });
+    await until(() => r.events.get('s0')?.length === 1, 'the first value');
+    // b's LISTEN connection for live messages dies; a's change is notified while b is not listening.
+    const pool = new pg.Pool({ connectionString: availability.url! });
+    try {
+      const killed = await pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${schema}_live"`]);
+      expect(killed.rowCount).toBe(2); // a's and b's
+      await a.fete.emit(topics.price, { symbol: 'A', price: 2 });
+      await until(() => r.events.get('s0')?.length === 2, 'the missed change, after the re-LISTEN');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(r.events.get('s0')!.map((e) => [e.version, (e.payload as { price: number }).price])).toEqual([
+        [1, 1],
+        [2, 2],
+      ]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('volatile events and latest changes emitted on one reach subscribers of the other, and its new subscribers read the values', async () => {
     const schema = freshSchema('live2');
     const a = await serve('postgres', schema);
