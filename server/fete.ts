@@ -74,7 +74,8 @@ export async function createFete<const C extends TopicCatalog, const D extends D
   const { store, log } = await openLog(resolved);
   let channel: LiveChannel;
   try {
-    channel = await openLiveChannel({ store });
+    const needed = Object.values(resolved.topics).some((t) => t.delivery !== 'log');
+    channel = await openLiveChannel({ store, needed });
   } catch (err) {
     await log.close().catch(() => undefined);
     await store?.close().catch(() => undefined);

@@ -337,6 +337,31 @@ describe.each(engines)('exposure, tenants and listeners (%s)', (engine) => {
     ]);
   });
 
+  it("a listener's ctx.emit of volatile and latest topics is sent only once its attempt succeeded", async () => {
+    const s = await serve(engine);
+    s.fete.on(
+      topics.chat,
+      'relay',
+      async (chat, ctx) => {
+        await ctx.emit(topics.cursor, { room: chat.room, x: ctx.attempt });
+        await ctx.emit(topics.price, { symbol: 'R', price: ctx.attempt });
+        if (ctx.attempt === 1) throw new Error('first attempt fails');
+      },
+      { retries: 2, backoff: { initialMs: 5, factor: 1, maxMs: 5, jitter: 0 } },
+    );
+    await s.fete.start();
+    const r = raw(s);
+    await r.connected();
+    await r.sub('s0', 'rooms.*.cursor');
+    await r.sub('s1', 'prices.*');
+    await s.fete.emit(topics.chat, { room: 'r', text: 'go' });
+    await until(() => r.events.get('s0')?.length === 1 && r.events.get('s1')?.length === 1, 'the second attempt\'s emits');
+    await s.fete.waitIdle();
+    expect(r.events.get('s0')!.map((e) => e.payload)).toEqual([{ room: 'r', x: 2 }]);
+    expect(r.events.get('s1')!.map((e) => [e.version, e.payload])).toEqual([[1, { symbol: 'R', price: 2 }]]);
+    expect((await s.fete.log.read(0)).events.map((e) => e.topic)).toEqual([topics.chat.name]);
+  });
+
   it('a transaction publishes its live events only after it commits, and none when it rolls back', async () => {
     const s = await serve(engine);
     const r = raw(s);
