@@ -12,7 +12,10 @@
 // After a lost channel connection (`onLost`) every latest receiver reads its snapshot again: what
 // it missed arrives then, once, by the same version rule.
 //
-// Volatile events are handed over as they come; nothing is kept for them.
+// Volatile events are handed over as they come; nothing is kept for them. While a snapshot is being
+// read they wait in the same buffer (at most MAX_BUFFERED_VOLATILE, then dropped: they are
+// droppable by definition), so a receiver gets events in the order they reached this process,
+// after the values that were current when it subscribed.
 import superjson from 'superjson';
 import createDebug from 'debug';
 import { type Envelope, PatternIndex, type TopicCatalog, type WireEnvelope, patternsOverlap } from '../../shared/index.js';
@@ -24,6 +27,8 @@ const debug = createDebug('fete:live');
 
 /** Values read per snapshot page. */
 const SNAPSHOT_PAGE = 500;
+/** Volatile events a receiver keeps while its snapshot is read; later ones are dropped. */
+const MAX_BUFFERED_VOLATILE = 1000;
 
 /** One live event as receivers get it: decoded once, its wire forms made once for every receiver. */
 export interface LiveEvent {
@@ -53,7 +58,9 @@ export interface LiveSubscription {
 
 class Receiver {
   snapshotting = 0;
+  /** Events that arrived while the snapshot was read, in arrival order. */
   buffer: LiveEvent[] = [];
+  bufferedVolatile = 0;
   /** Highest version handed over, per subject (latest topics only). */
   readonly versions = new Map<string, number>();
   closed = false;
@@ -63,17 +70,17 @@ class Receiver {
     readonly latestTopics: string[],
   ) {}
 
-  latest(ev: LiveEvent): void {
-    if (this.snapshotting > 0) {
-      this.buffer.push(ev);
-      return;
-    }
-    this.handOver(ev);
+  /** An event from the channel: handed over, or buffered while the snapshot is read. */
+  take(ev: LiveEvent): void {
+    if (this.snapshotting === 0) return this.handOver(ev);
+    if (ev.envelope.volatile && this.bufferedVolatile++ >= MAX_BUFFERED_VOLATILE) return;
+    this.buffer.push(ev);
   }
 
   handOver(ev: LiveEvent): void {
+    if (this.closed) return;
     const { subject, version } = ev.envelope;
-    if (this.closed || version === undefined) return;
+    if (version === undefined) return this.r.deliver(ev);
     if ((this.versions.get(subject) ?? 0) >= version) return;
     this.versions.set(subject, version);
     this.r.deliver(ev);
@@ -162,8 +169,7 @@ export class LiveHub {
     }
     for (const receiver of receivers) {
       if (receiver.closed || !receiver.r.visible(ev.envelope)) continue;
-      if (m.kind === 'latest') receiver.latest(ev);
-      else receiver.r.deliver(ev);
+      receiver.take(ev);
     }
   }
 
@@ -183,6 +189,7 @@ export class LiveHub {
       if (--receiver.snapshotting === 0) {
         const buffered = receiver.buffer;
         receiver.buffer = [];
+        receiver.bufferedVolatile = 0;
         for (const ev of buffered) receiver.handOver(ev);
       }
     }

@@ -19,6 +19,8 @@ import type { SecurityOptions } from '../../server/security/security-options.js'
 import { type Envelope, FeteError, uuidv7 } from '../../shared/index.js';
 import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { RawClient, until } from './support.js';
+import { IpcChild } from '../support/ipc-child.js';
+import type { LiveChildCommand, LiveChildReply } from './live-emitter-child.js';
 import { liveTopics as topics, type LiveTopics } from './live-topics.js';
 
 const availability = await postgresAvailability();
@@ -501,6 +503,50 @@ describe.runIf(availability.url !== undefined)('across two fetes on one PostgreS
     await until(() => r.events.get('s0')?.length === 1, 'the event that fits');
     expect(r.events.get('s0')!.map((e) => e.payload)).toEqual([{ symbol: 'A', price: 1 }]);
   });
+});
+
+describe.runIf(availability.url !== undefined)('across OS processes on one PostgreSQL', () => {
+  it("another process's volatile events and latest changes reach this one's subscribers, and its values are read by new ones, each version once", async () => {
+    const schema = freshSchema('livep');
+    const s = await serve('postgres', schema);
+    const child = new IpcChild<LiveChildCommand, LiveChildReply>(new URL('./live-emitter-child.ts', import.meta.url).pathname, [JSON.stringify({ url: availability.url!, schema })], {
+      label: 'live emitter',
+    });
+    try {
+      await child.next('ready', 60_000);
+      const got: Envelope[] = [];
+      await client(s).subscribe('>', (e) => void got.push(e)).ready;
+      child.send({
+        type: 'emit',
+        items: [
+          { topic: 'price', payload: { symbol: 'A', price: 1 } },
+          { topic: 'cursor', payload: { room: 'r', x: 1 } },
+          { topic: 'cursor', payload: { room: 'r', x: 9 }, tenant: 'other' },
+        ],
+      });
+      expect((await child.next('emitted')).versions).toEqual([1, null, null]);
+      await until(() => got.length === 2, "the other process's events");
+      expect(got.map((e) => [e.topic, e.version ?? null, e.volatile ?? null, e.payload])).toEqual([
+        [topics.price.name, 1, null, { symbol: 'A', price: 1 }],
+        [topics.cursor.name, null, true, { room: 'r', x: 1 }],
+      ]);
+      // Changes written by the other process while a subscription here starts: once each, in
+      // version order, ending at the last one (snapshot and NOTIFY race; versions decide).
+      const r = raw(s);
+      await r.connected();
+      const n = 40;
+      child.send({ type: 'emit', items: Array.from({ length: n }, (_, i) => ({ topic: 'price' as const, payload: { symbol: 'A', price: 100 + i } })) });
+      expect(await r.sub('s0', 'prices.*')).toMatchObject({ ok: true });
+      await child.next('emitted');
+      await until(() => r.events.get('s0')?.at(-1)?.version === n + 1, 'the last version');
+      const versions = r.events.get('s0')!.map((e) => e.version!);
+      for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+      expect(r.events.get('s0')!.at(-1)!.payload).toEqual({ symbol: 'A', price: 100 + n - 1 });
+    } finally {
+      child.send({ type: 'stop' });
+      await child.kill(10_000);
+    }
+  }, 120_000);
 });
 
 /** A Server-Sent Events reader over fetch: messages with their `event`, `id` and `data`. */
