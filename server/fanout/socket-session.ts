@@ -188,8 +188,11 @@ export class SocketSession {
           core.counters.volatileDropped++;
           return;
         }
-        core.counters.eventsSent++;
-        socket.emit('ev', { sid: sub.sid, e: ev.wire });
+        this.#host.send(sub.sid, [ev.wire]);
+      },
+      // A snapshot page as one `evs` packet.
+      deliverMany: (evs) => {
+        if (!sub.closed && !this.#gone) this.#host.send(sub.sid, evs.map((ev) => ev.wire));
       },
     });
     live.ready.catch((err: Error) => {

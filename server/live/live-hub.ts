@@ -48,6 +48,9 @@ export interface LiveReceiver {
   /** Whether the event may be sent to this caller (exposure and tenant; the door's one rule). */
   visible(e: Envelope): boolean;
   deliver(event: LiveEvent): void;
+  /** Several events at once (a snapshot page), in order: one packet instead of one per value.
+   * @default one `deliver` per event */
+  deliverMany?(events: LiveEvent[]): void;
 }
 
 export interface LiveSubscription {
@@ -78,12 +81,18 @@ class Receiver {
   }
 
   handOver(ev: LiveEvent): void {
-    if (this.closed) return;
+    if (this.admit(ev)) this.r.deliver(ev);
+  }
+
+  /** Whether `ev` is due: open, and a latest value above the version handed over for its subject
+   * (recorded as handed over). */
+  admit(ev: LiveEvent): boolean {
+    if (this.closed) return false;
     const { subject, version } = ev.envelope;
-    if (version === undefined) return this.r.deliver(ev);
-    if ((this.versions.get(subject) ?? 0) >= version) return;
+    if (version === undefined) return true;
+    if ((this.versions.get(subject) ?? 0) >= version) return false;
     this.versions.set(subject, version);
-    this.r.deliver(ev);
+    return true;
   }
 }
 
@@ -180,7 +189,11 @@ export class LiveHub {
       let after: string | undefined;
       for (;;) {
         const page = await this.#latest.page({ tenant: r.tenant, pattern: r.pattern, topics: receiver.latestTopics, after, limit: SNAPSHOT_PAGE });
-        for (const e of page) if (r.visible(e)) receiver.handOver(liveEvent({ ...(superjson.serialize(e) as WireEnvelope) }));
+        const due = page.filter((e) => r.visible(e)).map((e) => liveEvent(superjson.serialize(e) as WireEnvelope)).filter((ev) => receiver.admit(ev));
+        if (due.length > 0) {
+          if (r.deliverMany) r.deliverMany(due);
+          else for (const ev of due) r.deliver(ev);
+        }
         if (receiver.closed || page.length < SNAPSHOT_PAGE) break;
         after = page.at(-1)!.subject;
       }

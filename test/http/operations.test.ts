@@ -192,6 +192,7 @@ describe('the inspector API', () => {
       kind: 'domain',
       clientEmit: true,
       expose: true,
+      delivery: 'log',
       retention: null,
       params: ['orderId'],
       pattern: 'orders.*.created',
