@@ -248,6 +248,20 @@ describe.each(engines)('latest-value topics (%s)', (engine) => {
     expect(new Set(versions).size).toBe(versions.length);
   });
 
+  it('a snapshot larger than one page (1,200 subjects) reaches a new subscriber whole, each subject once', async () => {
+    const s = await serve(engine);
+    const n = 1200;
+    await s.fete.emitMany(Array.from({ length: n }, (_, i) => ({ topic: topics.price, payload: { symbol: `S${i}`, price: i } })));
+    const r = raw(s);
+    await r.connected();
+    await r.sub('s0', 'prices.*');
+    await until(() => r.events.get('s0')?.length === n, 'the whole snapshot');
+    const subjects = r.events.get('s0')!.map((e) => e.subject);
+    expect(new Set(subjects).size).toBe(n);
+    // Pages went out as evs packets, not one packet per value.
+    expect(r.packets.filter((p) => p.sid === 's0').length).toBeLessThan(10);
+  });
+
   it('a resend of the current value (same id) is a duplicate: no new version, nothing sent again', async () => {
     const s = await serve(engine);
     const r = raw(s);
