@@ -16,7 +16,8 @@ import {
 import { asyncDispose } from './async-dispose.js';
 
 /** Events may be missing for this subscription; delivery goes on after `resumedAt`.
- * 'volatile': the connection was lost and is back; events of the `volatile` topics in `topics`
+ * 'volatile': volatile events were not received: the server dropped some for this connection,
+ * which was too far behind (`after` = `resumedAt` = the cursor), or the connection was lost and is back; events of the `volatile` topics in `topics`
  * (those this pattern can receive) sent meanwhile are gone for good (they are never replayed;
  * the log's events are, and `latest` values are sent again when changed). `after` is the cursor
  * when the connection was lost, `resumedAt` where it stood when the server took the resume (the

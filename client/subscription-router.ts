@@ -27,6 +27,7 @@ import {
   type Bus,
   type Envelope,
   type GapPacket,
+  type VolatileGapPacket,
   type SubAck,
   type TopicCatalog,
 } from '../shared/index.js';
@@ -194,6 +195,14 @@ export class SubscriptionRouter {
   }
 
   gap(packet: unknown): void {
+    if (!this.#closed && isVolatileGapPacket(packet)) {
+      // The server dropped volatile events for this slow connection; the log's cursor stays.
+      const sub = this.#subs.get(packet.sid);
+      if (sub === undefined) return;
+      const at = sub.seq ?? 0;
+      this.#gap(sub, { pattern: sub.pattern, reason: 'volatile', after: at, resumedAt: at, topics: volatileTopics(this.#o.topics, sub.pattern) });
+      return;
+    }
     if (this.#closed || !isGapPacket(packet)) {
       if (!this.#closed) this.#o.onError(new FeteError('MALFORMED', 'a gap packet has the wrong shape'));
       return;
@@ -298,6 +307,10 @@ function volatileTopics(catalog: TopicCatalog, pattern: string): string[] {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
+}
+
+function isVolatileGapPacket(value: unknown): value is VolatileGapPacket {
+  return isObject(value) && typeof value.sid === 'string' && value.reason === 'volatile' && Number.isSafeInteger(value.dropped);
 }
 
 function isGapPacket(value: unknown): value is GapPacket {

@@ -124,6 +124,7 @@ export {
   type EvPacket,
   type EvsPacket,
   type GapPacket,
+  type VolatileGapPacket,
   type GapReason,
   type ServerToClientEvents,
   type SubAck,

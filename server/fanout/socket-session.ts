@@ -178,6 +178,7 @@ export class SocketSession {
   #live(sub: Subscription): () => void {
     const core = this.#core;
     const socket = this.#socket;
+    let dropped = 0;
     const live = core.fete.live.subscribe({
       pattern: sub.pattern,
       tenant: this.#caller.tenant,
@@ -186,7 +187,13 @@ export class SocketSession {
         if (sub.closed || this.#gone) return;
         if (ev.envelope.volatile && this.#backlog() > core.options.maxBufferedEvents) {
           core.counters.volatileDropped++;
+          dropped++;
           return;
+        }
+        if (dropped > 0) {
+          // Told in its place: before the first live event after the hole.
+          socket.emit('gap', { sid: sub.sid, reason: 'volatile', dropped, epoch: core.log.epoch });
+          dropped = 0;
         }
         this.#host.send(sub.sid, [ev.wire]);
       },

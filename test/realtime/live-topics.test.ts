@@ -77,7 +77,7 @@ afterEach(async () => {
 
 /** A fete on `engine` with Socket.IO and the Express router (`/fete`) on one HTTP server. `schema`
  * shares a PostgreSQL schema between two fetes (two processes of one deployment). */
-async function serve(engine: Engine, schema = freshSchema('live')): Promise<Served> {
+async function serve(engine: Engine, schema = freshSchema('live'), attach: { maxBufferedEvents?: number } = {}): Promise<Served> {
   const store = engine === 'postgres' ? availability.url! : { pglite: pglite! };
   if (engine === 'postgres' && !pgSchemas.includes(schema)) pgSchemas.push(schema);
   const fete =
@@ -87,7 +87,7 @@ async function serve(engine: Engine, schema = freshSchema('live')): Promise<Serv
   const app = express();
   app.use('/fete', fete.express());
   const http = createServer(app);
-  const fanout = fete.attach(http, { pollIntervalMs: 50 });
+  const fanout = fete.attach(http, { pollIntervalMs: 50, ...attach });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const s: Served = {
@@ -169,6 +169,31 @@ describe.each(engines)('volatile topics (%s)', (engine) => {
       // the resume (the replay may come before the ack is handled).
       { pattern: 'rooms.r.>', reason: 'volatile', after: chat1.seq, resumedAt: expect.toBeOneOf([chat1.seq, chat2.seq]), topics: [topics.cursor.name, topics.typing.name] },
     ]);
+  });
+
+  it('a socket too far behind is sent no volatile events (latest changes still are), and is told with a volatile gap before the next one', async () => {
+    const s = await serve(engine, undefined, { maxBufferedEvents: 8 });
+    const c = client(s);
+    const cursors: number[] = [];
+    const prices: number[] = [];
+    const gaps: Gap[] = [];
+    await c.subscribe('rooms.r.>', (e) => void cursors.push((e.payload as { x: number }).x), { onGap: (g) => void gaps.push(g) }).ready;
+    await c.subscribe('prices.*', (e) => void prices.push((e.payload as { price: number }).price)).ready;
+    // Stall the socket: engine.io queues packets while the transport is not writable.
+    const conn = [...s.fanout.io.of('/fete').sockets.values()][0]!.conn as unknown as { transport: { writable: boolean }; flush(): void };
+    conn.transport.writable = false;
+    for (let x = 0; x < 30; x++) await s.fete.emit(topics.cursor, { room: 'r', x });
+    for (let p = 1; p <= 5; p++) await s.fete.emit(topics.price, { symbol: 'A', price: p });
+    expect(s.fanout.stats().volatileDropped).toBeGreaterThan(0);
+    conn.transport.writable = true;
+    conn.flush();
+    await until(() => prices.length === 5, 'every latest change');
+    await s.fete.emit(topics.cursor, { room: 'r', x: 100 });
+    await until(() => cursors.at(-1) === 100, 'the next cursor');
+    expect(prices).toEqual([1, 2, 3, 4, 5]);
+    expect(cursors.length).toBeLessThan(31);
+    expect(cursors.slice(0, -1)).toEqual(Array.from({ length: cursors.length - 1 }, (_, i) => i));
+    expect(gaps).toEqual([{ pattern: 'rooms.r.>', reason: 'volatile', after: 0, resumedAt: 0, topics: [topics.cursor.name, topics.typing.name] }]);
   });
 
   it('a subscription whose pattern covers no volatile topic gets no volatile gap on resume', async () => {
