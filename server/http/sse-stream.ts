@@ -54,11 +54,12 @@ export function sseLiveFrame(ev: LiveEvent): string {
   return `event: ${ev.envelope.topic}\ndata: ${ev.text()}\n\n`;
 }
 
-/** The notice sent first on a resume (Last-Event-ID or a cursor) of a pattern that covers volatile
- * topics: `event: gap`, data `{ reason: 'volatile', topics }`: their events while the client was
- * away are lost. No `id` line. */
-export function sseVolatileGapFrame(topics: readonly string[]): string {
-  return `event: gap\ndata: ${JSON.stringify({ reason: 'volatile', topics })}\n\n`;
+/** The notice that volatile events were lost: `event: gap`, data `{ reason: 'volatile', topics }`
+ * first on a resume (Last-Event-ID or a cursor) of a pattern that covers volatile topics (their
+ * events while the client was away), or `{ reason: 'volatile', dropped }` before the next live
+ * event after a slow client missed some. No `id` line. */
+export function sseVolatileGapFrame(lost: { topics: readonly string[] } | { dropped: number }): string {
+  return `event: gap\ndata: ${JSON.stringify({ reason: 'volatile', ...lost })}\n\n`;
 }
 
 export class SseStream {
@@ -71,6 +72,8 @@ export class SseStream {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #onClose: () => void;
   #closeLive: (() => void) | undefined;
+  /** Volatile events not written since the last live write (the client was too slow). */
+  #droppedVolatile = 0;
 
   constructor(res: ServerResponse, log: FeteLog, o: SseStreamOptions, onClose: () => void) {
     this.#res = res;
@@ -113,7 +116,15 @@ export class SseStream {
   /** A volatile or latest event for this stream. A volatile one is dropped while the client is too
    * slow to take the log's events (it could never be replayed); latest changes are always written. */
   live(ev: LiveEvent): void {
-    if (this.#closed || (ev.envelope.volatile && this.waitingForDrain)) return;
+    if (this.#closed) return;
+    if (ev.envelope.volatile && this.waitingForDrain) {
+      this.#droppedVolatile++;
+      return;
+    }
+    if (this.#droppedVolatile > 0) {
+      this.#write(sseVolatileGapFrame({ dropped: this.#droppedVolatile }));
+      this.#droppedVolatile = 0;
+    }
     this.#write(sseLiveFrame(ev));
   }
 

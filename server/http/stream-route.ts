@@ -65,7 +65,7 @@ export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, strea
     if (!fete.live.covers(pattern)) return;
     // A resume: volatile events sent while this client was away are gone; it is told so, first.
     const lost = from === 'latest' || from === 'earliest' ? [] : volatileTopics(fete.topics, pattern);
-    if (lost.length > 0) stream.frame(sseVolatileGapFrame(lost));
+    if (lost.length > 0) stream.frame(sseVolatileGapFrame({ topics: lost }));
     const live = fete.live.subscribe({ pattern, tenant: caller.tenant, visible, deliver: (ev) => stream.live(ev) });
     live.ready.catch(() => stream.close()); // EventSource reconnects and reads the values again
     stream.withLive(() => live.close());
