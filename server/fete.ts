@@ -9,11 +9,10 @@ import createDebug from 'debug';
 import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, isFeteError, type InputOf, type TopicCatalog, type TopicsOf, validatePattern } from '../shared/index.js';
 import { admitServerEmit } from './ingress/admit-server.js';
 import { stampAdmitted } from './ingress/stamp-headers.js';
-import { EmitRoute, type PendingLive, deferLiveEmits } from './ingress/emit-route.js';
+import { type PendingLive, deferLiveEmits } from './ingress/emit-route.js';
 import type { LiveChannel } from './bus/live-channel.js';
-import { openLiveChannel } from './bus/open-live-channel.js';
-import { LiveHub } from './live/live-hub.js';
-import { memoryLatest, storeLatest } from './live/latest-store.js';
+import type { LiveHub } from './live/live-hub.js';
+import { type LiveParts, liveParts, openLive } from './live/live-parts.js';
 import { Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
@@ -72,15 +71,11 @@ export async function createFete<const C extends TopicCatalog, const D extends D
 ): Promise<Fete<C, D>> {
   const resolved = resolveOptions(options);
   const { store, log } = await openLog(resolved);
-  let channel: LiveChannel;
-  try {
-    const needed = Object.values(resolved.topics).some((t) => t.delivery !== 'log');
-    channel = await openLiveChannel({ store, needed });
-  } catch (err) {
+  const channel = await openLive(resolved.topics, store).catch(async (err: unknown) => {
     await log.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     throw FeteError.from(err, 'STORE_UNAVAILABLE');
-  }
+  });
   return new FeteServer<C, D>(resolved, store, log, channel);
 }
 
@@ -93,9 +88,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly commands: CommandBus;
   readonly security: Security;
   readonly live: LiveHub;
-  readonly #channel: LiveChannel;
-  /** Where admitted emits go by their topic's delivery: log, volatile, latest (ingress/emit-route.ts). */
-  readonly #route: EmitRoute;
+  /** Volatile and latest topics: the channel, the hub and the route by delivery (live/live-parts.ts). */
+  readonly #live: LiveParts;
   readonly #o: ResolvedOptions;
   readonly #store: Store | undefined;
   readonly #log: EventLog;
@@ -174,7 +168,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
           buildEnvelope: (t, p, opts) => this.#build(t, p, opts),
           plan: (e, opts) => planDelivery(e, opts, this.#registry.all().filter((l) => l.options.durable)),
           afterCommit: (envs, results) => this.#writer.committed(envs, results),
-          live: { defers: (t) => this.#route.isLiveTopic(t), send: (envs) => void this.#track(this.#routeEmit(envs)).catch(failedLive) },
+          live: { defers: (t) => this.#live.route.isLiveTopic(t), send: (envs) => void this.#track(this.#routeEmit(envs)).catch(failedLive) },
           outcome,
           failed,
           outage: this.#outage,
@@ -204,20 +198,12 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         if (isFeteError(err) && err.code === 'STORE_UNAVAILABLE') this.#outage.failed('emit', err.cause ?? err);
       },
     });
-    const latest = store ? storeLatest(store.driver, store.tables) : memoryLatest();
-    this.#channel = channel;
-    this.live = new LiveHub(o.topics, channel, latest);
-    this.#route = new EmitRoute({
-      catalog: o.topics,
-      channel,
-      latest,
-      // Non-durable listeners of live events run here, in the emitting process, as after a commit.
-      published: (envs, opts) =>
-        envs.forEach((e, i) => {
-          const ls = registry.inlineFor(e);
-          if (ls.length > 0) inline.dispatch(e, ls, opts[i]);
-        }),
+    // Non-durable listeners of live events run here, in the emitting process, as after a commit.
+    this.#live = liveParts(o.topics, store, channel, (e, opts) => {
+      const ls = registry.inlineFor(e);
+      if (ls.length > 0) inline.dispatch(e, ls, opts);
     });
+    this.live = this.#live.hub;
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead, orphanAfterMs: o.listeners.orphanAfterMs });
     this.commands = new CommandBus(
@@ -233,7 +219,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   /** Admitted envelopes to the log, the live channel or the latest values, by topic delivery. */
   #routeEmit(envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>): Promise<EmitResult[]> {
-    return this.#route.emit(envelopes, options, (e, opts) => this.#writer.emit(e, opts));
+    return this.#live.route.emit(envelopes, options, (e, opts) => this.#writer.emit(e, opts));
   }
 
   /** The emit transaction of one inline attempt (attempt-emits.ts): what `ctx.emit` appends
@@ -379,7 +365,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     const pending: PendingLive[] = [];
     const work = this.#writer.transaction((append, q) => {
       const emitMany = async (items: ReadonlyArray<Item>) =>
-        this.#route.inTransaction(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))), items, q, pending, append);
+        this.#live.route.inTransaction(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))), items, q, pending, append);
       const tx: FeteTransaction<C> = {
         query: (sql, params) => {
           if (!q) return Promise.reject(new FeteError('INVALID_OPTIONS', "tx.query needs a store; dispatch: 'inline' has none"));
@@ -474,8 +460,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
       await this.commands.stop();
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
-      this.live.close();
-      await this.#channel.close();
+      await this.#live.close();
       await this.#log.close();
       await this.#store?.close();
     })();
