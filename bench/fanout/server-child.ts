@@ -10,7 +10,7 @@ import { Server } from 'socket.io';
 import { createFete } from '../../server/index.js';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, now, topics } from './common.js';
+import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, latestTopics, now, topics, volatileTopics } from './common.js';
 
 const [impl, url, schema, emitMode] = process.argv.slice(2) as [Impl, string, string, EmitMode];
 const say = (m: ServerMessage) => process.send!(m);
@@ -47,11 +47,12 @@ if (impl === 'plain') {
   };
 } else {
   // The benchmark's subscribers are anonymous (as the plain Socket.IO anchor's are).
-  const fete = await createFete({ topics, store: impl === 'fete-pg' ? url : 'memory', schema, roles: ['web'], security: { auth: 'anonymous' } });
+  const catalog = (impl === 'fete-pg-volatile' ? volatileTopics : impl === 'fete-pg-latest' ? latestTopics : topics) as typeof topics;
+  const fete = await createFete({ topics: catalog, store: impl === 'fete-pglite' ? 'memory' : url, schema, roles: ['web'], security: { auth: 'anonymous' } });
   fete.attach(http);
   await fete.start();
-  emitOne = (payload) => fete.emit(topics.orderStatus, payload);
-  emitMany = (ps) => fete.emitMany(ps.map((p) => ({ topic: topics.orderStatus, payload: p })));
+  emitOne = (payload) => fete.emit(catalog.orderStatus, payload);
+  emitMany = (ps) => fete.emitMany(ps.map((p) => ({ topic: catalog.orderStatus, payload: p })));
   stop = () => fete.stop();
 }
 
