@@ -7,6 +7,14 @@ import { defineTopic, defineTopics } from '../../shared/index.js';
 export const topics = defineTopics({
   orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation' }),
 });
+/** The same topic outside the log (bench/scenarios/live.ts): sent live only, or kept as the latest
+ * value per subject. */
+export const volatileTopics = defineTopics({
+  orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation', delivery: 'volatile' }),
+});
+export const latestTopics = defineTopics({
+  orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation', delivery: 'latest' }),
+});
 
 /** The payload of every event: `sentAt` is `now()` at the emit call, `n` the event's number in
  * its server's run (to match a delivery with its event's commit time). */
@@ -26,8 +34,9 @@ export interface Percentiles {
 /** What each client subscribes to, by client index: all of them match every `orders.<id>.status`. */
 export const PATTERNS = ['orders.*.status', 'orders.>', 'orders.*.*', '>'] as const;
 
-/** Which server: plain Socket.IO room broadcast, or fete on PostgreSQL / PGlite (in memory). */
-export type Impl = 'plain' | 'fete-pg' | 'fete-pglite';
+/** Which server: plain Socket.IO room broadcast, or fete on PostgreSQL / PGlite (in memory);
+ * `-volatile` / `-latest`: fete on PostgreSQL with the topic declared so. */
+export type Impl = 'plain' | 'fete-pg' | 'fete-pglite' | 'fete-pg-volatile' | 'fete-pg-latest';
 
 /** How a fete server emits a burst: `fete.emit` per event (32 in flight), or `fete.emitMany` of 100. */
 export type EmitMode = 'each' | 'many';

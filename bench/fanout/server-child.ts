@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, now, settledMemory, topics } from './common.js';
+import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, latestTopics, now, settledMemory, topics, volatileTopics } from './common.js';
 
 const [impl, url, schema, emitMode, build] = process.argv.slice(2) as [Impl, string, string, EmitMode, 'dist' | 'source' | undefined];
 const serverModule = build === 'dist' ? '../../dist/server/index.js' : '../../server/index.js';
@@ -53,7 +53,8 @@ if (impl === 'plain') {
   };
 } else {
   // The benchmark's subscribers are anonymous (as the plain Socket.IO anchor's are).
-  const fete = await createFete({ topics, store: impl === 'fete-pg' ? url : 'memory', schema, roles: ['web'], security: { auth: 'anonymous' } });
+  const catalog = (impl === 'fete-pg-volatile' ? volatileTopics : impl === 'fete-pg-latest' ? latestTopics : topics) as typeof topics;
+  const fete = await createFete({ topics: catalog, store: impl === 'fete-pglite' ? 'memory' : url, schema, roles: ['web'], security: { auth: 'anonymous' } });
   // Registered before attach, so it runs before the fanout's own commit hook sends the events:
   // the time an event's append returned, for the append / fanout split of the latency.
   fete.log.onCommit((events) => {
@@ -63,8 +64,8 @@ if (impl === 'plain') {
   });
   fete.attach(http);
   await fete.start();
-  emitOne = (payload) => fete.emit(topics.orderStatus, payload);
-  emitMany = (ps) => fete.emitMany(ps.map((p) => ({ topic: topics.orderStatus, payload: p })));
+  emitOne = (payload) => fete.emit(catalog.orderStatus, payload);
+  emitMany = (ps) => fete.emitMany(ps.map((p) => ({ topic: catalog.orderStatus, payload: p })));
   stop = () => fete.stop();
 }
 

@@ -8,6 +8,7 @@ import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-clien
 import type { Security } from '../security/security.js';
 import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';
+import type { LiveHub } from '../live/live-hub.js';
 import type { ClientEmitContext } from './types.js';
 
 // socket-session.ts authorizes subscriptions with the same hook semantics.
@@ -18,6 +19,12 @@ export interface ClientEmitTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
   readonly security: Security;
+}
+
+/** What the Socket.IO fanout needs of a Fete: client emits, plus the `volatile` and `latest`
+ * events of subscriptions (live/live-hub.ts). */
+export interface FanoutTarget extends ClientEmitTarget {
+  readonly live: LiveHub;
 }
 
 /** A FeteError as a wire error; unexpected failures keep their code but not their internals. */

@@ -7,7 +7,7 @@ import { DEFAULT_MAX_ENVELOPE_BYTES, FETE_NAMESPACE, FeteError, type Envelope, t
 import { type FollowFrom, type Start, resolveStart } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
-import type { ClientEmitTarget } from './client-emit.js';
+import type { FanoutTarget } from './client-emit.js';
 import { type Exposure, exposureOf } from '../security/exposure.js';
 import type { Security } from '../security/security.js';
 import { LogTail } from './log-tail.js';
@@ -67,7 +67,7 @@ function countersOnly({ sockets: _s, subscriptions: _n, tailCursor: _t, eventsSe
 }
 
 export class FanoutCore {
-  readonly fete: ClientEmitTarget;
+  readonly fete: FanoutTarget;
   readonly log: FeteLog;
   readonly options: ResolvedFanoutOptions;
   /** What may leave for a browser (exposed topics, the caller's tenant): see security/exposure.ts. */
@@ -84,7 +84,7 @@ export class FanoutCore {
   #taken = new Map<Subscription, number[]>();
   readonly #sentRate = new RateMeter(() => this.counters.eventsSent);
 
-  constructor(fete: ClientEmitTarget, options: ResolvedFanoutOptions, broadcast: EvBroadcast) {
+  constructor(fete: FanoutTarget, options: ResolvedFanoutOptions, broadcast: EvBroadcast) {
     this.fete = fete;
     this.log = fete.log;
     this.options = options;

@@ -228,6 +228,7 @@ export class SocketSession implements SubscriptionHost {
       ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
+      if (core.fete.live.covers(pattern)) sub.withLive(this.#live(sub));
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);
@@ -235,6 +236,44 @@ export class SocketSession implements SubscriptionHost {
       }
       ack({ ok: false, error: toWireError(err) });
     }
+  }
+
+  /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
+   * first, each version once). Volatile events are dropped for a socket that is already too far
+   * behind (they could never be replayed anyway); latest changes are always sent. */
+  #live(sub: Subscription): () => void {
+    const core = this.#core;
+    const socket = this.#socket;
+    let dropped = 0;
+    const live = core.fete.live.subscribe({
+      pattern: sub.pattern,
+      tenant: this.#caller.tenant,
+      visible: (e) => this.visible(e),
+      deliver: (ev) => {
+        if (sub.closed || this.#gone) return;
+        if (ev.envelope.volatile && this.backlog() > core.options.maxBufferedEvents) {
+          core.counters.volatileDropped++;
+          dropped++;
+          return;
+        }
+        if (dropped > 0) {
+          // Told in its place: before the first live event after the hole.
+          socket.emit('gap', { sid: sub.sid, reason: 'volatile', dropped, epoch: core.log.epoch });
+          dropped = 0;
+        }
+        this.send(sub.sid, [ev.wire]);
+      },
+      // A snapshot page as one `evs` packet.
+      deliverMany: (evs) => {
+        if (!sub.closed && !this.#gone) this.send(sub.sid, evs.map((ev) => ev.wire));
+      },
+    });
+    live.ready.catch((err: Error) => {
+      // As a failed replay: the client resubscribes after reconnecting and gets the values then.
+      debug('disconnecting socket %s: the latest values for %s could not be read: %s', socket.id, sub.pattern, err.message);
+      socket.disconnect(true);
+    });
+    return () => live.close();
   }
 
   #drop(sid: string): void {

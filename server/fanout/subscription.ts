@@ -64,6 +64,7 @@ export class Subscription {
    * subscription that starts live, the common case, never needs one). The buffers above are
    * also made only when used: an idle live subscription is this object and its index entry. */
   #abort: AbortController | undefined;
+  #closeLive: (() => void) | undefined;
 
   constructor(host: SubscriptionHost, sid: string, pattern: string, cursor: number) {
     this.#host = host;
@@ -140,6 +141,14 @@ export class Subscription {
   close(): void {
     this.#closedByOwner = true;
     this.#closeQuietly();
+    this.#closeLive?.();
+    this.#closeLive = undefined;
+  }
+
+  /** Ends, with this subscription, its receiver of live (volatile, latest) events. */
+  withLive(close: () => void): void {
+    if (this.closed) close();
+    else this.#closeLive = close;
   }
 
   #closeQuietly(): void {
