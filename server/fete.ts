@@ -42,6 +42,10 @@ import { MemoryLog } from './log/memory-log.js';
 import { openLog } from './log/open-log.js';
 import { StoreLog } from './log/store-log.js';
 import { Operations } from './operations.js';
+import { openPresence } from './presence/open-presence.js';
+import type { PresenceService, PresenceQueryOptions } from './presence/presence-service.js';
+import type { PresenceObserver } from './presence/presence-observer.js';
+import type { PresenceChange, PresenceMember } from '../shared/index.js';
 import { LogEvents } from './logger.js';
 import { StoreOutage } from './store-outage.js';
 import { NoWorkerWatch } from './no-worker-watch.js';
@@ -64,7 +68,15 @@ export async function createFete<const C extends TopicCatalog, const D extends D
 ): Promise<Fete<C, D>> {
   const resolved = resolveOptions(options);
   const { store, log } = await openLog(resolved);
-  return new FeteServer<C, D>(resolved, store, log);
+  let presence: Awaited<ReturnType<typeof openPresence>>;
+  try {
+    presence = await openPresence(resolved.topics, resolved.security, store, options.presence);
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    throw err;
+  }
+  return new FeteServer<C, D>(resolved, store, log, presence);
 }
 
 type Item = { topic: unknown; payload: unknown } & EmitOptions;
@@ -94,13 +106,17 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly #outcomes = new DeliveryOutcomes();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #doors = new Doors();
+  readonly presenceService: PresenceService;
+  readonly #presence: { close(): Promise<void> };
   #dispatcherState: DispatcherState;
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #closed = false;
 
-  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog) {
+  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, presence: { service: PresenceService; close(): Promise<void> }) {
     this.#o = o;
+    this.presenceService = presence.service;
+    this.#presence = presence;
     this.topics = o.topics as C;
     this.#store = store;
     this.#log = log;
@@ -357,6 +373,16 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#doors.fanout(attachFanout(this, httpServer, options, this.#logs));
   }
 
+  presence(pattern: string, options?: PresenceQueryOptions): Promise<PresenceMember[]> {
+    this.#assertOpen();
+    return this.presenceService.members(pattern, options);
+  }
+
+  observePresence(pattern: string, options?: PresenceQueryOptions & { onChange?: (change: PresenceChange) => void }): PresenceObserver {
+    this.#assertOpen();
+    return this.presenceService.observe(pattern, options);
+  }
+
   express<P = unknown>(options?: ExpressOptions<P>): FeteRouter {
     return this.#doors.router(createExpressMiddleware(this, options, this.#logs));
   }
@@ -401,6 +427,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
       this.#noWorker?.stop();
       // Sockets first: no new subscription or client emit arrives while the rest shuts down.
       await this.#doors.closeAll();
+      // After the sockets (their leaves are written), before the store: this node's rows go.
+      await this.#presence.close();
       await this.#scheduler.stop();
       // Handlers draining here may still emit; new work is refused only after they are done.
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopping';

@@ -27,6 +27,10 @@ export interface SubPacket {
   sid: string;
   pattern: string;
   from: SubscribeFrom;
+  /** Presence on the subscribed subject (topics declared `presence: true`, a pattern without
+   * wildcards): the initial state (`{ state }`, JSON), or `false` to watch without being listed.
+   * @default listed, without state */
+  presence?: false | { state?: unknown };
 }
 /** Ack of `sub`: the seq the subscription starts after (events with greater seq follow) in the log
  * `epoch` (every `ev`/`evs` seq of the subscription is a seq of that log). */

@@ -29,6 +29,10 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = StandardS
   expose?: boolean;
   /** Replay window of the log for this topic. @default unbounded */
   retention?: Retention;
+  /** Who is subscribed to this topic's subjects may be seen (`client.presence`, `fete.presence`):
+   * a connection subscribed to exactly one of its subjects is a member there. Presence reveals
+   * who is there, so it is off unless declared, and only on topics sent to browsers. @default false */
+  presence?: boolean;
 }
 
 /** The parameter names of a template: `'orders.{orderId}.status'` -> `'orderId'`. */
@@ -57,6 +61,8 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
   /** Sent to browsers: true for presentation topics and topics declared `expose: true`. */
   readonly expose: TFlags['expose'];
   readonly retention: Retention | undefined;
+  /** Subscribers of its subjects are listed by presence (declared `presence: true`). */
+  readonly presence: boolean;
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   readonly params: readonly string[];
   /** The template with every parameter as `*`: the pattern of all this topic's subjects. */
@@ -137,6 +143,9 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function')
     throw bad('schema must implement Standard Schema (`~standard.validate`)');
   if (options.expose !== undefined && typeof options.expose !== 'boolean') throw bad('expose must be a boolean');
+  if (options.presence !== undefined && typeof options.presence !== 'boolean') throw bad('presence must be a boolean');
+  if (options.presence && options.kind !== 'presentation' && options.expose !== true)
+    throw bad('presence lists who subscribes to a topic, so it needs a topic sent to browsers (presentation, or expose: true)');
   if (options.kind === 'presentation' && options.clientEmit)
     throw bad('presentation topics are output only; clientEmit is not allowed');
   const tokens = template.split('.');
@@ -173,6 +182,7 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
     clientEmit: options.clientEmit ?? false,
     expose: options.kind === 'presentation' || options.expose === true,
     retention: retention ? Object.freeze({ ...retention }) : undefined,
+    presence: options.presence === true,
     schema: options.schema,
     params: Object.freeze(params),
     pattern,

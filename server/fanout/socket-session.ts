@@ -19,6 +19,7 @@ import { type CommandTarget, answerCommandPacket } from './command-packet.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
+import { PresenceSession } from '../presence/presence-session.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -57,6 +58,7 @@ export class SocketSession {
   #drainWaiters: Array<() => void> = [];
   #gone = false;
   readonly #backlog: () => number;
+  readonly #presence: PresenceSession | undefined;
 
   constructor(core: FanoutCore, socket: Socket, caller: Caller) {
     this.#core = core;
@@ -108,6 +110,8 @@ export class SocketSession {
       },
       visible: (e) => core.exposure.visible(e, caller.tenant),
     };
+    const presence = core.fete.presenceService;
+    this.#presence = presence ? new PresenceSession(presence, socket, caller, core.options.authorize) : undefined;
     conn.on('drain', () => this.#drained());
     socket.on('sub', (packet: unknown, ack: unknown) => void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message)));
     socket.on('unsub', (packet: unknown, ack: unknown) => this.#unsub(packet, ackOf(ack)));
@@ -144,6 +148,7 @@ export class SocketSession {
       const pattern = validatePattern(packet.pattern);
       core.exposure.admitPattern(pattern);
       const from = parseFrom(packet.from);
+      const presence = this.#presence?.admitSub(packet.presence);
       // A sub for a sid this socket holds replaces it (the client retries a sub under the same sid).
       this.#drop(sid);
       if (this.#subs.size >= PROTOCOL_LIMITS.maxSubscriptionsPerSocket)
@@ -160,6 +165,7 @@ export class SocketSession {
       this.#subs.set(sid, sub);
       core.register(sub);
       ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
+      if (presence) this.#presence!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
     } catch (err) {
@@ -176,6 +182,7 @@ export class SocketSession {
     if (!old) return;
     this.#subs.delete(sid);
     this.#core.unregister(old);
+    this.#presence?.unsubscribed(sid);
   }
 
   #unsub(packet: unknown, ack: (res: { ok: boolean }) => void): void {
@@ -231,6 +238,7 @@ export class SocketSession {
     this.#gone = true;
     for (const sub of this.#subs.values()) this.#core.unregister(sub);
     this.#subs.clear();
+    this.#presence?.close();
     this.#drained();
     this.#core.sessionClosed(this);
   }
