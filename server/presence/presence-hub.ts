@@ -2,7 +2,8 @@
 // table and announced on the live channel; the heartbeat that keeps this node's rows counted and
 // the sweep that removes dead nodes' rows (announcing their leaves); and the watches, fed by the
 // mirror (presence-mirror.ts). Writes are coalesced: a burst of joins and leaves of one member
-// costs one row write, issued after the announcement (receivers order by version, not arrival).
+// costs one row write. A change is announced after its write, so that a process that hears of it
+// and reads the table finds it there (receivers order a node's rows by version, not arrival).
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { FeteError, matches, type PresenceChange, type PresenceMember } from '../../shared/index.js';
@@ -124,7 +125,6 @@ export class PresenceHub {
     m.version = ++this.#version;
     const row = this.#rowOf(m);
     if (m.conns.size === 0) this.#local.delete(k);
-    this.#announce(row);
     this.#dirty.add(k);
     this.#pending.set(k, row);
     this.#flushSoon();
@@ -161,12 +161,15 @@ export class PresenceHub {
       while (this.#dirty.size > 0 && !this.#stopped) {
         const keys = [...this.#dirty];
         this.#dirty.clear();
-        const rows = keys.map((k) => this.#pending.get(k)!);
+        const node = this.#node;
+        const rows = keys.map((k) => ({ ...this.#pending.get(k)!, node }));
         for (const k of keys) this.#pending.delete(k);
         const upserts = rows.filter((r) => r.connections > 0);
         const deletes = rows.filter((r) => r.connections === 0);
         try {
-          await this.#store.write(this.#node, upserts, deletes);
+          await this.#store.write(node, upserts, deletes);
+          // Announced once in the table: whoever hears of a change and reads the table sees it.
+          for (const r of rows) this.#announce(r);
         } catch (err) {
           debug('presence write failed (retried at the next heartbeat): %s', (err as Error).message);
           for (let i = 0; i < keys.length; i++)

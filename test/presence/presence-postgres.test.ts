@@ -1,0 +1,104 @@
+// Presence on PostgreSQL: the shared suite, then two fete processes' worth on one schema (two
+// createFete in this process, each with its own pool and LISTEN connection), and a real OS process
+// killed with SIGKILL whose members must leave once its heartbeat expires.
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { IpcChild } from '../support/ipc-child.js';
+import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { brief, PresenceClient, type PresenceServer, startPresenceServer, until } from './fixtures.js';
+import type { NodeConfig, NodeReply } from './presence-node-child.js';
+import { presenceSuite } from './presence-suite.js';
+
+const availability = await postgresAvailability();
+if (availability.skipReason) console.log(`skipping the PostgreSQL presence tests: ${availability.skipReason}`);
+const schemas: string[] = [];
+const schema = () => {
+  const s = freshSchema('pr');
+  schemas.push(s);
+  return s;
+};
+
+describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL', () => {
+  afterAll(async () => {
+    const pool = new pg.Pool({ connectionString: availability.url! });
+    await dropSchemas(pool, schemas);
+    await pool.end();
+  });
+
+  presenceSuite(() => ({ store: availability.url!, schema: schema() }));
+
+  describe('across processes', () => {
+    const servers: PresenceServer[] = [];
+    const clients: PresenceClient[] = [];
+    const children: IpcChild<never, NodeReply>[] = [];
+    afterEach(async () => {
+      for (const c of clients.splice(0)) c.close();
+      for (const s of servers.splice(0)) await s.close();
+      for (const c of children.splice(0)) await c.kill();
+    });
+    const client = async (url: string, credentials: Record<string, unknown>) => {
+      const c = new PresenceClient(url, credentials);
+      clients.push(c);
+      await c.connected();
+      return c;
+    };
+
+    test('a join on one fete reaches a watcher on the other, and so does the leave', async () => {
+      const s = schema();
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      servers.push(a, b);
+      const watcher = await client(b.url, { user: 'bob' });
+      expect(await watcher.watch('w', 'rooms.*.chat')).toEqual({ ok: true, members: [] });
+      const alice = await client(a.url, { user: 'alice' });
+      await alice.sub('s', 'rooms.r1.chat', { state: { mood: 'ok' } });
+      const alice2 = await client(b.url, { user: 'alice' });
+      await alice2.sub('s', 'rooms.r1.chat');
+      await until(() => watcher.events('w').length >= 2, 'join and second connection');
+      expect(brief(await a.fete.presence('rooms.r1.chat'))).toEqual(['rooms.r1.chat @alicex2']);
+      expect(await b.fete.presence('rooms.r1.chat')).toEqual([{ subject: 'rooms.r1.chat', id: '@alice', connections: 2, state: { mood: 'ok' } }]);
+      alice.close();
+      alice2.close();
+      await until(() => watcher.events('w').some((e) => e.type === 'leave'), 'leave');
+      expect(watcher.events('w').map((e) => `${e.type} x${e.member.connections}`)).toEqual(['join x1', 'update x2', 'update x1', 'leave x0']);
+      expect(await a.fete.presence('rooms.>')).toEqual([]);
+    });
+
+    test('a watcher that starts after others joined on another fete gets them in its snapshot', async () => {
+      const s = schema();
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      servers.push(a, b);
+      const alice = await client(a.url, { user: 'alice' });
+      await alice.sub('s', 'rooms.r9.chat');
+      await until(async () => (await b.fete.presence('rooms.r9.chat')).length === 1, 'alice in the table');
+      const watcher = await client(b.url, { user: 'bob' });
+      const ack = await watcher.watch('w', 'rooms.r9.chat');
+      expect(ack.ok && brief(ack.members)).toEqual(['rooms.r9.chat @alicex1']);
+    });
+
+    test('the members of a process killed with SIGKILL leave once its heartbeat expires, announced by a live process', async () => {
+      const s = schema();
+      const survivor = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      servers.push(survivor);
+      const child = new IpcChild<never, NodeReply>(fileURLToPath(new URL('./presence-node-child.ts', import.meta.url)), [JSON.stringify({ url: availability.url!, schema: s } satisfies NodeConfig)], {
+        label: 'presence node',
+      });
+      children.push(child);
+      const { port } = await child.next('ready', 60_000);
+      const doomedUrl = `http://127.0.0.1:${port}`;
+      const watcher = await client(survivor.url, { user: 'bob' });
+      await watcher.watch('w', 'rooms.>');
+      const carol = await client(doomedUrl, { user: 'carol' });
+      await carol.sub('s', 'rooms.r1.chat');
+      const dave = await client(survivor.url, { user: 'dave' });
+      await dave.sub('s', 'rooms.r1.chat');
+      await until(() => watcher.events('w').length >= 2, 'carol and dave join');
+      await child.kill(); // SIGKILL: no graceful cleanup, no leave message
+      await until(() => watcher.events('w').some((e) => e.type === 'leave'), 'carol leaves after expiry');
+      expect(watcher.events('w').map((e) => `${e.type} ${e.member.id}`).sort()).toEqual(['join @carol', 'join @dave', 'leave @carol']);
+      expect(brief(await survivor.fete.presence('rooms.>'))).toEqual(['rooms.r1.chat @davex1']);
+    });
+  });
+});
