@@ -5,6 +5,7 @@ import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import { createFete, type Fete } from '../../server/index.js';
 import type { FeteOptions } from '../../server/options.js';
+import type { FanoutHandle } from '../../server/fanout/types.js';
 import type { SecurityOptions } from '../../server/security/security-options.js';
 import { defineTopic, defineTopics, type PresenceEventPacket, type PresenceMember, type PresenceSetAck, type PresenceWatchAck, type SubAck } from '../../shared/index.js';
 
@@ -37,6 +38,7 @@ export const security: SecurityOptions<TestPrincipal> = {
 
 export interface PresenceServer {
   fete: Fete<Topics>;
+  fanout: FanoutHandle;
   url: string;
   http: HttpServer;
   close(): Promise<void>;
@@ -45,11 +47,12 @@ export interface PresenceServer {
 export async function startPresenceServer(feteOptions: Partial<FeteOptions<Topics>> & Pick<FeteOptions<Topics>, 'store' | 'schema'>): Promise<PresenceServer> {
   const fete = await createFete({ topics, security, presence: { heartbeatMs: 50, ttlMs: 300 }, ...feteOptions });
   const http = createServer();
-  fete.attach(http);
+  const fanout = fete.attach(http);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   return {
     fete,
+    fanout,
     url,
     http,
     async close() {
