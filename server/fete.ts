@@ -70,7 +70,7 @@ export async function createFete<const C extends TopicCatalog, const D extends D
   const { store, log } = await openLog(resolved);
   let presence: Awaited<ReturnType<typeof openPresence>>;
   try {
-    presence = await openPresence(resolved.topics, resolved.security, store, options.presence);
+    presence = await openPresence(resolved.topics, resolved.security, store, resolved.store, options.presence);
   } catch (err) {
     await log.close().catch(() => undefined);
     await store?.close().catch(() => undefined);

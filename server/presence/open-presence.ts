@@ -5,15 +5,25 @@ import type { TopicCatalog } from '../../shared/index.js';
 import type { LiveChannel } from '../bus/live-channel.js';
 import type { Security } from '../security/security.js';
 import type { Store } from '../store/open-store.js';
+import type { StoreOption } from '../options.js';
 import { localLiveChannel, notifyLiveChannel } from './fallback-live-channel.js';
 import type { PresenceOptions } from './presence-options.js';
 import { PresenceService } from './presence-service.js';
 import { memoryPresenceStore, sqlPresenceStore } from './presence-store.js';
 
-export async function openPresence(catalog: TopicCatalog, security: Security, store: Store | undefined, options: PresenceOptions | undefined): Promise<{ service: PresenceService; close(): Promise<void> }> {
+/** `storeOption` tells whether the store is exclusive to this fete: a PGlite data directory is
+ * locked by one process (store/dir-lock.ts), so rows of other nodes there are a previous run's. */
+export async function openPresence(
+  catalog: TopicCatalog,
+  security: Security,
+  store: Store | undefined,
+  storeOption: StoreOption,
+  options: PresenceOptions | undefined,
+): Promise<{ service: PresenceService; close(): Promise<void> }> {
+  const exclusive = typeof storeOption === 'object' && storeOption !== null && 'pglite' in storeOption && typeof storeOption.pglite === 'string';
   const channel: LiveChannel =
     store?.driver.kind === 'postgres' ? await notifyLiveChannel(store.driver, `${store.tables.channel}_live`) : localLiveChannel();
-  const service = new PresenceService(catalog, security, store ? sqlPresenceStore(store.driver, store.tables) : memoryPresenceStore(), channel, options);
+  const service = new PresenceService(catalog, security, store ? sqlPresenceStore(store.driver, store.tables) : memoryPresenceStore(), channel, options, exclusive);
   try {
     await service.start();
   } catch (err) {

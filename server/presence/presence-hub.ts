@@ -63,8 +63,12 @@ export class PresenceHub {
   #ticking: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   #stopped = false;
+  readonly #exclusive: boolean;
 
-  constructor(store: PresenceStore, channel: LiveChannel, options: ResolvedPresenceOptions) {
+  /** `exclusive`: the store can be open in this process only (PGlite), so at start every other
+   * node's rows are a previous run's and are removed at once rather than after `ttlMs`. */
+  constructor(store: PresenceStore, channel: LiveChannel, options: ResolvedPresenceOptions, exclusive = false) {
+    this.#exclusive = exclusive;
     this.#store = store;
     this.#channel = channel;
     this.#o = options;
@@ -83,6 +87,7 @@ export class PresenceHub {
   start(): Promise<void> {
     this.#started ??= (async () => {
       await this.#store.heartbeat(this.#node, this.#o.ttlMs, true);
+      if (this.#exclusive) await this.#store.sweep(this.#node);
       this.#timer = setInterval(() => void this.tick(), this.#o.heartbeatMs);
       this.#timer.unref();
       await this.tick();
@@ -212,10 +217,14 @@ export class PresenceHub {
   /** This node was swept while alive (a stall longer than the TTL): its rows were deleted and
    * their leaves announced. It comes back under a new id, and its members join again. */
   async #reregister(): Promise<void> {
-    debug('node %s was swept while alive: registering again', this.#node);
+    const old = this.#node;
+    debug('node %s was swept while alive: registering again', old);
     this.#node = randomUUID();
     await this.#store.heartbeat(this.#node, this.#o.ttlMs, true);
     for (const [k, m] of this.#local) this.#changed(k, m);
+    // A write under the old id that was in flight during the sweep left rows nobody counts.
+    await this.flushed();
+    await this.#store.removeNode(old);
   }
 
   // ---- watching ----
@@ -302,10 +311,4 @@ export class PresenceHub {
     for (const u of this.#unsubscribe) u();
   }
 
-  /** Test hook: stops heartbeating without removing anything, as a crashed process would. */
-  simulateCrash(): void {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    for (const u of this.#unsubscribe) u();
-  }
 }

@@ -30,11 +30,11 @@ export class PresenceService {
   readonly #topics: AnyTopic[];
   readonly #security: Security;
 
-  constructor(catalog: TopicCatalog, security: Security, store: PresenceStore, channel: LiveChannel, options?: PresenceOptions) {
+  constructor(catalog: TopicCatalog, security: Security, store: PresenceStore, channel: LiveChannel, options?: PresenceOptions, exclusive = false) {
     this.options = resolvePresenceOptions(options);
     this.#topics = Object.values(catalog).filter((t) => t.presence && isExposed(t));
     this.#security = security;
-    this.hub = new PresenceHub(store, channel, this.options);
+    this.hub = new PresenceHub(store, channel, this.options, exclusive);
   }
 
   /** Whether a subscription to `pattern` makes its connection a member: a subject (no wildcard)

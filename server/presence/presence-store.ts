@@ -29,8 +29,10 @@ export interface PresenceStore {
   write(node: string, upserts: readonly PresenceRow[], deletes: readonly PresenceKey[]): Promise<void>;
   /** Rows of live nodes for `tenant` whose subject matches `pattern`. */
   read(tenant: string, pattern: string): Promise<PresenceRow[]>;
-  /** Deletes expired nodes and their rows; returns the rows deleted (to announce the leaves). */
-  sweep(): Promise<PresenceRow[]>;
+  /** Deletes expired nodes and their rows, or with `onlyNode` every node but that one (an engine
+   * only one process can open: other nodes are a previous run's); returns the rows deleted (to
+   * announce the leaves). */
+  sweep(onlyNode?: string): Promise<PresenceRow[]>;
   /** Deletes the node and its rows (a graceful stop); returns the rows deleted. */
   removeNode(node: string): Promise<PresenceRow[]>;
 }
@@ -112,11 +114,14 @@ export function sqlPresenceStore(q: Queryable, t: Tables): PresenceStore {
       );
       return res.rows.map(fromDb);
     },
-    async sweep() {
+    async sweep(onlyNode) {
+      // DELETE ... RETURNING in one statement: of several nodes sweeping at once, exactly one gets
+      // (and announces) each row.
       const res = await q.query<DbRow>(
-        `WITH dead AS (DELETE FROM ${nodes} WHERE expires_at < now() RETURNING node)
+        `WITH dead AS (DELETE FROM ${nodes} WHERE ${onlyNode === undefined ? 'expires_at < now()' : 'node <> $1'} RETURNING node)
          DELETE FROM ${presence} p USING dead WHERE p.node = dead.node
          RETURNING p.tenant, p.subject, p.member, p.node, p.connections, p.state, p.version, p.updated_at`,
+        onlyNode === undefined ? [] : [onlyNode],
       );
       return res.rows.map(fromDb);
     },

@@ -78,6 +78,36 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       expect(ack.ok && brief(ack.members)).toEqual(['rooms.r9.chat @alicex1']);
     });
 
+    test('a fete whose live channel connection was lost re-reads the table: a leave it missed still reaches its watchers', async () => {
+      const s = schema();
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      servers.push(a, b);
+      const watcher = await client(b.url, { user: 'bob' });
+      await watcher.watch('w', 'rooms.>');
+      const alice = await client(a.url, { user: 'alice' });
+      await alice.sub('s', 'rooms.r1.chat');
+      await until(() => watcher.events('w').length === 1, 'alice joins');
+      // Cut every LISTEN connection of the presence channel (both fetes'); the drivers re-listen
+      // after 1 s. The leave below is announced meanwhile, and b cannot hear it.
+      const pool = new pg.Pool({ connectionString: availability.url! });
+      try {
+        const listening = `SELECT pid FROM pg_stat_activity WHERE query = $1`;
+        const query = `LISTEN "fete_${s}_live"`;
+        const { rows } = await pool.query<{ pid: number }>(listening, [query]);
+        expect(rows.length).toBe(2);
+        for (const r of rows) await pool.query('SELECT pg_terminate_backend($1)', [r.pid]);
+        await until(async () => (await pool.query(listening, [query])).rowCount === 0, 'listeners gone');
+        alice.close();
+        await until(async () => (await a.fete.presence('rooms.>')).length === 0, 'the leave is in the table');
+        expect(watcher.events('w').length).toBe(1); // not heard
+        await until(() => watcher.events('w').length === 2, 'the leave after the re-read');
+        expect(watcher.events('w')[1]).toMatchObject({ type: 'leave', member: { id: '@alice', subject: 'rooms.r1.chat' } });
+      } finally {
+        await pool.end();
+      }
+    });
+
     test('the members of a process killed with SIGKILL leave once its heartbeat expires, announced by a live process', async () => {
       const s = schema();
       const survivor = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
