@@ -17,9 +17,8 @@ const debug = createDebug('fete:presence');
 /** Version of a removal by the sweep or a stop: no later write of that node exists. */
 const FINAL = Number.MAX_SAFE_INTEGER;
 
-/** The `data` of a presence message on the live channel. */
-interface PresenceData {
-  node: string;
+/** One node's row of one member, in a presence message. */
+interface MemberData {
   member: string;
   /** version */
   v: number;
@@ -31,6 +30,19 @@ interface PresenceData {
   t: number;
 }
 
+/** The `data` of a presence message on the live channel: rows of one node on the message's
+ * (tenant, subject), several per message so that a crowd joining one room costs few messages. */
+interface PresenceData {
+  node: string;
+  members: MemberData[];
+}
+
+/** A message's members are cut at about this many bytes of JSON: PostgreSQL NOTIFY carries at
+ * most 8000 bytes, and a state may be 1 KiB (several with JSON escaping). */
+const MESSAGE_BUDGET = 5000;
+/** Rows written by one statement. */
+const WRITE_BATCH = 1000;
+
 interface LocalMember extends PresenceKey {
   /** State per connection, with when it was set: the newest one is the member's state here. */
   conns: Map<object, { state: string | undefined; at: number }>;
@@ -39,10 +51,16 @@ interface LocalMember extends PresenceKey {
 
 const keyOf = (k: PresenceKey) => `${k.tenant}\n${k.subject}\n${k.member}`;
 
+function isMemberData(d: unknown): d is MemberData {
+  if (d === null || typeof d !== 'object') return false;
+  const x = d as Record<string, unknown>;
+  return typeof x.member === 'string' && typeof x.v === 'number' && typeof x.c === 'number' && typeof x.t === 'number' && (x.s === null || typeof x.s === 'string');
+}
+
 function isPresenceData(d: unknown): d is PresenceData {
   if (d === null || typeof d !== 'object') return false;
   const x = d as Record<string, unknown>;
-  return typeof x.node === 'string' && typeof x.member === 'string' && typeof x.v === 'number' && typeof x.c === 'number' && typeof x.t === 'number' && (x.s === null || typeof x.s === 'string');
+  return typeof x.node === 'string' && Array.isArray(x.members) && x.members.every(isMemberData);
 }
 
 export class PresenceHub {
@@ -150,9 +168,26 @@ export class PresenceHub {
     };
   }
 
-  #announce(row: PresenceRow): void {
-    const data: PresenceData = { node: row.node, member: row.member, v: row.version, c: row.connections, s: row.state ?? null, t: row.updatedAt };
-    this.#channel.publish({ kind: 'presence', tenant: row.tenant, subject: row.subject, data }).catch((err: Error) => debug('presence message not sent: %s', err.message));
+  /** Announces rows: one message per (tenant, subject, node), cut to fit MESSAGE_BUDGET. */
+  #announce(rows: readonly PresenceRow[]): void {
+    const groups = new Map<string, { row: PresenceRow; members: MemberData[]; size: number }[]>();
+    for (const r of rows) {
+      const k = `${r.tenant}\n${r.subject}\n${r.node}`;
+      const m: MemberData = { member: r.member, v: r.version, c: r.connections, s: r.state ?? null, t: r.updatedAt };
+      const size = r.member.length + (r.state?.length ?? 0) * 2 + 64;
+      let list = groups.get(k);
+      if (!list) groups.set(k, (list = []));
+      const last = list.at(-1);
+      if (last && last.size + size <= MESSAGE_BUDGET) {
+        last.members.push(m);
+        last.size += size;
+      } else list.push({ row: r, members: [m], size });
+    }
+    for (const list of groups.values())
+      for (const { row, members } of list) {
+        const data: PresenceData = { node: row.node, members };
+        this.#channel.publish({ kind: 'presence', tenant: row.tenant, subject: row.subject, data }).catch((err: Error) => debug('presence message not sent: %s', err.message));
+      }
   }
 
   #flushSoon(): void {
@@ -164,8 +199,12 @@ export class PresenceHub {
   async #flush(): Promise<void> {
     try {
       while (this.#dirty.size > 0 && !this.#stopped) {
-        const keys = [...this.#dirty];
-        this.#dirty.clear();
+        const keys: string[] = [];
+        for (const k of this.#dirty) {
+          keys.push(k);
+          if (keys.length === WRITE_BATCH) break;
+        }
+        for (const k of keys) this.#dirty.delete(k);
         const node = this.#node;
         const rows = keys.map((k) => ({ ...this.#pending.get(k)!, node }));
         for (const k of keys) this.#pending.delete(k);
@@ -174,7 +213,7 @@ export class PresenceHub {
         try {
           await this.#store.write(node, upserts, deletes);
           // Announced once in the table: whoever hears of a change and reads the table sees it.
-          for (const r of rows) this.#announce(r);
+          this.#announce(rows);
         } catch (err) {
           debug('presence write failed (retried at the next heartbeat): %s', (err as Error).message);
           for (let i = 0; i < keys.length; i++)
@@ -205,7 +244,7 @@ export class PresenceHub {
         if (!alive && !this.#stopped) await this.#reregister();
         if (this.#dirty.size > 0) this.#flushSoon();
         const swept = await this.#store.sweep();
-        for (const r of swept) this.#announce({ ...r, connections: 0, version: FINAL });
+        this.#announce(swept.map((r) => ({ ...r, connections: 0, version: FINAL })));
         this.#mirror.purge(4 * this.#o.ttlMs);
       } catch (err) {
         debug('presence heartbeat failed (the next one retries): %s', (err as Error).message);
@@ -284,7 +323,8 @@ export class PresenceHub {
   #received(m: LiveMessage): void {
     const d = m.data;
     if (!isPresenceData(d) || typeof m.tenant !== 'string' || typeof m.subject !== 'string') return;
-    this.#mirror.apply({ tenant: m.tenant, subject: m.subject, member: d.member, node: d.node, connections: d.c, state: d.s ?? undefined, version: d.v, updatedAt: d.t });
+    for (const x of d.members)
+      this.#mirror.apply({ tenant: m.tenant, subject: m.subject, member: x.member, node: d.node, connections: x.c, state: x.s ?? undefined, version: x.v, updatedAt: x.t });
   }
 
   /**
@@ -300,7 +340,7 @@ export class PresenceHub {
     await this.#started?.catch(() => undefined);
     try {
       const gone = await this.#store.removeNode(this.#node);
-      for (const r of gone) this.#announce({ ...r, connections: 0, version: FINAL });
+      this.#announce(gone.map((r) => ({ ...r, connections: 0, version: FINAL })));
     } catch (err) {
       debug('presence rows of node %s not removed (they expire): %s', this.#node, (err as Error).message);
     }
