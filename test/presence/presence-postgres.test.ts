@@ -108,6 +108,48 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       }
     });
 
+    test('a crowd joining one room through two fetes is listed exactly, by both, and leaves without a trace', async () => {
+      const s = schema();
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      servers.push(a, b);
+      const wa = await client(a.url, { user: 'watcher-a' });
+      const wb = await client(b.url, { user: 'watcher-b' });
+      await wa.watch('w', 'rooms.big.chat');
+      await wb.watch('w', 'rooms.big.chat');
+      // 150 users, each with one connection on a and one on b (every other user also a second on a).
+      const crowd: PresenceClient[] = [];
+      for (let i = 0; i < 150; i++) {
+        const conns = [await client(a.url, { user: `u${i}` }), await client(b.url, { user: `u${i}` })];
+        if (i % 2 === 0) conns.push(await client(a.url, { user: `u${i}` }));
+        crowd.push(...conns);
+      }
+      await Promise.all(crowd.map((c) => c.sub('s', 'rooms.big.chat')));
+      const expected = Array.from({ length: 150 }, (_, i) => `u${i}x${i % 2 === 0 ? 3 : 2}`).sort();
+      const listed = async (f: PresenceServer) => (await f.fete.presence('rooms.big.chat')).map((m) => `${m.id.slice(1)}x${m.connections}`).sort();
+      await until(async () => (await listed(a)).join() === expected.join(), 'everyone listed');
+      expect(await listed(b)).toEqual(expected);
+      // The watchers' views, rebuilt from their changes, agree with the table.
+      const view = (w: PresenceClient) => {
+        const m = new Map<string, number>();
+        for (const e of w.events('w')) {
+          if (e.type === 'leave') m.delete(e.member.id);
+          else m.set(e.member.id, e.member.connections);
+        }
+        return [...m].map(([id, n]) => `${id.slice(1)}x${n}`).sort();
+      };
+      await until(() => view(wa).join() === expected.join() && view(wb).join() === expected.join(), 'watchers agree');
+      for (const c of crowd) c.close();
+      await until(() => view(wa).length === 0 && view(wb).length === 0, 'everyone left');
+      expect(await a.fete.presence('rooms.>')).toEqual([]);
+      const pool = new pg.Pool({ connectionString: availability.url! });
+      try {
+        expect((await pool.query(`SELECT count(*)::int AS n FROM "${s}".presence`)).rows[0].n).toBe(0);
+      } finally {
+        await pool.end();
+      }
+    });
+
     test('the members of a process killed with SIGKILL leave once its heartbeat expires, announced by a live process', async () => {
       const s = schema();
       const survivor = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
