@@ -11,7 +11,8 @@ export interface PresenceOptions {
   /** Largest presence state a connection may set, in UTF-8 bytes of its JSON. @default 1024 */
   maxStateBytes?: number;
   /** State changes one socket may make per second (a burst of twice as many is allowed); past it
-   * `pset` is answered TIMEOUT (retryable). @default 10 */
+   * `pset` is answered TIMEOUT (retryable). Watches (`client.presence`) are limited to as many per
+   * second, with a burst of 32 (a reconnect re-sends them all). @default 10 */
   maxStateUpdatesPerSecond?: number;
 }
 

@@ -24,16 +24,19 @@ function ackOf(ack: unknown): (res: unknown) => void {
   return typeof ack === 'function' ? (ack as (res: unknown) => void) : () => undefined;
 }
 
-/** A token bucket: `rate` a second, bursts of twice that. */
+/** A token bucket: `rate` a second, bursts of `burst`. */
 class Bucket {
   #tokens: number;
   #at = Date.now();
-  constructor(private readonly rate: number) {
-    this.#tokens = 2 * rate;
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.#tokens = burst;
   }
   take(): boolean {
     const now = Date.now();
-    this.#tokens = Math.min(2 * this.rate, this.#tokens + ((now - this.#at) / 1000) * this.rate);
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate);
     this.#at = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
@@ -49,7 +52,10 @@ export class PresenceSession {
   /** Memberships by sid: the key in the table and the connection token (one per subscription). */
   readonly #joined = new Map<string, { key: PresenceKey; conn: object }>();
   readonly #watches = new Map<string, () => void>();
+  /** State updates (`pset`). */
   readonly #rate: Bucket;
+  /** Watches (`pwatch`): each reads the table. A reconnecting client re-sends all of them at once. */
+  readonly #watchRate: Bucket;
   #memberId: string | undefined | null = null;
   #gone = false;
 
@@ -58,7 +64,9 @@ export class PresenceSession {
     this.#socket = socket;
     this.#caller = caller;
     this.#authorize = authorize;
-    this.#rate = new Bucket(service.options.maxStateUpdatesPerSecond);
+    const perSecond = service.options.maxStateUpdatesPerSecond;
+    this.#rate = new Bucket(perSecond, 2 * perSecond);
+    this.#watchRate = new Bucket(perSecond, PRESENCE_LIMITS.maxWatchesPerSocket);
     socket.on('pset', (packet: unknown, ack: unknown) => this.#set(packet, ackOf(ack)));
     socket.on('pwatch', (packet: unknown, ack: unknown) => void this.#watch(packet, ackOf(ack)));
     socket.on('punwatch', (packet: unknown, ack: unknown) => this.#unwatch(packet, ackOf(ack)));
@@ -141,7 +149,7 @@ export class PresenceSession {
       const rawWid = packet.wid;
       if (typeof rawWid !== 'string' || rawWid.length === 0 || rawWid.length > PROTOCOL_LIMITS.maxSidLength)
         throw new FeteError('MALFORMED', `pwatch.wid must be a string of 1 to ${PROTOCOL_LIMITS.maxSidLength} characters`);
-      if (!this.#rate.take()) throw new FeteError('TIMEOUT', 'too many presence requests on this socket: retry later');
+      if (!this.#watchRate.take()) throw new FeteError('TIMEOUT', 'too many presence watches on this socket: retry later');
       const pattern = validatePattern(packet.pattern);
       this.#service.admitWatch(pattern);
       // A watch for a wid this socket holds replaces it (the client re-sends after a reconnect).

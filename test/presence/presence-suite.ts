@@ -104,6 +104,20 @@ export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | '
     expect(brief(await s.fete.presence('rooms.r1.chat'))).toEqual(['rooms.r1.chat @alicex1']);
   });
 
+  test('a socket setting its state too often is told to retry later, and other sockets are not slowed', async () => {
+    const s = await server();
+    const busy = await client(s, { user: 'alice' });
+    const calm = await client(s, { user: 'bob' });
+    await busy.sub('a', 'rooms.r1.chat');
+    await calm.sub('b', 'rooms.r1.chat');
+    const acks = await Promise.all(Array.from({ length: 40 }, (_, i) => busy.set('a', { i })));
+    const refused = acks.filter((a) => !a.ok);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((a) => !a.ok && a.error.code === 'TIMEOUT')).toBe(true);
+    expect(await calm.set('b', { here: true })).toEqual({ ok: true });
+    await until(async () => (await s.fete.presence('rooms.r1.chat')).find((m) => m.id === '@bob')?.state !== undefined, 'bob state');
+  });
+
   test('presence is scoped by tenant: watchers and fete.presence see their own tenant only', async () => {
     const s = await server();
     const a = await client(s, { user: 'alice', tenant: 't1' });
