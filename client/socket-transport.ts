@@ -98,7 +98,7 @@ class SocketTransport implements Transport {
     socket.on('ev', (packet) => handlers.ev(packet));
     socket.on('evs', (packet) => (handlers.evs ? handlers.evs(packet) : evsAsEv(packet, handlers)));
     socket.on('gap', (packet) => handlers.gap(packet));
-    (socket as unknown as { on(ev: string, fn: (p: never) => void): void }).on('pev', (packet) => handlers.pev?.(packet));
+    socket.on('pev', (packet) => handlers.pev?.(packet));
     socket.connect();
   }
 
@@ -130,7 +130,7 @@ class SocketTransport implements Transport {
   }
 
   punwatch(packet: PresenceUnwatchPacket): void {
-    if (this.#socket.connected) (this.#socket as unknown as { emit(ev: string, p: unknown): void }).emit('punwatch', packet);
+    if (this.#socket.connected) this.#socket.emit('punwatch', packet);
   }
 
   pset(packet: PresenceSetPacket, timeoutMs: number): Promise<PresenceSetAck> {

@@ -6,6 +6,7 @@
 import type { Cursor } from './cursor.js';
 import type { FeteErrorCode } from './errors.js';
 import type { WireEnvelope } from './wire-envelope.js';
+import type { PresenceEventPacket, PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from './presence.js';
 
 /** The Socket.IO namespace fete mounts. */
 export const FETE_NAMESPACE = '/fete';
@@ -103,11 +104,17 @@ export interface ClientToServerEvents {
   unsub(packet: UnsubPacket, ack?: (res: { ok: boolean }) => void): void;
   emit(packet: EmitPacket, ack: (res: EmitAck) => void): void;
   cmd(packet: CmdPacket, ack: (res: CmdAck) => void): void;
+  /** Presence (presence.ts): watch members, stop watching, set this connection's state. */
+  pwatch(packet: PresenceWatchPacket, ack: (res: PresenceWatchAck) => void): void;
+  punwatch(packet: PresenceUnwatchPacket, ack?: (res: { ok: boolean }) => void): void;
+  pset(packet: PresenceSetPacket, ack: (res: PresenceSetAck) => void): void;
 }
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
   evs(packet: EvsPacket): void;
   gap(packet: GapPacket): void;
+  /** A change of a presence watch, after its `pwatch` ack. */
+  pev(packet: PresenceEventPacket): void;
 }
 
 /** Limits both sides agree on. The server enforces them; the client batches within them. */

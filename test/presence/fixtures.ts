@@ -115,4 +115,13 @@ export function brief(members: readonly PresenceMember[]): string[] {
   return members.map((m) => `${m.subject} ${m.id}x${m.connections}`);
 }
 
-export { until } from '../realtime/support.js';
+/** Polls until `check` holds. The deadline only bounds a broken test; nothing asserts timing. */
+export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition', timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
