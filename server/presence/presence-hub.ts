@@ -73,6 +73,8 @@ export class PresenceHub {
   /** The row to write for each dirty key (a removed member's too: it is gone from #local). */
   readonly #pending = new Map<string, PresenceRow>();
   readonly #watches = new Set<Watch>();
+  /** Live watches per region (`tenant\npattern`): the regions the mirror holds current. */
+  readonly #current = new Map<string, number>();
   readonly #unsubscribe: Array<() => void> = [];
   #node = randomUUID();
   #version = 0;
@@ -280,19 +282,29 @@ export class PresenceHub {
     const w: Watch = { tenant, pattern, live: false, fn };
     this.#watches.add(w);
     this.#mirror.addWatch(w);
+    const region = `${tenant}\n${pattern}`;
     const close = () => {
       if (!this.#watches.delete(w)) return;
+      if (w.live) {
+        const n = this.#current.get(region)! - 1;
+        if (n === 0) this.#current.delete(region);
+        else this.#current.set(region, n);
+      }
       this.#mirror.removeWatch(w);
     };
-    try {
-      await this.#load(tenant, pattern);
-    } catch (err) {
-      close();
-      throw FeteError.from(err, 'STORE_UNAVAILABLE');
-    }
+    // A live watch of the same region keeps the mirror current for it (messages, and a re-read
+    // after any loss): a crowd watching one room costs one read of the table, not one each.
+    if (!this.#current.has(region))
+      try {
+        await this.#load(tenant, pattern);
+      } catch (err) {
+        close();
+        throw FeteError.from(err, 'STORE_UNAVAILABLE');
+      }
     if (!this.#watches.has(w)) throw new FeteError('CLOSED', 'the presence watch was closed');
     live(this.#mirror.members(tenant, pattern, matches));
     w.live = true;
+    this.#current.set(region, (this.#current.get(region) ?? 0) + 1);
     return close;
   }
 

@@ -70,6 +70,22 @@ export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | '
     ]);
   });
 
+  test('a second watcher of a region already watched gets the same members, kept current by the first one', async () => {
+    const s = await server();
+    const first = await client(s, { user: 'bob' });
+    await first.watch('w', 'rooms.r1.chat');
+    const alice = await client(s, { user: 'alice' });
+    await alice.sub('a', 'rooms.r1.chat', { state: 1 });
+    await until(() => first.events('w').length === 1, 'alice joins');
+    const second = await client(s, { user: 'carol' });
+    expect(await second.watch('w', 'rooms.r1.chat')).toEqual({ ok: true, members: [{ subject: 'rooms.r1.chat', id: '@alice', connections: 1, state: 1 }] });
+    first.close();
+    await until(async () => (await s.fete.presence('rooms.r1.chat')).length === 1, 'still listed');
+    alice.close();
+    await until(() => second.events('w').length === 1, 'alice leaves');
+    expect(second.events('w')[0]).toMatchObject({ type: 'leave', member: { id: '@alice' } });
+  });
+
   test('a wildcard subscription does not make its connection a member, and a principal without public id is never listed', async () => {
     const s = await server();
     const watcher = await client(s, { user: 'bob' });
