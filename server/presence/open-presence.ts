@@ -20,12 +20,15 @@ export async function openPresence(
   storeOption: StoreOption,
   options: PresenceOptions | undefined,
 ): Promise<{ service: PresenceService; close(): Promise<void> }> {
+  // An app with no presence topic pays nothing: no heartbeat, no sweep, no LISTEN connection.
+  const used = Object.values(catalog).some((t) => t.presence);
+  const shared = used ? store : undefined;
   const exclusive = typeof storeOption === 'object' && storeOption !== null && 'pglite' in storeOption && typeof storeOption.pglite === 'string';
   const channel: LiveChannel =
-    store?.driver.kind === 'postgres' ? await notifyLiveChannel(store.driver, `${store.tables.channel}_live`) : localLiveChannel();
-  const service = new PresenceService(catalog, security, store ? sqlPresenceStore(store.driver, store.tables) : memoryPresenceStore(), channel, options, exclusive);
+    shared?.driver.kind === 'postgres' ? await notifyLiveChannel(shared.driver, `${shared.tables.channel}_live`) : localLiveChannel();
+  const service = new PresenceService(catalog, security, shared ? sqlPresenceStore(shared.driver, shared.tables) : memoryPresenceStore(), channel, options, exclusive);
   try {
-    await service.start();
+    if (used) await service.start();
   } catch (err) {
     await channel.close();
     throw err;

@@ -28,6 +28,24 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
 
   presenceSuite(() => ({ store: availability.url!, schema: schema() }));
 
+  test('a fete whose catalogue declares no presence costs nothing: no presence LISTEN, no node row', async () => {
+    const { createFete } = await import('../../server/index.js');
+    const { defineTopic, defineTopics } = await import('../../shared/index.js');
+    const s = schema();
+    const plain = defineTopics({ feed: defineTopic('feed.{id}', { kind: 'presentation' }) });
+    const fete = await createFete({ topics: plain, store: availability.url!, schema: s, roles: ['web'], security: { auth: 'anonymous', publicId: () => 'x' } });
+    const pool = new pg.Pool({ connectionString: availability.url! });
+    try {
+      const listening = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${s}_live"`]);
+      expect(listening.rows[0].n).toBe(0);
+      expect((await pool.query(`SELECT count(*)::int AS n FROM "${s}".presence_nodes`)).rows[0].n).toBe(0);
+      expect(await fete.presence('feed.>')).toEqual([]);
+    } finally {
+      await pool.end();
+      await fete.stop();
+    }
+  });
+
   describe('across processes', () => {
     const servers: PresenceServer[] = [];
     const clients: PresenceClient[] = [];

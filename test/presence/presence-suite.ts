@@ -2,6 +2,7 @@
 // what watchers see, and every refusal.
 import { afterEach, expect, test } from 'vitest';
 import type { FeteOptions } from '../../server/options.js';
+import { runInTenant } from '../../server/index.js';
 import { brief, PresenceClient, type PresenceServer, startPresenceServer, type Topics, until } from './fixtures.js';
 
 export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | 'schema' | 'dispatch'>): void {
@@ -146,6 +147,8 @@ export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | '
     expect(brief(await s.fete.presence('rooms.r1.chat', { tenant: 't1' }))).toEqual(['rooms.r1.chat @alicex1']);
     expect(brief(await s.fete.presence('rooms.r1.chat', { tenant: 't2' }))).toEqual(['rooms.r1.chat @bobx1']);
     expect(await s.fete.presence('rooms.r1.chat')).toEqual([]);
+    // Inside a tenant's context (a listener of its events, runInTenant), that tenant is the default.
+    expect(brief(await runInTenant('t2', () => s.fete.presence('rooms.r1.chat')))).toEqual(['rooms.r1.chat @bobx1']);
     await until(() => watch1.events('w').length >= 1, 'alice joins for t1');
     await new Promise((r) => setTimeout(r, 100));
     expect(watch1.events('w').map((e) => e.member.id)).toEqual(['@alice']);
