@@ -6,6 +6,7 @@ import {
   FeteError,
   assertEncodable,
   createEnvelope,
+  isRequestDecl,
   decodeEnvelope,
   encodeEnvelope,
   topicByName,
@@ -135,10 +136,15 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options: ExecuteOptions & { queue: true }): Promise<QueuedCommand<RequestOutputOf<K>>>;
   /** Runs a query on the server and resolves with its output (errors as `execute`). */
   query<Q extends AnyQuery>(query: Q, input: RequestInputOf<Q>, options?: Omit<CallOptions, 'id'>): Promise<RequestOutputOf<Q>>;
-  /** The output of a command queued with `queue: true` (by any tab, before a reload too): waits
-   * while it is queued. Rejects as its `result` would, or NOT_FOUND when it is neither queued nor
-   * recorded here (outcomes are kept for `resultTtlMs`). */
-  commandResult<K extends AnyCommand>(command: K, id: string): Promise<RequestOutputOf<K>>;
+  /** The output of command `id`, however it was called: one queued with `queue: true` (by any tab,
+   * before a reload too) is waited for while queued; any other is asked of the server, which
+   * answers the outcome it recorded for this client's principal and tenant (waiting for a
+   * connection, up to `timeoutMs`). Rejects as the command did (REJECTED with `details.reason`...),
+   * or NOT_FOUND when neither this outbox nor the server has an outcome of `id` for this principal
+   * (never run by it, still running on the server, or past the server's `resultTtlMs`); given
+   * `command`, an id of another command is NOT_FOUND too. */
+  commandResult<K extends AnyCommand>(command: K, id: string, options?: Pick<CallOptions, 'timeoutMs'>): Promise<RequestOutputOf<K>>;
+  commandResult(id: string, options?: Pick<CallOptions, 'timeoutMs'>): Promise<unknown>;
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void;
   /** Ends subscriptions, stops draining, writes emits already called, releases the leader lock,
@@ -290,9 +296,15 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async commandResult(_command: AnyCommand, id: string): Promise<any> {
+  async commandResult(a: AnyCommand | string, b?: unknown, c?: unknown): Promise<any> {
     if (this.#closing !== undefined) throw new FeteError('CLOSED', 'the client is closed');
+    const [command, id, options] = typeof a === 'string' ? [undefined, a, b] : [a, b, c];
+    if (command !== undefined && (!isRequestDecl(command) || command.kind !== 'command'))
+      throw new FeteError('INVALID_OPTIONS', 'client.commandResult expects a command declared with defineCommand (or only the id)');
+    if (typeof id !== 'string') throw new FeteError('MALFORMED', 'a command id must be a UUID string');
     const outcome = await this.#outbox.commandOutcome(id);
+    // Not this outbox's: the server's record (a direct `execute`, another device, a cleared outbox).
+    if (!outcome.ok && outcome.error.code === 'NOT_FOUND') return this.#commands.result(id, command?.name, (options ?? {}) as Pick<CallOptions, 'timeoutMs'>);
     if (!outcome.ok) throw outcome.error;
     return decodeResult(outcome.result, this.#o.maxEnvelopeBytes);
   }

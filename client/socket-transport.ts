@@ -6,6 +6,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import {
   type CmdAck,
   type CmdPacket,
+  type CmdResultPacket,
   FETE_NAMESPACE,
   FeteError,
   FeteErrorCode,
@@ -125,6 +126,10 @@ class SocketTransport implements Transport {
     return this.#request('cmd', packet, timeoutMs, isCmdAck);
   }
 
+  cmdResult(packet: CmdResultPacket, timeoutMs: number): Promise<CmdAck> {
+    return this.#request('cmdr', packet, timeoutMs, isCmdAck);
+  }
+
   pwatch(packet: PresenceWatchPacket, timeoutMs: number): Promise<PresenceWatchAck> {
     return this.#request('pwatch', packet, timeoutMs, isPresenceWatchAck);
   }
@@ -147,7 +152,7 @@ class SocketTransport implements Transport {
     for (const reject of [...this.#pending]) reject(closed);
   }
 
-  #request<A>(event: 'sub' | 'emit' | 'cmd' | 'pwatch' | 'pset', packet: SubPacket | EmitPacket | CmdPacket | PresenceWatchPacket | PresenceSetPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
+  #request<A>(event: 'sub' | 'emit' | 'cmd' | 'cmdr' | 'pwatch' | 'pset', packet: SubPacket | EmitPacket | CmdPacket | CmdResultPacket | PresenceWatchPacket | PresenceSetPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
     // Not connected: fail now. Socket.IO would buffer the packet and send it on the next
     // connection, after the client has already re-sent it itself.
     if (!this.#socket.connected) return Promise.reject(new FeteError('NETWORK', `not connected (${event})`));

@@ -2,7 +2,7 @@
 // protocol (shared/protocol.ts) through it and never sees Socket.IO. The default implementation is
 // socket-transport.ts; tests plug in an in-memory double of the protocol (NATS.js injects its
 // transport the same way).
-import type { CmdAck, CmdPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, SubPacket, UnsubPacket } from '../shared/index.js';
+import type { CmdAck, CmdPacket, CmdResultPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, SubPacket, UnsubPacket } from '../shared/index.js';
 import type { PresenceEventPacket, PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from '../shared/index.js';
 import type { FeteError } from '../shared/index.js';
 
@@ -41,6 +41,9 @@ export interface Transport {
   /** Sends one `cmd` (a command or query call) and resolves with the server's ack; rejects as
    * `sub` does. Optional for transports written before commands: `execute` then fails NETWORK. */
   cmd?(packet: CmdPacket, timeoutMs: number): Promise<CmdAck>;
+  /** Sends one `cmdr` (a command's recorded result) and resolves with the server's ack; rejects as
+   * `sub` does. Optional: without it `commandResult` knows only this client's queued commands. */
+  cmdResult?(packet: CmdResultPacket, timeoutMs: number): Promise<CmdAck>;
   /** Sends `pwatch` and resolves with the server's ack; rejects as `sub` does. Optional for
    * transports written before presence: `client.presence` then fails INVALID_OPTIONS. */
   pwatch?(packet: PresenceWatchPacket, timeoutMs: number): Promise<PresenceWatchAck>;

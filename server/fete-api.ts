@@ -137,6 +137,15 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options?: ExecuteOptions): Promise<RequestOutputOf<K>>;
   /** Runs a query in a read-only transaction and resolves with its output; rejects as `execute`. */
   query<Q extends AnyQuery>(query: Q, input: RequestInputOf<Q>, options?: Omit<ExecuteOptions, 'id'>): Promise<RequestOutputOf<Q>>;
+  /** The recorded output of command `id` (any door ran it: server, Socket.IO, HTTP, a browser's
+   * queued call), read as `options.principal` (default: the current principal, `runAs`) in its
+   * tenant (or `options.tenant`). Rejects with the error the command was recorded with (REJECTED
+   * with `details.reason`, ...), NOT_FOUND when no outcome is recorded for this principal and
+   * tenant (never run, still running, past `commands.resultTtlMs`, run by another principal or
+   * tenant, or, given `command`, a call of another command), MALFORMED for a non-UUID id. A
+   * principal is told apart by its actor (its `id`, or itself when a string). */
+  commandResult<K extends AnyCommand>(command: K, id: string, options?: Omit<ExecuteOptions, 'id'>): Promise<RequestOutputOf<K>>;
+  commandResult(id: string, options?: Omit<ExecuteOptions, 'id'>): Promise<unknown>;
   /** The commands and queries of this fete, for the Socket.IO and HTTP doors. @internal */
   readonly commands: CommandBus;
   /** Mounts the realtime fanout (Socket.IO, namespace `/fete`) on `httpServer`: browsers subscribe

@@ -80,6 +80,7 @@ export async function createFete<const C extends TopicCatalog, const D extends D
 }
 
 type Item = { topic: unknown; payload: unknown } & EmitOptions;
+type AppendAdmitted = (envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>) => Promise<EmitResult[]>;
 
 class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete<C, D> {
   readonly topics: C;
@@ -200,7 +201,15 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead, orphanAfterMs: o.listeners.orphanAfterMs });
     this.commands = new CommandBus(
-      { topics: o.topics, store, roles: o.roles, transaction: (fn) => this.transaction((tx) => fn(tx as unknown as FeteTransaction<TopicCatalog>)), assertOpen: () => this.#assertOpen(), tenantOf: (p) => o.security.tenantOf(p) },
+      {
+        topics: o.topics,
+        store,
+        roles: o.roles,
+        transaction: (fn) => this.#transaction((tx, appendAdmitted) => fn(tx as unknown as FeteTransaction<TopicCatalog>, appendAdmitted)),
+        admit: (t, p, opts) => this.#build(t, p, opts),
+        assertOpen: () => this.#assertOpen(),
+        tenantOf: (p) => o.security.tenantOf(p),
+      },
       o.commands,
     );
     this.log = createFeteLog(log, {
@@ -343,7 +352,20 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#track(this.commands.serverCall('query', query, input, options)) as Promise<RequestOutputOf<Q>>;
   }
 
+  commandResult<K extends AnyCommand>(command: K, id: string, options?: Omit<ExecuteOptions, 'id'>): Promise<RequestOutputOf<K>>;
+  commandResult(id: string, options?: Omit<ExecuteOptions, 'id'>): Promise<unknown>;
+  commandResult(a: unknown, b?: unknown, c?: unknown): Promise<unknown> {
+    const [command, id, options] = typeof a === 'string' ? [undefined, a, b] : [a as AnyCommand, b, c];
+    return this.#track(this.commands.serverResult(id, options as Omit<ExecuteOptions, 'id'> | undefined, command));
+  }
+
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
+    return this.#transaction((tx) => fn(tx));
+  }
+
+  /** `fete.transaction`, also handing `fn` the append of envelopes ingress admitted already (a
+   * command's `ctx.emit` admits when called and appends when the handler returns: once). */
+  #transaction<R>(fn: (tx: FeteTransaction<C>, appendAdmitted: AppendAdmitted) => Promise<R>): Promise<R> {
     this.#assertOpen();
     const work = this.#writer.transaction((append, q) => {
       const emitMany = async (items: ReadonlyArray<Item>) => append(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))), items);
@@ -355,7 +377,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         emit: (topic, payload, options) => emitMany([{ topic, payload, ...options }]).then((r) => r[0]!),
         emitMany,
       };
-      return fn(tx);
+      return fn(tx, append);
     });
     return this.#track(work);
   }

@@ -114,6 +114,7 @@ export {
   type CmdAck,
   type CmdError,
   type CmdPacket,
+  type CmdResultPacket,
   type EmitAck,
   type EmitAckItem,
   type EmitPacket,

@@ -65,6 +65,15 @@ export interface CmdError extends WireError {
 /** Ack of `cmd`: the result (encoded with `encodeValue`), or the error. */
 export type CmdAck = { ok: true; result: string } | { ok: false; error: CmdError };
 
+/** `cmdr`: the recorded outcome of command `id`, as the socket's principal and tenant ran it (and,
+ * with `name`, only if it was that command). Acked like `cmd`: the result, the error the command
+ * was recorded with, or NOT_FOUND (never run by this principal in this tenant, still running, or
+ * past the server's result window). */
+export interface CmdResultPacket {
+  id: string;
+  name?: string;
+}
+
 // --- server -> client -------------------------------------------------------------------------
 
 /** `ev`: one event for subscription `sid`, in seq order per subscription (`toWireEnvelope`). */
@@ -104,6 +113,7 @@ export interface ClientToServerEvents {
   unsub(packet: UnsubPacket, ack?: (res: { ok: boolean }) => void): void;
   emit(packet: EmitPacket, ack: (res: EmitAck) => void): void;
   cmd(packet: CmdPacket, ack: (res: CmdAck) => void): void;
+  cmdr(packet: CmdResultPacket, ack: (res: CmdAck) => void): void;
   /** Presence (presence.ts): watch members, stop watching, set this connection's state. */
   pwatch(packet: PresenceWatchPacket, ack: (res: PresenceWatchAck) => void): void;
   punwatch(packet: PresenceUnwatchPacket, ack?: (res: { ok: boolean }) => void): void;

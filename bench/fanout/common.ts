@@ -36,6 +36,8 @@ export type ServerCommand =
   | { type: 'burst'; events: number }
   | { type: 'rate'; perSecond: number; events: number }
   | { type: 'usage' }
+  /** Collect garbage (the child runs with --expose-gc) and report memory. */
+  | { type: 'memory' }
   | { type: 'stop' };
 
 export type ServerMessage =
@@ -44,6 +46,7 @@ export type ServerMessage =
    * `emitCallMs`: how long an emit call took to resolve (fixed-rate phase only). */
   | { type: 'emitted'; firstAt: number; lastAt: number; emitCallMs?: { p50: number; p99: number } }
   | { type: 'usage'; cpu: Cpu }
+  | { type: 'memory'; memory: Memory }
   | { type: 'error'; message: string };
 
 export type ClientsCommand =
@@ -59,6 +62,31 @@ export type ClientsMessage =
   | { type: 'received'; lastAt: number; deliveries: number; latency?: { p50: number; p99: number; max: number; count: number } }
   | { type: 'usage'; cpu: Cpu }
   | { type: 'error'; message: string };
+
+/** A process's memory after a full garbage collection, in bytes (process.memoryUsage()). */
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+  /** Memory of C++ objects bound to JS ones, ArrayBuffers (socket buffers) included. */
+  external: number;
+}
+
+/** Full collections until the heap stops shrinking (a few: weak callbacks and finalizers free
+ * more in a second pass), then the process's memory. Needs `--expose-gc`. */
+export async function settledMemory(): Promise<Memory> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('settledMemory needs node --expose-gc');
+  let last = Infinity;
+  for (let i = 0; i < 10; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
+    const used = process.memoryUsage().heapUsed;
+    if (used >= last * 0.999) break;
+    last = used;
+  }
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
+}
 
 /** CPU time of a process (so far, or during a phase), in ms: user space and kernel. */
 export interface Cpu {

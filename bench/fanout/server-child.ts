@@ -10,7 +10,7 @@ import { Server } from 'socket.io';
 import { createFete } from '../../server/index.js';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, now, topics } from './common.js';
+import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, now, settledMemory, topics } from './common.js';
 
 const [impl, url, schema, emitMode] = process.argv.slice(2) as [Impl, string, string, EmitMode];
 const say = (m: ServerMessage) => process.send!(m);
@@ -108,6 +108,7 @@ process.on('message', (m: ServerCommand) => {
   if (m.type === 'burst') void burst(m.events);
   else if (m.type === 'rate') void rate(m.perSecond, m.events);
   else if (m.type === 'usage') say({ type: 'usage', cpu: cpuUsage() });
+  else if (m.type === 'memory') void settledMemory().then((memory) => say({ type: 'memory', memory }));
   else if (m.type === 'stop')
     void stop().finally(() => {
       http.closeAllConnections();

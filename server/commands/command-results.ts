@@ -4,6 +4,9 @@
 // primary key until the first transaction ends, then sees its committed row (READ COMMITTED takes
 // a new snapshot per statement), so a handler never runs twice for one id while its row exists.
 // `finish` writes the outcome in the same transaction. Under `dispatch: 'inline'` a Map does it.
+// Each row records who ran it (`actor`, 010_command_actor.sql): only that actor, in that tenant,
+// reads the outcome back (`read`, a retry's `claim`); another one gets CONFLICT on a retry and
+// nothing on a read, never the first caller's result.
 import { FeteError, type FeteErrorCode, encodeValue, FeteErrorCode as Codes } from '../../shared/index.js';
 import { decodeStoredValue } from '../../shared/codec.js';
 import type { Queryable } from '../store/driver.js';
@@ -34,13 +37,23 @@ function conflict(id: string, name: string, other: string): FeteError {
   return new FeteError('CONFLICT', `command id ${id} was already used for "${other}", not "${name}"`, { details: { id } });
 }
 
+/** The id is taken by another caller: its outcome is that caller's, not told to this one. */
+function otherCaller(id: string): FeteError {
+  return new FeteError('CONFLICT', `command id ${id} was already used by another caller`, { details: { id } });
+}
+
+/** Who runs or reads a command: the principal's actor (context/principal.ts `actorOf`), or null. */
+export type Actor = string | null;
+
 export interface ResultLedger {
-  /** Claims `id` for this call; undefined when the handler should run, else what was recorded. */
-  claim(q: Queryable | undefined, tenant: string, id: string, name: string): Promise<Recorded | undefined>;
+  /** Claims `id` for this call; undefined when the handler should run, else what was recorded.
+   * CONFLICT when the id was used for another name or by another actor. */
+  claim(q: Queryable | undefined, tenant: string, id: string, name: string, actor: Actor): Promise<Recorded | undefined>;
   /** Records the outcome of a claimed id (same transaction as the claim). */
   finish(q: Queryable | undefined, tenant: string, id: string, outcome: Recorded): Promise<void>;
-  /** The recorded outcome of an id, if any (for `client.commandResult`-style lookups). */
-  read(q: Queryable | undefined, tenant: string, id: string): Promise<(Recorded & { name: string }) | undefined>;
+  /** The recorded outcome of an id run by `actor` in `tenant`, if any (`commandResult`); undefined
+   * for an id run by another actor, as for one never run. */
+  read(q: Queryable | undefined, tenant: string, id: string, actor: Actor): Promise<(Recorded & { name: string }) | undefined>;
   /** Deletes outcomes past their window. Returns how many. */
   prune(q: Queryable | undefined): Promise<number>;
   /** Forgets a claim whose transaction rolled back (SQL: the rollback did it already). */
@@ -49,6 +62,7 @@ export interface ResultLedger {
 
 interface Row {
   name: string;
+  actor: string | null;
   state: 'running' | 'ok' | 'error';
   result: string | null;
   error: RecordedError | string | null;
@@ -65,20 +79,21 @@ export function sqlLedger(tables: Tables, resultTtlMs: number): ResultLedger {
   const table = `${tables.quotedSchema}.command_results`;
   const claimSql = statement(
     'cmd_claim',
-    `INSERT INTO ${table} (tenant, id, name, state, expires_at) VALUES ($1, $2, $3, 'running', now() + $4 * interval '1 millisecond')
+    `INSERT INTO ${table} (tenant, id, name, state, expires_at, actor) VALUES ($1, $2, $3, 'running', now() + $4 * interval '1 millisecond', $5)
      ON CONFLICT (tenant, id) DO NOTHING RETURNING 1 AS claimed`,
   );
-  const readSql = statement('cmd_read', `SELECT name, state, result, error FROM ${table} WHERE tenant = $1 AND id = $2`);
+  const readSql = statement('cmd_read', `SELECT name, actor, state, result, error FROM ${table} WHERE tenant = $1 AND id = $2`);
   const finishSql = statement('cmd_finish', `UPDATE ${table} SET state = $3, result = $4, error = $5::jsonb WHERE tenant = $1 AND id = $2`);
   const pruneSql = `DELETE FROM ${table} WHERE expires_at < now()`;
   const read = async (q: Queryable, tenant: string, id: string) => (await q.query<Row>(readSql, [tenant, id])).rows[0];
   return {
-    async claim(q, tenant, id, name) {
-      const res = await q!.query(claimSql, [tenant, id, name, resultTtlMs]);
+    async claim(q, tenant, id, name, actor) {
+      const res = await q!.query(claimSql, [tenant, id, name, resultTtlMs, actor]);
       if (res.rows.length > 0) return undefined;
       const row = await read(q!, tenant, id);
       // Gone between the two statements: pruned right now. Claim again rather than guess.
-      if (!row) return this.claim(q, tenant, id, name);
+      if (!row) return this.claim(q, tenant, id, name, actor);
+      if (row.actor !== actor) throw otherCaller(id);
       if (row.name !== name) throw conflict(id, name, row.name);
       // A committed 'running' row cannot exist: the claim and the outcome commit together.
       return recordedOf(row);
@@ -89,9 +104,9 @@ export function sqlLedger(tables: Tables, resultTtlMs: number): ResultLedger {
         : [tenant, id, 'error', null, JSON.stringify(errorRecord(outcome.error))];
       await q!.query(finishSql, params);
     },
-    async read(q, tenant, id) {
+    async read(q, tenant, id, actor) {
       const row = await read(q!, tenant, id);
-      return row && row.state !== 'running' ? { ...recordedOf(row), name: row.name } : undefined;
+      return row && row.state !== 'running' && row.actor === actor ? { ...recordedOf(row), name: row.name } : undefined;
     },
     async prune(q) {
       return (await q!.query(pruneSql)).rowCount;
@@ -105,6 +120,7 @@ export function sqlLedger(tables: Tables, resultTtlMs: number): ResultLedger {
 export function memoryLedger(resultTtlMs: number, now: () => number = Date.now): ResultLedger {
   interface Entry {
     name: string;
+    actor: Actor;
     expires: number;
     outcome: Recorded | undefined;
     done: Promise<void>;
@@ -113,17 +129,18 @@ export function memoryLedger(resultTtlMs: number, now: () => number = Date.now):
   const entries = new Map<string, Entry>();
   const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
   return {
-    async claim(_q, tenant, id, name) {
+    async claim(_q, tenant, id, name, actor) {
       for (;;) {
         const e = entries.get(key(tenant, id));
         if (!e) break;
+        if (e.actor !== actor) throw otherCaller(id);
         if (e.name !== name) throw conflict(id, name, e.name);
         if (e.outcome) return e.outcome;
         await e.done;
       }
       let settle!: () => void;
       const done = new Promise<void>((r) => (settle = r));
-      entries.set(key(tenant, id), { name, expires: now() + resultTtlMs, outcome: undefined, done, settle });
+      entries.set(key(tenant, id), { name, actor, expires: now() + resultTtlMs, outcome: undefined, done, settle });
       return undefined;
     },
     async finish(_q, tenant, id, outcome) {
@@ -132,9 +149,9 @@ export function memoryLedger(resultTtlMs: number, now: () => number = Date.now):
       e.outcome = outcome;
       e.settle();
     },
-    async read(_q, tenant, id) {
+    async read(_q, tenant, id, actor) {
       const e = entries.get(key(tenant, id));
-      return e?.outcome ? { ...e.outcome, name: e.name } : undefined;
+      return e?.outcome && e.actor === actor ? { ...e.outcome, name: e.name } : undefined;
     },
     async prune() {
       let n = 0;

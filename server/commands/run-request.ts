@@ -3,28 +3,17 @@
 //
 // A command: claim its id in the ledger (a recorded outcome is returned without running anything),
 // run the handler, then append the emits it made and record its result, all in that transaction.
-// Emits are validated when the handler calls `ctx.emit` but appended only after it returns, so a
-// rejection has nothing of them to undo. Its SQL is undone by a savepoint taken lazily before the
+// Emits are admitted by ingress when the handler calls `ctx.emit` (schema once, server headers
+// stamped as the caller) and the admitted envelopes appended as they are after it returns, so a
+// rejection has nothing of them to undo and no payload is validated twice. Its SQL is undone by a savepoint taken lazily before the
 // handler's first `ctx.tx` query (a no-op command pays no extra round trip): a deliberate
 // rejection rolls back to it and records the rejection in the same transaction as the claim, so a
 // concurrent duplicate waiting on the claim reads that rejection instead of running the handler.
 // Any other throw rolls back everything, claim included: nothing is recorded, a retry runs again.
 //
 // A query: `SET TRANSACTION READ ONLY` first, no emit, no ledger.
-import {
-  type AnyRequest,
-  type AnyTopic,
-  FeteError,
-  Headers,
-  type TopicCatalog,
-  isFeteError,
-  isUuid,
-  subjectOf,
-  uuidv7,
-  validatePayload,
-  validateRequestOutput,
-} from '../../shared/index.js';
-import { resolveTopic } from '../ingress/resolve-topic.js';
+import { type AnyRequest, type Envelope, FeteError, Headers, type TopicCatalog, isFeteError, isUuid, validateRequestOutput } from '../../shared/index.js';
+import { actorOf } from '../context/principal.js';
 import type { EmitOptions, EmitResult, FeteTransaction, TxQuery } from '../types.js';
 import type { Recorded, ResultLedger } from './command-results.js';
 import type { CommandContext, RequestContext } from './types.js';
@@ -32,12 +21,17 @@ import type { CommandContext, RequestContext } from './types.js';
 /** What running a request needs of the fete it belongs to. */
 export interface RunHost {
   readonly topics: TopicCatalog;
-  /** `fete.transaction`. */
-  transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>) => Promise<R>): Promise<R>;
+  /** `fete.transaction`, with the append of envelopes `admit` made. */
+  transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>, appendAdmitted: AppendAdmitted) => Promise<R>): Promise<R>;
+  /** Server ingress (ingress/admit-server.ts): the envelope of one emit, its schema run once. */
+  admit(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope>;
   /** False under `dispatch: 'inline'`: no SQL, the memory ledger. */
   readonly hasStore: boolean;
   readonly ledger: ResultLedger;
 }
+
+/** Appends envelopes ingress admitted, in the open transaction, without admitting them again. */
+export type AppendAdmitted = (envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>) => Promise<EmitResult[]>;
 
 export interface RunCall {
   decl: AnyRequest;
@@ -112,12 +106,13 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
   if (!isUuid(id)) throw new FeteError('MALFORMED', `command id must be a UUID, got ${JSON.stringify(id)}`);
   let claimed = false;
   try {
-    const result = await host.transaction(async (tx): Promise<{ recorded: Recorded; duplicate: boolean }> => {
+    const result = await host.transaction(async (tx, appendAdmitted): Promise<{ recorded: Recorded; duplicate: boolean }> => {
       const q = host.hasStore ? tx : undefined;
-      const prior = await host.ledger.claim(q, tenant, id, decl.name);
+      const prior = await host.ledger.claim(q, tenant, id, decl.name, actorOf(call.principal) ?? null);
       if (prior) return { recorded: prior, duplicate: true };
       claimed = true;
-      const emits: Array<{ topic: AnyTopic; payload: unknown } & EmitOptions> = [];
+      const emits: Envelope[] = [];
+      const emitOptions: EmitOptions[] = [];
       const state: { savepoint?: Promise<unknown> } = {};
       let outcome: Recorded;
       try {
@@ -129,15 +124,16 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
             signal,
             tx: savepointTx(tx, state),
             reject: rejectFn(decl),
-            emit: async (topicArg: AnyTopic, payload: unknown, options: EmitOptions = {}): Promise<EmitResult> => {
+            emit: async (topic: unknown, payload: unknown, options: EmitOptions = {}): Promise<EmitResult> => {
               if (signal.aborted) throw signal.reason;
-              const topic = resolveTopic(host.topics, topicArg);
-              // Checked now, so the handler sees a bad payload where it made it; built again at append.
-              subjectOf(topic, await validatePayload(topic, payload));
-              const eventId = options.id ?? uuidv7();
+              // Admitted now (a bad payload throws where the handler made it), appended as is below.
               const headers = tenant === '' ? options.headers : { ...options.headers, [Headers.tenant]: tenant };
-              emits.push({ topic, payload, ...options, id: eventId, ...(headers ? { headers } : {}) });
-              return { id: eventId, seq: 0, duplicate: false };
+              const opts: EmitOptions = { ...options, ...(headers ? { headers } : {}) };
+              const envelope = await host.admit(topic, payload, opts);
+              if (signal.aborted) throw signal.reason;
+              emits.push(envelope);
+              emitOptions.push(opts);
+              return { id: envelope.id, seq: 0, duplicate: false };
             },
           };
           return call.handler(call.input, ctx as never);
@@ -153,7 +149,7 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
         await host.ledger.finish(q, tenant, id, outcome);
         return { recorded: outcome, duplicate: false };
       }
-      if (emits.length > 0) await tx.emitMany(emits as never);
+      if (emits.length > 0) await appendAdmitted(emits, emitOptions);
       await host.ledger.finish(q, tenant, id, outcome);
       return { recorded: outcome, duplicate: false };
     });

@@ -15,7 +15,7 @@ import {
 import type { FollowFrom } from '../log/start.js';
 import type { Caller } from '../security/security.js';
 import { allowed, applyClientEmits, toWireError } from './client-emit.js';
-import { type CommandTarget, answerCommandPacket } from './command-packet.js';
+import { type CommandTarget, answerCommandPacket, answerResultPacket } from './command-packet.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
@@ -117,6 +117,7 @@ export class SocketSession {
     socket.on('unsub', (packet: unknown, ack: unknown) => this.#unsub(packet, ackOf(ack)));
     socket.on('emit', (packet: unknown, ack: unknown) => this.#emit(packet, ackOf(ack)));
     socket.on('cmd', (packet: unknown, ack: unknown) => this.#cmd(packet, ackOf(ack)));
+    socket.on('cmdr', (packet: unknown, ack: unknown) => this.#cmd(packet, ackOf(ack), answerResultPacket));
     socket.on('disconnect', () => this.#close());
   }
 
@@ -223,13 +224,14 @@ export class SocketSession {
     this.#emitChain = this.#emitChain.then(run).catch((err: Error) => debug('emit failed: %s', err.message));
   }
 
-  /** Commands run concurrently (each in its own transaction); past MAX_INFLIGHT_COMMANDS a socket is told to retry. */
-  #cmd(packet: unknown, ack: (res: CmdAck) => void): void {
+  /** Commands (`cmd`) and result reads (`cmdr`) run concurrently (each in its own transaction); past
+   * MAX_INFLIGHT_COMMANDS a socket is told to retry. */
+  #cmd(packet: unknown, ack: (res: CmdAck) => void, answer = answerCommandPacket): void {
     if (this.#commandsInFlight >= MAX_INFLIGHT_COMMANDS)
       return ack({ ok: false, error: { code: 'TIMEOUT', message: 'too many commands in flight on this socket: retry later' } });
     this.#commandsInFlight++;
     const o = this.#core.options;
-    void answerCommandPacket(this.#core.fete as CommandTarget, { caller: this.#caller, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, packet, ack).finally(
+    void answer(this.#core.fete as CommandTarget, { caller: this.#caller, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, packet, ack).finally(
       () => this.#commandsInFlight--,
     );
   }
