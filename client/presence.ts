@@ -7,6 +7,7 @@ import {
   FeteError,
   isPresenceMember,
   validatePattern,
+  type PresenceChange,
   type PresenceEventPacket,
   type PresenceMember,
   type PresenceWatchAck,
@@ -50,6 +51,12 @@ export interface PresenceView extends AsyncDisposable {
 }
 
 const keyOf = (m: { subject: string; id: string }) => `${m.subject}\n${m.id}`;
+
+function isPresenceChange(c: unknown): c is PresenceChange {
+  if (c === null || typeof c !== 'object') return false;
+  const x = c as Record<string, unknown>;
+  return (x.type === 'join' || x.type === 'leave' || x.type === 'update') && isPresenceMember(x.member);
+}
 
 function same(a: PresenceMember, b: PresenceMember): boolean {
   return a.connections === b.connections && JSON.stringify(a.state) === JSON.stringify(b.state);
@@ -125,16 +132,18 @@ export class PresenceViewImpl implements PresenceView {
     }
   }
 
-  /** One change from the server, applied only on the connection the list is synced on. */
-  change(p: PresenceEventPacket, epoch: number): void {
-    if (this.#closed || this.syncedOn !== epoch) return;
-    const k = keyOf(p.member);
-    if (p.type === 'leave') {
-      if (this.#members.delete(k)) this.#events.emit('leave', p.member);
-    } else {
-      const existed = this.#members.has(k);
-      this.#members.set(k, p.member);
-      this.#events.emit(existed ? 'update' : 'join', p.member);
+  /** Changes from the server, applied only on the connection the list is synced on. */
+  change(changes: readonly PresenceChange[], epoch: number): void {
+    for (const c of changes) {
+      if (this.#closed || this.syncedOn !== epoch) return;
+      const k = keyOf(c.member);
+      if (c.type === 'leave') {
+        if (this.#members.delete(k)) this.#events.emit('leave', c.member);
+      } else {
+        const existed = this.#members.has(k);
+        this.#members.set(k, c.member);
+        this.#events.emit(existed ? 'update' : 'join', c.member);
+      }
     }
   }
 
@@ -203,15 +212,15 @@ export class PresenceWatches {
     for (const v of this.#views.values()) clearTimeout(v.retryTimer);
   }
 
-  /** One `pev` packet: untrusted input, checked before anything reaches the app. */
+  /** One `pev` packet: untrusted input, checked whole before anything reaches the app. */
   pev(packet: unknown): void {
     if (this.#closed) return;
     const p = packet as Partial<PresenceEventPacket> | null;
-    if (p === null || typeof p !== 'object' || typeof p.wid !== 'string' || !(p.type === 'join' || p.type === 'leave' || p.type === 'update') || !isPresenceMember(p.member)) {
+    if (p === null || typeof p !== 'object' || typeof p.wid !== 'string' || !Array.isArray(p.changes) || !p.changes.every(isPresenceChange)) {
       this.o.onError(new FeteError('MALFORMED', 'a pev packet has the wrong shape'));
       return;
     }
-    this.#views.get(p.wid)?.change(p as PresenceEventPacket, this.#epoch);
+    this.#views.get(p.wid)?.change(p.changes, this.#epoch);
   }
 
   close(): void {

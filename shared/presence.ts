@@ -96,9 +96,11 @@ export interface PresenceSetPacket {
   state: PresenceState;
 }
 export type PresenceSetAck = { ok: true } | { ok: false; error: WireError };
-/** `pev` (server -> client): a change of watch `wid`, after its ack, in the order they happened. */
-export interface PresenceEventPacket extends PresenceChange {
+/** `pev` (server -> client): changes of watch `wid`, after its ack, in the order they happened
+ * (those of one moment together, so that a crowd arriving costs few packets). */
+export interface PresenceEventPacket {
   wid: string;
+  changes: PresenceChange[];
 }
 
 /** True for a member as the server sends it (the client checks untrusted input). */

@@ -4,12 +4,13 @@
 // packet is untrusted: shapes, sizes and rates are checked here, and nothing thrown escapes.
 import createDebug from 'debug';
 import type { Socket } from 'socket.io';
-import { encodePresenceState, FeteError, PRESENCE_LIMITS, PROTOCOL_LIMITS, validatePattern, type PresenceEventPacket, type PresenceSetAck, type PresenceWatchAck } from '../../shared/index.js';
+import { encodePresenceState, FeteError, PRESENCE_LIMITS, PROTOCOL_LIMITS, validatePattern, type PresenceSetAck, type PresenceWatchAck } from '../../shared/index.js';
 import { allowed, toWireError } from '../fanout/client-emit.js';
 import type { Caller } from '../security/security.js';
 import type { Authorize } from '../security/security-options.js';
 import type { PresenceService } from './presence-service.js';
 import type { PresenceKey } from './presence-store.js';
+import { type PresenceBroadcast, presenceBroadcastOf, type WatchTarget } from './presence-broadcast.js';
 
 const debug = createDebug('fete:presence');
 
@@ -56,6 +57,7 @@ export class PresenceSession {
   readonly #rate: Bucket;
   /** Watches (`pwatch`): each reads the table. A reconnecting client re-sends all of them at once. */
   readonly #watchRate: Bucket;
+  readonly #broadcast: PresenceBroadcast;
   #memberId: string | undefined | null = null;
   #gone = false;
 
@@ -64,6 +66,7 @@ export class PresenceSession {
     this.#socket = socket;
     this.#caller = caller;
     this.#authorize = authorize;
+    this.#broadcast = presenceBroadcastOf(socket.nsp);
     const perSecond = service.options.maxStateUpdatesPerSecond;
     this.#rate = new Bucket(perSecond, 2 * perSecond);
     this.#watchRate = new Bucket(perSecond, PRESENCE_LIMITS.maxWatchesPerSocket);
@@ -163,11 +166,18 @@ export class PresenceSession {
       if (hook) await allowed(() => hook(this.#caller.principal, pattern), `watch presence on "${pattern}"`);
       if (ended || this.#gone) throw new FeteError('CLOSED', `presence watch ${wid} was replaced or ended`);
       const id = wid;
+      const target: WatchTarget = {
+        socketId: this.#socket.id,
+        wid: id,
+        get ended() {
+          return ended;
+        },
+      };
       const close = await this.#service.hub.watch(
         this.#caller.tenant,
         pattern,
         (change) => {
-          if (!ended) this.#socket.emit('pev', { wid: id, ...change } satisfies PresenceEventPacket);
+          if (!ended) this.#broadcast.push(target, change);
         },
         // Synchronously at the moment changes start: the ack goes out before any `pev`.
         (members) => {

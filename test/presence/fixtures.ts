@@ -7,7 +7,7 @@ import { createFete, type Fete } from '../../server/index.js';
 import type { FeteOptions } from '../../server/options.js';
 import type { FanoutHandle } from '../../server/fanout/types.js';
 import type { SecurityOptions } from '../../server/security/security-options.js';
-import { defineTopic, defineTopics, type PresenceEventPacket, type PresenceMember, type PresenceSetAck, type PresenceWatchAck, type SubAck } from '../../shared/index.js';
+import { defineTopic, defineTopics, type PresenceChange, type PresenceEventPacket, type PresenceMember, type PresenceSetAck, type PresenceWatchAck, type SubAck } from '../../shared/index.js';
 
 export const topics = defineTopics({
   chat: defineTopic('rooms.{room}.chat', { kind: 'presentation', presence: true, schema: z.object({ room: z.string(), text: z.string() }) }),
@@ -63,16 +63,22 @@ export async function startPresenceServer(feteOptions: Partial<FeteOptions<Topic
   };
 }
 
-/** A raw protocol client: `pev` packets recorded per watch id. */
+/** A change as recorded by the raw client: one per element of a `pev` packet's `changes`. */
+export type RecordedChange = PresenceChange & { wid: string };
+
+/** A raw protocol client: the changes of `pev` packets recorded per watch id. */
 export class PresenceClient {
   readonly socket: Socket;
-  readonly pevs = new Map<string, PresenceEventPacket[]>();
+  readonly pevs = new Map<string, RecordedChange[]>();
+  /** `pev` packets received (each may carry several changes). */
+  packets = 0;
 
   constructor(url: string, credentials: Record<string, unknown>) {
     this.socket = io(`${url}/fete`, { forceNew: true, transports: ['websocket'], reconnection: false, auth: credentials });
     this.socket.on('pev', (p: PresenceEventPacket) => {
+      this.packets++;
       const list = this.pevs.get(p.wid) ?? [];
-      list.push(p);
+      for (const c of p.changes) list.push({ wid: p.wid, ...c });
       this.pevs.set(p.wid, list);
     });
   }
@@ -101,7 +107,7 @@ export class PresenceClient {
     return this.socket.timeout(10_000).emitWithAck('pset', { sid, state });
   }
 
-  events(wid: string): PresenceEventPacket[] {
+  events(wid: string): RecordedChange[] {
     return this.pevs.get(wid) ?? [];
   }
 
