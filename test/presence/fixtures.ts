@@ -2,18 +2,14 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
-import { z } from 'zod';
 import { createFete, type Fete } from '../../server/index.js';
 import type { FeteOptions } from '../../server/options.js';
 import type { FanoutHandle } from '../../server/fanout/types.js';
 import type { SecurityOptions } from '../../server/security/security-options.js';
-import { defineTopic, defineTopics, type PresenceChange, type PresenceEventPacket, type PresenceMember, type PresenceSetAck, type PresenceWatchAck, type SubAck } from '../../shared/index.js';
+import { topics, type Topics } from './catalogue.js';
+import { type PresenceChange, type PresenceEventPacket, type PresenceMember, type PresenceSetAck, type PresenceWatchAck, type SubAck } from '../../shared/index.js';
 
-export const topics = defineTopics({
-  chat: defineTopic('rooms.{room}.chat', { kind: 'presentation', presence: true, schema: z.object({ room: z.string(), text: z.string() }) }),
-  lobby: defineTopic('lobby.{room}', { kind: 'presentation', schema: z.object({ room: z.string() }) }),
-});
-export type Topics = typeof topics;
+export { topics, type Topics };
 
 /** Who a test connection is: `user` (internal id), `handle` (public), `tenant`. */
 export interface TestPrincipal {
