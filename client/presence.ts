@@ -6,6 +6,7 @@
 import {
   FeteError,
   isPresenceMember,
+  matches,
   validatePattern,
   type PresenceChange,
   type PresenceEventPacket,
@@ -220,7 +221,14 @@ export class PresenceWatches {
       this.o.onError(new FeteError('MALFORMED', 'a pev packet has the wrong shape'));
       return;
     }
-    this.#views.get(p.wid)?.change(p.changes, this.#epoch);
+    const view = this.#views.get(p.wid);
+    if (!view) return; // closed while the packet was on its way
+    // As for events: the server matched, the client checks that what it got fits what it asked.
+    if (!p.changes.every((c) => matches(view.pattern, c.member.subject))) {
+      this.o.onError(new FeteError('MALFORMED', `a pev packet for "${view.pattern}" holds a subject it does not match`));
+      return;
+    }
+    view.change(p.changes, this.#epoch);
   }
 
   close(): void {
@@ -251,7 +259,11 @@ export class PresenceWatches {
 
   #acked(view: PresenceViewImpl, epoch: number, ack: PresenceWatchAck): void {
     if (view.closed || epoch !== this.#epoch) return;
-    if (ack.ok) return view.sync(ack.members, epoch);
+    if (ack.ok) {
+      const fitting = ack.members.filter((m) => matches(view.pattern, m.subject));
+      if (fitting.length !== ack.members.length) this.o.onError(new FeteError('MALFORMED', `the presence of "${view.pattern}" listed subjects it does not match`));
+      return view.sync(fitting, epoch);
+    }
     const error = fromWireError(ack.error);
     this.o.onError(new FeteError(error.code, `presence of "${view.pattern}" refused: ${error.message}`, { cause: error }));
     if (!isPermanent(error)) return this.#retry(view);
