@@ -83,6 +83,27 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       expect(await a.fete.presence('rooms.>')).toEqual([]);
     });
 
+    test("a member's state is the newest one set by its connections on any fete, and goes with the connection that set it", async () => {
+      const s = schema();
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      servers.push(a, b);
+      const watcher = await client(a.url, { user: 'bob' });
+      await watcher.watch('w', 'rooms.r1.chat');
+      const onA = await client(a.url, { user: 'alice' });
+      const onB = await client(b.url, { user: 'alice' });
+      await onA.sub('s', 'rooms.r1.chat', { state: 'on a' });
+      await until(() => watcher.events('w').length === 1, 'join');
+      await new Promise((r) => setTimeout(r, 5)); // a later clock reading for the second state
+      await onB.sub('s', 'rooms.r1.chat', { state: 'on b' });
+      await until(() => watcher.events('w').length === 2, 'second connection');
+      expect(watcher.events('w')[1]).toMatchObject({ type: 'update', member: { connections: 2, state: 'on b' } });
+      onB.close();
+      await until(() => watcher.events('w').length === 3, 'b leaves');
+      expect(watcher.events('w')[2]).toMatchObject({ type: 'update', member: { connections: 1, state: 'on a' } });
+      expect(await b.fete.presence('rooms.r1.chat')).toEqual([{ subject: 'rooms.r1.chat', id: '@alice', connections: 1, state: 'on a' }]);
+    });
+
     test('a watcher that starts after others joined on another fete gets them in its snapshot', async () => {
       const s = schema();
       const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
