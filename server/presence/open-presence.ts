@@ -1,6 +1,8 @@
 // Opens presence for a fete: the table of the store (or memory without one) and the live channel
-// between processes. The channel is a stand-in until server/bus/open-live-channel.ts lands (see
-// fallback-live-channel.ts): PostgreSQL NOTIFY on a store shared by processes, local otherwise.
+// between processes. Given the fete's channel (server/bus/open-live-channel.ts, opened with
+// presence among its reasons to be `needed`), presence uses it and leaves closing it to its owner;
+// without one it opens its own stand-in (fallback-live-channel.ts: PostgreSQL NOTIFY on a store
+// shared by processes, local otherwise) and closes it on stop.
 import type { TopicCatalog } from '../../shared/index.js';
 import type { LiveChannel } from '../bus/live-channel.js';
 import type { Security } from '../security/security.js';
@@ -19,25 +21,28 @@ export async function openPresence(
   store: Store | undefined,
   storeOption: StoreOption,
   options: PresenceOptions | undefined,
+  given?: LiveChannel,
 ): Promise<{ service: PresenceService; close(): Promise<void> }> {
   // An app with no presence topic pays nothing: no heartbeat, no sweep, no LISTEN connection.
   const used = Object.values(catalog).some((t) => t.presence);
   const shared = used ? store : undefined;
   const exclusive = typeof storeOption === 'object' && storeOption !== null && 'pglite' in storeOption && typeof storeOption.pglite === 'string';
+  const own = given === undefined;
   const channel: LiveChannel =
-    shared?.driver.kind === 'postgres' ? await notifyLiveChannel(shared.driver, `${shared.tables.channel}_live`) : localLiveChannel();
+    given ?? (shared?.driver.kind === 'postgres' ? await notifyLiveChannel(shared.driver, `${shared.tables.channel}_live`) : localLiveChannel());
   const service = new PresenceService(catalog, security, shared ? sqlPresenceStore(shared.driver, shared.tables) : memoryPresenceStore(), channel, options, exclusive);
   try {
     if (used) await service.start();
   } catch (err) {
-    await channel.close();
+    if (own) await channel.close();
     throw err;
   }
   return {
     service,
+    /** Removes this node's rows and announces the leaves: before the channel closes. */
     async close() {
       await service.stop();
-      await channel.close();
+      if (own) await channel.close();
     },
   };
 }
