@@ -10,6 +10,7 @@ import {
   type Cursor,
   type Envelope,
   type GapReason,
+  type PresenceState,
   type SubscribeFrom,
   type Subscription as BusSubscription,
 } from '../shared/index.js';
@@ -45,6 +46,10 @@ export interface SubscribeOptions {
   /** Events buffered while the consumer is busy; past it they are dropped and reported as an
    * 'overflow' gap. @default the client's `bufferSize` (unbounded) */
   bufferSize?: number;
+  /** Presence on the subscribed subject, for topics declared `presence: true` and a pattern
+   * without wildcards: `{ state }` lists this connection with a state (JSON, at most 1 KiB by
+   * default), `false` subscribes without being listed. @default listed, without state */
+  presence?: false | { state?: PresenceState };
 }
 
 export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
@@ -59,6 +64,11 @@ export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
   /** Resolves when the server first acknowledges the subscription; rejects with the server's
    * FeteError (FORBIDDEN, INVALID_PATTERN...) if refused, or CLOSED if ended before that. */
   readonly ready: Promise<void>;
+  /** Sets this connection's presence state on the subscribed subject (kept for resubscribes).
+   * Resolves when the server has it (at once while disconnected: it is sent with the next
+   * subscribe). Rejects INVALID_PAYLOAD / FORBIDDEN_KEY / TOO_LARGE (the state), NOT_FOUND (not a
+   * presence subject, or subscribed with `presence: false`), TIMEOUT (too many updates), NETWORK. */
+  setPresence(state: PresenceState): Promise<void>;
   /** Stops delivery at once, buffered events included, and tells the server. Idempotent. */
   unsubscribe(): void;
   /** Without a handler only, once. Ends after `unsubscribe()`/`close()`; throws the server's
@@ -91,6 +101,14 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
    * volatile events. */
   interruptedAt: number | undefined;
   bus!: BusSubscription<Envelope>;
+  /** What `sub` says about presence (the state last set included). */
+  presence: false | { state?: PresenceState } | undefined;
+  /** Set by the router: sends a state to the server. */
+  presenceSetter: ((state: PresenceState) => Promise<void>) | undefined;
+  /** The connection epoch the server last acknowledged this subscription on. */
+  ackedOn = -1;
+  /** A state set while a `sub` was in flight: sent once it is acknowledged. */
+  presenceDirty = false;
   #error: FeteError | undefined;
   #closed = false;
   #isReady = false;
@@ -144,6 +162,12 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
       this.#settleReady(error ?? new FeteError('CLOSED', `the subscription to "${this.pattern}" ended before the server acknowledged it`));
     }
     this.bus.unsubscribe();
+  }
+
+  setPresence(state: PresenceState): Promise<void> {
+    if (this.#closed) return Promise.reject(new FeteError('CLOSED', `the subscription to "${this.pattern}" is closed`));
+    if (!this.presenceSetter) return Promise.reject(new FeteError('INVALID_OPTIONS', 'presence is not available on this client'));
+    return this.presenceSetter(state);
   }
 
   unsubscribe(): void {

@@ -38,6 +38,7 @@ import { Outbox, type Delivered } from './outbox.js';
 import type { OutboxStore, RejectedRecord } from './outbox-store.js';
 import { StatusHolder, type ClientStatus } from './status.js';
 import { SubscriptionRouter } from './subscription-router.js';
+import { PresenceWatches, type PresenceView } from './presence.js';
 import type { Transport } from './transport.js';
 import { fromWireError } from './wire.js';
 
@@ -117,6 +118,14 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   ): ClientSubscription<PatternEvent<ExposedCatalog<C>, P>>;
   /** Without a handler: consume with `for await (const ev of sub)`. */
   subscribe<const P extends string>(pattern: CheckedPattern<ExposedCatalog<C>, P>, options?: SubscribeOptions): ClientSubscription<PatternEvent<ExposedCatalog<C>, P>>;
+  /** Who is subscribed to the subjects matching `pattern` (topics declared `presence: true`): a
+   * live list of members (public id, connection count, state) with join, leave and update events,
+   * re-synced after every reconnect. A connection is a member of subject S while it holds a
+   * subscription to exactly S. Throws InvalidPatternError or CLOSED; the server's refusal
+   * (FORBIDDEN, INVALID_OPTIONS) rejects `view.ready`. The pattern is checked at compile time as
+   * `subscribe`'s is (valid, matching some topic sent to browsers); which of those declare
+   * `presence: true` is checked by the server. */
+  presence<const P extends string>(pattern: CheckedPattern<ExposedCatalog<C>, P>): PresenceView;
   /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */
@@ -167,6 +176,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
   readonly #router: SubscriptionRouter;
   readonly #outbox: Outbox;
   readonly #commands: CommandCaller;
+  readonly #presence: PresenceWatches;
   /** This client's id among the tabs sharing the outbox. */
   readonly #tab = uuidv7();
   #closing: Promise<void> | undefined;
@@ -205,22 +215,26 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       onStatus: (patch) => this.#status.update(patch),
       onError: report,
     });
+    this.#presence = new PresenceWatches({ transport: this.#transport, ackTimeoutMs: o.ackTimeoutMs, retry: o.retry, onError: report });
     this.#commands = new CommandCaller({ transport: this.#transport, retry: o.retry, maxEnvelopeBytes: o.maxEnvelopeBytes });
     this.#transport.open({
       connect: () => {
         this.#status.update({ connected: true, refused: undefined });
         this.#router.connected();
+        this.#presence.connected();
         this.#outbox.connected();
         this.#commands.connected();
       },
       disconnect: () => {
         this.#status.update({ connected: false });
         this.#router.disconnected();
+        this.#presence.disconnected();
       },
       connectError: (err) => this.#connectError(err),
       ev: (packet) => this.#router.ev(packet),
       evs: (packet) => this.#router.evs(packet),
       gap: (packet) => this.#router.gap(packet),
+      pev: (packet) => this.#presence.pev(packet),
     });
   }
 
@@ -237,6 +251,10 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     const options = (typeof handlerOrOptions === 'object' && handlerOrOptions !== null ? handlerOrOptions : maybeOptions) ?? {};
     // The overloads carry the event type; at runtime every event is an Envelope.
     return this.#router.subscribe(pattern, handler as SubscriptionHandler<unknown> | undefined, options) as ClientSubscription<never>;
+  }
+
+  presence(pattern: string): PresenceView {
+    return this.#presence.watch(pattern);
   }
 
   async emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options: EmitOptions = {}): Promise<EmitReceipt<EnvelopeOf<T>>> {
@@ -329,6 +347,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
 
   async #close(): Promise<void> {
     this.#router.close();
+    this.#presence.close();
     this.#commands.close();
     // Before the outbox: closing the transport rejects an emit ack in flight, so the drain loop ends now.
     this.#transport.close();

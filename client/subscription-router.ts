@@ -17,6 +17,7 @@ import {
   FeteError,
   createBus,
   decodeWireEnvelope,
+  encodePresenceState,
   formatCursor,
   isEpoch,
   parseCursor,
@@ -28,6 +29,7 @@ import {
   type Envelope,
   type GapPacket,
   type VolatileGapPacket,
+  type PresenceState,
   type SubAck,
   type TopicCatalog,
 } from '../shared/index.js';
@@ -86,6 +88,13 @@ export class SubscriptionRouter {
       throw new FeteError('INVALID_OPTIONS', `from must be 'latest', 'earliest', a cursor or a seq >= 0, got ${String(from)}`);
     const sid = `s${(this.#nextSid++).toString(36)}`;
     const sub = new ClientSubscriptionImpl<E>(sid, pattern, from, options.onGap, (sid) => this.#unsubscribed(sid));
+    if (options.presence !== undefined) {
+      if (options.presence !== false && (options.presence === null || typeof options.presence !== 'object'))
+        throw new FeteError('INVALID_OPTIONS', 'presence must be false or { state }');
+      if (options.presence !== false && options.presence.state !== undefined) encodePresenceState(options.presence.state);
+      sub.presence = options.presence === false ? false : { ...options.presence };
+    }
+    sub.presenceSetter = (state) => this.#setPresence(sub as ClientSubscriptionImpl<unknown>, state);
     sub.bus = this.#bus.subscribe(
       sid,
       handler === undefined ? undefined : (msg) => handler(msg.payload as E, sub),
@@ -234,7 +243,7 @@ export class SubscriptionRouter {
     if (sub.closed || !t.connected || sub.sentOn === this.#epoch) return;
     const epoch = (sub.sentOn = this.#epoch);
     const from = sub.seq === undefined ? sub.from : formatCursor(sub.epoch, sub.seq);
-    t.sub({ sid: sub.sid, pattern: sub.pattern, from }, this.#o.ackTimeoutMs).then(
+    t.sub({ sid: sub.sid, pattern: sub.pattern, from, ...(sub.presence === undefined ? {} : { presence: sub.presence }) }, this.#o.ackTimeoutMs).then(
       (ack) => this.#acked(sub, epoch, ack),
       (err: unknown) => {
         if (sub.closed || epoch !== this.#epoch) return;
@@ -256,7 +265,14 @@ export class SubscriptionRouter {
       sub.epoch = ack.epoch;
       sub.attempt = 0;
       sub.everAcked = true;
+      sub.ackedOn = epoch;
       sub.acknowledged();
+      if (sub.presenceDirty && sub.presence) {
+        sub.presenceDirty = false;
+        const state = sub.presence.state;
+        if (state !== undefined)
+          this.#setPresence(sub, state).catch((err: unknown) => this.#o.onError(FeteError.from(err, 'NETWORK')));
+      }
       const after = sub.interruptedAt;
       if (after !== undefined) {
         sub.interruptedAt = undefined;
@@ -279,6 +295,24 @@ export class SubscriptionRouter {
       sub.sentOn = -1;
       this.#send(sub);
     }, backoffDelay(sub.attempt++, this.#o.retry));
+  }
+
+  /** Keeps the state for resubscribes; sends it now if the subscription is acknowledged here. */
+  async #setPresence(sub: ClientSubscriptionImpl<unknown>, state: PresenceState): Promise<void> {
+    encodePresenceState(state);
+    if (sub.presence === false) throw new FeteError('NOT_FOUND', `the subscription to "${sub.pattern}" was made with presence: false`);
+    sub.presence = { state };
+    const t = this.#o.transport;
+    if (!t.pset) throw new FeteError('INVALID_OPTIONS', 'this transport does not support presence');
+    // Not acknowledged on this connection yet: the next `sub` carries the state, or the one in
+    // flight is followed by a `pset` once acknowledged.
+    if (!t.connected) return;
+    if (sub.ackedOn !== this.#epoch) {
+      sub.presenceDirty = true;
+      return;
+    }
+    const ack = await t.pset({ sid: sub.sid, state }, this.#o.ackTimeoutMs);
+    if (!ack.ok) throw fromWireError(ack.error);
   }
 
   #unsubscribed(sid: string): void {

@@ -18,6 +18,9 @@ import type { ListenerOptions } from './options.js';
 import type { PruneReport } from './retention-job.js';
 import type { Security } from './security/security.js';
 import type { LiveHub } from './live/live-hub.js';
+import type { PresenceChange, PresenceMember } from '../shared/index.js';
+import type { PresenceObserver } from './presence/presence-observer.js';
+import type { PresenceQueryOptions, PresenceService } from './presence/presence-service.js';
 import type {
   DeadLetter,
   DeadLetterQuery,
@@ -173,6 +176,19 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   /** Mounts the realtime fanout (Socket.IO, namespace `/fete`) on `httpServer`: browsers subscribe
    * to the log by pattern and emit `clientEmit` topics. `stop()` closes it (not the HTTP server). */
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle;
+  /**
+   * The members now of the subjects matching `pattern` (a subject, or a pattern), over every
+   * process, for one tenant (`options.tenant`, default the current tenant, else ''). A member is
+   * a principal (by `security.publicId`) with a connection subscribed to exactly that subject of a
+   * topic declared `presence: true`. Throws InvalidPatternError, STORE_UNAVAILABLE, CLOSED.
+   */
+  presence(pattern: string, options?: PresenceQueryOptions): Promise<PresenceMember[]>;
+  /** The members of `pattern`'s subjects kept current: `ready` resolves with them, then every
+   * join, leave and update goes to `onChange` and to `for await (const change of observer)`;
+   * `close()` ends it. Tenant as for `presence`. */
+  observePresence(pattern: string, options?: PresenceQueryOptions & { onChange?: (change: PresenceChange) => void }): PresenceObserver;
+  /** Presence of this fete, for the Socket.IO door. @internal */
+  readonly presenceService: PresenceService;
   /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...). */
   fanoutStats(): FanoutStats;
   /** This process's workers: the dispatcher's state, the listeners registered here, and how their

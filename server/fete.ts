@@ -47,6 +47,10 @@ import { MemoryLog } from './log/memory-log.js';
 import { openLog } from './log/open-log.js';
 import { StoreLog } from './log/store-log.js';
 import { Operations } from './operations.js';
+import { openPresence } from './presence/open-presence.js';
+import type { PresenceService, PresenceQueryOptions } from './presence/presence-service.js';
+import type { PresenceObserver } from './presence/presence-observer.js';
+import type { PresenceChange, PresenceMember } from '../shared/index.js';
 import { LogEvents } from './logger.js';
 import { StoreOutage } from './store-outage.js';
 import { NoWorkerWatch } from './no-worker-watch.js';
@@ -77,7 +81,16 @@ export async function createFete<const C extends TopicCatalog, const D extends D
     await store?.close().catch(() => undefined);
     throw FeteError.from(err, 'STORE_UNAVAILABLE');
   });
-  return new FeteServer<C, D>(resolved, store, log, channel);
+  let presence: Awaited<ReturnType<typeof openPresence>>;
+  try {
+    presence = await openPresence(resolved.topics, resolved.security, store, resolved.store, options.presence, channel);
+  } catch (err) {
+    await channel.close().catch(() => undefined);
+    await log.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    throw err;
+  }
+  return new FeteServer<C, D>(resolved, store, log, channel, presence);
 }
 
 type Item = { topic: unknown; payload: unknown } & EmitOptions;
@@ -111,13 +124,17 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly #outcomes = new DeliveryOutcomes();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #doors = new Doors();
+  readonly presenceService: PresenceService;
+  readonly #presence: { close(): Promise<void> };
   #dispatcherState: DispatcherState;
   #started: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #closed = false;
 
-  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, channel: LiveChannel) {
+  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, channel: LiveChannel, presence: { service: PresenceService; close(): Promise<void> }) {
     this.#o = o;
+    this.presenceService = presence.service;
+    this.#presence = presence;
     this.topics = o.topics as C;
     this.#store = store;
     this.#log = log;
@@ -429,6 +446,16 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#doors.fanout(attachFanout(this, httpServer, options, this.#logs));
   }
 
+  presence(pattern: string, options?: PresenceQueryOptions): Promise<PresenceMember[]> {
+    this.#assertOpen();
+    return this.presenceService.members(pattern, options);
+  }
+
+  observePresence(pattern: string, options?: PresenceQueryOptions & { onChange?: (change: PresenceChange) => void }): PresenceObserver {
+    this.#assertOpen();
+    return this.presenceService.observe(pattern, options);
+  }
+
   express<P = unknown>(options?: ExpressOptions<P>): FeteRouter {
     return this.#doors.router(createExpressMiddleware(this, options, this.#logs));
   }
@@ -473,6 +500,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
       this.#noWorker?.stop();
       // Sockets first: no new subscription or client emit arrives while the rest shuts down.
       await this.#doors.closeAll();
+      // After the sockets (their leaves are written), before the store: this node's rows go.
+      await this.#presence.close();
       await this.#scheduler.stop();
       // Handlers draining here may still emit; new work is refused only after they are done.
       if (this.#dispatcherState !== 'off') this.#dispatcherState = 'stopping';

@@ -79,3 +79,6 @@ export {
   type RequestGuard,
   type StreamOptions,
 } from './http/index.js';
+export type { PresenceOptions } from './presence/presence-options.js';
+export type { PresenceQueryOptions } from './presence/presence-service.js';
+export type { PresenceObserver } from './presence/presence-observer.js';

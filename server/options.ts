@@ -11,6 +11,7 @@ import type { CommandOptions, ResolvedCommandOptions } from './commands/types.js
 import { type FeteLogger, type LoggerOption, resolveLogger } from './logger.js';
 import { type Security, resolveSecurity } from './security/security.js';
 import type { SecurityOptions } from './security/security-options.js';
+import type { PresenceOptions } from './presence/presence-options.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -133,6 +134,9 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * @default no auth: every Socket.IO connection and HTTP request is refused (see SecurityOptions) */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   security?: SecurityOptions<any>;
+  /** Presence heartbeats, expiry and limits (topics declare `presence: true`; members are named by
+   * `security.publicId`). @default see PresenceOptions */
+  presence?: PresenceOptions;
 }
 
 export interface ResolvedListenerOptions {

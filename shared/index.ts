@@ -134,3 +134,17 @@ export {
   type UnsubPacket,
   type WireError,
 } from './protocol.js';
+export {
+  PRESENCE_LIMITS,
+  encodePresenceState,
+  isPresenceMember,
+  type PresenceChange,
+  type PresenceEventPacket,
+  type PresenceMember,
+  type PresenceSetAck,
+  type PresenceSetPacket,
+  type PresenceState,
+  type PresenceUnwatchPacket,
+  type PresenceWatchAck,
+  type PresenceWatchPacket,
+} from './presence.js';

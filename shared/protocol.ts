@@ -6,6 +6,7 @@
 import type { Cursor } from './cursor.js';
 import type { FeteErrorCode } from './errors.js';
 import type { WireEnvelope } from './wire-envelope.js';
+import type { PresenceEventPacket, PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from './presence.js';
 
 /** The Socket.IO namespace fete mounts. */
 export const FETE_NAMESPACE = '/fete';
@@ -27,6 +28,10 @@ export interface SubPacket {
   sid: string;
   pattern: string;
   from: SubscribeFrom;
+  /** Presence on the subscribed subject (topics declared `presence: true`, a pattern without
+   * wildcards): the initial state (`{ state }`, JSON), or `false` to watch without being listed.
+   * @default listed, without state */
+  presence?: false | { state?: unknown };
 }
 /** Ack of `sub`: the seq the subscription starts after (events with greater seq follow) in the log
  * `epoch` (every `ev`/`evs` seq of the subscription is a seq of that log). */
@@ -119,11 +124,17 @@ export interface ClientToServerEvents {
   emit(packet: EmitPacket, ack: (res: EmitAck) => void): void;
   cmd(packet: CmdPacket, ack: (res: CmdAck) => void): void;
   cmdr(packet: CmdResultPacket, ack: (res: CmdAck) => void): void;
+  /** Presence (presence.ts): watch members, stop watching, set this connection's state. */
+  pwatch(packet: PresenceWatchPacket, ack: (res: PresenceWatchAck) => void): void;
+  punwatch(packet: PresenceUnwatchPacket, ack?: (res: { ok: boolean }) => void): void;
+  pset(packet: PresenceSetPacket, ack: (res: PresenceSetAck) => void): void;
 }
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
   evs(packet: EvsPacket): void;
   gap(packet: GapPacket | VolatileGapPacket): void;
+  /** A change of a presence watch, after its `pwatch` ack. */
+  pev(packet: PresenceEventPacket): void;
 }
 
 /** Limits both sides agree on. The server enforces them; the client batches within them. */

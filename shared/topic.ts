@@ -45,6 +45,10 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = StandardS
   /** How events travel: appended to the `log`, sent live only (`volatile`), or kept as the
    * `latest` value per subject. See TopicDelivery. @default 'log' */
   delivery?: TopicDelivery;
+  /** Who is subscribed to this topic's subjects may be seen (`client.presence`, `fete.presence`):
+   * a connection subscribed to exactly one of its subjects is a member there. Presence reveals
+   * who is there, so it is off unless declared, and only on topics sent to browsers. @default false */
+  presence?: boolean;
 }
 
 /** The parameter names of a template: `'orders.{orderId}.status'` -> `'orderId'`. */
@@ -76,6 +80,8 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
   readonly retention: Retention | undefined;
   /** How its events travel (TopicDelivery); 'log' unless declared. */
   readonly delivery: TFlags['delivery'];
+  /** Subscribers of its subjects are listed by presence (declared `presence: true`). */
+  readonly presence: boolean;
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   readonly params: readonly string[];
   /** The template with every parameter as `*`: the pattern of all this topic's subjects. */
@@ -161,6 +167,9 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function')
     throw bad('schema must implement Standard Schema (`~standard.validate`)');
   if (options.expose !== undefined && typeof options.expose !== 'boolean') throw bad('expose must be a boolean');
+  if (options.presence !== undefined && typeof options.presence !== 'boolean') throw bad('presence must be a boolean');
+  if (options.presence && options.kind !== 'presentation' && options.expose !== true)
+    throw bad('presence lists who subscribes to a topic, so it needs a topic sent to browsers (presentation, or expose: true)');
   if (options.kind === 'presentation' && options.clientEmit)
     throw bad('presentation topics are output only; clientEmit is not allowed');
   const delivery = options.delivery ?? 'log';
@@ -202,6 +211,7 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
     expose: options.kind === 'presentation' || options.expose === true,
     retention: retention ? Object.freeze({ ...retention }) : undefined,
     delivery,
+    presence: options.presence === true,
     schema: options.schema,
     params: Object.freeze(params),
     pattern,

@@ -6,6 +6,7 @@ import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type Wir
 import { runAs } from '../context/principal.js';
 import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
 import type { Security } from '../security/security.js';
+import type { PresenceService } from '../presence/presence-service.js';
 import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';
 import type { LiveHub } from '../live/live-hub.js';
@@ -19,6 +20,8 @@ export interface ClientEmitTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
   readonly security: Security;
+  /** Presence (server/presence/), when the fete has it. */
+  readonly presenceService?: PresenceService;
 }
 
 /** What the Socket.IO fanout needs of a Fete: client emits, plus the `volatile` and `latest`

@@ -19,9 +19,9 @@ export interface LiveParts {
 }
 
 /** The live channel for a catalogue on a store (LISTEN in place when it resolves); a PostgreSQL
- * one only if the catalogue has topics outside the log. */
+ * one only if the catalogue has topics outside the log or topics with presence. */
 export function openLive(topics: TopicCatalog, store: Store | undefined): Promise<LiveChannel> {
-  return openLiveChannel({ store, needed: Object.values(topics).some((t) => t.delivery !== 'log') });
+  return openLiveChannel({ store, needed: Object.values(topics).some((t) => t.delivery !== 'log' || t.presence) });
 }
 
 /** Wires the parts; `runListeners` runs this process's non-durable listeners on a live event. */
