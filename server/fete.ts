@@ -30,6 +30,8 @@ import { type WaitIdleOptions, waitIdle } from './wait-idle.js';
 import { DeliveryOutcomes, type Outcome } from './delivery-outcomes.js';
 import { Doors } from './doors.js';
 import { DurableListeners } from './durable-listeners.js';
+import type { EventBus } from './bus/nats-bus.js';
+import { openBus } from './bus/open-bus.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
 import type { Fete, FollowOptions, ListenerAdmin, RetireOptions } from './fete-api.js';
@@ -64,7 +66,8 @@ export async function createFete<const C extends TopicCatalog, const D extends D
 ): Promise<Fete<C, D>> {
   const resolved = resolveOptions(options);
   const { store, log } = await openLog(resolved);
-  return new FeteServer<C, D>(resolved, store, log);
+  const bus = await openBus(resolved, log, store);
+  return new FeteServer<C, D>(resolved, store, log, bus);
 }
 
 type Item = { topic: unknown; payload: unknown } & EmitOptions;
@@ -75,6 +78,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly log: FeteLog;
   readonly commands: CommandBus;
   readonly security: Security;
+  /** The NATS bus between web nodes (`bus` option), if any. */
+  readonly bus: EventBus | undefined;
   readonly #o: ResolvedOptions;
   readonly #store: Store | undefined;
   readonly #log: EventLog;
@@ -99,8 +104,9 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   #stopping: Promise<void> | undefined;
   #closed = false;
 
-  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog) {
+  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, bus?: EventBus) {
     this.#o = o;
+    this.bus = bus;
     this.topics = o.topics as C;
     this.#store = store;
     this.#log = log;
@@ -412,6 +418,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
       await this.commands.stop();
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
+      await this.bus?.close(); // after the last commits: their events are published first
       await this.#log.close();
       await this.#store?.close();
     })();

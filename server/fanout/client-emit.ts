@@ -5,6 +5,7 @@
 import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
 import { runAs } from '../context/principal.js';
 import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
+import type { EventBus } from '../bus/nats-bus.js';
 import type { Security } from '../security/security.js';
 import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';
@@ -18,6 +19,8 @@ export interface ClientEmitTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
   readonly security: Security;
+  /** The NATS bus (`bus` option): the fanout's tail follows it instead of the log alone. */
+  readonly bus?: EventBus | undefined;
 }
 
 /** A FeteError as a wire error; unexpected failures keep their code but not their internals. */
