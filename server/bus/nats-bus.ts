@@ -27,7 +27,9 @@ import type { EventLog, LogView } from '../log/event-log.js';
 import { Hooks } from '../log/hooks.js';
 import { exposureOf } from '../security/exposure.js';
 import { tenantOf } from '../security/tenant.js';
+import type { LiveChannel } from './live-channel.js';
 import { type NatsOption, connectNats } from './nats-connect.js';
+import { createNatsLiveChannel } from './nats-live-channel.js';
 import { type BusSubjects, busRoot, busSubjects } from './nats-subjects.js';
 import { NatsTail } from './nats-tail.js';
 
@@ -70,6 +72,8 @@ export interface EventBus {
   readonly options: ResolvedBusOptions;
   /** A new receiving view of `log` for one fanout's tail. */
   tail(log: LogView): NatsTail;
+  /** A live channel (volatile, latest, presence messages) on the bus's connection; closed with it. */
+  liveChannel(): LiveChannel;
   /** Events and notices published, publishes that failed. */
   stats(): { published: number; notices: number; publishFailures: number };
   close(): Promise<void>;
@@ -84,6 +88,7 @@ export class NatsBus implements EventBus {
   readonly #exposes: (topic: string) => boolean;
   readonly #lost = new Hooks<'disconnect' | 'reconnect'>();
   readonly #tails = new Set<NatsTail>();
+  readonly #channels = new Set<LiveChannel>();
   readonly #unhook: () => void;
   readonly #counts = { published: 0, notices: 0, publishFailures: 0 };
   #closing: Promise<void> | undefined;
@@ -136,6 +141,12 @@ export class NatsBus implements EventBus {
     }
   }
 
+  liveChannel(): LiveChannel {
+    const channel = createNatsLiveChannel(this.nc, { root: this.subjects.root });
+    this.#channels.add(channel);
+    return channel;
+  }
+
   tail(log: LogView): NatsTail {
     const tail = new NatsTail(this, log, (fn) => this.#lost.add(fn), () => this.#tails.delete(tail));
     this.#tails.add(tail);
@@ -165,6 +176,7 @@ export class NatsBus implements EventBus {
     this.#closing ??= (async () => {
       this.#unhook();
       for (const t of [...this.#tails]) t.close();
+      for (const c of this.#channels) await c.close();
       this.#lost.clear();
       // Drains what was published (the last commits' events and notices), then closes.
       await this.nc.drain().catch((err: Error) => debug('NATS drain failed: %s', err.message));
