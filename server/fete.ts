@@ -30,7 +30,7 @@ import { type WaitIdleOptions, waitIdle } from './wait-idle.js';
 import { DeliveryOutcomes, type Outcome } from './delivery-outcomes.js';
 import { Doors } from './doors.js';
 import { DurableListeners } from './durable-listeners.js';
-import type { EventBus } from './bus/nats-bus.js';
+import type { EventBus } from './bus/event-bus.js';
 import { openBus } from './bus/open-bus.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';

@@ -4,7 +4,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope, FeteError, type TopicCatalog } from '../shared/index.js';
-import type { BusOptions, ResolvedBusOptions } from './bus/nats-bus.js';
+import type { BusOptions, ResolvedBusOptions } from './bus/event-bus.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
 import { resolveCommandOptions } from './commands/command-options.js';

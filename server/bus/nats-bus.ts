@@ -28,7 +28,8 @@ import { Hooks } from '../log/hooks.js';
 import { exposureOf } from '../security/exposure.js';
 import { tenantOf } from '../security/tenant.js';
 import type { LiveChannel } from './live-channel.js';
-import { type NatsOption, connectNats } from './nats-connect.js';
+import type { EventBus, ResolvedBusOptions } from './event-bus.js';
+import { connectNats } from './nats-connect.js';
 import { createNatsLiveChannel } from './nats-live-channel.js';
 import { type BusSubjects, busRoot, busSubjects } from './nats-subjects.js';
 import { NatsTail } from './nats-tail.js';
@@ -39,44 +40,11 @@ const encoder = new TextEncoder();
 /** Entries per commit notice: a larger commit sends several notices, numbered in order. */
 const NOTICE_ENTRIES = 256;
 
-export interface BusOptions {
-  /** The NATS server(s): a URL (`nats://127.0.0.1:4222`), several, or the connection options of
-   * @nats-io/transport-node (`{ servers, user, pass, tls, ... }`). */
-  nats: NatsOption;
-  /** First token(s) of every subject the bus uses; the log's epoch follows. @default 'fete' */
-  prefix?: string;
-  /** How often a web node reads the log even when the bus is quiet (events committed by a process
-   * that died before publishing them, or by one without the bus). @default 5000 */
-  pollIntervalMs?: number;
-  /** A seq missing before events already received (and no notice explains it) is read from the
-   * log when the gap is still open this long after it was seen. @default 50 */
-  gapReadDelayMs?: number;
-}
-
-export interface ResolvedBusOptions {
-  nats: NatsOption;
-  prefix: string;
-  pollIntervalMs: number;
-  gapReadDelayMs: number;
-}
-
 /** One commit notice (see the header). */
 export interface CommitNotice {
   p: string;
   n: number;
   s: Array<[number, string | null]>;
-}
-
-/** What a process changes on the bus: the fanout's tails, the stats, the lifecycle. */
-export interface EventBus {
-  readonly options: ResolvedBusOptions;
-  /** A new receiving view of `log` for one fanout's tail. */
-  tail(log: LogView): NatsTail;
-  /** A live channel (volatile, latest, presence messages) on the bus's connection; closed with it. */
-  liveChannel(): LiveChannel;
-  /** Events and notices published, publishes that failed. */
-  stats(): { published: number; notices: number; publishFailures: number };
-  close(): Promise<void>;
 }
 
 export class NatsBus implements EventBus {

@@ -3,10 +3,8 @@
 // and an app without it gets a clear INVALID_OPTIONS naming the package.
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { FeteError } from '../../shared/index.js';
+import type { NatsOption } from './event-bus.js';
 
-/** Where the bus connects: a URL, several, or the connection options of @nats-io/transport-node
- * (`servers`, auth, TLS...). `noEcho` is always set (a process never hears its own messages back). */
-export type NatsOption = string | string[] | NodeConnectionOptions;
 
 export async function connectNats(option: NatsOption, name: string): Promise<NatsConnection> {
   let mod: typeof import('@nats-io/transport-node');
@@ -17,7 +15,7 @@ export async function connectNats(option: NatsOption, name: string): Promise<Nat
       cause: err,
     });
   }
-  const given: NodeConnectionOptions = typeof option === 'string' || Array.isArray(option) ? { servers: option } : option;
+  const given = (typeof option === 'string' || Array.isArray(option) ? { servers: option } : option) as NodeConnectionOptions;
   try {
     return await mod.connect({
       name,

@@ -8,8 +8,9 @@ import type { Msg, Subscription as NatsSubscription } from '@nats-io/transport-n
 import createDebug from 'debug';
 import { type Envelope, decodeEnvelope } from '../../shared/index.js';
 import type { LogPage, LogView } from '../log/event-log.js';
-import type { Skipped, SkippingLog } from '../log/follow.js';
+import type { Skipped } from '../log/follow.js';
 import { Hooks } from '../log/hooks.js';
+import type { BusTail } from './event-bus.js';
 import type { CommitNotice, NatsBus } from './nats-bus.js';
 import { Interest } from './nats-interest.js';
 import { patternCovers } from './nats-subjects.js';
@@ -20,7 +21,7 @@ const debug = createDebug('fete:bus');
  * tail reads the log. */
 const MAX_UNANNOUNCED = 100_000;
 
-export class NatsTail implements SkippingLog {
+export class NatsTail implements BusTail {
   readonly epoch: string;
   readonly #log: LogView;
   readonly #events = new Hooks<readonly Envelope[]>();

@@ -5,7 +5,7 @@
 import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
 import { runAs } from '../context/principal.js';
 import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
-import type { EventBus } from '../bus/nats-bus.js';
+import type { EventBus } from '../bus/event-bus.js';
 import type { Security } from '../security/security.js';
 import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';

@@ -10,7 +10,7 @@ import { wireForBrowser } from './browser-envelope.js';
 import type { ClientEmitTarget } from './client-emit.js';
 import { type Exposure, exposureOf } from '../security/exposure.js';
 import type { Security } from '../security/security.js';
-import type { NatsTail } from '../bus/nats-tail.js';
+import type { BusTail } from '../bus/event-bus.js';
 import { LogTail } from './log-tail.js';
 import { sendingEvents } from './packet-events.js';
 import type { Subscription } from './subscription.js';
@@ -72,7 +72,7 @@ export class FanoutCore {
   readonly counters: Counters = countersOnly(zeroFanoutStats());
   readonly #index = new PatternIndex<Subscription>();
   readonly #sessions = new Set<SessionCount>();
-  readonly #bus: NatsTail | undefined;
+  readonly #bus: BusTail | undefined;
 
   readonly #broadcast: EvBroadcast;
   /** Events routed since the last #flush, serialized, and what each live subscription took of
@@ -177,7 +177,7 @@ export class FanoutCore {
   }
 
   /** The NATS bus's view of the tail, if the bus is on (stats and tests). */
-  get bus(): NatsTail | undefined {
+  get bus(): BusTail | undefined {
     return this.#bus;
   }
 
