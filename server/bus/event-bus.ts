@@ -23,7 +23,9 @@ export interface BusOptions {
   /** First token(s) of every subject the bus uses; the log's epoch follows. @default 'fete' */
   prefix?: string;
   /** How often a web node reads the log even when the bus is quiet (events committed by a process
-   * that died before publishing them, or by one without the bus). @default 5000 */
+   * that died before publishing them, or by one without the bus). With the bus it replaces
+   * `attach({ pollIntervalMs })` for the fanout's tail (subscriptions' replays keep attach's).
+   * @default 5000 */
   pollIntervalMs?: number;
   /** A seq missing before events already received (and no notice explains it) is read from the
    * log when the gap is still open this long after it was seen. @default 50 */
