@@ -5,6 +5,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope, FeteError, type TopicCatalog } from '../shared/index.js';
 import type { BusOptions, ResolvedBusOptions } from './bus/event-bus.js';
+import { busRoot } from './bus/nats-subjects.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
 import { resolveCommandOptions } from './commands/command-options.js';
@@ -251,9 +252,11 @@ function resolveBus(b: BusOptions | undefined, dispatch: 'durable' | 'inline'): 
   if (typeof b !== 'object' || b === null || b.nats === undefined || b.nats === null)
     throw new FeteError('INVALID_OPTIONS', "bus must be { nats: 'nats://host:4222' } or { nats: { servers, ...connection options } }");
   if (dispatch === 'inline') throw new FeteError('INVALID_OPTIONS', "bus needs the store's log: dispatch 'inline' keeps its log in this process only");
+  const prefix = b.prefix ?? 'fete';
+  busRoot(prefix, ''); // INVALID_OPTIONS for a prefix NATS would split or match
   return {
     nats: b.nats,
-    prefix: b.prefix ?? 'fete',
+    prefix,
     pollIntervalMs: positive('bus.pollIntervalMs', b.pollIntervalMs ?? 5000, 5),
     gapReadDelayMs: positive('bus.gapReadDelayMs', b.gapReadDelayMs ?? 50, 0),
   };
