@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { RawClient, startServer, topics, until, type TestServer } from '../realtime/support.js';
+import { connectNats } from '../../server/bus/nats-connect.js';
+import { busRoot, busSubjects } from '../../server/bus/nats-subjects.js';
 import { natsAvailability } from './nats.js';
 
 const pgAvail = await postgresAvailability();
@@ -67,5 +69,21 @@ describe.skipIf(skip !== undefined)('two web nodes over the NATS bus', () => {
     expect(after.skipped - before.skipped).toBe(10);
     expect(after.reads).toBe(before.reads);
     expect(after.subscribed).toBe(1);
+  });
+
+  it('a jump in a publisher’s notice counter makes a node read the log from its cursor', async () => {
+    const nc = await connectNats(natsAvail.url!, 'test publisher');
+    try {
+      const commits = busSubjects(busRoot('fete', b.fete.log.epoch)).commits;
+      const before = b.fanout.stats().bus!;
+      // Notices of a publisher that lost notices 2 to 4 (no seqs: only the counter matters here).
+      nc.publish(commits, JSON.stringify({ p: 'lossy', n: 1, s: [] }));
+      nc.publish(commits, JSON.stringify({ p: 'lossy', n: 5, s: [] }));
+      await nc.flush();
+      await until(() => b.fanout.stats().bus!.lost > before.lost && b.fanout.stats().bus!.reads > before.reads, 'the node read the log');
+      expect(b.fanout.stats().bus!.lost - before.lost).toBe(1);
+    } finally {
+      await nc.close();
+    }
   });
 });
