@@ -41,9 +41,9 @@ export interface ResolvedBusOptions {
 
 /** What one fanout's tail follows over the bus (bus/nats-tail.ts), and how it says what it wants. */
 export interface BusTail extends SkippingLog {
-  /** Asks for events matching `pattern` (counted: one `unwant` per `want`). */
-  want(pattern: string): void;
-  unwant(pattern: string): void;
+  /** Asks for the events of `tenant` matching `pattern` (counted: one `unwant` per `want`). */
+  want(pattern: string, tenant: string): void;
+  unwant(pattern: string, tenant: string): void;
   /** The patterns with a subscription on the bus now. */
   readonly subscribed: readonly string[];
   stats(): { received: number; skipped: number; lost: number; reads: number };

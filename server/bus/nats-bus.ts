@@ -4,13 +4,14 @@
 // Publishing (every process with the option, web or worker): after each commit of this process
 // (the log's commit hook) every event goes out in its browser wire form (seq set, no context) on
 // `<root>.ev.<tenant>.<subject>` (nats-subjects.ts), then one commit notice on `<root>.commits`:
-// `{ p: publisher id, n: its counter (1, 2, ...), s: [[seq, subject], ...] }`, the subject null for
+// `{ p: publisher id, n: its counter (1, 2, ...), s: [[seq, subject, tenant], ...] }`, the subject null for
 // events that never leave the server (topic not exposed: not published at all). NATS keeps one
 // publisher connection's order towards each subscriber connection, so a node has every event of a
 // commit that it asked for before it reads the commit's notice.
 //
 // Receiving (web nodes, one NatsTail per attached fanout; nats-tail.ts): the node subscribes to
-// the union of its sockets' patterns, hands the events it gets to its tail like local commits, and
+// the union of its sockets' patterns, each for its socket's tenant (a node never receives events of
+// a tenant none of its sockets belongs to), hands the events it gets to its tail like local commits, and
 // reads each notice: a seq announced but not received was not asked for (a skip, which the tail
 // checks against its subscriptions when it moves past it) or was lost (then the subscription that
 // wants it makes the tail read the log from there). A counter jump, a disconnect or reconnect
@@ -44,7 +45,8 @@ const NOTICE_ENTRIES = 256;
 export interface CommitNotice {
   p: string;
   n: number;
-  s: Array<[number, string | null]>;
+  /** [seq, subject (null: not published), tenant] per event. */
+  s: Array<[number, string | null, string]>;
 }
 
 export class NatsBus implements EventBus {
@@ -87,17 +89,18 @@ export class NatsBus implements EventBus {
       for (let i = 0; i < events.length; i += NOTICE_ENTRIES) {
         const entries: CommitNotice['s'] = [];
         for (const e of events.slice(i, i + NOTICE_ENTRIES)) {
+          const tenant = tenantOf(e);
           if (!this.#exposes(e.topic)) {
-            entries.push([e.seq!, null]);
+            entries.push([e.seq!, null, tenant]);
             continue;
           }
           const data = encoder.encode(encodeForBrowser(e));
           // Too large for NATS: announced, not sent, so a node that wants it reads it from the log.
           if (data.length < max) {
-            this.nc.publish(this.subjects.event(tenantOf(e), e.subject), data);
+            this.nc.publish(this.subjects.event(tenant, e.subject), data);
             this.#counts.published++;
           }
-          entries.push([e.seq!, e.subject]);
+          entries.push([e.seq!, e.subject, tenant]);
         }
         const notice: CommitNotice = { p: this.publisherId, n: ++this.#counter, s: entries };
         this.nc.publish(this.subjects.commits, JSON.stringify(notice));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matches } from '../../shared/index.js';
 import { Interest } from './nats-interest.js';
-import { busRoot, busSubjects, patternCovers, tenantToken } from './nats-subjects.js';
+import { busRoot, busSubjects, interest, patternCovers, tenantToken } from './nats-subjects.js';
 
 describe('bus subjects', () => {
   it('turns every tenant into one NATS token, distinct for distinct tenants', () => {
@@ -14,7 +14,11 @@ describe('bus subjects', () => {
   it('puts each log under its own root and refuses a prefix NATS would split or match', () => {
     const s = busSubjects(busRoot('fete', 'ab12'));
     expect(s.event('', 'orders.1.status')).toBe('fete.ab12.ev._.orders.1.status');
-    expect(s.eventPattern('orders.>')).toBe('fete.ab12.ev.*.orders.>');
+    expect(s.eventPattern(interest('', 'orders.>'))).toBe('fete.ab12.ev._.orders.>');
+    expect(s.eventPattern(interest('t1', '>'))).toBe(`fete.ab12.ev.${tenantToken('t1')}.>`);
+    // One tenant's interest never covers another's.
+    expect(patternCovers(interest('t1', '>'), interest('t2', 'a.b'))).toBe(false);
+    expect(patternCovers(interest('t1', 'a.>'), interest('t1', 'a.b'))).toBe(true);
     expect(s.commits).toBe('fete.ab12.commits');
     for (const bad of ['', 'a..b', 'a.*', 'a b', '>']) expect(() => busRoot(bad, 'e')).toThrow(/bus.prefix/);
   });

@@ -1,6 +1,7 @@
 // The NATS subjects of the bus. Everything of one log lives under `<prefix>.<epoch>` (the root), so
 // two stores sharing one NATS never hear each other (and a test's fresh schema gets a fresh root):
-//   <root>.ev.<tenant>.<fete subject>     one committed event, in wire form (nats-bus.ts)
+//   <root>.ev.<tenant>.<fete subject>     one committed event, in wire form (nats-bus.ts); a node
+//                                          subscribes to <root>.ev.<tenant>.<pattern> per tenant
 //   <root>.commits                         one commit notice per commit (every web node hears it)
 //   <root>.live.<kind>.<tenant>.<subject>  live-channel messages (nats-live-channel.ts)
 // fete's subject tokens hold no `.`, `*`, `>`, whitespace or control characters (shared/subject.ts),
@@ -29,8 +30,8 @@ export interface BusSubjects {
   readonly root: string;
   /** Where an event of `tenant` on `subject` is published. */
   event(tenant: string, subject: string): string;
-  /** What a node subscribes to for a fete pattern, every tenant. */
-  eventPattern(pattern: string): string;
+  /** What a node subscribes to for `interest(tenant, pattern)`. */
+  eventPattern(interest: string): string;
   readonly commits: string;
 }
 
@@ -39,9 +40,15 @@ export function busSubjects(root: string): BusSubjects {
   return {
     root,
     event: (tenant, subject) => `${ev}${tenantToken(tenant)}.${subject}`,
-    eventPattern: (pattern) => `${ev}*.${pattern}`,
+    eventPattern: (interest) => `${ev}${interest}`,
     commits: `${root}.commits`,
   };
+}
+
+/** One tenant's pattern as one pattern (the tenant's token first), as a node's interest holds it:
+ * `patternCovers` compares such interests as it compares patterns. */
+export function interest(tenant: string, pattern: string): string {
+  return `${tenantToken(tenant)}.${pattern}`;
 }
 
 /** True when every subject `b` matches is matched by `a` (both valid fete patterns): a node

@@ -13,7 +13,7 @@ import { Hooks } from '../log/hooks.js';
 import type { BusTail } from './event-bus.js';
 import type { CommitNotice, NatsBus } from './nats-bus.js';
 import { Interest } from './nats-interest.js';
-import { patternCovers } from './nats-subjects.js';
+import { interest, patternCovers } from './nats-subjects.js';
 
 const debug = createDebug('fete:bus');
 
@@ -60,16 +60,16 @@ export class NatsTail implements BusTail {
     );
   }
 
-  /** Asks NATS for events matching `pattern` (counted: one `unwant` per `want`). */
-  want(pattern: string): void {
-    if (!this.#closed) this.#interest.add(pattern);
+  /** Asks NATS for the events of `tenant` matching `pattern` (counted: one `unwant` per `want`). */
+  want(pattern: string, tenant: string): void {
+    if (!this.#closed) this.#interest.add(interest(tenant, pattern));
   }
 
-  unwant(pattern: string): void {
-    this.#interest.remove(pattern);
+  unwant(pattern: string, tenant: string): void {
+    this.#interest.remove(interest(tenant, pattern));
   }
 
-  /** The patterns this node has a NATS subscription for. */
+  /** The interests (tenant token, then pattern) this node has a NATS subscription for. */
   get subscribed(): readonly string[] {
     return this.#interest.subscribed;
   }
@@ -109,7 +109,7 @@ export class NatsTail implements BusTail {
     const last = this.#counters.get(notice.p);
     this.#counters.set(notice.p, notice.n);
     const skipped: Skipped[] = [];
-    for (const [seq, subject] of notice.s) if (!this.#received.delete(seq)) skipped.push({ seq, subject: subject ?? undefined });
+    for (const [seq, subject, tenant] of notice.s) if (!this.#received.delete(seq)) skipped.push({ seq, subject: subject ?? undefined, tenant: typeof tenant === 'string' ? tenant : undefined });
     this.#stats.skipped += skipped.length;
     if (skipped.length > 0) this.#skips.run(skipped);
     if (last !== undefined && notice.n !== last + 1) {

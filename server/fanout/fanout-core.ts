@@ -95,7 +95,7 @@ export class FanoutCore {
       route: (e) => this.#route(e),
       routed: () => this.flush(),
       live: this.#bus,
-      wants: (subject) => this.#index.match(subject).length > 0,
+      wants: (subject, tenant) => this.#index.match(subject).some((s) => tenant === undefined || s.tenant === tenant),
       gapReadDelayMs: fete.bus?.options.gapReadDelayMs,
     });
   }
@@ -167,13 +167,13 @@ export class FanoutCore {
   }
 
   register(sub: Subscription): void {
-    if (this.#index.add(sub.pattern, sub)) this.#bus?.want(sub.pattern);
+    if (this.#index.add(sub.pattern, sub)) this.#bus?.want(sub.pattern, sub.tenant);
   }
 
   unregister(sub: Subscription): void {
     sub.close();
     this.#taken.delete(sub);
-    if (this.#index.remove(sub.pattern, sub)) this.#bus?.unwant(sub.pattern);
+    if (this.#index.remove(sub.pattern, sub)) this.#bus?.unwant(sub.pattern, sub.tenant);
   }
 
   /** The NATS bus's view of the tail, if the bus is on (stats and tests). */

@@ -33,9 +33,9 @@ export interface LogTailOptions {
   routed(): void;
   /** The log to follow for live events (the NATS bus's view). @default the log itself */
   live?: SkippingLog | undefined;
-  /** Whether a subscription may want events on `subject` (a skipped seq it wants is read from the
-   * log). @default every subject */
-  wants?: ((subject: string) => boolean) | undefined;
+  /** Whether a subscription may want events on `subject` of `tenant` (undefined: of any tenant); a
+   * skipped seq it wants is read from the log. @default every subject */
+  wants?: ((subject: string, tenant: string | undefined) => boolean) | undefined;
   /** See FollowOptions.gapReadDelayMs. */
   gapReadDelayMs?: number | undefined;
 }
@@ -128,7 +128,7 @@ export class LogTail {
   #firstWanted(skipped: readonly Skipped[] | undefined): number | undefined {
     const wants = this.#o.wants;
     if (skipped === undefined) return undefined;
-    for (const s of skipped) if (s.seq > this.#cursor && s.subject !== undefined && (wants === undefined || wants(s.subject))) return s.seq;
+    for (const s of skipped) if (s.seq > this.#cursor && s.subject !== undefined && (wants === undefined || wants(s.subject, s.tenant))) return s.seq;
     return undefined;
   }
 

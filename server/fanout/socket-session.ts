@@ -107,6 +107,7 @@ export class SocketSession {
         socket.disconnect(true);
       },
       visible: (e) => core.exposure.visible(e, caller.tenant),
+      tenant: caller.tenant,
     };
     conn.on('drain', () => this.#drained());
     socket.on('sub', (packet: unknown, ack: unknown) => void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message)));

@@ -47,10 +47,11 @@ export interface FollowEvents {
 }
 
 /** A seq committed by another process whose event this reader is not handed: its subject, or
- * undefined when the event never leaves the server (its topic is not exposed). */
+ * undefined when the event never leaves the server (its topic is not exposed), and its tenant. */
 export interface Skipped {
   seq: number;
   subject: string | undefined;
+  tenant?: string | undefined;
 }
 
 /** A log that also says which seqs its commit hooks will not hand over (the NATS bus's view). */
@@ -103,7 +104,7 @@ export async function* follow(log: SkippingLog, options: FollowOptions): AsyncGe
   const gapReadDelayMs = options.gapReadDelayMs ?? GAP_READ_DELAY_MS;
   const held = new Map<number, Envelope>();
   /** Seqs the log said hold nothing for this reader (SkippingLog), with their subjects. */
-  const skips = new Map<number, string | undefined>();
+  const skips = new Map<number, Skipped>();
   const next = (seq: number) => held.has(seq) || skips.has(seq);
   let gapSeenAt: { seq: number; at: number } | undefined;
   let cursor = 0;
@@ -142,7 +143,7 @@ export async function* follow(log: SkippingLog, options: FollowOptions): AsyncGe
           log.onSkip((skipped) => {
             for (const s of skipped) {
               knownHead = Math.max(knownHead, s.seq);
-              if (started && s.seq > cursor) skips.set(s.seq, s.subject);
+              if (started && s.seq > cursor) skips.set(s.seq, s);
             }
             if (!started) dirty = true;
             if (held.size + skips.size > MAX_HELD) {
@@ -230,7 +231,7 @@ export async function* follow(log: SkippingLog, options: FollowOptions): AsyncGe
             if (pattern === undefined || matches(pattern, e.subject)) local.push(e);
           } else if (skips.has(upTo + 1)) {
             upTo++;
-            (skipped ??= []).push({ seq: upTo, subject: skips.get(upTo) });
+            (skipped ??= []).push(skips.get(upTo)!);
             skips.delete(upTo);
           } else break;
         }

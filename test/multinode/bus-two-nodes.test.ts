@@ -87,3 +87,43 @@ describe.skipIf(skip !== undefined)('two web nodes over the NATS bus', () => {
     }
   });
 });
+
+describe.skipIf(skip !== undefined)('tenants over the NATS bus', () => {
+  const schema = freshSchema('bust');
+  let a: TestServer;
+  let b: TestServer;
+  const raws: RawClient[] = [];
+  // The token is the tenant; every caller may subscribe to anything its tenant sees.
+  const security = { auth: (r: { credentials: Record<string, unknown> }) => ({ id: String(r.credentials.token), tenant: String(r.credentials.token) }), tenant: (p: { tenant: string }) => p.tenant };
+  beforeAll(async () => {
+    const store = pgAvail.url!;
+    const bus = { nats: natsAvail.url! };
+    a = await startServer({ pollIntervalMs: 60_000, ...security }, { store, schema, roles: ['web'], bus });
+    b = await startServer({ pollIntervalMs: 60_000, ...security }, { store, schema, roles: ['web'], bus });
+  });
+  afterAll(async () => {
+    for (const c of raws) c.close();
+    await a?.close();
+    await b?.close();
+    const pool = new pg.Pool({ connectionString: pgAvail.url! });
+    await dropSchemas(pool, [schema]);
+    await pool.end();
+  });
+
+  it('a node receives over NATS only the events of its sockets’ tenants, and skips the others without reading the log', async () => {
+    const t1 = new RawClient(b.url, { token: 't1' });
+    raws.push(t1);
+    await t1.connected();
+    expect(await t1.sub('m', 'tenants.*.msgs.*')).toMatchObject({ ok: true });
+    const before = b.fanout.stats().bus!;
+    for (let i = 0; i < 5; i++) await a.fete.emit(topics.tenantMsg, { tenant: 't2', room: 'r', text: `other ${i}` }, { tenant: 't2' });
+    await a.fete.emit(topics.tenantMsg, { tenant: 't1', room: 'r', text: 'mine' }, { tenant: 't1' });
+    await until(() => t1.seqs('m').length === 1, "t1's message");
+    expect(t1.events.get('m')!.map((e) => (e.payload as { text: string }).text)).toEqual(['mine']);
+    await until(() => b.fanout.stats().tailCursor >= t1.seqs('m')[0]!, 'the tail past it');
+    const after = b.fanout.stats().bus!;
+    expect(after.received - before.received).toBe(1);
+    expect(after.skipped - before.skipped).toBe(5);
+    expect(after.reads).toBe(before.reads);
+  });
+});
