@@ -38,6 +38,8 @@ import { NatsTail } from './nats-tail.js';
 const debug = createDebug('fete:bus');
 const encoder = new TextEncoder();
 
+/** How long `close` waits for the last publishes to reach NATS. */
+const DRAIN_MS = 2000;
 /** Entries per commit notice: a larger commit sends several notices, numbered in order. */
 const NOTICE_ENTRIES = 256;
 
@@ -149,8 +151,17 @@ export class NatsBus implements EventBus {
       for (const t of [...this.#tails]) t.close();
       for (const c of this.#channels) await c.close();
       this.#lost.clear();
-      // Drains what was published (the last commits' events and notices), then closes.
-      await this.nc.drain().catch((err: Error) => debug('NATS drain failed: %s', err.message));
+      // Drains what was published (the last commits' events and notices), then closes; with NATS
+      // unreachable a drain would wait for a reconnect: after DRAIN_MS the connection just closes
+      // (receivers read what they missed from the log).
+      let timer: NodeJS.Timeout | undefined;
+      const drained = this.nc.drain().catch((err: Error) => debug('NATS drain failed: %s', err.message));
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), DRAIN_MS)));
+      if ((await Promise.race([drained, late])) === 'late') {
+        debug('NATS drain took over %d ms: closing', DRAIN_MS);
+        await this.nc.close().catch(() => undefined);
+      }
+      clearTimeout(timer);
     })();
     return this.#closing;
   }
