@@ -131,6 +131,10 @@ export class SocketSession implements SubscriptionHost {
 
   // SubscriptionHost: what this socket's subscriptions need from it and from the fanout.
 
+  get tenant(): string {
+    return this.#caller.tenant;
+  }
+
   get socketId(): string {
     return this.#socket.id;
   }
