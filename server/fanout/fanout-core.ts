@@ -77,6 +77,10 @@ export class FanoutCore {
    * them (indices into #batch, ascending = seq order). */
   #batch: WireEnvelope[] = [];
   #taken = new Map<Subscription, number[]>();
+  /** Index in #batch of each live (volatile, latest) event taken since the last flush, by its wire
+   * object (one per event, shared by every receiver). */
+  #liveIndex = new Map<WireEnvelope, number>();
+  #flushQueued = false;
   readonly #sentRate = new RateMeter(() => this.counters.eventsSent);
 
   constructor(fete: FanoutTarget, options: ResolvedFanoutOptions, broadcast: EvBroadcast) {
@@ -127,6 +131,7 @@ export class FanoutCore {
    * socket-session.ts), so that each subscription's packets stay in seq order.
    */
   flush(): void {
+    this.#liveIndex.clear();
     if (this.#taken.size === 0) {
       this.#batch.length = 0;
       return;
@@ -151,6 +156,30 @@ export class FanoutCore {
         const socketIds = subs.map((s) => s.socketId);
         sendingEvents(events.length, () => this.#broadcast(socketIds, event, packet));
       }
+    }
+  }
+
+  /**
+   * A volatile or latest event for a live subscription (live/live-hub.ts hands the same wire
+   * object to every receiver): taken like a routed log event, so that the subscriptions that get
+   * the same events share one packet and one frame (see flush), sent at the end of this turn.
+   * Sending per socket cost the hub a packet encoding per subscriber.
+   */
+  takeLive(sub: Subscription, wire: WireEnvelope): void {
+    let index = this.#liveIndex.get(wire);
+    if (index === undefined) {
+      index = this.#batch.push(wire) - 1;
+      this.#liveIndex.set(wire, index);
+    }
+    const taken = this.#taken.get(sub);
+    if (taken) taken.push(index);
+    else this.#taken.set(sub, [index]);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
+        this.flush();
+      });
     }
   }
 

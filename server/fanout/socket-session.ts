@@ -191,11 +191,13 @@ export class SocketSession {
           return;
         }
         if (dropped > 0) {
-          // Told in its place: before the first live event after the hole.
+          // Told in its place: before the first live event after the hole (events taken before
+          // it go out first).
+          core.flush();
           socket.emit('gap', { sid: sub.sid, reason: 'volatile', dropped, epoch: core.log.epoch });
           dropped = 0;
         }
-        this.#host.send(sub.sid, [ev.wire]);
+        core.takeLive(sub, ev.wire);
       },
       // A snapshot page as one `evs` packet.
       deliverMany: (evs) => {
