@@ -162,7 +162,7 @@ export class FanoutCore {
   /**
    * A volatile or latest event for a live subscription (live/live-hub.ts hands the same wire
    * object to every receiver): taken like a routed log event, so that the subscriptions that get
-   * the same events share one packet and one frame (see flush), sent at the end of this turn.
+   * the same events share one packet and one frame (see flush), sent once this turn's I/O is handled.
    * Sending per socket cost the hub a packet encoding per subscriber.
    */
   takeLive(sub: Subscription, wire: WireEnvelope): void {
@@ -176,7 +176,9 @@ export class FanoutCore {
     else this.#taken.set(sub, [index]);
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      queueMicrotask(() => {
+      // After the I/O callbacks of this turn (setImmediate, not a microtask): every emit whose
+      // publish completes in the same turn shares the packet, as commits do on the log's path.
+      setImmediate(() => {
         this.#flushQueued = false;
         this.flush();
       });
