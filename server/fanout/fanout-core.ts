@@ -185,6 +185,11 @@ export class FanoutCore {
     }
   }
 
+  /** Events taken for `sub` and not sent yet (they wait for the next flush). */
+  pending(sub: Subscription): number {
+    return this.#taken.get(sub)?.length ?? 0;
+  }
+
   register(sub: Subscription): void {
     this.#index.add(sub.pattern, sub);
   }

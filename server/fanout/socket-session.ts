@@ -185,7 +185,8 @@ export class SocketSession {
       visible: this.#host.visible,
       deliver: (ev) => {
         if (sub.closed || this.#gone) return;
-        if (ev.envelope.volatile && this.#backlog() > core.options.maxBufferedEvents) {
+        // Waiting in the socket's buffer or for this turn's flush: both count.
+        if (ev.envelope.volatile && this.#backlog() + core.pending(sub) >= core.options.maxBufferedEvents) {
           core.counters.volatileDropped++;
           dropped++;
           return;
