@@ -19,6 +19,7 @@ import { type CommandTarget, answerCommandPacket } from './command-packet.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
+import type { LiveSubscription } from '../live/live-hub.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -159,10 +160,18 @@ export class SocketSession {
       sub = new Subscription(this.#host, sid, pattern, start.cursor);
       this.#subs.set(sid, sub);
       core.register(sub);
-      ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
+      const answer: SubAck = { ok: true, cursor: start.cursor, epoch: core.log.epoch };
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
-      if (core.fete.live.covers(pattern)) sub.withLive(this.#live(sub));
+      const live = core.fete.live.covers(pattern) ? this.#live(sub) : undefined;
+      // With latest topics, the ack follows their current values: `sub.ready` in the client then
+      // means the values are there (log events may come before it, as with any replay).
+      if (live?.snapshot)
+        live.ready.then(
+          () => ack(sub!.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
+          () => undefined,
+        );
+      else ack(answer);
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);
@@ -175,7 +184,7 @@ export class SocketSession {
   /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
    * first, each version once). Volatile events are dropped for a socket that is already too far
    * behind (they could never be replayed anyway); latest changes are always sent. */
-  #live(sub: Subscription): () => void {
+  #live(sub: Subscription): LiveSubscription {
     const core = this.#core;
     const socket = this.#socket;
     let dropped = 0;
@@ -210,7 +219,8 @@ export class SocketSession {
       debug('disconnecting socket %s: the latest values for %s could not be read: %s', socket.id, sub.pattern, err.message);
       socket.disconnect(true);
     });
-    return () => live.close();
+    sub.withLive(() => live.close());
+    return live;
   }
 
   #drop(sid: string): void {

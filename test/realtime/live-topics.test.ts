@@ -229,6 +229,14 @@ describe.each(engines)('latest-value topics (%s)', (engine) => {
     await s.fete.emit(topics.price, { symbol: 'A', price: 1 });
     expect(await s.fete.emit(topics.price, { symbol: 'A', price: 2 })).toMatchObject({ seq: 0, version: 2 });
     await s.fete.emit(topics.price, { symbol: 'B', price: 10 });
+    // The raw protocol: the ack comes after the current values.
+    const r = raw(s);
+    await r.connected();
+    expect(await r.sub('s0', 'prices.*')).toMatchObject({ ok: true });
+    expect(prices(r.events.get('s0') ?? [])).toEqual([
+      ['prices.A', 2, 2],
+      ['prices.B', 1, 10],
+    ]);
     const c = client(s);
     const got: Envelope[] = [];
     const sub = c.subscribe('prices.*', (e) => void got.push(e));
