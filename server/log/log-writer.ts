@@ -25,6 +25,11 @@ const MAX_GROUP_EVENTS = 1000;
  * rather than make one statement of hundreds of megabytes. */
 const MAX_GROUP_PAYLOAD_CHARS = 8 * 1024 * 1024;
 
+/** An append in flight this long stops holding later emits back (group-commit.ts): well above an
+ * append's p99 on a loaded 2-core machine (tens of ms, bench/scenarios/fanout.ts), so groups stay
+ * one at a time except when an append waits on a lock. */
+const STALL_MS = 200;
+
 /** SQLSTATE classes of a statement refused for its content: triggered action (09, 27), data
  * exception (22), integrity constraint (23), SQL routine and external routine (2F, 38, 39), syntax
  * or access rule (42), check option (44), raised by a trigger (P0). */
@@ -74,6 +79,7 @@ export class LogWriter {
       sizeOf: (r) => r.size,
       maxGroupSize: MAX_GROUP_EVENTS,
       mayBeOneItems: mayBeOneEmits,
+      stallMs: STALL_MS,
     });
   }
 
