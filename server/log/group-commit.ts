@@ -1,4 +1,4 @@
-// Group commit for the autocommit appends of one process: an append is in flight at a time, and
+// Group commit for the autocommit appends of one process: one append is in flight at a time, and
 // every request that arrives meanwhile waits and goes with the others in the next one (one
 // statement, one commit, one round trip for all of them). Under load the batch grows by itself;
 // alone, a request starts at once (no timer, no added wait).
@@ -53,9 +53,6 @@ export class GroupCommit<I, R, X> {
   #latestStart = 0;
   /** Starts the next group once the append in flight has stalled. */
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Groups appended since start, and requests in them (stats and tests). */
-  groups = 0;
-  requests = 0;
 
   constructor(options: GroupCommitOptions<I, R, X>) {
     this.#o = options;
@@ -67,11 +64,6 @@ export class GroupCommit<I, R, X> {
       this.#queue.push({ item, resolve, reject });
       this.#next();
     });
-  }
-
-  /** Requests waiting for the append in flight. */
-  get waiting(): number {
-    return this.#queue.length;
   }
 
   #take(): Array<Pending<I, R>> {
@@ -108,8 +100,6 @@ export class GroupCommit<I, R, X> {
     this.#latestStart = performance.now();
     const group = this.#take();
     const items = group.map((p) => p.item);
-    this.groups++;
-    this.requests += group.length;
     this.#o.append(items).then(
       ({ results, extra }) => {
         this.#inFlight--;

@@ -83,11 +83,6 @@ export class LogWriter {
     });
   }
 
-  /** Group commits so far: appends, and emit calls they carried (stats, tests). */
-  get groupStats(): { groups: number; requests: number } {
-    return { groups: this.#group.groups, requests: this.#group.requests };
-  }
-
   /** Appends in autocommit, group-committed with concurrent emits, then runs what follows the
    * commit. An append of a single event may be claimed by an idle local listener in the append
    * itself (no round trip through NOTIFY and a claim). Resolves after the commit hooks ran (the
