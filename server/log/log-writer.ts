@@ -25,9 +25,10 @@ const MAX_GROUP_EVENTS = 1000;
  * rather than make one statement of hundreds of megabytes. */
 const MAX_GROUP_PAYLOAD_CHARS = 8 * 1024 * 1024;
 
-/** An append in flight this long stops holding later emits back (group-commit.ts): well above an
- * append's p99 on a loaded 2-core machine (tens of ms, bench/scenarios/fanout.ts), so groups stay
- * one at a time except when an append waits on a lock. */
+/** An append in flight this long stops holding later emits back (group-commit.ts). Above the
+ * append p99 measured here in the fanout benchmark at moderate load (10-45 ms), so groups stay one
+ * at a time unless an append waits on a lock; on a starved machine (load 15-20 on 2 cores) append
+ * p99 reached 240-530 ms and groups then overlap, as every emit's append did before grouping. */
 const STALL_MS = 200;
 
 /** SQLSTATE classes of a statement refused for its content: triggered action (09, 27), data
