@@ -100,23 +100,29 @@ export class SocketSession implements SubscriptionHost {
     socket.on('disconnect', () => this.#close());
   }
 
+  /** Runs inside Socket.IO's packet decoding (any-listeners are called there, before `socket.on`
+   * handlers would be, a tick later): nothing thrown may escape. */
   #packet(event: unknown, packet: unknown, ack: unknown): void {
-    switch (event) {
-      case 'sub':
-        return void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message));
-      case 'unsub':
-        return this.#unsub(packet, ackOf(ack));
-      case 'emit':
-        return this.#emit(packet, ackOf(ack));
-      case 'cmd':
-        return this.#cmd(packet, ackOf(ack));
-      case 'cmdr':
-        return this.#cmd(packet, ackOf(ack), answerResultPacket);
-      case 'pset':
-      case 'pwatch':
-      case 'punwatch':
-        return this.#presenceSession()?.packet(event, packet, ack);
-      // Anything else is not fete's protocol: ignored, as Socket.IO ignores events nobody listens to.
+    try {
+      switch (event) {
+        case 'sub':
+          return void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message));
+        case 'unsub':
+          return this.#unsub(packet, ackOf(ack));
+        case 'emit':
+          return this.#emit(packet, ackOf(ack));
+        case 'cmd':
+          return this.#cmd(packet, ackOf(ack));
+        case 'cmdr':
+          return this.#cmd(packet, ackOf(ack), answerResultPacket);
+        case 'pset':
+        case 'pwatch':
+        case 'punwatch':
+          return this.#presenceSession()?.packet(event, packet, ack);
+        // Anything else is not fete's protocol: ignored, as Socket.IO ignores events nobody listens to.
+      }
+    } catch (err) {
+      debug('%s packet failed: %s', String(event), (err as Error)?.message);
     }
   }
 
