@@ -15,7 +15,8 @@ import {
   uuidv7,
   validateRequestInput,
 } from '../../shared/index.js';
-import { actorOf, currentPrincipal, runAs } from '../context/principal.js';
+import { currentPrincipal, runAs } from '../context/principal.js';
+import { commandActor } from './command-actor.js';
 import type { Role } from '../options.js';
 import type { Store } from '../store/open-store.js';
 import { CommandMetrics, type RequestOutcome } from './command-metrics.js';
@@ -227,7 +228,7 @@ export class CommandBus {
       throw new FeteError('INVALID_OPTIONS', 'commandResult expects a defineCommand declaration (or only the id)');
     if (!isUuid(id)) throw new FeteError('MALFORMED', `a command id must be a UUID, got ${JSON.stringify(String(id).slice(0, 64))}`);
     const tenant = who.tenant ?? this.#tenantOf(who.principal);
-    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, id, actorOf(who.principal) ?? null);
+    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, id, commandActor(who.principal));
     if (!recorded || (command !== undefined && recorded.name !== (command as AnyRequest).name))
       throw new FeteError('NOT_FOUND', `no recorded outcome of command ${id}`, { details: { id } });
     if (!recorded.ok) throw recorded.error;

@@ -43,7 +43,7 @@ function otherCaller(id: string): FeteError {
   return new FeteError('CONFLICT', `command id ${id} was already used by another caller`, { details: { id } });
 }
 
-/** Who runs or reads a command: the principal's actor (context/principal.ts `actorOf`), or null. */
+/** Who runs or reads a command: `commandActor(principal)` (command-actor.ts), null for none. */
 export type Actor = string | null;
 
 export interface ResultLedger {
