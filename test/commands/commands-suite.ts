@@ -100,6 +100,24 @@ export function commandTests(h: Harness): void {
       expect(await count(db, `SELECT count(*) AS n FROM ${db.tables.events}`)).toBe(0);
     });
 
+    it("a rejection whose message quotes the caller's input with a NUL or a lone surrogate is recorded and answered as REJECTED", async () => {
+      const { fete } = await h.open();
+      let calls = 0;
+      fete.handle(placeOrder, (input, ctx) => {
+        calls++;
+        return ctx.reject('OUT_OF_STOCK', `no ${input.sku} left`);
+      });
+      const id = uuidv7();
+      for (let i = 0; i < 2; i++) {
+        const err = await fete.execute(placeOrder, { sku: 'a\u0000b\ud800', qty: 1 }, { id }).catch((e: unknown) => e);
+        expect(isFeteError(err, 'REJECTED')).toBe(true);
+        expect((err as { details?: { reason?: string } }).details?.reason).toBe('OUT_OF_STOCK');
+        expect((err as Error).message).toMatch(/^no a.*b.* left$/);
+      }
+      expect(calls).toBe(1);
+      await expect(fete.commandResult(id)).rejects.toMatchObject({ code: 'REJECTED' });
+    });
+
     it('a rejection with an undeclared reason is a bug: INTERNAL, nothing recorded', async () => {
       const { fete } = await h.open();
       fete.handle(placeOrder, (_input, ctx) => (ctx.reject as (r: string) => never)('NOT_DECLARED'));
