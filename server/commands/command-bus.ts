@@ -37,6 +37,8 @@ export interface CommandBusHost {
   assertOpen(): void;
   /** The tenant of a principal: the fete's one `security.tenant` hook (security/security.ts). */
   tenantOf(principal: unknown): string;
+  /** Told of each call that failed by surprise (not an answer on purpose): the fete's logger. */
+  failed?(f: { kind: RequestKind; name: string; id: string; code: string; error: unknown }): void;
 }
 
 export interface Registration {
@@ -189,8 +191,11 @@ export class CommandBus {
         ...(typeof reason === 'string' ? { reason } : {}),
       });
       const e: FeteError | undefined = error;
-      if (e && !isDeliberate(e) && e.code !== 'NO_HANDLER') debug('%s %s %s failed (%s): %O', call.kind, name, id, e.code, e.cause ?? e);
-      else debug('%s %s %s: %s in %d ms', call.kind, name, id, outcome, Math.round(durationMs));
+      if (e && !isDeliberate(e) && e.code !== 'NO_HANDLER') {
+        debug('%s %s %s failed (%s): %O', call.kind, name, id, e.code, e.cause ?? e);
+        // CLOSED is the process stopping, not a fault to report per call.
+        if (e.code !== 'CLOSED') this.#host.failed?.({ kind: call.kind, name, id, code: e.code, error: e.cause ?? e });
+      } else debug('%s %s %s: %s in %d ms', call.kind, name, id, outcome, Math.round(durationMs));
       this.#maybePrune();
     }
   }
