@@ -61,6 +61,12 @@ export interface Call {
   authorize?: ((name: string, input: unknown) => Promise<void>) | undefined;
 }
 
+/** A UUID is case-insensitive (RFC 9562): the ledger keys ids in lower case, so a retry that
+ * spells the id in upper case is the same command. Anything else is left for the UUID check. */
+function canonicalId(id: unknown): string {
+  return typeof id === 'string' ? id.toLowerCase() : (id as string);
+}
+
 export class CommandBus {
   readonly metrics = new CommandMetrics();
   readonly #host: CommandBusHost;
@@ -143,7 +149,7 @@ export class CommandBus {
   async #call(call: Call, admitted: boolean): Promise<unknown> {
     const started = performance.now();
     const reg = isRequestName(call.name) ? this.#owners.get(call.name) : undefined;
-    const id = call.kind === 'command' ? (call.id ?? uuidv7()) : uuidv7();
+    const id = call.kind === 'command' ? canonicalId(call.id ?? uuidv7()) : uuidv7();
     const name = reg ? reg.decl.name : '(unknown)';
     let outcome: RequestOutcome = 'failed';
     let error = undefined as FeteError | undefined;
@@ -233,7 +239,7 @@ export class CommandBus {
       throw new FeteError('INVALID_OPTIONS', 'commandResult expects a defineCommand declaration (or only the id)');
     if (!isUuid(id)) throw new FeteError('MALFORMED', `a command id must be a UUID, got ${JSON.stringify(String(id).slice(0, 64))}`);
     const tenant = who.tenant ?? this.#tenantOf(who.principal);
-    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, id, commandActor(who.principal));
+    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, canonicalId(id), commandActor(who.principal));
     if (!recorded || (command !== undefined && recorded.name !== (command as AnyRequest).name))
       throw new FeteError('NOT_FOUND', `no recorded outcome of command ${id}`, { details: { id } });
     if (!recorded.ok) throw recorded.error;

@@ -149,6 +149,17 @@ export function commandTests(h: Harness): void {
       expect(await count(db, `SELECT count(*) AS n FROM ${db.tables.events}`)).toBe(1);
     });
 
+    it('a command id is one UUID in either letter case: a retry with it in upper case gets the first result and runs nothing', async () => {
+      const { fete } = await h.open();
+      let calls = 0;
+      fete.handle(placeOrder, (_input, ctx) => ({ orderId: ctx.id, number: ++calls }));
+      const id = uuidv7();
+      const first = await fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id });
+      await expect(fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id: id.toUpperCase() })).resolves.toEqual(first);
+      await expect(fete.commandResult(id.toUpperCase())).resolves.toEqual(first);
+      expect(calls).toBe(1);
+    });
+
     it('concurrent calls with one command id run the handler once and all get its result', async () => {
       const { fete } = await h.open();
       let calls = 0;
