@@ -33,9 +33,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 async function answer(req: Request, res: Response, fete: CommandDoorTarget, o: ResolvedExpressOptions, kind: RequestKind, body: Record<string, unknown>, id: unknown): Promise<void> {
   try {
     const caller = await authenticate(req, fete.security);
-    // Re-encoded as superjson text, so the input takes the same bounded, prototype-safe decode as a socket's.
-    const encoded = JSON.stringify(body.meta === undefined ? { json: body.input } : { json: body.input, meta: body.meta });
-    const value = await callFromClient(fete, { caller, authorize: fete.security.authorize, maxPayloadBytes: o.maxPayloadBytes }, { kind, id, name: req.params.name, input: encoded, encoded: true });
+    // Re-encoded as superjson text, so the input takes the same bounded, prototype-safe decode as a
+    // socket's. No input at all is passed as undefined, for the input schema to judge (JSON has no
+    // undefined: `{ json: undefined }` would be `{}`, refused as "not superjson", a puzzle to a caller).
+    const absent = body.input === undefined && body.meta === undefined;
+    const encoded = absent ? undefined : JSON.stringify(body.meta === undefined ? { json: body.input } : { json: body.input, meta: body.meta });
+    const value = await callFromClient(fete, { caller, authorize: fete.security.authorize, maxPayloadBytes: o.maxPayloadBytes }, { kind, id, name: req.params.name, input: encoded, encoded: !absent });
     const { json, meta } = superjson.serialize(value);
     res.status(200).json({ ...(kind === 'command' ? { id } : {}), result: json ?? null, ...(meta ? { meta } : {}) });
   } catch (err) {
