@@ -153,10 +153,11 @@ export class CommandBus {
     const name = reg ? reg.decl.name : '(unknown)';
     let outcome: RequestOutcome = 'failed';
     let error = undefined as FeteError | undefined;
+    let tenant = call.tenant;
     try {
       this.#host.assertOpen();
+      tenant ??= this.#tenantOf(call.principal);
       if (!reg || reg.decl.kind !== call.kind) throw new FeteError('NO_HANDLER', `no handler for ${call.kind} ${JSON.stringify(String(call.name).slice(0, 140))}`);
-      const tenant = call.tenant ?? this.#tenantOf(call.principal);
       const local = this.#runsHere(reg);
       if (!local && !this.#forwarder)
         throw new FeteError('NO_HANDLER', `${call.kind} "${name}" runs only in roles ${reg.roles!.join(', ')}, which this process does not run, and there is no store to forward it through`);
@@ -189,6 +190,7 @@ export class CommandBus {
       const reason = error?.details?.reason;
       this.metrics.record({
         id,
+        tenant,
         kind: call.kind,
         name,
         outcome,

@@ -16,7 +16,7 @@ import { expressModule } from './express-module.js';
 import superjson from 'superjson';
 import { FeteError, type RequestKind, uuidv7 } from '../../shared/index.js';
 import { type CommandTarget, callFromClient, resultForClient, toCmdError } from '../fanout/command-packet.js';
-import type { Security } from '../security/security.js';
+import type { Caller, Security } from '../security/security.js';
 import { authenticate } from './authenticate.js';
 import { httpStatusOf } from './http-errors.js';
 import { jsonText, parseJsonBody } from './json-body.js';
@@ -46,12 +46,16 @@ async function answer(req: Request, res: Response, fete: CommandDoorTarget, o: R
   }
 }
 
-/** GET /inspector/commands: the owners registered in this process and its recent calls. */
+/** GET /inspector/commands: the owners registered in this process, the counts by name and
+ * outcome, and the recent calls of the caller's tenant (authenticated by the inspector's guard). */
 export function commandInspectorRoutes(fete: CommandTarget): Router {
   const r = expressModule().Router();
   r.get('/commands', (_req: Request, res: Response) => {
     const bus = fete.commands;
-    res.json(bus ? { commands: bus.owners(), counts: bus.metrics.counts(), ...bus.metrics.recent() } : { commands: [], counts: [], results: [], failures: [] });
+    const caller = res.locals.feteCaller as Caller | undefined;
+    // Unreachable without the guard in front; refusing keeps a misuse of this router closed.
+    if (!caller) throw new FeteError('UNAUTHORIZED', 'the inspector needs an authenticated caller');
+    res.json(bus ? { commands: bus.owners(), counts: bus.metrics.counts(), ...bus.metrics.recent(caller.tenant) } : { commands: [], counts: [], results: [], failures: [] });
   });
   return r;
 }

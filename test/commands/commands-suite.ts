@@ -326,7 +326,7 @@ export function commandTests(h: Harness): void {
       await fete.execute(placeOrder, { sku: 'none', qty: 1 }).catch(() => undefined);
       const counts = Object.fromEntries(fete.commands.metrics.counts().map((c) => [c.outcome, c.count]));
       expect(counts).toEqual({ ok: 1, duplicate: 1, rejected: 1 });
-      expect(fete.commands.metrics.recent().failures[0]).toMatchObject({ name: 'orders.place', outcome: 'rejected', reason: 'OUT_OF_STOCK' });
+      expect(fete.commands.metrics.recent('').failures[0]).toMatchObject({ name: 'orders.place', outcome: 'rejected', reason: 'OUT_OF_STOCK' });
     });
   });
 }
