@@ -3,12 +3,8 @@
 // script (WebSockets have no CORS preflight; Socket.IO's `cors` option governs only long-polling
 // responses), so a page on another site could run commands, emit and subscribe as the user. The
 // HTTP door refuses it (json-body.ts: only application/json, which needs a preflight); the socket
-// door does not yet.
-//
-// Known fault, not fixed (see the probe note): the fix is a check of the handshake's Origin in the
-// one authentication path (security/), refusing a cross-site Origin unless `attach(http, { cors })`
-// allows it. Not small: behind a proxy that rewrites Host, "same origin" needs X-Forwarded-Host or
-// a configured list of origins, which is a decision for the API.
+// door refuses a handshake from another origin unless `attach(http, { cors })` allows it
+// (security/origin.ts).
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { io, type Socket } from 'socket.io-client';
@@ -31,7 +27,7 @@ afterEach(async () => {
 });
 
 /** An app whose users sign in with a session cookie. */
-async function cookieApp() {
+async function cookieApp(cors?: { origin: string[] }) {
   const fete = await createFete({
     topics,
     store: 'memory',
@@ -43,15 +39,15 @@ async function cookieApp() {
   });
   fete.handle(transfer, (input, ctx) => `${(ctx.principal as { id: string }).id} paid ${input.to}`);
   const http = createServer();
-  fete.attach(http);
+  fete.attach(http, cors ? { cors } : {});
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const o = { fete, http, sockets: [] as Socket[] };
   opened.push(o);
   const { port } = http.address() as AddressInfo;
   return {
     /** A WebSocket handshake as a browser sends it from a page of `origin`, with alice's cookie. */
-    connect(origin: string): Promise<{ connected: true; socket: Socket } | { connected: false; error: string }> {
-      const socket = io(`http://127.0.0.1:${port}/fete`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin, cookie: 'session=alice' } });
+    connect(origin: string, headers: Record<string, string> = {}): Promise<{ connected: true; socket: Socket } | { connected: false; error: string }> {
+      const socket = io(`http://127.0.0.1:${port}/fete`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin, cookie: 'session=alice', ...headers } });
       o.sockets.push(socket);
       return new Promise((resolve) => {
         socket.on('connect', () => resolve({ connected: true, socket }));
@@ -72,13 +68,20 @@ describe('socket handshakes from other sites', () => {
     expect(ack).toMatchObject({ ok: true });
   });
 
-  it.fails("a page of another site cannot open a socket with the user's cookies", async () => {
+  it("a page of another site cannot open a socket with the user's cookies", async () => {
     const app = await cookieApp();
     const evil = await app.connect('https://evil.example');
     if (evil.connected) {
       // What the hijack would do: pay with alice's session.
       await evil.socket.timeout(5000).emitWithAck('cmd', { id: uuidv7(), name: 'money.transfer', input: encodeValue({ to: 'mallory' }) });
     }
-    expect(evil.connected).toBe(false);
+    expect(evil).toMatchObject({ connected: false, error: expect.stringContaining('cors') });
+  });
+
+  it('a page of an origin that attach({ cors }) allows connects; a proxy that forwards the host is the same origin', async () => {
+    const app = await cookieApp({ origin: ['https://shop.example'] });
+    expect((await app.connect('https://shop.example')).connected).toBe(true);
+    expect((await app.connect('https://other.example')).connected).toBe(false);
+    expect((await app.connect('https://api.example', { 'x-forwarded-host': 'api.example' })).connected).toBe(true);
   });
 });
