@@ -225,6 +225,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         admit: (t, p, opts) => this.#build(t, p, opts),
         assertOpen: () => this.#assertOpen(),
         tenantOf: (p) => o.security.tenantOf(p),
+        failed: (f) => this.#logs.commandFailed(f),
       },
       o.commands,
     );

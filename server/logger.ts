@@ -155,6 +155,18 @@ export class LogEvents {
     this.#write('warn', 'store-recovered', { downMs }, 'the store is reachable again');
   }
 
+  /** A command or query failed by surprise (INTERNAL: the handler threw; TIMEOUT; the store): the
+   * caller got the code only, so the error itself is told here. Answers on purpose are not. */
+  commandFailed(f: { kind: 'command' | 'query'; name: string; id: string; code: string; error: unknown }): void {
+    this.#write('error', 'command-failed', {
+      kind: f.kind,
+      name: f.name,
+      id: f.id,
+      code: f.code,
+      error: errorMessage(f.error),
+    }, `${f.kind} failed`);
+  }
+
   /** Deliveries wait in the store and no process has a worker running (nobody called start()). */
   noWorker(fields: { listener: ListenerRef; eventId: string; reason: string }): void {
     this.#write('warn', 'no-worker', {

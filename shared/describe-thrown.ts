@@ -248,8 +248,13 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Bounded, and storable as SQL text: PostgreSQL refuses NUL in text ("invalid byte sequence"),
  * which would make recording the failure itself fail. */
 function clean(text: string, max: number): string {
-  let t = text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return storableText(text.length > max ? `${text.slice(0, max - 1)}…` : text);
+}
+
+/** `text` as SQL text and jsonb accept it: a NUL becomes the two characters `\0`, a lone surrogate
+ * U+FFFD. For text fete records that may quote a caller's input (an error message). */
+export function storableText(text: string): string {
   // eslint-disable-next-line no-control-regex
-  if (t.includes('\u0000')) t = t.replace(/\u0000/g, '\\0');
+  const t = text.includes('\u0000') ? text.replace(/\u0000/g, '\\0') : text;
   return t.replace(LONE_SURROGATE, '\uFFFD');
 }

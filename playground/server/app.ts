@@ -14,7 +14,9 @@ import { createOrdersTable, registerOrders } from './orders.js';
 export interface PlaygroundOptions {
   /** @default 3000; 0 picks a free port */
   port?: number;
-  /** Interface to listen on. @default every interface, as Node's listen() */
+  /** Interface to listen on. @default '127.0.0.1': this machine only, since the playground lets
+   * every visitor in (`auth: 'anonymous'`), place orders, read the inspector with stacks and retry
+   * dead letters. '0.0.0.0' (HOST=0.0.0.0) opens it to the network, e.g. from a container. */
   host?: string;
   /** @default PGlite in ./.fete/data */
   store?: StoreOption;
@@ -84,7 +86,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   await fete.start();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(options.port ?? 3000, options.host, () => resolve());
+    http.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = http.address() as AddressInfo;
 

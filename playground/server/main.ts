@@ -1,6 +1,7 @@
 // The playground's process: reads the environment, starts the server, prints its URL, and stops
 // cleanly on Ctrl-C. Run by `npm start` (built page) and `npm run dev` (Vite, hot reload).
 //   PORT               port to listen on (default 3000; 0 picks a free one)
+//   HOST               interface to listen on (default 127.0.0.1, this machine only; 0.0.0.0: the network)
 //   FETE_DATABASE_URL  a postgres:// URL: use PostgreSQL instead of the embedded store
 //   FETE_DATA_DIR      the embedded store's directory (default ./.fete/data)
 import { startPlayground } from './app.js';
@@ -15,7 +16,7 @@ const dataDir = env.FETE_DATA_DIR || './.fete/data';
 const store = env.FETE_DATABASE_URL || { pglite: dataDir };
 const where = env.FETE_DATABASE_URL ? 'PostgreSQL (FETE_DATABASE_URL)' : `the embedded store in ${dataDir}`;
 
-const playground = await startPlayground({ port, store, dev: process.argv.includes('--dev') });
+const playground = await startPlayground({ port, store, dev: process.argv.includes('--dev'), ...(env.HOST ? { host: env.HOST } : {}) });
 process.stdout.write(`fete playground on ${where}\n  ➜ ${playground.url}\n`);
 
 let stopping = false;

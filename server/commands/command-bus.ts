@@ -15,7 +15,8 @@ import {
   uuidv7,
   validateRequestInput,
 } from '../../shared/index.js';
-import { actorOf, currentPrincipal, runAs } from '../context/principal.js';
+import { currentPrincipal, runAs } from '../context/principal.js';
+import { commandActor } from './command-actor.js';
 import type { Role } from '../options.js';
 import type { Store } from '../store/open-store.js';
 import { CommandMetrics, type RequestOutcome } from './command-metrics.js';
@@ -36,6 +37,8 @@ export interface CommandBusHost {
   assertOpen(): void;
   /** The tenant of a principal: the fete's one `security.tenant` hook (security/security.ts). */
   tenantOf(principal: unknown): string;
+  /** Told of each call that failed by surprise (not an answer on purpose): the fete's logger. */
+  failed?(f: { kind: RequestKind; name: string; id: string; code: string; error: unknown }): void;
 }
 
 export interface Registration {
@@ -56,6 +59,12 @@ export interface Call {
   tenant?: string | undefined;
   /** Checked after the input is validated, before anything runs (a door's `authorize.command`). */
   authorize?: ((name: string, input: unknown) => Promise<void>) | undefined;
+}
+
+/** A UUID is case-insensitive (RFC 9562): the ledger keys ids in lower case, so a retry that
+ * spells the id in upper case is the same command. Anything else is left for the UUID check. */
+function canonicalId(id: unknown): string {
+  return typeof id === 'string' ? id.toLowerCase() : (id as string);
 }
 
 export class CommandBus {
@@ -140,14 +149,15 @@ export class CommandBus {
   async #call(call: Call, admitted: boolean): Promise<unknown> {
     const started = performance.now();
     const reg = isRequestName(call.name) ? this.#owners.get(call.name) : undefined;
-    const id = call.kind === 'command' ? (call.id ?? uuidv7()) : uuidv7();
+    const id = call.kind === 'command' ? canonicalId(call.id ?? uuidv7()) : uuidv7();
     const name = reg ? reg.decl.name : '(unknown)';
     let outcome: RequestOutcome = 'failed';
     let error = undefined as FeteError | undefined;
+    let tenant = call.tenant;
     try {
       this.#host.assertOpen();
+      tenant ??= this.#tenantOf(call.principal);
       if (!reg || reg.decl.kind !== call.kind) throw new FeteError('NO_HANDLER', `no handler for ${call.kind} ${JSON.stringify(String(call.name).slice(0, 140))}`);
-      const tenant = call.tenant ?? this.#tenantOf(call.principal);
       const local = this.#runsHere(reg);
       if (!local && !this.#forwarder)
         throw new FeteError('NO_HANDLER', `${call.kind} "${name}" runs only in roles ${reg.roles!.join(', ')}, which this process does not run, and there is no store to forward it through`);
@@ -180,6 +190,7 @@ export class CommandBus {
       const reason = error?.details?.reason;
       this.metrics.record({
         id,
+        tenant,
         kind: call.kind,
         name,
         outcome,
@@ -188,8 +199,11 @@ export class CommandBus {
         ...(typeof reason === 'string' ? { reason } : {}),
       });
       const e: FeteError | undefined = error;
-      if (e && !isDeliberate(e) && e.code !== 'NO_HANDLER') debug('%s %s %s failed (%s): %O', call.kind, name, id, e.code, e.cause ?? e);
-      else debug('%s %s %s: %s in %d ms', call.kind, name, id, outcome, Math.round(durationMs));
+      if (e && !isDeliberate(e) && e.code !== 'NO_HANDLER') {
+        debug('%s %s %s failed (%s): %O', call.kind, name, id, e.code, e.cause ?? e);
+        // CLOSED is the process stopping, not a fault to report per call.
+        if (e.code !== 'CLOSED') this.#host.failed?.({ kind: call.kind, name, id, code: e.code, error: e.cause ?? e });
+      } else debug('%s %s %s: %s in %d ms', call.kind, name, id, outcome, Math.round(durationMs));
       this.#maybePrune();
     }
   }
@@ -227,7 +241,7 @@ export class CommandBus {
       throw new FeteError('INVALID_OPTIONS', 'commandResult expects a defineCommand declaration (or only the id)');
     if (!isUuid(id)) throw new FeteError('MALFORMED', `a command id must be a UUID, got ${JSON.stringify(String(id).slice(0, 64))}`);
     const tenant = who.tenant ?? this.#tenantOf(who.principal);
-    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, id, actorOf(who.principal) ?? null);
+    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, canonicalId(id), commandActor(who.principal));
     if (!recorded || (command !== undefined && recorded.name !== (command as AnyRequest).name))
       throw new FeteError('NOT_FOUND', `no recorded outcome of command ${id}`, { details: { id } });
     if (!recorded.ok) throw recorded.error;

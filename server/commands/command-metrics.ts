@@ -34,8 +34,9 @@ export interface RequestCounts {
 /** Most recent calls kept per list. */
 const RECENT = 50;
 
-/** A recent call as kept: the time as a number, formatted only when the inspector asks. */
-type Kept = Omit<RecentRequest, 'at'> & { atMs: number };
+/** A recent call as kept: the time as a number, formatted only when the inspector asks, and the
+ * caller's tenant (undefined when the call failed before it was known: shown to no tenant). */
+type Kept = Omit<RecentRequest, 'at'> & { atMs: number; tenant?: string | undefined };
 
 export class CommandMetrics {
   readonly #counts = new Map<string, RequestCounts>();
@@ -44,7 +45,7 @@ export class CommandMetrics {
 
   /** Called once per call, on the hot path: keeps `r` itself (the caller hands it over), no date
    * formatting. */
-  record(r: Omit<RecentRequest, 'at'>): void {
+  record(r: Omit<RecentRequest, 'at'> & { tenant?: string | undefined }): void {
     const key = `${r.kind}\u0000${r.name}\u0000${r.outcome}`;
     let c = this.#counts.get(key);
     if (!c) this.#counts.set(key, (c = { kind: r.kind, name: r.name, outcome: r.outcome, count: 0, seconds: 0 }));
@@ -60,9 +61,13 @@ export class CommandMetrics {
     return [...this.#counts.values()].map((c) => ({ ...c }));
   }
 
-  /** Newest first. */
-  recent(): { results: RecentRequest[]; failures: RecentRequest[] } {
-    const shown = (list: Kept[]) => list.map(({ atMs, ...r }) => ({ ...r, at: new Date(atMs).toISOString() })).reverse();
+  /** Newest first; the calls made in `tenant` only (the inspector shows a caller its own tenant's). */
+  recent(tenant: string): { results: RecentRequest[]; failures: RecentRequest[] } {
+    const shown = (list: Kept[]) =>
+      list
+        .filter((r) => r.tenant === tenant)
+        .map(({ atMs, tenant: _tenant, ...r }) => ({ ...r, at: new Date(atMs).toISOString() }))
+        .reverse();
     return { results: shown(this.#recent), failures: shown(this.#failures) };
   }
 }

@@ -9,6 +9,7 @@
 // nothing on a read, never the first caller's result.
 import { FeteError, type FeteErrorCode, encodeValue, FeteErrorCode as Codes } from '../../shared/index.js';
 import { decodeStoredValue } from '../../shared/codec.js';
+import { storableText } from '../../shared/describe-thrown.js';
 import type { Queryable } from '../store/driver.js';
 import { statement } from '../store/driver.js';
 import type { Tables } from '../store/tables.js';
@@ -23,9 +24,13 @@ export interface RecordedError {
   reason?: string;
 }
 
+/** The record of a deliberate error, for the ledger's and the forwarder's jsonb columns: the
+ * message may quote the caller's input, so a NUL or lone surrogate in it (which jsonb refuses,
+ * failing the whole command INTERNAL) is replaced (describe-thrown.ts `storableText`). */
 export function errorRecord(err: FeteError): RecordedError {
   const reason = err.details?.reason;
-  return typeof reason === 'string' ? { code: err.code, message: err.message, reason } : { code: err.code, message: err.message };
+  const message = storableText(err.message);
+  return typeof reason === 'string' ? { code: err.code, message, reason: storableText(reason) } : { code: err.code, message };
 }
 
 export function errorFromRecord(r: RecordedError): FeteError {
@@ -43,7 +48,7 @@ function otherCaller(id: string): FeteError {
   return new FeteError('CONFLICT', `command id ${id} was already used by another caller`, { details: { id } });
 }
 
-/** Who runs or reads a command: the principal's actor (context/principal.ts `actorOf`), or null. */
+/** Who runs or reads a command: `commandActor(principal)` (command-actor.ts), null for none. */
 export type Actor = string | null;
 
 export interface ResultLedger {

@@ -13,8 +13,8 @@
 //
 // A query: `SET TRANSACTION READ ONLY` first, no emit, no ledger.
 import { type AnyRequest, type Envelope, FeteError, Headers, type TopicCatalog, isFeteError, isUuid, validateRequestOutput } from '../../shared/index.js';
-import { actorOf } from '../context/principal.js';
 import type { EmitOptions, EmitResult, FeteTransaction, TxQuery } from '../types.js';
+import { commandActor } from './command-actor.js';
 import type { Recorded, ResultLedger } from './command-results.js';
 import type { CommandContext, RequestContext } from './types.js';
 
@@ -136,7 +136,7 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
   try {
     const result = await host.transaction(async (tx, appendAdmitted, atCommit): Promise<{ recorded: Recorded; duplicate: boolean }> => {
       const q = host.hasStore ? tx : undefined;
-      const prior = await host.ledger.claim(q, tenant, id, decl.name, actorOf(call.principal) ?? null);
+      const prior = await host.ledger.claim(q, tenant, id, decl.name, commandActor(call.principal));
       if (prior) return { recorded: prior, duplicate: true };
       claimed = true;
       const emits: Envelope[] = [];

@@ -9,6 +9,7 @@ import createDebug from 'debug';
 import { Server } from 'socket.io';
 import { describeThrown, keepableCause } from '../../shared/describe-thrown.js';
 import { FETE_NAMESPACE, FeteError, isFeteError } from '../../shared/index.js';
+import { assertSameOriginOrAllowed } from '../security/origin.js';
 import type { Caller } from '../security/security.js';
 import type { FanoutTarget } from './client-emit.js';
 import { FanoutCore, resolveFanoutOptions } from './fanout-core.js';
@@ -53,7 +54,8 @@ export function attachFanout<P>(
 
   nsp.use((socket, next) => {
     const credentials = socket.handshake.auth;
-    Promise.resolve()
+    // Before `auth`: a cross-site page must not get as far as the user's cookies being judged.
+    assertSameOriginOrAllowed(socket.request.headers, options.cors, socket.request)
       .then(() =>
         security.authenticate({
           door: 'socket',

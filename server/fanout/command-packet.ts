@@ -67,7 +67,11 @@ export async function callFromClient(
     tenant: caller.caller.tenant,
     // Deny by default: a browser runs only what the app's hook allows, judged on the validated input.
     authorize: async (name, validated) => {
-      if (!hook) throw new FeteError('FORBIDDEN', `no authorize.command hook: browser ${kind}s are denied`);
+      if (!hook)
+        throw new FeteError(
+          'FORBIDDEN',
+          `${kind} "${name}" is denied: commands and queries from browsers and HTTP run only where createFete({ security: { authorize: { command: (principal, name, input, kind) => boolean } } }) allows them`,
+        );
       await allowed(() => hook(caller.caller.principal, name, validated, kind), `${kind} "${name}"`);
     },
   });

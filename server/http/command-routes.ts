@@ -16,7 +16,7 @@ import { expressModule } from './express-module.js';
 import superjson from 'superjson';
 import { FeteError, type RequestKind, uuidv7 } from '../../shared/index.js';
 import { type CommandTarget, callFromClient, resultForClient, toCmdError } from '../fanout/command-packet.js';
-import type { Security } from '../security/security.js';
+import type { Caller, Security } from '../security/security.js';
 import { authenticate } from './authenticate.js';
 import { httpStatusOf } from './http-errors.js';
 import { jsonText, parseJsonBody } from './json-body.js';
@@ -33,9 +33,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 async function answer(req: Request, res: Response, fete: CommandDoorTarget, o: ResolvedExpressOptions, kind: RequestKind, body: Record<string, unknown>, id: unknown): Promise<void> {
   try {
     const caller = await authenticate(req, fete.security);
-    // Re-encoded as superjson text, so the input takes the same bounded, prototype-safe decode as a socket's.
-    const encoded = JSON.stringify(body.meta === undefined ? { json: body.input } : { json: body.input, meta: body.meta });
-    const value = await callFromClient(fete, { caller, authorize: fete.security.authorize, maxPayloadBytes: o.maxPayloadBytes }, { kind, id, name: req.params.name, input: encoded, encoded: true });
+    // Re-encoded as superjson text, so the input takes the same bounded, prototype-safe decode as a
+    // socket's. No input at all is passed as undefined, for the input schema to judge (JSON has no
+    // undefined: `{ json: undefined }` would be `{}`, refused as "not superjson", a puzzle to a caller).
+    const absent = body.input === undefined && body.meta === undefined;
+    const encoded = absent ? undefined : JSON.stringify(body.meta === undefined ? { json: body.input } : { json: body.input, meta: body.meta });
+    const value = await callFromClient(fete, { caller, authorize: fete.security.authorize, maxPayloadBytes: o.maxPayloadBytes }, { kind, id, name: req.params.name, input: encoded, encoded: !absent });
     const { json, meta } = superjson.serialize(value);
     res.status(200).json({ ...(kind === 'command' ? { id } : {}), result: json ?? null, ...(meta ? { meta } : {}) });
   } catch (err) {
@@ -43,12 +46,16 @@ async function answer(req: Request, res: Response, fete: CommandDoorTarget, o: R
   }
 }
 
-/** GET /inspector/commands: the owners registered in this process and its recent calls. */
+/** GET /inspector/commands: the owners registered in this process, the counts by name and
+ * outcome, and the recent calls of the caller's tenant (authenticated by the inspector's guard). */
 export function commandInspectorRoutes(fete: CommandTarget): Router {
   const r = expressModule().Router();
   r.get('/commands', (_req: Request, res: Response) => {
     const bus = fete.commands;
-    res.json(bus ? { commands: bus.owners(), counts: bus.metrics.counts(), ...bus.metrics.recent() } : { commands: [], counts: [], results: [], failures: [] });
+    const caller = res.locals.feteCaller as Caller | undefined;
+    // Unreachable without the guard in front; refusing keeps a misuse of this router closed.
+    if (!caller) throw new FeteError('UNAUTHORIZED', 'the inspector needs an authenticated caller');
+    res.json(bus ? { commands: bus.owners(), counts: bus.metrics.counts(), ...bus.metrics.recent(caller.tenant) } : { commands: [], counts: [], results: [], failures: [] });
   });
   return r;
 }

@@ -41,9 +41,9 @@ export type FeteRouter = Router & { close(): void };
 
 /** Authenticates the request (security.auth), then asks `guard`; the caller is left in
  * `res.locals.feteCaller` for the routes. `guard` undefined: the feature is off (404). */
-function guarded(security: Security, guard: RequestGuard | 'public' | undefined, what: string) {
+function guarded(security: Security, guard: RequestGuard | 'public' | undefined, what: string, enable: string) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (!guard) throw new FeteError('NOT_FOUND', `${what} is disabled`);
+    if (!guard) throw new FeteError('NOT_FOUND', `${what} is off: turn it on with fete.express({ ${enable} })`);
     if (guard === 'public') return next();
     const caller = await authenticate(req, security);
     let ok: boolean;
@@ -80,7 +80,7 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   router.post('/emit', authenticated(fete.security), jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
   router.get('/stream', streamRoute(fete, o, streams));
   router.get('/health', healthRoute(fete, o.healthTimeoutMs, fanoutStats));
-  router.get('/metrics', guarded(fete.security, o.metrics, 'metrics'), async (_req: Request, res: Response) => {
+  router.get('/metrics', guarded(fete.security, o.metrics, 'metrics', "metrics: { authorize } or metrics: 'public'"), async (_req: Request, res: Response) => {
     const stats = await fete.stats();
     const families = metricFamilies(stats, {
       emits,
@@ -92,7 +92,7 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
     res.type(PROMETHEUS_CONTENT_TYPE).send(renderPrometheus(families));
   });
   router.use(commandRoutes(fete, o));
-  router.use('/inspector', guarded(fete.security, o.inspector?.authorize, 'the inspector'), inspectorRouter(fete, o.inspector?.reveal), commandInspectorRoutes(fete));
+  router.use('/inspector', guarded(fete.security, o.inspector?.authorize, 'the inspector', 'inspector: { authorize, reveal? }'), inspectorRouter(fete, o.inspector?.reveal), commandInspectorRoutes(fete));
 
   // Express 5 passes rejected promises of async handlers here.
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -28,6 +28,10 @@ export interface Security {
 const NOT_CONFIGURED =
   "no auth is configured: every caller is refused. Give createFete({ security: { auth } }), or auth: 'anonymous' to let everybody in";
 
+/** What a refused caller is told: where the credentials that `auth` judges come from. */
+const AUTH_REQUIRED =
+  'authentication required: security.auth found no principal in this request (HTTP sends credentials as an Authorization: Bearer <token> header, the socket client as auth: { token })';
+
 export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
   if (o === null || typeof o !== 'object') throw new FeteError('INVALID_OPTIONS', 'security must be an object { auth, authorize, tenant }');
   const auth = o.auth;
@@ -67,7 +71,7 @@ export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
         if (isFeteError(err)) throw err; // hostile-safe: a Proxy that throws on access is not one
         throw new FeteError('UNAUTHORIZED', 'authentication failed', { cause: keepableCause(err) });
       }
-      if (principal === undefined || principal === null || principal === false) throw new FeteError('UNAUTHORIZED', 'authentication required');
+      if (principal === undefined || principal === null || principal === false) throw new FeteError('UNAUTHORIZED', AUTH_REQUIRED);
       return { principal, tenant: tenantOf(principal) };
     },
   };

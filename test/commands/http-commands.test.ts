@@ -64,6 +64,28 @@ describe('commands over HTTP', () => {
     expect((await denied.json()).error.code).toBe('FORBIDDEN');
   });
 
+  it('a body or query string without input is judged by the input schema (400 INVALID_PAYLOAD naming the field), not refused as bad superjson', async () => {
+    const s = await startServer({ security: { ...testAuth, authorize } });
+    s.fete.handle(commands.place, () => ({ orderId: 'x', number: 1, at: new Date() }));
+    s.fete.handle(commands.list, () => []);
+    const flat = await postJson(`${s.url}/commands/orders.place`, { id: uuidv7(), sku: 'tea', qty: 1 }, { 'x-user': 'ann' });
+    expect(flat.status).toBe(400);
+    const body = (await flat.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('INVALID_PAYLOAD');
+    expect(body.error.message).not.toContain('superjson');
+    const bare = await fetch(`${s.url}/queries/orders.list`, { headers: { 'x-user': 'ann' } });
+    expect(bare.status).toBe(400);
+    expect(((await bare.json()) as { error: { code: string } }).error.code).toBe('INVALID_PAYLOAD');
+  });
+
+  it('a refusal for want of authorize.command says which hook to give', async () => {
+    const s = await startServer({ security: { ...testAuth } });
+    s.fete.handle(commands.list, () => []);
+    const res = await postJson(`${s.url}/queries/orders.list`, { input: {} }, { 'x-user': 'ann' });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/security: \{ authorize: \{ command/);
+  });
+
   it('without authorize.command every HTTP command is FORBIDDEN', async () => {
     const s = await startServer({ security: { ...testAuth } });
     s.fete.handle(commands.place, () => ({ orderId: 'x', number: 1, at: new Date() }));
