@@ -10,12 +10,19 @@ import {
   type Cursor,
   type Envelope,
   type GapReason,
+  type PresenceState,
   type SubscribeFrom,
   type Subscription as BusSubscription,
 } from '../shared/index.js';
 import { asyncDispose } from './async-dispose.js';
 
 /** Events may be missing for this subscription; delivery goes on after `resumedAt`.
+ * 'volatile': volatile events were not received: the server dropped some for this connection,
+ * which was too far behind (`after` = `resumedAt` = the cursor), or the connection was lost and is back; events of the `volatile` topics in `topics`
+ * (those this pattern can receive) sent meanwhile are gone for good (they are never replayed;
+ * the log's events are, and `latest` values are sent again when changed). `after` is the cursor
+ * when the connection was lost, `resumedAt` where it stood when the server took the resume (the
+ * log's events in between are replayed, not lost).
  * 'pruned': the server's log no longer holds (`after`, `resumedAt`] (retention). 'reset': the
  * cursor was from another log (the server's store was recreated): delivery restarts at the
  * beginning of the new log, whose seqs start over. 'ahead': the cursor was beyond anything the
@@ -23,9 +30,11 @@ import { asyncDispose } from './async-dispose.js';
  * `bufferSize`) and (`after`, `resumedAt`] were dropped. */
 export interface Gap {
   pattern: string;
-  reason: GapReason | 'overflow';
+  reason: GapReason | 'overflow' | 'volatile';
   after: number;
   resumedAt: number;
+  /** 'volatile' only: the volatile topics whose events in between are lost. */
+  topics?: string[];
 }
 
 export interface SubscribeOptions {
@@ -37,6 +46,10 @@ export interface SubscribeOptions {
   /** Events buffered while the consumer is busy; past it they are dropped and reported as an
    * 'overflow' gap. @default the client's `bufferSize` (unbounded) */
   bufferSize?: number;
+  /** Presence on the subscribed subject, for topics declared `presence: true` and a pattern
+   * without wildcards: `{ state }` lists this connection with a state (JSON, at most 1 KiB by
+   * default), `false` subscribes without being listed. @default listed, without state */
+  presence?: false | { state?: PresenceState };
 }
 
 export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
@@ -51,6 +64,11 @@ export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
   /** Resolves when the server first acknowledges the subscription; rejects with the server's
    * FeteError (FORBIDDEN, INVALID_PATTERN...) if refused, or CLOSED if ended before that. */
   readonly ready: Promise<void>;
+  /** Sets this connection's presence state on the subscribed subject (kept for resubscribes).
+   * Resolves when the server has it (at once while disconnected: it is sent with the next
+   * subscribe). Rejects INVALID_PAYLOAD / FORBIDDEN_KEY / TOO_LARGE (the state), NOT_FOUND (not a
+   * presence subject, or subscribed with `presence: false`), TIMEOUT (too many updates), NETWORK. */
+  setPresence(state: PresenceState): Promise<void>;
   /** Stops delivery at once, buffered events included, and tells the server. Idempotent. */
   unsubscribe(): void;
   /** Without a handler only, once. Ends after `unsubscribe()`/`close()`; throws the server's
@@ -75,7 +93,22 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
   /** Consecutive failed `sub` attempts, for the retry backoff. */
   attempt = 0;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `latest` topics: the highest version handed over per subject (in log `epoch`'s store). */
+  readonly versions = new Map<string, number>();
+  /** The server acknowledged it on some connection (live events may have reached it). */
+  everAcked = false;
+  /** The cursor (seq) when a connection it was live on was lost: the next ack tells of lost
+   * volatile events. */
+  interruptedAt: number | undefined;
   bus!: BusSubscription<Envelope>;
+  /** What `sub` says about presence (the state last set included). */
+  presence: false | { state?: PresenceState } | undefined;
+  /** Set by the router: sends a state to the server. */
+  presenceSetter: ((state: PresenceState) => Promise<void>) | undefined;
+  /** The connection epoch the server last acknowledged this subscription on. */
+  ackedOn = -1;
+  /** A state set while a `sub` was in flight: sent once it is acknowledged. */
+  presenceDirty = false;
   #error: FeteError | undefined;
   #closed = false;
   #isReady = false;
@@ -129,6 +162,12 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
       this.#settleReady(error ?? new FeteError('CLOSED', `the subscription to "${this.pattern}" ended before the server acknowledged it`));
     }
     this.bus.unsubscribe();
+  }
+
+  setPresence(state: PresenceState): Promise<void> {
+    if (this.#closed) return Promise.reject(new FeteError('CLOSED', `the subscription to "${this.pattern}" is closed`));
+    if (!this.presenceSetter) return Promise.reject(new FeteError('INVALID_OPTIONS', 'presence is not available on this client'));
+    return this.presenceSetter(state);
   }
 
   unsubscribe(): void {

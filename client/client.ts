@@ -6,6 +6,8 @@ import {
   FeteError,
   assertEncodable,
   createEnvelope,
+  isFeteError,
+  isRequestDecl,
   decodeEnvelope,
   encodeEnvelope,
   topicByName,
@@ -36,6 +38,7 @@ import { Outbox, type Delivered } from './outbox.js';
 import type { OutboxStore, RejectedRecord } from './outbox-store.js';
 import { StatusHolder, type ClientStatus } from './status.js';
 import { SubscriptionRouter } from './subscription-router.js';
+import { PresenceWatches, type PresenceView } from './presence.js';
 import type { Transport } from './transport.js';
 import { fromWireError } from './wire.js';
 
@@ -115,6 +118,14 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   ): ClientSubscription<PatternEvent<ExposedCatalog<C>, P>>;
   /** Without a handler: consume with `for await (const ev of sub)`. */
   subscribe<const P extends string>(pattern: CheckedPattern<ExposedCatalog<C>, P>, options?: SubscribeOptions): ClientSubscription<PatternEvent<ExposedCatalog<C>, P>>;
+  /** Who is subscribed to the subjects matching `pattern` (topics declared `presence: true`): a
+   * live list of members (public id, connection count, state) with join, leave and update events,
+   * re-synced after every reconnect. A connection is a member of subject S while it holds a
+   * subscription to exactly S. Throws InvalidPatternError or CLOSED; the server's refusal
+   * (FORBIDDEN, INVALID_OPTIONS) rejects `view.ready`. The pattern is checked at compile time as
+   * `subscribe`'s is (valid, matching some topic sent to browsers); which of those declare
+   * `presence: true` is checked by the server. */
+  presence<const P extends string>(pattern: CheckedPattern<ExposedCatalog<C>, P>): PresenceView;
   /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */
@@ -128,10 +139,15 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   execute<K extends AnyCommand>(command: K, input: RequestInputOf<K>, options: ExecuteOptions & { queue: true }): Promise<QueuedCommand<RequestOutputOf<K>>>;
   /** Runs a query on the server and resolves with its output (errors as `execute`). */
   query<Q extends AnyQuery>(query: Q, input: RequestInputOf<Q>, options?: Omit<CallOptions, 'id'>): Promise<RequestOutputOf<Q>>;
-  /** The output of a command queued with `queue: true` (by any tab, before a reload too): waits
-   * while it is queued. Rejects as its `result` would, or NOT_FOUND when it is neither queued nor
-   * recorded here (outcomes are kept for `resultTtlMs`). */
-  commandResult<K extends AnyCommand>(command: K, id: string): Promise<RequestOutputOf<K>>;
+  /** The output of command `id`, however it was called: one queued with `queue: true` (by any tab,
+   * before a reload too) is waited for while queued; any other is asked of the server, which
+   * answers the outcome it recorded for this client's principal and tenant (waiting for a
+   * connection, up to `timeoutMs`). Rejects as the command did (REJECTED with `details.reason`...),
+   * or NOT_FOUND when neither this outbox nor the server has an outcome of `id` for this principal
+   * (never run by it, still running on the server, or past the server's `resultTtlMs`); given
+   * `command`, an id of another command is NOT_FOUND too. */
+  commandResult<K extends AnyCommand>(command: K, id: string, options?: Pick<CallOptions, 'timeoutMs'>): Promise<RequestOutputOf<K>>;
+  commandResult(id: string, options?: Pick<CallOptions, 'timeoutMs'>): Promise<unknown>;
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void;
   /** Ends subscriptions, stops draining, writes emits already called, releases the leader lock,
@@ -160,6 +176,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
   readonly #router: SubscriptionRouter;
   readonly #outbox: Outbox;
   readonly #commands: CommandCaller;
+  readonly #presence: PresenceWatches;
   /** This client's id among the tabs sharing the outbox. */
   readonly #tab = uuidv7();
   #closing: Promise<void> | undefined;
@@ -198,22 +215,26 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       onStatus: (patch) => this.#status.update(patch),
       onError: report,
     });
+    this.#presence = new PresenceWatches({ transport: this.#transport, ackTimeoutMs: o.ackTimeoutMs, retry: o.retry, onError: report });
     this.#commands = new CommandCaller({ transport: this.#transport, retry: o.retry, maxEnvelopeBytes: o.maxEnvelopeBytes });
     this.#transport.open({
       connect: () => {
         this.#status.update({ connected: true, refused: undefined });
         this.#router.connected();
+        this.#presence.connected();
         this.#outbox.connected();
         this.#commands.connected();
       },
       disconnect: () => {
         this.#status.update({ connected: false });
         this.#router.disconnected();
+        this.#presence.disconnected();
       },
       connectError: (err) => this.#connectError(err),
       ev: (packet) => this.#router.ev(packet),
       evs: (packet) => this.#router.evs(packet),
       gap: (packet) => this.#router.gap(packet),
+      pev: (packet) => this.#presence.pev(packet),
     });
   }
 
@@ -230,6 +251,10 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     const options = (typeof handlerOrOptions === 'object' && handlerOrOptions !== null ? handlerOrOptions : maybeOptions) ?? {};
     // The overloads carry the event type; at runtime every event is an Envelope.
     return this.#router.subscribe(pattern, handler as SubscriptionHandler<unknown> | undefined, options) as ClientSubscription<never>;
+  }
+
+  presence(pattern: string): PresenceView {
+    return this.#presence.watch(pattern);
   }
 
   async emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options: EmitOptions = {}): Promise<EmitReceipt<EnvelopeOf<T>>> {
@@ -274,9 +299,22 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async commandResult(_command: AnyCommand, id: string): Promise<any> {
+  async commandResult(a: AnyCommand | string, b?: unknown, c?: unknown): Promise<any> {
     if (this.#closing !== undefined) throw new FeteError('CLOSED', 'the client is closed');
-    const outcome = await this.#outbox.commandOutcome(id);
+    const [command, id, options] = typeof a === 'string' ? [undefined, a, b] : [a, b, c];
+    if (command !== undefined && (!isRequestDecl(command) || command.kind !== 'command'))
+      throw new FeteError('INVALID_OPTIONS', 'client.commandResult expects a command declared with defineCommand (or only the id)');
+    if (typeof id !== 'string') throw new FeteError('MALFORMED', 'a command id must be a UUID string');
+    let outcome: Awaited<ReturnType<Outbox['commandOutcome']>> | undefined;
+    try {
+      outcome = await this.#outbox.commandOutcome(id);
+    } catch (err) {
+      // An outbox that cannot be read (no IndexedDB here) knows nothing: the server may.
+      if (isFeteError(err, 'CLOSED')) throw err;
+    }
+    // Not this outbox's: the server's record (a direct `execute`, another device, a cleared outbox).
+    if (outcome === undefined || (!outcome.ok && outcome.error.code === 'NOT_FOUND'))
+      return this.#commands.result(id, command?.name, (options ?? {}) as Pick<CallOptions, 'timeoutMs'>);
     if (!outcome.ok) throw outcome.error;
     return decodeResult(outcome.result, this.#o.maxEnvelopeBytes);
   }
@@ -309,6 +347,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
 
   async #close(): Promise<void> {
     this.#router.close();
+    this.#presence.close();
     this.#commands.close();
     // Before the outbox: closing the transport rejects an emit ack in flight, so the drain loop ends now.
     this.#transport.close();

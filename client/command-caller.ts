@@ -39,6 +39,12 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 const encoder = new TextEncoder();
 
+function checkTimeout(timeoutMs: number | undefined): number {
+  const t = timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  if (!(t > 0)) throw new FeteError('INVALID_OPTIONS', `timeoutMs must be a positive number, got ${String(t)}`);
+  return t;
+}
+
 /** Checks a call at the edge and encodes its input; throws what the server would answer. */
 export async function prepareCall(kind: RequestKind, decl: unknown, input: unknown, id: string | undefined, maxBytes: number): Promise<{ decl: AnyRequest; id: string; encoded: string }> {
   if (!isRequestDecl(decl) || decl.kind !== kind)
@@ -79,26 +85,44 @@ export class CommandCaller {
 
   async call(kind: RequestKind, decl: unknown, input: unknown, options: CallOptions = {}): Promise<unknown> {
     if (this.#closed) throw new FeteError('CLOSED', 'the client is closed');
-    const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    if (!(timeoutMs > 0)) throw new FeteError('INVALID_OPTIONS', `timeoutMs must be a positive number, got ${String(timeoutMs)}`);
+    const timeoutMs = checkTimeout(options.timeoutMs);
     const prepared = await prepareCall(kind, decl, input, kind === 'command' ? options.id : undefined, this.#o.maxEnvelopeBytes);
-    const deadline = Date.now() + timeoutMs;
     const packet = { id: prepared.id, name: prepared.decl.name, input: prepared.encoded };
+    const { transport } = this.#o;
+    if (!transport.cmd) throw new FeteError('NETWORK', 'this transport cannot send commands');
+    return this.#exchange(`${kind} "${prepared.decl.name}"`, prepared.id, timeoutMs, (left) => transport.cmd!(packet, left));
+  }
+
+  /** The server's recorded result of command `id` (`cmdr`), as this connection's principal ran it;
+   * `name` restricts it to a call of that command. Rejects with the recorded error, NOT_FOUND, or
+   * as `call` does (TIMEOUT, CLOSED); waits for a connection like `call`. */
+  async result(id: string, name: string | undefined, options: Pick<CallOptions, 'timeoutMs'> = {}): Promise<unknown> {
+    if (this.#closed) throw new FeteError('CLOSED', 'the client is closed');
+    const timeoutMs = checkTimeout(options.timeoutMs);
+    if (!isUuid(id)) throw new FeteError('MALFORMED', `a command id must be a UUID, got ${JSON.stringify(id)}`);
+    const packet = name === undefined ? { id } : { id, name };
+    const { transport } = this.#o;
+    if (!transport.cmdResult) throw new FeteError('NOT_FOUND', `no queued command ${id}, and this transport cannot ask the server for results`, { details: { id } });
+    return this.#exchange(`the result of command ${id}`, id, timeoutMs, (left) => transport.cmdResult!(packet, left));
+  }
+
+  /** Sends with `send` until an answer that is not worth retrying, or `timeoutMs`. */
+  async #exchange(what: string, id: string, timeoutMs: number, send: (left: number) => Promise<CmdAck>): Promise<unknown> {
+    const deadline = Date.now() + timeoutMs;
     const { transport } = this.#o;
     let attempt = 0;
     let last: FeteError | undefined;
     for (;;) {
       if (this.#closed) throw new FeteError('CLOSED', 'the client closed before the server answered');
       const left = deadline - Date.now();
-      if (left <= 0) throw new FeteError('TIMEOUT', `${kind} "${prepared.decl.name}" got no answer within ${timeoutMs} ms${last ? ` (last: ${last.message})` : ''}`, { details: { id: prepared.id }, cause: last });
+      if (left <= 0) throw new FeteError('TIMEOUT', `${what} got no answer within ${timeoutMs} ms${last ? ` (last: ${last.message})` : ''}`, { details: { id }, cause: last });
       if (!transport.connected) {
         await this.#whenConnected(left);
         continue;
       }
-      if (!transport.cmd) throw new FeteError('NETWORK', 'this transport cannot send commands');
       let ack: CmdAck;
       try {
-        ack = await transport.cmd(packet, left);
+        ack = await send(left);
       } catch (err) {
         last = FeteError.from(err, 'NETWORK');
         // Dropped before the answer: the server may have run it. Same id again after the reconnect.
@@ -107,7 +131,7 @@ export class CommandCaller {
           if (transport.connected) await new Promise((r) => setTimeout(r, Math.min(backoffDelay(attempt++, this.#o.retry), Math.max(0, deadline - Date.now()))));
           continue;
         }
-        throw new FeteError(last.code, last.message, { details: { id: prepared.id }, cause: last });
+        throw new FeteError(last.code, last.message, { details: { id }, cause: last });
       }
       if (ack.ok) return decodeResult(ack.result, this.#o.maxEnvelopeBytes);
       const error = fromCmdError(ack.error);

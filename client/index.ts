@@ -17,6 +17,7 @@ export type { CallOptions } from './command-caller.js';
 export type { ClientStatus } from './status.js';
 export type { Delivered } from './outbox.js';
 export type { ClientSubscription, Gap, SubscribeOptions, SubscriptionHandler } from './client-subscription.js';
+export type { PresenceEvents, PresenceView } from './presence.js';
 export type { ClientAuth, Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js';
 export { socketTransport, type SocketTransportOptions } from './socket-transport.js';
 export type { Outcome, OutboxRecord, OutboxStore, QueuedRecord, RejectedRecord, ResultRecord, Settlement } from './outbox-store.js';
@@ -57,4 +58,6 @@ export {
   type SubscribeFrom,
   type Topic,
   type TopicCatalog,
+  type PresenceMember,
+  type PresenceState,
 } from '../shared/index.js';

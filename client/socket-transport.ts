@@ -6,6 +6,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import {
   type CmdAck,
   type CmdPacket,
+  type CmdResultPacket,
   FETE_NAMESPACE,
   FeteError,
   FeteErrorCode,
@@ -20,7 +21,8 @@ import {
 } from '../shared/index.js';
 import { backoffDelay } from './backoff.js';
 import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js';
-import { isEmitAck, isSubAck } from './wire.js';
+import { isEmitAck, isPresenceSetAck, isPresenceWatchAck, isSubAck } from './wire.js';
+import type { PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from '../shared/index.js';
 import { isCmdAck } from './command-ack.js';
 
 /** Socket.IO options passed through (path, transports, reconnection delays...). `auth`,
@@ -97,6 +99,7 @@ class SocketTransport implements Transport {
     socket.on('ev', (packet) => handlers.ev(packet));
     socket.on('evs', (packet) => (handlers.evs ? handlers.evs(packet) : evsAsEv(packet, handlers)));
     socket.on('gap', (packet) => handlers.gap(packet));
+    socket.on('pev', (packet) => handlers.pev?.(packet));
     socket.connect();
   }
 
@@ -123,6 +126,22 @@ class SocketTransport implements Transport {
     return this.#request('cmd', packet, timeoutMs, isCmdAck);
   }
 
+  cmdResult(packet: CmdResultPacket, timeoutMs: number): Promise<CmdAck> {
+    return this.#request('cmdr', packet, timeoutMs, isCmdAck);
+  }
+
+  pwatch(packet: PresenceWatchPacket, timeoutMs: number): Promise<PresenceWatchAck> {
+    return this.#request('pwatch', packet, timeoutMs, isPresenceWatchAck);
+  }
+
+  punwatch(packet: PresenceUnwatchPacket): void {
+    if (this.#socket.connected) this.#socket.emit('punwatch', packet);
+  }
+
+  pset(packet: PresenceSetPacket, timeoutMs: number): Promise<PresenceSetAck> {
+    return this.#request('pset', packet, timeoutMs, isPresenceSetAck);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -133,7 +152,7 @@ class SocketTransport implements Transport {
     for (const reject of [...this.#pending]) reject(closed);
   }
 
-  #request<A>(event: 'sub' | 'emit' | 'cmd', packet: SubPacket | EmitPacket | CmdPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
+  #request<A>(event: 'sub' | 'emit' | 'cmd' | 'cmdr' | 'pwatch' | 'pset', packet: SubPacket | EmitPacket | CmdPacket | CmdResultPacket | PresenceWatchPacket | PresenceSetPacket, timeoutMs: number, isAck: (v: unknown) => v is A): Promise<A> {
     // Not connected: fail now. Socket.IO would buffer the packet and send it on the next
     // connection, after the client has already re-sent it itself.
     if (!this.#socket.connected) return Promise.reject(new FeteError('NETWORK', `not connected (${event})`));

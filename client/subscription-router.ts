@@ -17,15 +17,19 @@ import {
   FeteError,
   createBus,
   decodeWireEnvelope,
+  encodePresenceState,
   formatCursor,
   isEpoch,
   parseCursor,
   matches,
+  patternsOverlap,
   topicByName,
   validatePattern,
   type Bus,
   type Envelope,
   type GapPacket,
+  type VolatileGapPacket,
+  type PresenceState,
   type SubAck,
   type TopicCatalog,
 } from '../shared/index.js';
@@ -84,6 +88,13 @@ export class SubscriptionRouter {
       throw new FeteError('INVALID_OPTIONS', `from must be 'latest', 'earliest', a cursor or a seq >= 0, got ${String(from)}`);
     const sid = `s${(this.#nextSid++).toString(36)}`;
     const sub = new ClientSubscriptionImpl<E>(sid, pattern, from, options.onGap, (sid) => this.#unsubscribed(sid));
+    if (options.presence !== undefined) {
+      if (options.presence !== false && (options.presence === null || typeof options.presence !== 'object'))
+        throw new FeteError('INVALID_OPTIONS', 'presence must be false or { state }');
+      if (options.presence !== false && options.presence.state !== undefined) encodePresenceState(options.presence.state);
+      sub.presence = options.presence === false ? false : { ...options.presence };
+    }
+    sub.presenceSetter = (state) => this.#setPresence(sub as ClientSubscriptionImpl<unknown>, state);
     sub.bus = this.#bus.subscribe(
       sid,
       handler === undefined ? undefined : (msg) => handler(msg.payload as E, sub),
@@ -105,7 +116,10 @@ export class SubscriptionRouter {
 
   disconnected(): void {
     this.#epoch++;
-    for (const sub of this.#subs.values()) clearTimeout(sub.retryTimer);
+    for (const sub of this.#subs.values()) {
+      clearTimeout(sub.retryTimer);
+      if (sub.everAcked && sub.interruptedAt === undefined) sub.interruptedAt = sub.seq ?? 0;
+    }
   }
 
   /** One `ev` packet: untrusted input, checked before anything reaches the app. */
@@ -143,6 +157,7 @@ export class SubscriptionRouter {
       this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}": ${(err as Error).message}`, { cause: err }));
       return;
     }
+    if (env.volatile === true || env.version !== undefined) return this.#live(sub, env);
     const seq = env.seq;
     if (seq === undefined) {
       this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}" without a seq`));
@@ -167,7 +182,36 @@ export class SubscriptionRouter {
     this.#publishing = undefined;
   }
 
+  /** A `volatile` event or a `latest` value: no seq, the cursor does not move. A latest value is
+   * handed over only if its version is above the last one of its subject (a snapshot overlapping
+   * a change, a value re-sent after a reconnect, a stale NOTIFY). */
+  #live(sub: ClientSubscriptionImpl<unknown>, env: Envelope): void {
+    const topic = topicByName(this.#o.topics, env.topic);
+    const what = env.volatile === true ? 'volatile' : 'latest';
+    if (topic === undefined || topic.delivery !== what) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped a ${what} event of topic "${env.topic}", which is not a ${what} topic of the catalogue`));
+      return;
+    }
+    if (!matches(sub.pattern, env.subject)) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped a ${what} event: subject "${env.subject}" does not match "${sub.pattern}"`));
+      return;
+    }
+    if (env.version !== undefined) {
+      if ((sub.versions.get(env.subject) ?? 0) >= env.version) return;
+      sub.versions.set(env.subject, env.version);
+    }
+    this.#bus.publish(sub.sid, env).catch(noop);
+  }
+
   gap(packet: unknown): void {
+    if (!this.#closed && isVolatileGapPacket(packet)) {
+      // The server dropped volatile events for this slow connection; the log's cursor stays.
+      const sub = this.#subs.get(packet.sid);
+      if (sub === undefined) return;
+      const at = sub.seq ?? 0;
+      this.#gap(sub, { pattern: sub.pattern, reason: 'volatile', after: at, resumedAt: at, topics: volatileTopics(this.#o.topics, sub.pattern) });
+      return;
+    }
     if (this.#closed || !isGapPacket(packet)) {
       if (!this.#closed) this.#o.onError(new FeteError('MALFORMED', 'a gap packet has the wrong shape'));
       return;
@@ -199,7 +243,7 @@ export class SubscriptionRouter {
     if (sub.closed || !t.connected || sub.sentOn === this.#epoch) return;
     const epoch = (sub.sentOn = this.#epoch);
     const from = sub.seq === undefined ? sub.from : formatCursor(sub.epoch, sub.seq);
-    t.sub({ sid: sub.sid, pattern: sub.pattern, from }, this.#o.ackTimeoutMs).then(
+    t.sub({ sid: sub.sid, pattern: sub.pattern, from, ...(sub.presence === undefined ? {} : { presence: sub.presence }) }, this.#o.ackTimeoutMs).then(
       (ack) => this.#acked(sub, epoch, ack),
       (err: unknown) => {
         if (sub.closed || epoch !== this.#epoch) return;
@@ -216,9 +260,25 @@ export class SubscriptionRouter {
       // log. An ack from another log (the gap packet that follows says why) starts over there.
       if (sub.seq === undefined || (sub.epoch !== undefined && sub.epoch !== ack.epoch)) sub.seq = ack.cursor;
       else sub.seq = Math.max(sub.seq, ack.cursor);
+      // Latest versions belong to one store: after a reset they start over.
+      if (sub.epoch !== undefined && sub.epoch !== ack.epoch) sub.versions.clear();
       sub.epoch = ack.epoch;
       sub.attempt = 0;
+      sub.everAcked = true;
+      sub.ackedOn = epoch;
       sub.acknowledged();
+      if (sub.presenceDirty && sub.presence) {
+        sub.presenceDirty = false;
+        const state = sub.presence.state;
+        if (state !== undefined)
+          this.#setPresence(sub, state).catch((err: unknown) => this.#o.onError(FeteError.from(err, 'NETWORK')));
+      }
+      const after = sub.interruptedAt;
+      if (after !== undefined) {
+        sub.interruptedAt = undefined;
+        const topics = volatileTopics(this.#o.topics, sub.pattern);
+        if (topics.length > 0) this.#gap(sub, { pattern: sub.pattern, reason: 'volatile', after, resumedAt: sub.seq, topics });
+      }
       return;
     }
     const error = fromWireError(ack.error);
@@ -235,6 +295,24 @@ export class SubscriptionRouter {
       sub.sentOn = -1;
       this.#send(sub);
     }, backoffDelay(sub.attempt++, this.#o.retry));
+  }
+
+  /** Keeps the state for resubscribes; sends it now if the subscription is acknowledged here. */
+  async #setPresence(sub: ClientSubscriptionImpl<unknown>, state: PresenceState): Promise<void> {
+    encodePresenceState(state);
+    if (sub.presence === false) throw new FeteError('NOT_FOUND', `the subscription to "${sub.pattern}" was made with presence: false`);
+    sub.presence = { state };
+    const t = this.#o.transport;
+    if (!t.pset) throw new FeteError('INVALID_OPTIONS', 'this transport does not support presence');
+    // Not acknowledged on this connection yet: the next `sub` carries the state, or the one in
+    // flight is followed by a `pset` once acknowledged.
+    if (!t.connected) return;
+    if (sub.ackedOn !== this.#epoch) {
+      sub.presenceDirty = true;
+      return;
+    }
+    const ack = await t.pset({ sid: sub.sid, state }, this.#o.ackTimeoutMs);
+    if (!ack.ok) throw fromWireError(ack.error);
   }
 
   #unsubscribed(sid: string): void {
@@ -254,8 +332,19 @@ export class SubscriptionRouter {
 
 const noop = () => {};
 
+/** The volatile topics a browser may receive whose subjects `pattern` can match. */
+function volatileTopics(catalog: TopicCatalog, pattern: string): string[] {
+  return Object.values(catalog)
+    .filter((t) => t.delivery === 'volatile' && (t.kind === 'presentation' || t.expose === true) && patternsOverlap(pattern, t.pattern))
+    .map((t) => t.name);
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
+}
+
+function isVolatileGapPacket(value: unknown): value is VolatileGapPacket {
+  return isObject(value) && typeof value.sid === 'string' && value.reason === 'volatile' && Number.isSafeInteger(value.dropped);
 }
 
 function isGapPacket(value: unknown): value is GapPacket {

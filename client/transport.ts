@@ -2,7 +2,8 @@
 // protocol (shared/protocol.ts) through it and never sees Socket.IO. The default implementation is
 // socket-transport.ts; tests plug in an in-memory double of the protocol (NATS.js injects its
 // transport the same way).
-import type { CmdAck, CmdPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, SubPacket, UnsubPacket } from '../shared/index.js';
+import type { CmdAck, CmdPacket, CmdResultPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, VolatileGapPacket, SubPacket, UnsubPacket } from '../shared/index.js';
+import type { PresenceEventPacket, PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from '../shared/index.js';
 import type { FeteError } from '../shared/index.js';
 
 /** Handshake credentials: a value, or a function called on every (re)connect (token refresh). */
@@ -20,7 +21,9 @@ export interface TransportHandlers {
   /** Several events of one subscription, in seq order. Optional for handlers written before
    * `evs` existed (a wrapping transport): the transport then reports them as one `ev` each. */
   evs?(packet: EvsPacket): void;
-  gap(packet: GapPacket): void;
+  gap(packet: GapPacket | VolatileGapPacket): void;
+  /** A presence change of a watch. Optional for handlers written before presence. */
+  pev?(packet: PresenceEventPacket): void;
 }
 
 export interface Transport {
@@ -38,6 +41,16 @@ export interface Transport {
   /** Sends one `cmd` (a command or query call) and resolves with the server's ack; rejects as
    * `sub` does. Optional for transports written before commands: `execute` then fails NETWORK. */
   cmd?(packet: CmdPacket, timeoutMs: number): Promise<CmdAck>;
+  /** Sends one `cmdr` (a command's recorded result) and resolves with the server's ack; rejects as
+   * `sub` does. Optional: without it `commandResult` knows only this client's queued commands. */
+  cmdResult?(packet: CmdResultPacket, timeoutMs: number): Promise<CmdAck>;
+  /** Sends `pwatch` and resolves with the server's ack; rejects as `sub` does. Optional for
+   * transports written before presence: `client.presence` then fails INVALID_OPTIONS. */
+  pwatch?(packet: PresenceWatchPacket, timeoutMs: number): Promise<PresenceWatchAck>;
+  /** Sends `punwatch` if connected; fire and forget. */
+  punwatch?(packet: PresenceUnwatchPacket): void;
+  /** Sends `pset` and resolves with the server's ack; rejects as `sub` does. */
+  pset?(packet: PresenceSetPacket, timeoutMs: number): Promise<PresenceSetAck>;
   /** Disconnects for good and rejects every pending ack with NETWORK. Idempotent. */
   close(): void;
 }

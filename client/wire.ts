@@ -1,7 +1,7 @@
 // What the client accepts from the server, checked at the edge: acks and packets come off the
 // network, so their shape is verified before use, and a wire error with a code this client does not
 // know (a newer server) becomes INTERNAL instead of a FeteError whose `retryable` would throw.
-import { FeteError, FeteErrorCode, isEpoch, type EmitAck, type EmitAckItem, type SubAck, type WireError } from '../shared/index.js';
+import { FeteError, FeteErrorCode, isEpoch, isPresenceMember, type EmitAck, type EmitAckItem, type PresenceSetAck, type PresenceWatchAck, type SubAck, type WireError } from '../shared/index.js';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
@@ -36,6 +36,16 @@ export function isEmitAck(value: unknown): value is EmitAck {
   if (!isObject(value)) return false;
   if (value.ok === false) return isWireError(value.error);
   return value.ok === true && Array.isArray(value.results) && value.results.every(isEmitAckItem);
+}
+
+export function isPresenceWatchAck(value: unknown): value is PresenceWatchAck {
+  if (!isObject(value)) return false;
+  if (value.ok === false) return isWireError(value.error);
+  return value.ok === true && Array.isArray(value.members) && value.members.every(isPresenceMember);
+}
+
+export function isPresenceSetAck(value: unknown): value is PresenceSetAck {
+  return isObject(value) && (value.ok === true || (value.ok === false && isWireError(value.error)));
 }
 
 /** Codes that say the *entry* is wrong (schema, auth, unknown topic...): retrying the same envelope

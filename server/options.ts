@@ -13,6 +13,7 @@ import type { CommandOptions, ResolvedCommandOptions } from './commands/types.js
 import { type FeteLogger, type LoggerOption, resolveLogger } from './logger.js';
 import { type Security, resolveSecurity } from './security/security.js';
 import type { SecurityOptions } from './security/security-options.js';
+import type { PresenceOptions } from './presence/presence-options.js';
 import type { Driver } from './store/driver.js';
 
 export type Role = 'web' | 'worker';
@@ -141,6 +142,9 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * @nats-io/transport-node. `{ nats: 'nats://127.0.0.1:4222' }` or `{ nats: { servers, ... } }`.
    * @default none: every web process tails the log (LISTEN/NOTIFY and a read per wake-up) */
   bus?: BusOptions;
+  /** Presence heartbeats, expiry and limits (topics declare `presence: true`; members are named by
+   * `security.publicId`). @default see PresenceOptions */
+  presence?: PresenceOptions;
 }
 
 export interface ResolvedListenerOptions {

@@ -19,8 +19,10 @@ export {
   validateSubject,
 } from './subject.js';
 export { PatternIndex, type PatternIndexOptions } from './pattern-index.js';
+export { patternsOverlap } from './pattern-overlap.js';
 export {
   TOPIC_KINDS,
+  TOPIC_DELIVERIES,
   defineTopic,
   defineTopics,
   subjectOf,
@@ -42,6 +44,8 @@ export {
   type TopicCatalog,
   type TopicFlags,
   type TopicKind,
+  type TopicDelivery,
+  type LiveOnlyTopic,
   type TopicOptions,
   type TopicsOf,
 } from './topic.js';
@@ -114,12 +118,14 @@ export {
   type CmdAck,
   type CmdError,
   type CmdPacket,
+  type CmdResultPacket,
   type EmitAck,
   type EmitAckItem,
   type EmitPacket,
   type EvPacket,
   type EvsPacket,
   type GapPacket,
+  type VolatileGapPacket,
   type GapReason,
   type ServerToClientEvents,
   type SubAck,
@@ -128,3 +134,17 @@ export {
   type UnsubPacket,
   type WireError,
 } from './protocol.js';
+export {
+  PRESENCE_LIMITS,
+  encodePresenceState,
+  isPresenceMember,
+  type PresenceChange,
+  type PresenceEventPacket,
+  type PresenceMember,
+  type PresenceSetAck,
+  type PresenceSetPacket,
+  type PresenceState,
+  type PresenceUnwatchPacket,
+  type PresenceWatchAck,
+  type PresenceWatchPacket,
+} from './presence.js';

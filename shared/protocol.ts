@@ -6,6 +6,7 @@
 import type { Cursor } from './cursor.js';
 import type { FeteErrorCode } from './errors.js';
 import type { WireEnvelope } from './wire-envelope.js';
+import type { PresenceEventPacket, PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from './presence.js';
 
 /** The Socket.IO namespace fete mounts. */
 export const FETE_NAMESPACE = '/fete';
@@ -27,6 +28,10 @@ export interface SubPacket {
   sid: string;
   pattern: string;
   from: SubscribeFrom;
+  /** Presence on the subscribed subject (topics declared `presence: true`, a pattern without
+   * wildcards): the initial state (`{ state }`, JSON), or `false` to watch without being listed.
+   * @default listed, without state */
+  presence?: false | { state?: unknown };
 }
 /** Ack of `sub`: the seq the subscription starts after (events with greater seq follow) in the log
  * `epoch` (every `ev`/`evs` seq of the subscription is a seq of that log). */
@@ -59,6 +64,15 @@ export interface CmdError extends WireError {
 }
 /** Ack of `cmd`: the result (encoded with `encodeValue`), or the error. */
 export type CmdAck = { ok: true; result: string } | { ok: false; error: CmdError };
+
+/** `cmdr`: the recorded outcome of command `id`, as the socket's principal and tenant ran it (and,
+ * with `name`, only if it was that command). Acked like `cmd`: the result, the error the command
+ * was recorded with, or NOT_FOUND (never run by this principal in this tenant, still running, or
+ * past the server's result window). */
+export interface CmdResultPacket {
+  id: string;
+  name?: string;
+}
 
 // --- server -> client -------------------------------------------------------------------------
 
@@ -93,17 +107,34 @@ export interface GapPacket {
   epoch: string;
 }
 
+/** `gap` with reason 'volatile': the socket was too far behind to take them, and `dropped` volatile
+ * events of subscription `sid` were not sent (they are never replayed). Sent before the next live
+ * event of the subscription. The log's events are not concerned: the cursor does not move. */
+export interface VolatileGapPacket {
+  sid: string;
+  reason: 'volatile';
+  dropped: number;
+  epoch: string;
+}
+
 /** Socket.IO event maps, for `Server<ClientToServer, ServerToClient>` and `Socket<ServerToClient, ClientToServer>`. */
 export interface ClientToServerEvents {
   sub(packet: SubPacket, ack: (res: SubAck) => void): void;
   unsub(packet: UnsubPacket, ack?: (res: { ok: boolean }) => void): void;
   emit(packet: EmitPacket, ack: (res: EmitAck) => void): void;
   cmd(packet: CmdPacket, ack: (res: CmdAck) => void): void;
+  cmdr(packet: CmdResultPacket, ack: (res: CmdAck) => void): void;
+  /** Presence (presence.ts): watch members, stop watching, set this connection's state. */
+  pwatch(packet: PresenceWatchPacket, ack: (res: PresenceWatchAck) => void): void;
+  punwatch(packet: PresenceUnwatchPacket, ack?: (res: { ok: boolean }) => void): void;
+  pset(packet: PresenceSetPacket, ack: (res: PresenceSetAck) => void): void;
 }
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
   evs(packet: EvsPacket): void;
-  gap(packet: GapPacket): void;
+  gap(packet: GapPacket | VolatileGapPacket): void;
+  /** A change of a presence watch, after its `pwatch` ack. */
+  pev(packet: PresenceEventPacket): void;
 }
 
 /** Limits both sides agree on. The server enforces them; the client batches within them. */

@@ -8,7 +8,7 @@
 // (on a disconnect, a reconnect, a server error or a slow-consumer notice) so it re-reads the store.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import createDebug from 'debug';
-import { FeteError, FeteErrorCode } from '../../shared/index.js';
+import { FeteError } from '../../shared/index.js';
 import { Hooks } from '../log/hooks.js';
 import type { LiveChannel, LiveMessage } from './live-channel.js';
 import { tenantToken } from './nats-subjects.js';
@@ -16,10 +16,6 @@ import { tenantToken } from './nats-subjects.js';
 const debug = createDebug('fete:bus');
 const encoder = new TextEncoder();
 const KINDS: ReadonlySet<LiveMessage['kind']> = new Set(['volatile', 'latest', 'presence']);
-
-// LIVE_TOO_LARGE comes with the live channel's other implementations (shared/errors.ts); until it
-// is there, TOO_LARGE says the same.
-const TOO_LARGE = ('LIVE_TOO_LARGE' in FeteErrorCode ? 'LIVE_TOO_LARGE' : 'TOO_LARGE') as FeteErrorCode;
 
 export interface NatsLiveChannelOptions {
   /** The root of the log's subjects (the bus's `subjects.root`: `<prefix>.<epoch>`). */
@@ -60,12 +56,17 @@ export function createNatsLiveChannel(nc: NatsConnection, options: NatsLiveChann
   return {
     transport: 'nats',
 
+    // The body sent (tenant, subject, data) is never larger than JSON.stringify(message).
+    get maxMessageBytes(): number {
+      return nc.info?.max_payload ?? 1024 * 1024;
+    },
+
     async publish(message: LiveMessage): Promise<void> {
       if (!KINDS.has(message.kind)) throw new FeteError('INVALID_OPTIONS', `live channel: unknown kind ${JSON.stringify(message.kind)}`);
       const data = encoder.encode(JSON.stringify({ tenant: message.tenant, subject: message.subject, data: message.data }));
       const max = nc.info?.max_payload ?? 1024 * 1024;
       if (data.length > max)
-        throw new FeteError(TOO_LARGE, `live message of ${data.length} bytes exceeds the NATS server's max_payload (${max} bytes)`, {
+        throw new FeteError('LIVE_TOO_LARGE', `live message of ${data.length} bytes exceeds the NATS server's max_payload (${max} bytes)`, {
           details: { kind: message.kind, subject: message.subject, bytes: data.length, limit: max },
         });
       handlers.get(message.kind)?.run(message);

@@ -11,13 +11,13 @@ import {
   isFeteError,
   isRequestDecl,
   isRequestName,
+  isUuid,
   uuidv7,
   validateRequestInput,
 } from '../../shared/index.js';
-import { currentPrincipal, runAs } from '../context/principal.js';
+import { actorOf, currentPrincipal, runAs } from '../context/principal.js';
 import type { Role } from '../options.js';
 import type { Store } from '../store/open-store.js';
-import type { FeteTransaction } from '../types.js';
 import { CommandMetrics, type RequestOutcome } from './command-metrics.js';
 import { type ResultLedger, memoryLedger, sqlLedger } from './command-results.js';
 import { Forwarder } from './forwarder.js';
@@ -31,7 +31,8 @@ export interface CommandBusHost {
   readonly store: Store | undefined;
   /** The roles this process runs. */
   readonly roles: readonly Role[];
-  transaction<R>(fn: (tx: FeteTransaction<TopicCatalog>) => Promise<R>): Promise<R>;
+  transaction: RunHost['transaction'];
+  admit: RunHost['admit'];
   assertOpen(): void;
   /** The tenant of a principal: the fete's one `security.tenant` hook (security/security.ts). */
   tenantOf(principal: unknown): string;
@@ -69,15 +70,18 @@ export class CommandBus {
   constructor(host: CommandBusHost, options: ResolvedCommandOptions) {
     this.#host = host;
     this.#o = options;
-    const ledger: ResultLedger = host.store ? sqlLedger(host.store.tables, options.resultTtlMs) : memoryLedger(options.resultTtlMs);
-    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), hasStore: host.store !== undefined, ledger };
+    const ledger: ResultLedger = host.store
+      ? sqlLedger(host.store.tables, options.resultTtlMs, { literals: host.store.driver.kind === 'postgres' })
+      : memoryLedger(options.resultTtlMs);
+    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), admit: (t, p, o) => host.admit(t, p, o), hasStore: host.store !== undefined, ledger };
     this.#forwarder = host.store
       ? new Forwarder(host.store, options, {
           roles: host.roles,
           // Only owners registered for roles can be forwarded to: the others run where they are called.
           names: () => [...this.#owners.values()].filter((r) => r.roles !== undefined && this.#runsHere(r)).map((r) => r.decl.name),
           // The row does not say command or query: the owner's declaration does.
-          serve: (c) => this.call({ ...c, kind: this.declaration(c.name)?.kind ?? 'command' }),
+          // Its input was admitted by the origin's schema (see #call): not validated a second time.
+          serve: (c) => this.#call({ ...c, kind: this.declaration(c.name)?.kind ?? 'command' }, true),
         })
       : undefined;
   }
@@ -127,7 +131,13 @@ export class CommandBus {
    * rejects with a FeteError: MALFORMED / INVALID_PAYLOAD (input), FORBIDDEN (authorize),
    * NO_HANDLER, REJECTED (with `details.reason`), CONFLICT (id used by another command),
    * TIMEOUT, STORE_UNAVAILABLE, INTERNAL (an unexpected throw, its cause kept). */
-  async call(call: Call): Promise<unknown> {
+  call(call: Call): Promise<unknown> {
+    return this.#call(call, false);
+  }
+
+  /** `admitted`: the input is the output of the owner's input schema already (a forwarded call,
+   * validated by the process that received it), so the schema runs once per call. */
+  async #call(call: Call, admitted: boolean): Promise<unknown> {
     const started = performance.now();
     const reg = isRequestName(call.name) ? this.#owners.get(call.name) : undefined;
     const id = call.kind === 'command' ? (call.id ?? uuidv7()) : uuidv7();
@@ -141,24 +151,23 @@ export class CommandBus {
       const local = this.#runsHere(reg);
       if (!local && !this.#forwarder)
         throw new FeteError('NO_HANDLER', `${call.kind} "${name}" runs only in roles ${reg.roles!.join(', ')}, which this process does not run, and there is no store to forward it through`);
-      if (local || call.authorize) {
-        // Validated here even when forwarded: the door's authorize hook judges the handler's input.
-        const input = await validateRequestInput(reg.decl, call.input).catch((err: unknown) => {
-          outcome = 'refused';
-          throw err;
-        });
-        if (call.authorize) {
-          outcome = 'refused';
-          await call.authorize(name, input);
-          outcome = 'failed';
-        }
-        if (local) {
-          const r = await this.#local({ reg, input, id, principal: call.principal, tenant });
-          outcome = r.duplicate ? 'duplicate' : 'ok';
-          return r.value;
-        }
+      // Validated where the call came in, forwarded or not: a bad input fails without a round trip
+      // through the store, the door's authorize hook judges the handler's input, and the owner's
+      // process takes the output as admitted (the schema runs once per call).
+      const input = admitted
+        ? call.input
+        : await validateRequestInput(reg.decl, call.input).catch((err: unknown) => {
+            outcome = 'refused';
+            throw err;
+          });
+      if (call.authorize) {
+        outcome = 'refused';
+        await call.authorize(name, input);
+        outcome = 'failed';
       }
-      const r = await this.#forwarder!.forward({ reg, input: call.input, id, principal: call.principal, tenant });
+      const r = local
+        ? await this.#local({ reg, input, id, principal: call.principal, tenant })
+        : await this.#forwarder!.forward({ reg, input, id, principal: call.principal, tenant });
       outcome = r.duplicate ? 'duplicate' : 'ok';
       return r.value;
     } catch (err) {
@@ -207,9 +216,28 @@ export class CommandBus {
     });
   }
 
-  /** The recorded outcome of command `id` for `tenant`, or undefined (never run, or pruned). */
-  async result(tenant: string, id: string): Promise<{ ok: true; value: unknown; name: string } | { ok: false; error: FeteError; name: string } | undefined> {
-    return this.#run.ledger.read(this.#host.store?.driver, tenant, id);
+  /** The recorded outcome of command `id` as `principal` sees it (in its tenant, or `tenant`):
+   * resolves with the command's name and output, or rejects with the error it was recorded with
+   * (REJECTED with `details.reason`, FORBIDDEN...). NOT_FOUND when no outcome of `id` is recorded
+   * for this principal in this tenant: never run, still running, past `resultTtlMs`, or run by
+   * another principal or tenant (told apart from none at all by nobody). MALFORMED for a non-UUID. */
+  async commandResult(id: unknown, who: { principal: unknown; tenant?: string | undefined }, command?: unknown): Promise<{ name: string; value: unknown }> {
+    this.#host.assertOpen();
+    if (command !== undefined && (!isRequestDecl(command) || command.kind !== 'command'))
+      throw new FeteError('INVALID_OPTIONS', 'commandResult expects a defineCommand declaration (or only the id)');
+    if (!isUuid(id)) throw new FeteError('MALFORMED', `a command id must be a UUID, got ${JSON.stringify(String(id).slice(0, 64))}`);
+    const tenant = who.tenant ?? this.#tenantOf(who.principal);
+    const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, id, actorOf(who.principal) ?? null);
+    if (!recorded || (command !== undefined && recorded.name !== (command as AnyRequest).name))
+      throw new FeteError('NOT_FOUND', `no recorded outcome of command ${id}`, { details: { id } });
+    if (!recorded.ok) throw recorded.error;
+    return { name: recorded.name, value: recorded.value };
+  }
+
+  /** `fete.commandResult`: as `commandResult`, the caller being `options.principal` or the current one. */
+  async serverResult(id: unknown, options: Omit<ExecuteOptions, 'id'> = {}, command?: unknown): Promise<unknown> {
+    const principal = 'principal' in options ? options.principal : currentPrincipal();
+    return (await this.commandResult(id, { principal, tenant: options.tenant }, command)).value;
   }
 
   #tenantOf(principal: unknown): string {

@@ -28,7 +28,7 @@ export interface ForwarderHost {
   readonly roles: readonly Role[];
   /** Names of the owners that run in this process. */
   names(): string[];
-  /** Runs a forwarded call here (validation, ledger, metrics: the bus's one path). */
+  /** Runs a forwarded call here, its input admitted already (ledger, metrics: the bus's one path). */
   serve(call: Call): Promise<unknown>;
 }
 
@@ -203,7 +203,8 @@ export class Forwarder {
   async #serve(row: { rid: string | number; tenant: string; id: string; name: string; input: string; principal: string }): Promise<void> {
     let reply: Reply;
     try {
-      // The input is the caller's (validated by the owner's schema in `serve`), hence the bounded decode.
+      // The input is the output of the owner's input schema in the origin process (command-bus.ts),
+      // not validated again; decoded with the bounds anyway (the row is only as safe as the store).
       const input = decodeValue(row.input);
       const value = await this.#host.serve({ kind: 'command', name: row.name, input, id: row.id, principal: decodeStoredValue(row.principal), tenant: row.tenant });
       reply = { ok: true, result: encodeValue(value) };

@@ -35,7 +35,8 @@ export interface RequestContext<R extends AnyRequest = AnyRequest> {
 
 /** A command handler's context: `emit` commits with the handler's writes, only if it returns. */
 export interface CommandContext<C extends TopicCatalog, R extends AnyRequest = AnyCommand> extends RequestContext<R> {
-  /** Validates the event now (a bad payload throws here) and appends it when the handler returns,
+  /** Admits the event now through ingress (its schema runs here, once: a bad payload throws here)
+   * and appends that envelope when the handler returns,
    * in the same transaction as its writes; a throw or rejection drops it. Resolves with the event
    * id; `seq` is 0 until commit (the event is not in the log before). */
   emit: EmitFn<C>;

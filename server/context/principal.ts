@@ -20,7 +20,9 @@ export function currentPrincipal<P = Principal>(): P | undefined {
   return storage.getStore() as P | undefined;
 }
 
-function actorOf(p: Principal): string | undefined {
+/** Who a principal is, as the `actor` header says it: a string principal itself, else its `id`
+ * (a string or number); undefined for anything else. */
+export function actorOf(p: Principal): string | undefined {
   if (typeof p === 'string') return p;
   if (p !== null && typeof p === 'object') {
     const id = (p as { id?: unknown }).id;

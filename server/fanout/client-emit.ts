@@ -7,8 +7,10 @@ import { runAs } from '../context/principal.js';
 import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
 import type { EventBus } from '../bus/event-bus.js';
 import type { Security } from '../security/security.js';
+import type { PresenceService } from '../presence/presence-service.js';
 import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';
+import type { LiveHub } from '../live/live-hub.js';
 import type { ClientEmitContext } from './types.js';
 
 // socket-session.ts authorizes subscriptions with the same hook semantics.
@@ -21,6 +23,14 @@ export interface ClientEmitTarget {
   readonly security: Security;
   /** The NATS bus (`bus` option): the fanout's tail follows it instead of the log alone. */
   readonly bus?: EventBus | undefined;
+  /** Presence (server/presence/), when the fete has it. */
+  readonly presenceService?: PresenceService;
+}
+
+/** What the Socket.IO fanout needs of a Fete: client emits, plus the `volatile` and `latest`
+ * events of subscriptions (live/live-hub.ts). */
+export interface FanoutTarget extends ClientEmitTarget {
+  readonly live: LiveHub;
 }
 
 /** A FeteError as a wire error; unexpected failures keep their code but not their internals. */

@@ -73,6 +73,35 @@ export async function callFromClient(
   });
 }
 
+/** The recorded output of command `id` for a browser caller (its principal and tenant only; with
+ * `name`, only a call of that command); see CommandBus.commandResult. Rejects with a FeteError:
+ * the recorded one, NOT_FOUND, MALFORMED. */
+export async function resultForClient(target: CommandTarget, caller: CommandCaller, id: unknown, name: unknown): Promise<{ name: string; value: unknown }> {
+  const bus = target.commands;
+  if (!bus) throw new FeteError('NOT_FOUND', 'this server has no commands');
+  if (name !== undefined && typeof name !== 'string') throw new FeteError('MALFORMED', 'the command name must be a string');
+  const decl = name === undefined ? undefined : bus.declaration(name);
+  if (name !== undefined && decl?.kind !== 'command') throw new FeteError('NOT_FOUND', `no recorded outcome of command ${String(id)}`);
+  return bus.commandResult(id, { principal: caller.caller.principal, tenant: caller.caller.tenant }, decl);
+}
+
+/** Answers a socket's `cmdr` packet (a command's recorded result) through its ack. Never throws. */
+export async function answerResultPacket(target: CommandTarget, caller: CommandCaller, packet: unknown, ack: (res: CmdAck) => void): Promise<void> {
+  let res: CmdAck;
+  try {
+    if (!isObject(packet)) throw new FeteError('MALFORMED', 'cmdr expects { id, name? }');
+    const { value } = await resultForClient(target, caller, packet.id, packet.name);
+    res = { ok: true, result: encodeValue(value) };
+  } catch (err) {
+    res = { ok: false, error: toCmdError(err) };
+  }
+  try {
+    ack(res);
+  } catch {
+    // A disconnected socket: the client asks again.
+  }
+}
+
 /** Answers a socket's `cmd` packet through its ack. Never throws. */
 export async function answerCommandPacket(target: CommandTarget, caller: CommandCaller, packet: unknown, ack: (res: CmdAck) => void): Promise<void> {
   let res: CmdAck;

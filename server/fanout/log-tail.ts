@@ -4,6 +4,9 @@
 // the cursor (no NOTIFY, no read); everything else (other processes' appends, whatever a gap holds
 // back) is read from the log, woken by NOTIFY and by a poll. Each event goes out once, in seq order,
 // and a local event never overtakes an earlier one still in flight.
+// A local commit that continues the cursor is routed by the tail itself, synchronously in the
+// commit hook (#committed): it reaches the sockets in the writer's own turn, without waiting for
+// follow()'s next turn; follow() yields it again later and the cursor skips it.
 // Measured in the fanout benchmark (PostgreSQL on this 2-core machine, 100 events/s to 500
 // subscribers, two rounds each): emit-to-receipt p50 7.2 ms through NOTIFY + read against 6.0-6.5 ms
 // handed over, p99 19.6-21.2 against 15.6-18.2 ms; and no log read per event (the read decodes every
@@ -47,6 +50,9 @@ export class LogTail {
   #ready: Promise<void>;
   #running: Promise<void> | undefined;
   readonly #abort = new AbortController();
+  /** The cursor is the head read at start: commits from here on may be routed directly. */
+  #started = false;
+  readonly #unCommit: () => void;
 
   constructor(log: FeteLog, options: LogTailOptions) {
     this.#log = log;
@@ -54,10 +60,27 @@ export class LogTail {
     this.#ready = log.head().then((head) => {
       // Subscriptions asking for older events replay them from the log themselves.
       this.#cursor = head;
+      this.#started = !this.#abort.signal.aborted;
       debug('tail starts after seq %d', head);
       this.#running = this.#run();
     });
     this.#ready.catch((err: Error) => debug('tail could not read the head: %s', err.message));
+    this.#unCommit = log.onCommit((events) => this.#committed(events));
+  }
+
+  /** A commit of this process: the run of its events that continues the cursor is routed and sent
+   * now. Anything else (a gap before it: another append still in flight or another process's)
+   * is left to follow(), which holds it until the gap is filled or read. */
+  #committed(events: readonly Envelope[]): void {
+    if (!this.#started) return;
+    let routed = false;
+    for (const e of events) {
+      if (e.seq! <= this.#cursor) continue; // read from the log already
+      if (e.seq !== this.#cursor + 1) break;
+      this.#routeOne(e);
+      routed = true;
+    }
+    if (routed) this.#routed();
   }
 
   /** Resolves once the tail knows where it starts. */
@@ -133,6 +156,8 @@ export class LogTail {
   }
 
   async close(): Promise<void> {
+    this.#started = false;
+    this.#unCommit();
     this.#abort.abort();
     await this.#ready.catch(() => undefined);
     await this.#running;

@@ -3,6 +3,10 @@
 //   POST /commands/:name   body { id?, input, meta? }     200 { id, result, meta? } | 4xx/5xx { error }
 //   POST /queries/:name    body { input, meta? }          200 { result, meta? }
 //   GET  /queries/:name?input=<JSON>                      200 { result, meta? }
+//   GET  /commands/results/:id[?name=<command>]           200 { id, name, result, meta? }
+// A recorded result is read back only by the principal that ran the command, in its tenant
+// (another one gets 404 NOT_FOUND, as for an id never run); a recorded failure answers as the
+// command did (REJECTED 422 with its reason...).
 // `input`/`result` are JSON; `meta` is superjson's (Dates, BigInt, Maps survive when a client sends
 // or reads it). The command id (a UUID) comes from the body or an `Idempotency-Key` header; a
 // retried request with the same id gets the first result. Errors: `{ error: { code, message,
@@ -11,7 +15,7 @@ import type { Request, Response, Router } from 'express';
 import { expressModule } from './express-module.js';
 import superjson from 'superjson';
 import { FeteError, type RequestKind, uuidv7 } from '../../shared/index.js';
-import { type CommandTarget, callFromClient, toCmdError } from '../fanout/command-packet.js';
+import { type CommandTarget, callFromClient, resultForClient, toCmdError } from '../fanout/command-packet.js';
 import type { Security } from '../security/security.js';
 import { authenticate } from './authenticate.js';
 import { httpStatusOf } from './http-errors.js';
@@ -59,6 +63,18 @@ export function commandRoutes(fete: CommandDoorTarget, o: ResolvedExpressOptions
     const header = req.get('idempotency-key');
     const id = b.id ?? header ?? uuidv7();
     await answer(req, res, fete, o, 'command', b, id);
+  });
+
+  r.get('/commands/results/:id', async (req: Request, res: Response) => {
+    const id = req.params.id;
+    try {
+      const caller = await authenticate(req, fete.security);
+      const recorded = await resultForClient(fete, { caller, authorize: fete.security.authorize }, id, stringParam(req.query.name, 'name'));
+      const { json, meta } = superjson.serialize(recorded.value);
+      res.status(200).json({ id, name: recorded.name, result: json ?? null, ...(meta ? { meta } : {}) });
+    } catch (err) {
+      res.status(httpStatusOf(err)).json({ error: toCmdError(err) });
+    }
   });
 
   r.post('/queries/:name', body, async (req: Request, res: Response) => {

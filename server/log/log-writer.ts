@@ -1,8 +1,12 @@
 // The writer's side of the log, for every emit of this process: waits for durable listeners to be
 // recorded, appends (letting idle local listeners claim in the same statement), and after the
 // commit runs the non-durable listeners of the new events and reports the commit to the log's
-// readers (commit hooks: the fanout and followers get the events without a read).
-import type { Envelope } from '../../shared/index.js';
+// readers (commit hooks: the fanout and followers get the events without a read). Emits outside a
+// transaction are group-committed (group-commit.ts): those that arrive while an append is in
+// flight go together in the next one, each with its own results and its own failure.
+import { type Envelope, isFeteError } from '../../shared/index.js';
+import { isPermanentStoreFault } from '../store/store-failure.js';
+import { payloadTextOf } from '../../shared/codec.js';
 import { planDelivery } from '../dispatch/delivery-plan.js';
 import type { EmitOptions } from '../types.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -10,8 +14,39 @@ import type { InlineDispatcher } from '../dispatch/inline-dispatcher.js';
 import type { DurableListeners } from '../durable-listeners.js';
 import type { Registry } from '../registry.js';
 import type { Queryable } from '../store/driver.js';
-import type { TakenDelivery } from '../store/event-queries.js';
+import type { DeliveryPlan, TakenDelivery } from '../store/event-queries.js';
 import type { EmitResult, EventLog } from './event-log.js';
+import { GroupCommit } from './group-commit.js';
+
+/** Most events in one group-committed append: larger groups gain little (one round trip is paid
+ * per group either way) and hold their first emit longer. A larger emitMany still goes alone. */
+const MAX_GROUP_EVENTS = 1000;
+/** Most payload text in one group (UTF-16 units, ~bytes for JSON): a few large payloads go alone
+ * rather than make one statement of hundreds of megabytes. */
+const MAX_GROUP_PAYLOAD_CHARS = 8 * 1024 * 1024;
+
+/** SQLSTATE classes of a statement refused for its content: triggered action (09, 27), data
+ * exception (22), integrity constraint (23), SQL routine and external routine (2F, 38, 39), syntax
+ * or access rule (42), check option (44), raised by a trigger (P0). */
+const CONTENT_STATES = /^(09|22|23|27|2F|38|39|42|44|P0)[0-9A-Z]{3}$/;
+
+/** Whether a failed group append may be one emit's own fault (see GroupCommitOptions): the store
+ * answered and refused the statement's content. A store that cannot be reached or cannot write
+ * (isPermanentStoreFault: a read-only data directory also says 42501) fails the whole group. */
+function mayBeOneEmits(err: unknown): boolean {
+  const cause = isFeteError(err) ? err.cause : err;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CONTENT_STATES.test(code) && !isPermanentStoreFault(cause);
+}
+
+/** One emit (or emitMany) waiting to be group-committed. */
+interface EmitRequest {
+  envelopes: Envelope[];
+  options: ReadonlyArray<EmitOptions | undefined> | undefined;
+  plans: Array<DeliveryPlan | undefined> | undefined;
+  /** The group's size unit: its events, or more for large payloads. */
+  size: number;
+}
 
 export interface LogWriterDeps {
   log: EventLog;
@@ -30,17 +65,77 @@ export interface LogWriterDeps {
 }
 
 export class LogWriter {
-  constructor(private readonly d: LogWriterDeps) {}
+  readonly #group: GroupCommit<EmitRequest, EmitResult[], TakenDelivery[]>;
 
-  /** Appends in autocommit, then runs what follows the commit. A single event may be claimed by an
-   * idle local listener in the append itself (no round trip through NOTIFY and a claim). */
+  constructor(private readonly d: LogWriterDeps) {
+    this.#group = new GroupCommit({
+      append: (requests) => this.#appendGroup(requests),
+      after: (requests, results, taken) => this.#afterGroup(requests, results, taken),
+      sizeOf: (r) => r.size,
+      maxGroupSize: MAX_GROUP_EVENTS,
+      mayBeOneItems: mayBeOneEmits,
+    });
+  }
+
+  /** Group commits so far: appends, and emit calls they carried (stats, tests). */
+  get groupStats(): { groups: number; requests: number } {
+    return { groups: this.#group.groups, requests: this.#group.requests };
+  }
+
+  /** Appends in autocommit, group-committed with concurrent emits, then runs what follows the
+   * commit. An append of a single event may be claimed by an idle local listener in the append
+   * itself (no round trip through NOTIFY and a claim). Resolves after the commit hooks ran (the
+   * fanout has sent the events to this process's sockets). Rejects (STORE_UNAVAILABLE...) only
+   * when this emit's own events could not be appended. */
   async emit(envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>): Promise<EmitResult[]> {
     if (envelopes.length === 0) return [];
+    await this.d.listeners?.recorded();
+    const plans = this.#plans(envelopes, options);
+    let size = envelopes.length;
+    let chars = 0;
+    for (const e of envelopes) chars += payloadTextOf(e).length;
+    if (chars > MAX_GROUP_PAYLOAD_CHARS / MAX_GROUP_EVENTS) size = Math.max(size, Math.ceil((chars / MAX_GROUP_PAYLOAD_CHARS) * MAX_GROUP_EVENTS));
+    return this.#group.submit({ envelopes, options, plans, size });
+  }
+
+  async #appendGroup(requests: readonly EmitRequest[]): Promise<{ results: EmitResult[][]; extra: TakenDelivery[] }> {
+    const one = requests.length === 1 ? requests[0]! : undefined;
+    const envelopes = one ? one.envelopes : requests.flatMap((r) => r.envelopes);
+    const plans = one ? one.plans : requests.some((r) => r.plans) ? requests.flatMap((r) => r.plans ?? r.envelopes.map(() => undefined)) : undefined;
+    // Only an append of one event takes (see appendEvents); a group of several leaves its
+    // deliveries to the claim, woken by the append's NOTIFY.
     const taken: TakenDelivery[] = [];
-    const results = await this.#append(envelopes, undefined, envelopes.length === 1 ? taken : undefined, options);
+    const flat = await this.#append(envelopes, undefined, envelopes.length === 1 ? taken : undefined, plans);
+    const results: EmitResult[][] = [];
+    let at = 0;
+    for (const r of requests) {
+      results.push(flat.slice(at, at + r.envelopes.length));
+      at += r.envelopes.length;
+    }
+    return { results, extra: taken };
+  }
+
+  #afterGroup(requests: readonly EmitRequest[], results: readonly EmitResult[][], taken: TakenDelivery[]): void {
     if (taken.length > 0) this.d.dispatcher!.adopt(taken);
-    this.committed(envelopes, results, options);
-    return results;
+    if (requests.length === 1) return this.committed(requests[0]!.envelopes, results[0]!, requests[0]!.options);
+    // One report for the group: the fanout sends its events together (one packet per subscription).
+    const envelopes: Envelope[] = [];
+    const flat: EmitResult[] = [];
+    const options: Array<EmitOptions | undefined> = [];
+    requests.forEach((r, i) => {
+      envelopes.push(...r.envelopes);
+      flat.push(...results[i]!);
+      for (let k = 0; k < r.envelopes.length; k++) options.push(r.options?.[k]);
+    });
+    this.committed(envelopes, flat, options);
+  }
+
+  /** Due times and ordering keys, checked the same way with or without a store (after recording:
+   * the keys of local listeners need their store ids). Throws for bad options (this emit only). */
+  #plans(envelopes: readonly Envelope[], options: ReadonlyArray<EmitOptions | undefined> | undefined): Array<DeliveryPlan | undefined> | undefined {
+    if (!options) return undefined;
+    const durable = this.d.log.durable ? this.d.registry.all().filter((l) => l.options.durable) : [];
+    return envelopes.map((e, i) => planDelivery(e, options[i], durable));
   }
 
   /** Runs `fn` in one transaction; `append` appends in it. What follows the commit runs after it. */
@@ -54,7 +149,7 @@ export class LogWriter {
     const value = await this.d.log.transaction(
       (q) =>
         fn(async (built, options) => {
-          const r = await this.#append(built, q, undefined, options);
+          const r = await this.#append(built, q, undefined, this.#plans(built, options));
           envelopes.push(...built);
           results.push(...r);
           emitOptions.push(...(options ?? built.map(() => undefined)));
@@ -66,12 +161,7 @@ export class LogWriter {
     return value;
   }
 
-  async #append(envelopes: Envelope[], q: Queryable | undefined, taken?: TakenDelivery[], options?: ReadonlyArray<EmitOptions | undefined>): Promise<EmitResult[]> {
-    if (!q) await this.d.listeners?.recorded();
-    // Due times and ordering keys, checked the same way with or without a store (after recording:
-    // the keys of local listeners need their store ids).
-    const durable = this.d.log.durable ? this.d.registry.all().filter((l) => l.options.durable) : [];
-    const plans = options && envelopes.map((e, i) => planDelivery(e, options[i], durable));
+  async #append(envelopes: Envelope[], q: Queryable | undefined, taken: TakenDelivery[] | undefined, plans: ReadonlyArray<DeliveryPlan | undefined> | undefined): Promise<EmitResult[]> {
     const idle = taken && this.d.dispatcher && this.d.localTake ? this.d.dispatcher.idleListenerIds() : [];
     const take = idle.length > 0 ? { listenerIds: idle, leaseMs: this.d.leaseMs } : undefined;
     try {

@@ -57,4 +57,9 @@ export interface SecurityOptions<P = unknown> {
    * undefined (or '') is the default tenant. At most 128 characters.
    * @default every principal is in the default tenant */
   tenant?: (principal: P) => string | undefined;
+  /** The id under which a principal is shown to others by presence (`client.presence`): public,
+   * unlike the principal itself (a user id the app already shows, a handle; never a secret). At
+   * most 128 characters; undefined: the principal is never listed (it may still watch).
+   * @default none: nobody is listed, and watching presence is refused with INVALID_OPTIONS */
+  publicId?: (principal: P) => string | undefined;
 }

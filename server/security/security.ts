@@ -21,6 +21,8 @@ export interface Security {
   authenticate(request: AuthRequest): Promise<Caller>;
   /** The tenant of a principal (the `tenant` hook; '' without one). Throws INTERNAL if the hook fails. */
   tenantOf(principal: unknown): string;
+  /** The `publicId` hook, or undefined when none is configured (presence is then off). */
+  readonly publicId: ((principal: unknown) => string | undefined) | undefined;
 }
 
 const NOT_CONFIGURED =
@@ -31,6 +33,7 @@ export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
   const auth = o.auth;
   if (auth !== undefined && auth !== 'anonymous' && typeof auth !== 'function')
     throw new FeteError('INVALID_OPTIONS', "security.auth must be a function or 'anonymous'");
+  if (o.publicId !== undefined && typeof o.publicId !== 'function') throw new FeteError('INVALID_OPTIONS', 'security.publicId must be a function (principal) => string | undefined');
   if (o.tenant !== undefined && typeof o.tenant !== 'function') throw new FeteError('INVALID_OPTIONS', 'security.tenant must be a function (principal) => string | undefined');
   const authorize = (o.authorize ?? {}) as Authorize<unknown>;
   const tenantHook = o.tenant as ((p: unknown) => string | undefined) | undefined;
@@ -53,6 +56,7 @@ export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
   return {
     authorize,
     tenantOf,
+    publicId: o.publicId as ((p: unknown) => string | undefined) | undefined,
     async authenticate(request: AuthRequest): Promise<Caller> {
       if (auth === undefined) throw new FeteError('UNAUTHORIZED', NOT_CONFIGURED);
       if (auth === 'anonymous') return { principal: undefined, tenant: tenantOf(undefined) };

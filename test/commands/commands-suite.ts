@@ -6,6 +6,7 @@ import { defineCommand, defineQuery, isFeteError, uuidv7 } from '../../shared/in
 import type { Harness, TestStore } from '../store/suite/harness.js';
 import { topics } from '../store/suite/harness.js';
 import { waitFor } from '../support/wait.js';
+import { runAs } from '../../server/index.js';
 
 export const placeOrder = defineCommand('orders.place', {
   input: z.object({ sku: z.string(), qty: z.number().int().positive() }),
@@ -165,11 +166,49 @@ export function commandTests(h: Harness): void {
       const id = uuidv7();
       const a = await fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id, principal: { id: 'u1', tenant: 'acme' } });
       const b = await fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id, principal: { id: 'u2', tenant: 'globex' } });
-      const a2 = await fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id, principal: { id: 'u3', tenant: 'acme' } });
+      const a2 = await fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id, principal: { id: 'u1', tenant: 'acme' } });
       expect(ran).toEqual(['acme', 'globex']);
       expect(a).toEqual({ orderId: 'acme', number: 1 });
       expect(b).toEqual({ orderId: 'globex', number: 2 });
       expect(a2).toEqual(a);
+    });
+
+    it("a retry of a command id by another principal of the tenant is a CONFLICT, never the first caller's result", async () => {
+      const { fete } = await h.open({ security: { tenant: (p: { tenant?: string } | undefined) => p?.tenant } });
+      let runs = 0;
+      fete.handle(placeOrder, () => ({ orderId: 'secret', number: ++runs }));
+      const id = uuidv7();
+      await fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id, principal: { id: 'u1', tenant: 'acme' } });
+      const err = await fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id, principal: { id: 'u3', tenant: 'acme' } }).catch((e: unknown) => e);
+      expect(isFeteError(err, 'CONFLICT')).toBe(true);
+      expect(JSON.stringify((err as Error).message)).not.toContain('secret');
+      expect(runs).toBe(1);
+    });
+
+    it('a recorded result is read back by command id by the principal and tenant that ran it, and NOT_FOUND for any other', async () => {
+      const { fete } = await h.open({ security: { tenant: (p: { tenant?: string } | undefined) => p?.tenant } });
+      fete.handle(placeOrder, (input, ctx) => {
+        if (input.sku === 'none') ctx.reject('OUT_OF_STOCK', 'no more');
+        return { orderId: `o-${input.qty}`, number: input.qty };
+      });
+      const ann = { id: 'ann', tenant: 'acme' };
+      const id = uuidv7();
+      const out = await fete.execute(placeOrder, { sku: 'a', qty: 3 }, { id, principal: ann });
+      await expect(fete.commandResult(placeOrder, id, { principal: ann })).resolves.toEqual(out);
+      await expect(runAs(ann, () => fete.commandResult(id))).resolves.toEqual(out);
+      for (const other of [{ id: 'bob', tenant: 'acme' }, { id: 'ann', tenant: 'globex' }, undefined]) {
+        const err = await fete.commandResult(id, { principal: other }).catch((e: unknown) => e);
+        expect(isFeteError(err, 'NOT_FOUND')).toBe(true);
+      }
+      // Of another command: NOT_FOUND too. Never run, and not a UUID: NOT_FOUND and MALFORMED.
+      const other = defineCommand('orders.cancel', { input: z.object({}) });
+      await expect(fete.commandResult(other, id, { principal: ann })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(fete.commandResult(uuidv7(), { principal: ann })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(fete.commandResult('o-3', { principal: ann })).rejects.toMatchObject({ code: 'MALFORMED' });
+      // A recorded rejection is read back as the rejection.
+      const rejected = uuidv7();
+      await fete.execute(placeOrder, { sku: 'none', qty: 1 }, { id: rejected, principal: ann }).catch(() => undefined);
+      await expect(fete.commandResult(rejected, { principal: ann })).rejects.toMatchObject({ code: 'REJECTED', details: { reason: 'OUT_OF_STOCK' } });
     });
 
     it('input is validated (transforms applied) before the handler runs, and a bad input runs nothing', async () => {

@@ -22,6 +22,35 @@ describe('commands over HTTP', () => {
     expect(calls).toBe(1);
   });
 
+  it('GET /commands/results/:id answers the recorded result to the principal that ran the command, 404 NOT_FOUND to any other', async () => {
+    const s = await startServer({ security: { ...testAuth, authorize } });
+    s.fete.handle(commands.place, (input, ctx) => {
+      if (input.sku === 'none') ctx.reject('OUT_OF_STOCK', 'sold out');
+      return { orderId: 'o-7', number: input.qty, at: new Date(5) };
+    });
+    const id = uuidv7();
+    expect((await postJson(`${s.url}/commands/orders.place`, { id, input: { sku: 'tea', qty: 2 } }, { 'x-user': 'ann' })).status).toBe(200);
+    const mine = await fetch(`${s.url}/commands/results/${id}`, { headers: { 'x-user': 'ann' } });
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toEqual({ id, name: 'orders.place', result: { orderId: 'o-7', number: 2, at: new Date(5).toISOString() }, meta: { values: { at: ['Date'] }, v: 1 } });
+    const named = await fetch(`${s.url}/commands/results/${id}?name=orders.place`, { headers: { 'x-user': 'ann' } });
+    expect(named.status).toBe(200);
+    for (const [user, url] of [['bob', `${s.url}/commands/results/${id}`], ['ann', `${s.url}/commands/results/${id}?name=bench.noop`], ['ann', `${s.url}/commands/results/${uuidv7()}`]] as const) {
+      const res = await fetch(url, { headers: { 'x-user': user } });
+      expect(res.status).toBe(404);
+      const body = (await res.json()) as { error: { code: string }; result?: unknown };
+      expect(body.error.code).toBe('NOT_FOUND');
+      expect(body.result).toBeUndefined();
+    }
+    expect((await fetch(`${s.url}/commands/results/not-a-uuid`, { headers: { 'x-user': 'ann' } })).status).toBe(400);
+    expect((await fetch(`${s.url}/commands/results/${id}`, { headers: { 'x-user': 'nobody' } })).status).toBe(401);
+    const refused = uuidv7();
+    await postJson(`${s.url}/commands/orders.place`, { id: refused, input: { sku: 'none', qty: 1 } }, { 'x-user': 'ann' });
+    const rejection = await fetch(`${s.url}/commands/results/${refused}`, { headers: { 'x-user': 'ann' } });
+    expect(rejection.status).toBe(422);
+    expect(await rejection.json()).toMatchObject({ error: { code: 'REJECTED', reason: 'OUT_OF_STOCK' } });
+  });
+
   it('GET and POST /queries/:name answer queries; commands are refused per principal by authorize.command', async () => {
     const s = await startServer({ security: { ...testAuth, authorize } });
     s.fete.handle(commands.place, () => ({ orderId: 'x', number: 1, at: new Date() }));

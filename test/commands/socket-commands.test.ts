@@ -61,6 +61,38 @@ describe('commands over Socket.IO', () => {
     expect(principal).toEqual({ id: 'ann', tenant: 'acme', role: 'buyer' });
   });
 
+  it("a command's recorded result is read by id over Socket.IO by the principal that ran it, whatever the door; another principal or tenant gets NOT_FOUND", async () => {
+    const s = await server();
+    let runs = 0;
+    s.fete.handle(commands.place, (input, ctx) => {
+      if (input.sku === 'none') ctx.reject('OUT_OF_STOCK', 'sold out');
+      return { orderId: `${input.sku}-${++runs}`, number: input.qty, at: new Date(3) };
+    });
+    const id = uuidv7();
+    const out = await client(s.url, { user: 'ann', tenant: 'acme' }).execute(commands.place, { sku: 'tea', qty: 2 }, { id });
+    // Another client of ann's (another device: its outbox never saw the call) asks the server.
+    const again = client(s.url, { user: 'ann', tenant: 'acme' });
+    await expect(again.commandResult(commands.place, id)).resolves.toEqual(out);
+    await expect(again.commandResult(id)).resolves.toEqual(out);
+    // A command the server ran for ann (fete.execute) is hers too.
+    const direct = uuidv7();
+    const served = await s.fete.execute(commands.place, { sku: 'jam', qty: 1 }, { id: direct, principal: { id: 'ann', tenant: 'acme', role: 'buyer' } });
+    await expect(again.commandResult(commands.place, direct)).resolves.toEqual(served);
+    // A recorded rejection is answered as the rejection.
+    const refused = uuidv7();
+    await again.execute(commands.place, { sku: 'none', qty: 1 }, { id: refused }).catch(() => undefined);
+    await expect(again.commandResult(commands.place, refused)).rejects.toMatchObject({ code: 'REJECTED', details: { reason: 'OUT_OF_STOCK' } });
+    for (const auth of [{ user: 'bob', tenant: 'acme' }, { user: 'ann', tenant: 'globex' }]) {
+      const err = await client(s.url, auth).commandResult(commands.place, id).catch((e: unknown) => e);
+      expect(isFeteError(err, 'NOT_FOUND')).toBe(true);
+      expect(String((err as Error).message)).not.toContain('tea');
+    }
+    // Given another command's declaration, the id is NOT_FOUND too; so is an id never run.
+    await expect(again.commandResult(commands.noop, id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(again.commandResult(uuidv7())).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(runs).toBe(2);
+  });
+
   it('without an authorize.command hook browser commands are FORBIDDEN and the handler never runs', async () => {
     const s = await server(false);
     let ran = false;

@@ -13,10 +13,12 @@ import { retentionTests } from './suite/retention.js';
 import { lifecycleTests } from './suite/lifecycle.js';
 import { delayedOrderedTests } from './suite/delayed-ordered.js';
 import { scheduleTests } from './suite/schedules.js';
+import { groupCommitTests } from './suite/group-commit.js';
 
 export function storeSuite(engine: Engine): void {
   const h = useHarness(engine);
   logTests(h);
+  groupCommitTests(h);
   replayTests(h);
   dispatchTests(h);
   heartbeatTests(h);

@@ -41,6 +41,13 @@ describe('server', () => {
     expectTypeOf(rows).toEqualTypeOf<string[]>();
   });
 
+  test("a command's recorded result is typed by its declaration, unknown by id alone", async () => {
+    expectTypeOf(await fete.commandResult(commands.place, 'id')).toEqualTypeOf<{ orderId: string; at: Date }>();
+    expectTypeOf(await fete.commandResult('id', { principal: 'ann' })).toEqualTypeOf<unknown>();
+    // @ts-expect-error a query has no recorded result
+    void fete.commandResult(commands.list, 'id');
+  });
+
   test('a wrong input does not compile', () => {
     // @ts-expect-error qty is the schema's input type: a string
     void fete.execute(commands.place, { sku: 'tea', qty: 2 });
@@ -76,6 +83,9 @@ describe('client', () => {
     expectTypeOf(receipt).toEqualTypeOf<QueuedCommand<{ orderId: string; at: Date }>>();
     expectTypeOf(await receipt.result).toEqualTypeOf<{ orderId: string; at: Date }>();
     expectTypeOf(await client.commandResult(commands.place, receipt.id)).toEqualTypeOf<{ orderId: string; at: Date }>();
+    expectTypeOf(await client.commandResult(receipt.id)).toEqualTypeOf<unknown>();
+    // @ts-expect-error a query has no recorded result
+    void client.commandResult(commands.list, receipt.id);
     expectTypeOf(await client.query(commands.list, { sku: 'tea' })).toEqualTypeOf<string[]>();
   });
 

@@ -12,7 +12,7 @@ import { clientBundleDir } from '../../support/browser.js';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 /** Only these repo paths are served as page modules (outbox-v1.ts is shared with the Node tests). */
-const MODULE_ROOTS = ['test/browser/', 'bench/outbox/', 'test/support/outbox-v1.ts'];
+const MODULE_ROOTS = ['test/browser/', 'test/presence/', 'bench/outbox/', 'test/support/outbox-v1.ts'];
 const BUNDLE = '/fete-client.js';
 
 const importMap = {

@@ -1,0 +1,129 @@
+// The catalogue, security config and raw protocol client of the presence tests.
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { io, type Socket } from 'socket.io-client';
+import { createFete, type Fete } from '../../server/index.js';
+import type { FeteOptions } from '../../server/options.js';
+import type { FanoutHandle } from '../../server/fanout/types.js';
+import type { SecurityOptions } from '../../server/security/security-options.js';
+import { topics, type Topics } from './catalogue.js';
+import { type PresenceChange, type PresenceEventPacket, type PresenceMember, type PresenceSetAck, type PresenceWatchAck, type SubAck } from '../../shared/index.js';
+
+export { topics, type Topics };
+
+/** Who a test connection is: `user` (internal id), `handle` (public), `tenant`. */
+export interface TestPrincipal {
+  user: string;
+  handle: string;
+  tenant: string;
+  secret: string;
+}
+
+/** Credentials `{ user, tenant }`; the public id is `@<user>`; `secret` must never leak. */
+export const security: SecurityOptions<TestPrincipal> = {
+  auth: (req) => {
+    const user = req.credentials.user;
+    if (typeof user !== 'string') return undefined;
+    const tenant = typeof req.credentials.tenant === 'string' ? req.credentials.tenant : '';
+    return { user, handle: `@${user}`, tenant, secret: `secret-of-${user}` };
+  },
+  tenant: (p) => p.tenant,
+  publicId: (p) => (p.user === 'ghost' ? undefined : p.handle),
+  authorize: { subscribe: (p, pattern) => !(pattern.includes('vault') && p.user !== 'admin') },
+};
+
+export interface PresenceServer {
+  fete: Fete<Topics>;
+  fanout: FanoutHandle;
+  url: string;
+  http: HttpServer;
+  close(): Promise<void>;
+}
+
+export async function startPresenceServer(feteOptions: Partial<FeteOptions<Topics>> & Pick<FeteOptions<Topics>, 'store' | 'schema'>): Promise<PresenceServer> {
+  const fete = await createFete({ topics, security, presence: { heartbeatMs: 50, ttlMs: 300 }, ...feteOptions });
+  const http = createServer();
+  const fanout = fete.attach(http);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  return {
+    fete,
+    fanout,
+    url,
+    http,
+    async close() {
+      await fete.stop();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+/** A change as recorded by the raw client: one per element of a `pev` packet's `changes`. */
+export type RecordedChange = PresenceChange & { wid: string };
+
+/** A raw protocol client: the changes of `pev` packets recorded per watch id. */
+export class PresenceClient {
+  readonly socket: Socket;
+  readonly pevs = new Map<string, RecordedChange[]>();
+  /** `pev` packets received (each may carry several changes). */
+  packets = 0;
+
+  constructor(url: string, credentials: Record<string, unknown>) {
+    this.socket = io(`${url}/fete`, { forceNew: true, transports: ['websocket'], reconnection: false, auth: credentials });
+    this.socket.on('pev', (p: PresenceEventPacket) => {
+      this.packets++;
+      const list = this.pevs.get(p.wid) ?? [];
+      for (const c of p.changes) list.push({ wid: p.wid, ...c });
+      this.pevs.set(p.wid, list);
+    });
+  }
+
+  connected(): Promise<void> {
+    if (this.socket.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('connect_error', reject);
+    });
+  }
+
+  sub(sid: string, pattern: string, presence?: unknown): Promise<SubAck> {
+    return this.socket.timeout(10_000).emitWithAck('sub', { sid, pattern, from: 'latest', ...(presence === undefined ? {} : { presence }) });
+  }
+
+  unsub(sid: string): Promise<{ ok: boolean }> {
+    return this.socket.timeout(10_000).emitWithAck('unsub', { sid });
+  }
+
+  watch(wid: string, pattern: unknown): Promise<PresenceWatchAck> {
+    return this.socket.timeout(10_000).emitWithAck('pwatch', { wid, pattern });
+  }
+
+  set(sid: string, state: unknown): Promise<PresenceSetAck> {
+    return this.socket.timeout(10_000).emitWithAck('pset', { sid, state });
+  }
+
+  events(wid: string): RecordedChange[] {
+    return this.pevs.get(wid) ?? [];
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+/** Members as `subject id×connections`, for compact assertions. */
+export function brief(members: readonly PresenceMember[]): string[] {
+  return members.map((m) => `${m.subject} ${m.id}x${m.connections}`);
+}
+
+/** Polls until `check` holds. The deadline only bounds a broken test; nothing asserts timing. */
+export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition', timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
