@@ -22,12 +22,17 @@ import { RawClient, until } from './support.js';
 import { IpcChild } from '../support/ipc-child.js';
 import type { LiveChildCommand, LiveChildReply } from './live-emitter-child.js';
 import { liveTopics as topics, type LiveTopics } from './live-topics.js';
+import { natsAvailability } from '../multinode/nats.js';
 
 const availability = await postgresAvailability();
 if (availability.skipReason) console.log(`live-topics: PostgreSQL cases skipped: ${availability.skipReason}`);
+// 'nats': PostgreSQL with `bus: { nats }`, where the live channel is the bus's.
+const nats = availability.url ? await natsAvailability() : undefined;
+if (nats?.skipReason) console.log(`live-topics: NATS cases skipped: ${nats.skipReason}`);
 
-type Engine = 'inline' | 'pglite' | 'postgres';
-const engines: Engine[] = ['inline', 'pglite', ...(availability.url ? (['postgres'] as const) : [])];
+type Engine = 'inline' | 'pglite' | 'postgres' | 'nats';
+const crossEngines: Engine[] = [...(availability.url ? (['postgres'] as const) : []), ...(nats?.url ? (['nats'] as const) : [])];
+const engines: Engine[] = ['inline', 'pglite', ...crossEngines];
 
 let pglite: PGlite | undefined;
 beforeAll(async () => {
@@ -78,12 +83,13 @@ afterEach(async () => {
 /** A fete on `engine` with Socket.IO and the Express router (`/fete`) on one HTTP server. `schema`
  * shares a PostgreSQL schema between two fetes (two processes of one deployment). */
 async function serve(engine: Engine, schema = freshSchema('live'), attach: { maxBufferedEvents?: number } = {}): Promise<Served> {
-  const store = engine === 'postgres' ? availability.url! : { pglite: pglite! };
-  if (engine === 'postgres' && !pgSchemas.includes(schema)) pgSchemas.push(schema);
+  const onPostgres = engine === 'postgres' || engine === 'nats';
+  const store = onPostgres ? availability.url! : { pglite: pglite! };
+  if (onPostgres && !pgSchemas.includes(schema)) pgSchemas.push(schema);
   const fete =
     engine === 'inline'
       ? ((await createFete({ topics, security, dispatch: 'inline' })) as unknown as Fete<LiveTopics>)
-      : await createFete({ topics, security, store, schema });
+      : await createFete({ topics, security, store, schema, ...(engine === 'nats' ? { bus: { nats: nats!.url! } } : {}) });
   const app = express();
   app.use('/fete', fete.express());
   const http = createServer(app);
@@ -497,10 +503,10 @@ describe.runIf(availability.url !== undefined)('across two fetes on one PostgreS
     }
   });
 
-  it('volatile events and latest changes emitted on one reach subscribers of the other, and its new subscribers read the values', async () => {
+  it.each(crossEngines)('volatile events and latest changes emitted on one reach subscribers of the other, and its new subscribers read the values (%s)', async (engine) => {
     const schema = freshSchema('live2');
-    const a = await serve('postgres', schema);
-    const b = await serve('postgres', schema);
+    const a = await serve(engine, schema);
+    const b = await serve(engine, schema);
     const onB: Envelope[] = [];
     await client(b).subscribe('>', (e) => void onB.push(e)).ready;
     await a.fete.emit(topics.price, { symbol: 'A', price: 1 });
