@@ -136,15 +136,15 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * @default no auth: every Socket.IO connection and HTTP request is refused (see SecurityOptions) */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   security?: SecurityOptions<any>;
+  /** Presence heartbeats, expiry and limits (topics declare `presence: true`; members are named by
+   * `security.publicId`). @default see PresenceOptions */
+  presence?: PresenceOptions;
   /** NATS as the live bus between web nodes: each process publishes its commits there, and each
    * web node receives only the events its sockets subscribed to instead of tailing the log itself
    * (see bus/nats-bus.ts). Needs a shared PostgreSQL store and the optional peer dependency
    * @nats-io/transport-node. `{ nats: 'nats://127.0.0.1:4222' }` or `{ nats: { servers, ... } }`.
    * @default none: every web process tails the log (LISTEN/NOTIFY and a read per wake-up) */
   bus?: BusOptions;
-  /** Presence heartbeats, expiry and limits (topics declare `presence: true`; members are named by
-   * `security.publicId`). @default see PresenceOptions */
-  presence?: PresenceOptions;
 }
 
 export interface ResolvedListenerOptions {

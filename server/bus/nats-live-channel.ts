@@ -17,6 +17,7 @@ const debug = createDebug('fete:bus');
 const encoder = new TextEncoder();
 const KINDS: ReadonlySet<LiveMessage['kind']> = new Set(['volatile', 'latest', 'presence']);
 
+
 export interface NatsLiveChannelOptions {
   /** The root of the log's subjects (the bus's `subjects.root`: `<prefix>.<epoch>`). */
   root: string;
@@ -56,9 +57,9 @@ export function createNatsLiveChannel(nc: NatsConnection, options: NatsLiveChann
   return {
     transport: 'nats',
 
-    // The body sent (tenant, subject, data) is never larger than JSON.stringify(message).
+    /** The NATS server's max_payload (1 MiB by default), less the message's own keys. */
     get maxMessageBytes(): number {
-      return nc.info?.max_payload ?? 1024 * 1024;
+      return (nc.info?.max_payload ?? 1024 * 1024) - 64;
     },
 
     async publish(message: LiveMessage): Promise<void> {

@@ -21,10 +21,10 @@ export interface ClientEmitTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
   readonly security: Security;
-  /** The NATS bus (`bus` option): the fanout's tail follows it instead of the log alone. */
-  readonly bus?: EventBus | undefined;
   /** Presence (server/presence/), when the fete has it. */
   readonly presenceService?: PresenceService;
+  /** The NATS bus (`bus` option): the fanout's tail follows it instead of the log alone. */
+  readonly bus?: EventBus | undefined;
 }
 
 /** What the Socket.IO fanout needs of a Fete: client emits, plus the `volatile` and `latest`

@@ -131,6 +131,10 @@ export class SocketSession implements SubscriptionHost {
 
   // SubscriptionHost: what this socket's subscriptions need from it and from the fanout.
 
+  get tenant(): string {
+    return this.#caller.tenant;
+  }
+
   get socketId(): string {
     return this.#socket.id;
   }
@@ -185,11 +189,6 @@ export class SocketSession implements SubscriptionHost {
     // The client resubscribes from its cursor after reconnecting: nothing is lost.
     debug('disconnecting socket %s: the log could not be read for %s: %s', this.#socket.id, sub.pattern, err.message);
     this.#socket.disconnect(true);
-  }
-
-  /** The caller's tenant (SubscriptionHost.tenant: the NATS bus asks for its events alone). */
-  get tenant(): string {
-    return this.#caller.tenant;
   }
 
   visible(e: Envelope): boolean {

@@ -19,8 +19,9 @@ export interface LiveParts {
   close(): Promise<void>;
 }
 
-/** The live channel for a catalogue on a store (LISTEN in place when it resolves); a PostgreSQL
- * one only if the catalogue has topics outside the log or topics with presence. */
+/** The live channel for a catalogue on a store (LISTEN in place when it resolves), or on the NATS
+ * bus when there is one; one to other processes only if the catalogue has topics outside the log
+ * or topics with presence. */
 export function openLive(topics: TopicCatalog, store: Store | undefined, bus?: EventBus): Promise<LiveChannel> {
   return openLiveChannel({ store, bus, needed: Object.values(topics).some((t) => t.delivery !== 'log' || t.presence) });
 }
