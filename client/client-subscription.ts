@@ -61,7 +61,8 @@ export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
   readonly cursor: Cursor | undefined;
   /** True after `unsubscribe()`, the client's `close()`, or a refusal by the server. */
   readonly closed: boolean;
-  /** Resolves when the server first acknowledges the subscription; rejects with the server's
+  /** Resolves when the server first acknowledges the subscription (for a pattern that covers
+   * `latest` topics, after their current values were received); rejects with the server's
    * FeteError (FORBIDDEN, INVALID_PATTERN...) if refused, or CLOSED if ended before that. */
   readonly ready: Promise<void>;
   /** Sets this connection's presence state on the subscribed subject (kept for resubscribes).

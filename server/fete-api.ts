@@ -3,7 +3,7 @@
 // importing the root.
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AnyCommand, AnyQuery, AnyRequest, AnyTopic, CheckedPattern, Envelope, InputOf, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { AnyCommand, AnyQuery, AnyRequest, AnyTopic, CheckedPattern, Envelope, InputOf, MatchingTopics, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
 import type { ScheduleOptions, ScheduleTick } from './schedule/scheduler.js';
 import type { ScheduleSpec } from './schedule/schedule-spec.js';
 import type { RetireResult } from './store/listener-queries.js';
@@ -107,8 +107,10 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
    * by the type under durable dispatch; INVALID_OPTIONS otherwise): they run in the emitting
    * process after the event is published, with in-memory retries. */
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, ...options: ListenerOptionsArg<T, D>): void;
-  /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
-  on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
+  /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name.
+   * A durable one receives the log topics it matches; a pattern that matches only `volatile` or
+   * `latest` topics takes `{ durable: false }` (required by the type under durable dispatch). */
+  on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, ...options: ListenerOptionsArg<MatchingTopics<C, P>, D>): void;
   /** Stops a listener in this process: it claims nothing more (claimed work not started is given
    * back), running attempts finish, and this process no longer vouches for it (see
    * `listeners.orphanAfterMs`). Its store row and backlog stay: `listeners.retire` removes them.

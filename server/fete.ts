@@ -6,7 +6,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import createDebug from 'debug';
-import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, isFeteError, type InputOf, type TopicCatalog, type TopicsOf, validatePattern } from '../shared/index.js';
+import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, isFeteError, type InputOf, type MatchingTopics, type TopicCatalog, type TopicsOf, validatePattern } from '../shared/index.js';
 import { admitServerEmit } from './ingress/admit-server.js';
 import { stampAdmitted } from './ingress/stamp-headers.js';
 import { type PendingLive, deferLiveEmits } from './ingress/emit-route.js';
@@ -270,7 +270,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   }
 
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, ...options: ListenerOptionsArg<T, D>): void;
-  on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
+  on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, ...options: ListenerOptionsArg<MatchingTopics<C, P>, D>): void;
   on(target: AnyTopic | string, name: string, handler: (payload: never, ctx: never) => unknown, options?: ListenerOptions): void {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
     // The overloads above type the handler per topic or pattern; the registry runs any handler.

@@ -222,6 +222,8 @@ export type AppendOutcome = ({ ok: true } & EmitResult) | { ok: false; id: strin
  */
 export interface FeteLog extends LogView {
   /** Appends envelopes a client door of ingress admitted (server/ingress/admit-client.ts): server
-   * headers and context are stamped here (the client's are not trusted); nothing is validated again. */
+   * headers and context are stamped here (the client's are not trusted); nothing is validated again.
+   * Envelopes of `volatile` and `latest` topics take their own route (ingress/emit-route.ts):
+   * published, or upserted and published, with seq 0. */
   append(envelopes: readonly Envelope[]): Promise<AppendOutcome[]>;
 }

@@ -9,6 +9,7 @@
 // Implementations run in rotated order per round (load from other work on this shared machine
 // falls on all of them); each one's best round is reported (max throughput; lowest p99 with that
 // round's p50), the same rule for all; every round is in the figure's settings.
+import { loadavg } from 'node:os';
 import { type PairConfig, type PairResult, runPair } from '../fanout/run-pair.js';
 import { commitFloor } from '../fanout/commit-floor.js';
 import type { Percentiles } from '../fanout/common.js';
@@ -59,6 +60,7 @@ const scenario: Scenario = {
   name: 'fanout',
   description: `${CLIENTS} subscribers: burst of ${BURST} events (deliveries/s) and ${RATE} events/s for ${RATE_SECONDS} s (latency): fete vs plain Socket.IO room broadcast`,
   async run() {
+    const loadBefore = loadavg().map((x) => Number(x.toFixed(2)));
     const runs = RUNS.filter((r) => !ONLY || ONLY.includes(r.key));
     const results = new Map<Run, PairResult[]>(runs.map((r) => [r, []]));
     const config = (r: Run): PairConfig => ({
@@ -163,6 +165,9 @@ const scenario: Scenario = {
         patterns: 'client i subscribes to one of orders.*.status, orders.>, orders.*.*, > (i mod 4); every event matches all',
         processes: 'orchestrator + server child + clients child (all 500 sockets), Node, websocket transport, 127.0.0.1',
         report: 'best round per implementation (max deliveries/s; lowest p99 with its p50)',
+        // Other work on this machine while the scenario ran (1, 5, 15-minute load averages; 2 cores): wall-clock
+        // figures are only comparable between runs with similar load.
+        loadAverage: { before: loadBefore, after: loadavg().map((x) => Number(x.toFixed(2))) },
       },
       figures,
       comparisons,

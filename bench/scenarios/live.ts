@@ -10,6 +10,7 @@
 import { type PairConfig, type PairResult, runPair } from '../fanout/run-pair.js';
 import type { Impl } from '../fanout/common.js';
 import { closeAdmin } from '../durable/common.js';
+import os from 'node:os';
 import { type Comparison, type Figure, fmt, higherIsBetter, lowerIsBetter, type Scenario } from '../harness.js';
 
 const CLIENTS = Number(process.env.FETE_BENCH_LIVE_CLIENTS ?? 500);
@@ -36,6 +37,8 @@ const scenario: Scenario = {
   description: `${CLIENTS} subscribers: burst of ${BURST} events and ${RATE} events/s for ${RATE_SECONDS} s: fete volatile / latest / log vs plain Socket.IO room broadcast`,
   async run() {
     const results = new Map<Impl, PairResult[]>(RUNS.map((r) => [r.impl, []]));
+    // Other work on this shared machine moves every figure: its load is part of the record.
+    const loadBefore = os.loadavg()[0]!;
     const config = (impl: Impl): PairConfig => ({
       impl,
       sids: 'shared',
@@ -85,7 +88,16 @@ const scenario: Scenario = {
       comparisons.push(lowerIsBetter(`latency p99, ${r.name}`, f.p99, plain.p99, anchor));
     }
     return {
-      settings: { clients: CLIENTS, burstEvents: BURST, ratePerSecond: RATE, rateSeconds: RATE_SECONDS, rounds: ROUNDS, subjects: 100, report: 'best round per implementation' },
+      settings: {
+        clients: CLIENTS,
+        burstEvents: BURST,
+        ratePerSecond: RATE,
+        rateSeconds: RATE_SECONDS,
+        rounds: ROUNDS,
+        subjects: 100,
+        report: 'best round per implementation',
+        loadAverage1m: { before: loadBefore, after: os.loadavg()[0]! },
+      },
       figures,
       comparisons,
       notes: [

@@ -4,6 +4,7 @@
 // in its own child process (--expose-gc: memory is read after full collections), its sockets in
 // another. Rounds rotate the order; each implementation's lowest round is reported (the least
 // disturbed by the rest of this shared machine), the same rule for all.
+import { loadavg } from 'node:os';
 import { execSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runMemory, type MemoryResult } from '../fanout/memory-run.js';
@@ -26,6 +27,7 @@ const scenario: Scenario = {
   name: 'memory',
   description: `server memory per client: ${CLIENTS} idle subscribed sockets, fete vs plain Socket.IO with one room join each`,
   async run() {
+    const loadBefore = loadavg().map((x) => Number(x.toFixed(2)));
     const results = new Map<Impl, MemoryResult[]>(RUNS.map((r) => [r.impl, []]));
     // fete as an app runs it: the compiled package, not the TypeScript source through tsx.
     execSync('npm run build', { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: 'ignore' });
@@ -64,7 +66,9 @@ const scenario: Scenario = {
       lowerIsBetter('heap per client', fete.heap, plain.heap, anchor, 1.15),
     ];
     return {
-      settings: { clients: CLIENTS, warmupClients: WARMUP, rounds: ROUNDS, transport: 'websocket', pattern: 'client i subscribes to one of orders.*.status, orders.>, orders.*.*, > (i mod 4), sid s0' },
+      settings: {
+        loadAverage: { before: loadBefore, after: loadavg().map((x) => Number(x.toFixed(2))) },
+        clients: CLIENTS, warmupClients: WARMUP, rounds: ROUNDS, transport: 'websocket', pattern: 'client i subscribes to one of orders.*.status, orders.>, orders.*.*, > (i mod 4), sid s0' },
       figures,
       comparisons,
       notes: [

@@ -85,36 +85,34 @@ export async function resultForClient(target: CommandTarget, caller: CommandCall
   return bus.commandResult(id, { principal: caller.caller.principal, tenant: caller.caller.tenant }, decl);
 }
 
-/** Answers a socket's `cmdr` packet (a command's recorded result) through its ack. Never throws. */
-export async function answerResultPacket(target: CommandTarget, caller: CommandCaller, packet: unknown, ack: (res: CmdAck) => void): Promise<void> {
+/** Runs `answer` and sends its value, or the error it threw, through the ack. Never throws: a
+ * socket gone before the ack asks again (a `cmd` retried with its id gets the recorded result). */
+async function ackWith(ack: (res: CmdAck) => void, answer: () => Promise<unknown>): Promise<void> {
   let res: CmdAck;
   try {
-    if (!isObject(packet)) throw new FeteError('MALFORMED', 'cmdr expects { id, name? }');
-    const { value } = await resultForClient(target, caller, packet.id, packet.name);
-    res = { ok: true, result: encodeValue(value) };
+    res = { ok: true, result: encodeValue(await answer()) };
   } catch (err) {
     res = { ok: false, error: toCmdError(err) };
   }
   try {
     ack(res);
   } catch {
-    // A disconnected socket: the client asks again.
+    // A disconnected socket.
   }
 }
 
+/** Answers a socket's `cmdr` packet (a command's recorded result) through its ack. Never throws. */
+export function answerResultPacket(target: CommandTarget, caller: CommandCaller, packet: unknown, ack: (res: CmdAck) => void): Promise<void> {
+  return ackWith(ack, async () => {
+    if (!isObject(packet)) throw new FeteError('MALFORMED', 'cmdr expects { id, name? }');
+    return (await resultForClient(target, caller, packet.id, packet.name)).value;
+  });
+}
+
 /** Answers a socket's `cmd` packet through its ack. Never throws. */
-export async function answerCommandPacket(target: CommandTarget, caller: CommandCaller, packet: unknown, ack: (res: CmdAck) => void): Promise<void> {
-  let res: CmdAck;
-  try {
+export function answerCommandPacket(target: CommandTarget, caller: CommandCaller, packet: unknown, ack: (res: CmdAck) => void): Promise<void> {
+  return ackWith(ack, () => {
     if (!isObject(packet)) throw new FeteError('MALFORMED', 'cmd expects { id, name, input }');
-    const value = await callFromClient(target, caller, { id: packet.id, name: packet.name, input: packet.input, encoded: true });
-    res = { ok: true, result: encodeValue(value) };
-  } catch (err) {
-    res = { ok: false, error: toCmdError(err) };
-  }
-  try {
-    ack(res);
-  } catch {
-    // A disconnected socket: the client retries with the same id and gets the recorded result.
-  }
+    return callFromClient(target, caller, { id: packet.id, name: packet.name, input: packet.input, encoded: true });
+  });
 }

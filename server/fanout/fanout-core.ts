@@ -84,6 +84,10 @@ export class FanoutCore {
    * them (indices into #batch, ascending = seq order). */
   #batch: WireEnvelope[] = [];
   #taken = new Map<Subscription, number[]>();
+  /** Index in #batch of each live (volatile, latest) event taken since the last flush, by its wire
+   * object (one per event, shared by every receiver). */
+  #liveIndex = new Map<WireEnvelope, number>();
+  #flushQueued = false;
   readonly #sentRate = new RateMeter(() => this.counters.eventsSent);
 
   constructor(fete: FanoutTarget, options: ResolvedFanoutOptions, broadcast: EvBroadcast) {
@@ -144,6 +148,7 @@ export class FanoutCore {
    * socket-session.ts), so that each subscription's packets stay in seq order.
    */
   flush(): void {
+    this.#liveIndex.clear();
     if (this.#taken.size === 0) {
       this.#batch.length = 0;
       return;
@@ -171,6 +176,37 @@ export class FanoutCore {
         sendingEvents(events.length, () => this.#broadcast(socketIds, event, packet));
       }
     }
+  }
+
+  /**
+   * A volatile or latest event for a live subscription (live/live-hub.ts hands the same wire
+   * object to every receiver): taken like a routed log event, so that the subscriptions that get
+   * the same events share one packet and one frame (see flush), sent once this turn's I/O is handled.
+   * Sending per socket cost the hub a packet encoding per subscriber.
+   */
+  takeLive(sub: Subscription, wire: WireEnvelope): void {
+    let index = this.#liveIndex.get(wire);
+    if (index === undefined) {
+      index = this.#batch.push(wire) - 1;
+      this.#liveIndex.set(wire, index);
+    }
+    const taken = this.#taken.get(sub);
+    if (taken) taken.push(index);
+    else this.#taken.set(sub, [index]);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      // After the I/O callbacks of this turn (setImmediate, not a microtask): every emit whose
+      // publish completes in the same turn shares the packet, as commits do on the log's path.
+      setImmediate(() => {
+        this.#flushQueued = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Events taken for `sub` and not sent yet (they wait for the next flush). */
+  pending(sub: Subscription): number {
+    return this.#taken.get(sub)?.length ?? 0;
   }
 
   register(sub: Subscription): void {

@@ -23,6 +23,7 @@ import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { PresenceSession } from '../presence/presence-session.js';
+import type { LiveSubscription } from '../live/live-hub.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -99,23 +100,29 @@ export class SocketSession implements SubscriptionHost {
     socket.on('disconnect', () => this.#close());
   }
 
+  /** Runs inside Socket.IO's packet decoding (any-listeners are called there, before `socket.on`
+   * handlers would be, a tick later): nothing thrown may escape. */
   #packet(event: unknown, packet: unknown, ack: unknown): void {
-    switch (event) {
-      case 'sub':
-        return void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message));
-      case 'unsub':
-        return this.#unsub(packet, ackOf(ack));
-      case 'emit':
-        return this.#emit(packet, ackOf(ack));
-      case 'cmd':
-        return this.#cmd(packet, ackOf(ack));
-      case 'cmdr':
-        return this.#cmd(packet, ackOf(ack), answerResultPacket);
-      case 'pset':
-      case 'pwatch':
-      case 'punwatch':
-        return this.#presenceSession()?.packet(event, packet, ack);
-      // Anything else is not fete's protocol: ignored, as Socket.IO ignores events nobody listens to.
+    try {
+      switch (event) {
+        case 'sub':
+          return void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message));
+        case 'unsub':
+          return this.#unsub(packet, ackOf(ack));
+        case 'emit':
+          return this.#emit(packet, ackOf(ack));
+        case 'cmd':
+          return this.#cmd(packet, ackOf(ack));
+        case 'cmdr':
+          return this.#cmd(packet, ackOf(ack), answerResultPacket);
+        case 'pset':
+        case 'pwatch':
+        case 'punwatch':
+          return this.#presenceSession()?.packet(event, packet, ack);
+        // Anything else is not fete's protocol: ignored, as Socket.IO ignores events nobody listens to.
+      }
+    } catch (err) {
+      debug('%s packet failed: %s', String(event), (err as Error)?.message);
     }
   }
 
@@ -244,11 +251,19 @@ export class SocketSession implements SubscriptionHost {
       sub = new Subscription(this, sid, pattern, start.cursor);
       this.#subs.set(sid, sub);
       core.register(sub);
-      ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
+      const answer: SubAck = { ok: true, cursor: start.cursor, epoch: core.log.epoch };
       if (presence) this.#presence!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
-      if (core.fete.live.covers(pattern)) sub.withLive(this.#live(sub));
+      const live = core.fete.live.covers(pattern) ? this.#live(sub) : undefined;
+      // With latest topics, the ack follows their current values: `sub.ready` in the client then
+      // means the values are there (log events may come before it, as with any replay).
+      if (live?.snapshot)
+        live.ready.then(
+          () => ack(sub!.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
+          () => undefined,
+        );
+      else ack(answer);
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);
@@ -261,7 +276,7 @@ export class SocketSession implements SubscriptionHost {
   /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
    * first, each version once). Volatile events are dropped for a socket that is already too far
    * behind (they could never be replayed anyway); latest changes are always sent. */
-  #live(sub: Subscription): () => void {
+  #live(sub: Subscription): LiveSubscription {
     const core = this.#core;
     const socket = this.#socket;
     let dropped = 0;
@@ -271,17 +286,20 @@ export class SocketSession implements SubscriptionHost {
       visible: (e) => this.visible(e),
       deliver: (ev) => {
         if (sub.closed || this.#gone) return;
-        if (ev.envelope.volatile && this.backlog() > core.options.maxBufferedEvents) {
+        // Waiting in the socket's buffer or for this turn's flush: both count.
+        if (ev.envelope.volatile && this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents) {
           core.counters.volatileDropped++;
           dropped++;
           return;
         }
         if (dropped > 0) {
-          // Told in its place: before the first live event after the hole.
+          // Told in its place: before the first live event after the hole (events taken before
+          // it go out first).
+          core.flush();
           socket.emit('gap', { sid: sub.sid, reason: 'volatile', dropped, epoch: core.log.epoch });
           dropped = 0;
         }
-        this.send(sub.sid, [ev.wire]);
+        core.takeLive(sub, ev.wire);
       },
       // A snapshot page as one `evs` packet.
       deliverMany: (evs) => {
@@ -293,7 +311,8 @@ export class SocketSession implements SubscriptionHost {
       debug('disconnecting socket %s: the latest values for %s could not be read: %s', socket.id, sub.pattern, err.message);
       socket.disconnect(true);
     });
-    return () => live.close();
+    sub.withLive(() => live.close());
+    return live;
   }
 
   #drop(sid: string): void {

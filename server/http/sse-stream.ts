@@ -117,7 +117,9 @@ export class SseStream {
    * slow to take the log's events (it could never be replayed); latest changes are always written. */
   live(ev: LiveEvent): void {
     if (this.#closed) return;
-    if (ev.envelope.volatile && this.waitingForDrain) {
+    // Behind: the log loop waits for a drain, or the response's buffer is over its high-water mark
+    // (a stream that only gets live events has no log loop waiting).
+    if (ev.envelope.volatile && (this.waitingForDrain || this.#res.writableNeedDrain)) {
       this.#droppedVolatile++;
       return;
     }

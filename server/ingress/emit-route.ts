@@ -7,7 +7,8 @@
 // Live events are checked against the channel's message limit first (LIVE_TOO_LARGE, nothing done),
 // then the non-durable listeners of the emitting process run on them (as after a log commit). A
 // batch that mixes deliveries keeps each event's result in its place; the log part and the live
-// part are not ordered with respect to each other.
+// part are not ordered with respect to each other (the log part is appended first, and a live part
+// is sent only if it succeeded).
 import { type AnyTopic, type Envelope, FeteError, type TopicCatalog, type TopicDelivery, topicByName } from '../../shared/index.js';
 import type { LiveChannel, LiveMessage } from '../bus/live-channel.js';
 import { wireForBrowser } from '../fanout/browser-envelope.js';
@@ -71,17 +72,15 @@ export class EmitRoute {
     const liveOptions = live.map((i) => options?.[i]);
     this.#checkSizes(liveEnvelopes);
     const out: EmitResult[] = new Array(envelopes.length);
-    const logPart =
-      log.length === 0
-        ? Promise.resolve([])
-        : appendLog(
-            log.map((i) => envelopes[i]!),
-            options && log.map((i) => options[i]),
-          );
+    // The log part first: if it fails, no live event has gone out for the batch.
+    if (log.length > 0)
+      (await appendLog(
+        log.map((i) => envelopes[i]!),
+        options && log.map((i) => options[i]),
+      )).forEach((r, k) => (out[log[k]!] = r));
     const stored = await this.#store(liveEnvelopes, undefined);
     await this.#publish(liveEnvelopes, stored, liveOptions);
     live.forEach((slot, k) => (out[slot] = liveResult(liveEnvelopes[k]!, stored[k]!)));
-    (await logPart).forEach((r, k) => (out[log[k]!] = r));
     return out;
   }
 

@@ -54,6 +54,8 @@ export interface LiveReceiver {
 }
 
 export interface LiveSubscription {
+  /** Whether the receiver's pattern covers latest topics (it gets their current values first). */
+  readonly snapshot: boolean;
   /** Resolves when the current latest values were handed over (at once without latest topics). */
   readonly ready: Promise<void>;
   close(): void;
@@ -133,6 +135,7 @@ export class LiveHub {
     this.#receivers.add(receiver);
     const ready = latestTopics.length === 0 ? Promise.resolve() : this.#snapshot(receiver);
     return {
+      snapshot: latestTopics.length > 0,
       ready,
       close: () => {
         if (receiver.closed) return;

@@ -1,4 +1,4 @@
-// Group commit for the autocommit appends of one process: an append is in flight at a time, and
+// Group commit for the autocommit appends of one process: one append is in flight at a time, and
 // every request that arrives meanwhile waits and goes with the others in the next one (one
 // statement, one commit, one round trip for all of them). Under load the batch grows by itself;
 // alone, a request starts at once (no timer, no added wait).
@@ -9,10 +9,14 @@
 // request the store refuses fails by itself, and the others succeed as if they had never been
 // grouped. When the store could not be reached, the whole group fails at once.
 //
-// Order: requests are appended in the order they were submitted (a request submitted after another
-// resolved gets a higher seq), and `after` runs group by group in seq order. The next group's
-// append is sent before `after` of the previous one runs, so that the store works on it while this
-// process fans out the events just committed.
+// Order: a request submitted after another resolved gets a higher seq, and requests of one group
+// are appended in submission order. The next group's append is sent before `after` of the previous
+// one runs, so that the store works on it while this process fans out the events just committed.
+//
+// A stalled append (waiting on a row lock: the same id or idempotency key as another connection's
+// open transaction) must not hold every later emit of the process: once the append in flight is
+// older than `stallMs`, the next group starts beside it. Groups then commit in any order; readers
+// already wait at seq gaps (follow.ts), as they did when every emit appended on its own.
 import createDebug from 'debug';
 
 const debug = createDebug('fete:log');
@@ -31,6 +35,8 @@ export interface GroupCommitOptions<I, R, X> {
    * unreachable, out of resources...) every item fails with the same error at once: appending
    * them one by one would only wait for the same fault once per item. */
   mayBeOneItems(err: unknown): boolean;
+  /** An append in flight longer than this no longer holds the next group back (ms). */
+  stallMs: number;
 }
 
 interface Pending<I, R> {
@@ -42,10 +48,11 @@ interface Pending<I, R> {
 export class GroupCommit<I, R, X> {
   readonly #o: GroupCommitOptions<I, R, X>;
   #queue: Array<Pending<I, R>> = [];
-  #inFlight = false;
-  /** Groups appended since start, and requests in them (stats and tests). */
-  groups = 0;
-  requests = 0;
+  /** Appends in flight, and when the latest of them started (performance.now()). */
+  #inFlight = 0;
+  #latestStart = 0;
+  /** Starts the next group once the append in flight has stalled. */
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: GroupCommitOptions<I, R, X>) {
     this.#o = options;
@@ -57,11 +64,6 @@ export class GroupCommit<I, R, X> {
       this.#queue.push({ item, resolve, reject });
       this.#next();
     });
-  }
-
-  /** Requests waiting for the append in flight. */
-  get waiting(): number {
-    return this.#queue.length;
   }
 
   #take(): Array<Pending<I, R>> {
@@ -77,27 +79,42 @@ export class GroupCommit<I, R, X> {
   }
 
   #next(): void {
-    if (this.#inFlight || this.#queue.length === 0) return;
-    this.#inFlight = true;
+    if (this.#queue.length === 0) return;
+    if (this.#inFlight > 0) {
+      const wait = this.#latestStart + this.#o.stallMs - performance.now();
+      if (wait > 0) {
+        this.#stallTimer ??= setTimeout(() => {
+          this.#stallTimer = undefined;
+          this.#next();
+        }, wait);
+        return;
+      }
+    }
+    this.#start();
+  }
+
+  #start(): void {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    this.#inFlight++;
+    this.#latestStart = performance.now();
     const group = this.#take();
     const items = group.map((p) => p.item);
-    this.groups++;
-    this.requests += group.length;
     this.#o.append(items).then(
       ({ results, extra }) => {
-        this.#inFlight = false;
+        this.#inFlight--;
         this.#next(); // the next group's append is on its way while this one's `after` runs
         this.#settle(group, items, results, extra);
       },
       (err: unknown) => {
         if (group.length === 1 || !this.#o.mayBeOneItems(err)) {
-          this.#inFlight = false;
+          this.#inFlight--;
           this.#next();
           for (const p of group) p.reject(err);
           return;
         }
         void this.#alone(group).finally(() => {
-          this.#inFlight = false;
+          this.#inFlight--;
           this.#next();
         });
       },

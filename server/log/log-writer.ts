@@ -25,6 +25,12 @@ const MAX_GROUP_EVENTS = 1000;
  * rather than make one statement of hundreds of megabytes. */
 const MAX_GROUP_PAYLOAD_CHARS = 8 * 1024 * 1024;
 
+/** An append in flight this long stops holding later emits back (group-commit.ts). Above the
+ * append p99 measured here in the fanout benchmark at moderate load (10-45 ms), so groups stay one
+ * at a time unless an append waits on a lock; on a starved machine (load 15-20 on 2 cores) append
+ * p99 reached 240-530 ms and groups then overlap, as every emit's append did before grouping. */
+const STALL_MS = 200;
+
 /** SQLSTATE classes of a statement refused for its content: triggered action (09, 27), data
  * exception (22), integrity constraint (23), SQL routine and external routine (2F, 38, 39), syntax
  * or access rule (42), check option (44), raised by a trigger (P0). */
@@ -74,12 +80,8 @@ export class LogWriter {
       sizeOf: (r) => r.size,
       maxGroupSize: MAX_GROUP_EVENTS,
       mayBeOneItems: mayBeOneEmits,
+      stallMs: STALL_MS,
     });
-  }
-
-  /** Group commits so far: appends, and emit calls they carried (stats, tests). */
-  get groupStats(): { groups: number; requests: number } {
-    return { groups: this.#group.groups, requests: this.#group.requests };
   }
 
   /** Appends in autocommit, group-committed with concurrent emits, then runs what follows the

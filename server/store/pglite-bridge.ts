@@ -55,7 +55,7 @@ export class PGliteBridge {
     this.#worker = new Worker(new URL('./pglite-worker.js', import.meta.url));
     this.#worker.unref();
     this.#worker.on('message', (batch: Reply[]) => this.#receive(batch));
-    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('error', (err: unknown) => this.#fail(err instanceof Error ? err : new Error(String(err))));
     this.#worker.on('exit', (code) => this.#fail(new Error(`the PGlite worker thread exited (code ${code})`)));
   }
 

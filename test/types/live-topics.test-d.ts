@@ -43,6 +43,12 @@ describe('delivery', () => {
     }, { durable: false });
     durable.on(topics.chat, 'd', () => undefined);
     inline.on(topics.cursor, 'e', () => undefined);
+    // Patterns: durable only if they match a log topic.
+    // @ts-expect-error matches only a latest topic
+    durable.on('prices.*', 'f', () => undefined);
+    durable.on('prices.*', 'g', () => undefined, { durable: false });
+    durable.on('rooms.>', 'h', () => undefined); // rooms.{room}.chat is in the log
+    inline.on('prices.*', 'i', () => undefined);
   });
 
   test('emit is typed like any topic; a latest emit tells its version', () => {

@@ -6,7 +6,7 @@ import { GroupCommit } from '../../server/log/group-commit.js';
 
 class ContentError extends Error {}
 
-function harness(fail: (items: readonly string[]) => Error | undefined) {
+function harness(fail: (items: readonly string[]) => Error | undefined, hold?: Promise<void>) {
   const calls: string[][] = [];
   const log: string[] = [];
   let seq = 0;
@@ -15,6 +15,7 @@ function harness(fail: (items: readonly string[]) => Error | undefined) {
       calls.push([...items]);
       log.push(`append ${items.join(',')}`);
       await new Promise((r) => setTimeout(r, 5));
+      if (hold && items.includes('stuck')) await hold;
       const err = fail(items);
       if (err) throw err;
       return { results: items.map(() => ++seq), extra: undefined };
@@ -23,6 +24,7 @@ function harness(fail: (items: readonly string[]) => Error | undefined) {
     sizeOf: (item) => (item.startsWith('big') ? 3 : 1),
     maxGroupSize: 4,
     mayBeOneItems: (err) => err instanceof ContentError,
+    stallMs: 50,
   });
   return { g, calls, log };
 }
@@ -55,6 +57,19 @@ describe('group commit', () => {
     const settled = await Promise.allSettled(['a', 'b', 'bad', 'c'].map((x) => g.submit(x)));
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect(calls).toEqual([['a'], ['b', 'bad', 'c'], ['b'], ['bad'], ['c']]);
+  });
+
+  it('an append stalled past stallMs no longer holds back the next group', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const { g, calls } = harness(() => undefined, hold);
+    const stuck = g.submit('stuck');
+    await new Promise((r) => setTimeout(r, 1));
+    const later = await Promise.all([g.submit('b'), g.submit('c')]);
+    expect(later).toHaveLength(2);
+    expect(calls).toEqual([['stuck'], ['b', 'c']]);
+    release();
+    await expect(stuck).resolves.toBeTypeOf('number');
   });
 
   it('a group that failed for the store (unreachable) fails every request at once, with the same error', async () => {

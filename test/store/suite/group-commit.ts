@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../../shared/index.js';
 import type { EmitResult } from '../../../server/index.js';
+import { waitFor } from '../../support/wait.js';
 import { type Harness, topics } from './harness.js';
 
 /** The transaction id of each event's row, by seq. */
@@ -85,6 +86,31 @@ export function groupCommitTests(h: Harness): void {
       // The writer carries on: the next emits are grouped and appended as before.
       const after = await Promise.all([fete.emit(topics.orderPlaced, { orderId: 'next1', total: 5 }), fete.emit(topics.orderPlaced, { orderId: 'next2', total: 6 })]);
       expect(after[1]!.seq).toBeGreaterThan(after[0]!.seq);
+    });
+
+    // PostgreSQL only: on PGlite's single connection an open transaction holds every other query.
+    it.skipIf(h.engine.name !== 'postgres')('an emit waiting on another transaction\'s row lock does not hold back the emits after it', async () => {
+      const { fete } = await h.open();
+      let commit!: () => void;
+      const open = new Promise<void>((r) => (commit = r));
+      let inTx: EmitResult | undefined;
+      // A transaction that appended idempotency key k-1 and stays open.
+      const tx = fete.transaction(async (t) => {
+        inTx = await t.emit(topics.audit, { kind: 'k', msg: 'in tx' }, { idempotencyKey: 'k-1' });
+        await open;
+      });
+      await waitFor(() => inTx !== undefined, { what: 'the transaction to append' });
+      // This append waits for that transaction (the unique key) ...
+      const waiting = fete.emit(topics.audit, { kind: 'k', msg: 'same key' }, { idempotencyKey: 'k-1' });
+      let waited = false;
+      void waiting.then(() => (waited = true));
+      // ... and the emits made after it still commit and answer meanwhile.
+      const later = await Promise.all([fete.emit(topics.orderPlaced, { orderId: 'later1', total: 1 }), fete.emit(topics.orderPlaced, { orderId: 'later2', total: 2 })]);
+      expect(later.every((r) => !r.duplicate)).toBe(true);
+      expect(waited).toBe(false);
+      commit();
+      await tx;
+      expect(await waiting).toEqual({ id: inTx!.id, seq: inTx!.seq, duplicate: true });
     });
 
     it('a live follower gets every grouped event once, in seq order', async () => {
