@@ -5,7 +5,7 @@ import type { FeteOptions } from '../../server/options.js';
 import { runInTenant } from '../../server/index.js';
 import { brief, PresenceClient, type PresenceServer, startPresenceServer, type Topics, until } from './fixtures.js';
 
-export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | 'schema' | 'dispatch'>): void {
+export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | 'schema' | 'dispatch' | 'bus'>): void {
   const servers: PresenceServer[] = [];
   const clients: PresenceClient[] = [];
   afterEach(async () => {
