@@ -58,6 +58,7 @@ import type { AnyCommand, AnyQuery, AnyRequest, RequestInputOf, RequestOutputOf 
 import { CommandBus } from './commands/command-bus.js';
 import type { ExecuteOptions, HandleOptions, RequestHandler } from './commands/types.js';
 import { probeWrite } from './store/write-probe.js';
+import { checkHandlerSql } from './store/handler-sql.js';
 import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type AnyHandler, Registry, type RegisteredListener } from './registry.js';
 import { type PruneReport, RetentionJob } from './retention-job.js';
@@ -387,7 +388,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   }
 
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
-    return this.#transaction((tx) => fn(tx));
+    // The caller's statements are checked (store/handler-sql.ts): fete ends the transaction itself.
+    return this.#transaction((tx) => fn({ ...tx, query: (sql, params) => (checkHandlerSql(sql), tx.query(sql, params)) }));
   }
 
   /** `fete.transaction`, also handing `fn` the append of envelopes ingress admitted already (a

@@ -12,6 +12,7 @@
 // Any other throw rolls back everything, claim included: nothing is recorded, a retry runs again.
 //
 // A query: `SET TRANSACTION READ ONLY` first, no emit, no ledger.
+import { checkHandlerSql } from '../store/handler-sql.js';
 import { type AnyRequest, type Envelope, FeteError, Headers, type TopicCatalog, isFeteError, isUuid, validateRequestOutput } from '../../shared/index.js';
 import type { EmitOptions, EmitResult, FeteTransaction, TxQuery } from '../types.js';
 import { commandActor } from './command-actor.js';
@@ -123,6 +124,7 @@ async function withDeadline<T>(decl: AnyRequest, timeoutMs: number, fn: (d: Dead
 function savepointTx(tx: TxQuery, state: { savepoint?: Promise<unknown> }): TxQuery {
   return {
     query: <R>(sql: string, params?: readonly unknown[]) => {
+      checkHandlerSql(sql);
       state.savepoint ??= tx.query(`SAVEPOINT ${SAVEPOINT}`);
       return state.savepoint.then(() => tx.query<R>(sql, params));
     },
@@ -204,7 +206,7 @@ export async function runQuery(host: RunHost, call: RunCall): Promise<unknown> {
         get signal() {
           return deadline.signal;
         },
-        tx: { query: (sql, params) => tx.query(sql, params) },
+        tx: { query: (sql, params) => (checkHandlerSql(sql), tx.query(sql, params)) },
         reject: rejectFn(decl),
       };
       return call.handler(call.input, ctx as never);

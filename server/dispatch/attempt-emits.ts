@@ -5,6 +5,7 @@
 //   handed to listeners and log hooks only on commit.
 // - store (non-durable listeners of a durable fete): a store transaction opened on first use,
 //   committed or rolled back with the attempt.
+import { checkHandlerSql } from '../store/handler-sql.js';
 import type { Envelope } from '../../shared/index.js';
 import type { MemoryLog } from '../log/memory-log.js';
 import type { Driver, QueryResult, TxHandle } from '../store/driver.js';
@@ -66,7 +67,10 @@ export function storeAttemptEmits(
       return open !== undefined && !ended;
     },
     tx: {
-      query: async <R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => (await handle()).query<R>(sql, params),
+      query: async <R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+        checkHandlerSql(sql);
+        return (await handle()).query<R>(sql, params);
+      },
     },
     async emit(topic, payload, o = {}) {
       const envelope = await d.build(topic, payload, o);

@@ -19,6 +19,7 @@
 // (`deadline` below), and a handler that returns without a promise and used no transaction is
 // completed synchronously, with no promise at all. Measured on a 100,000-job drain of no-op
 // handlers on PostgreSQL (claims of 200): node CPU went from 28.7 to ~11.5 ms per 1000 jobs.
+import { checkHandlerSql } from '../store/handler-sql.js';
 import createDebug from 'debug';
 import { describeThrown } from '../../shared/describe-thrown.js';
 import { type Envelope, FeteError, type TopicCatalog, isFeteError } from '../../shared/index.js';
@@ -237,6 +238,7 @@ export class DurableAttempt implements AttemptSink {
   }
 
   async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    checkHandlerSql(sql);
     this.#live();
     return (await this.#lazyTx().handle()).query<R>(sql, params);
   }
