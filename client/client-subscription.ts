@@ -17,6 +17,12 @@ import {
 import { asyncDispose } from './async-dispose.js';
 
 /** Events may be missing for this subscription; delivery goes on after `resumedAt`.
+ * 'volatile': volatile events were not received: the server dropped some for this connection,
+ * which was too far behind (`after` = `resumedAt` = the cursor), or the connection was lost and is back; events of the `volatile` topics in `topics`
+ * (those this pattern can receive) sent meanwhile are gone for good (they are never replayed;
+ * the log's events are, and `latest` values are sent again when changed). `after` is the cursor
+ * when the connection was lost, `resumedAt` where it stood when the server took the resume (the
+ * log's events in between are replayed, not lost).
  * 'pruned': the server's log no longer holds (`after`, `resumedAt`] (retention). 'reset': the
  * cursor was from another log (the server's store was recreated): delivery restarts at the
  * beginning of the new log, whose seqs start over. 'ahead': the cursor was beyond anything the
@@ -24,9 +30,11 @@ import { asyncDispose } from './async-dispose.js';
  * `bufferSize`) and (`after`, `resumedAt`] were dropped. */
 export interface Gap {
   pattern: string;
-  reason: GapReason | 'overflow';
+  reason: GapReason | 'overflow' | 'volatile';
   after: number;
   resumedAt: number;
+  /** 'volatile' only: the volatile topics whose events in between are lost. */
+  topics?: string[];
 }
 
 export interface SubscribeOptions {
@@ -85,6 +93,13 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
   /** Consecutive failed `sub` attempts, for the retry backoff. */
   attempt = 0;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `latest` topics: the highest version handed over per subject (in log `epoch`'s store). */
+  readonly versions = new Map<string, number>();
+  /** The server acknowledged it on some connection (live events may have reached it). */
+  everAcked = false;
+  /** The cursor (seq) when a connection it was live on was lost: the next ack tells of lost
+   * volatile events. */
+  interruptedAt: number | undefined;
   bus!: BusSubscription<Envelope>;
   /** What `sub` says about presence (the state last set included). */
   presence: false | { state?: PresenceState } | undefined;

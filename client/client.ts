@@ -6,6 +6,7 @@ import {
   FeteError,
   assertEncodable,
   createEnvelope,
+  isFeteError,
   isRequestDecl,
   decodeEnvelope,
   encodeEnvelope,
@@ -304,9 +305,16 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     if (command !== undefined && (!isRequestDecl(command) || command.kind !== 'command'))
       throw new FeteError('INVALID_OPTIONS', 'client.commandResult expects a command declared with defineCommand (or only the id)');
     if (typeof id !== 'string') throw new FeteError('MALFORMED', 'a command id must be a UUID string');
-    const outcome = await this.#outbox.commandOutcome(id);
+    let outcome: Awaited<ReturnType<Outbox['commandOutcome']>> | undefined;
+    try {
+      outcome = await this.#outbox.commandOutcome(id);
+    } catch (err) {
+      // An outbox that cannot be read (no IndexedDB here) knows nothing: the server may.
+      if (isFeteError(err, 'CLOSED')) throw err;
+    }
     // Not this outbox's: the server's record (a direct `execute`, another device, a cleared outbox).
-    if (!outcome.ok && outcome.error.code === 'NOT_FOUND') return this.#commands.result(id, command?.name, (options ?? {}) as Pick<CallOptions, 'timeoutMs'>);
+    if (outcome === undefined || (!outcome.ok && outcome.error.code === 'NOT_FOUND'))
+      return this.#commands.result(id, command?.name, (options ?? {}) as Pick<CallOptions, 'timeoutMs'>);
     if (!outcome.ok) throw outcome.error;
     return decodeResult(outcome.result, this.#o.maxEnvelopeBytes);
   }

@@ -17,6 +17,7 @@ import { fromCmdError } from './command-ack.js';
  * already had it (a replay after a lost ack, or an id the app reused). */
 export interface Delivered {
   id: string;
+  /** The event's seq in the server's log; 0 for a `volatile` or `latest` topic (not in the log). */
   seq: number;
   duplicate: boolean;
 }

@@ -22,12 +22,14 @@ import {
   isEpoch,
   parseCursor,
   matches,
+  patternsOverlap,
   topicByName,
   validatePattern,
   type Bus,
   type Envelope,
   type GapPacket,
   type PresenceState,
+  type VolatileGapPacket,
   type SubAck,
   type TopicCatalog,
 } from '../shared/index.js';
@@ -114,7 +116,10 @@ export class SubscriptionRouter {
 
   disconnected(): void {
     this.#epoch++;
-    for (const sub of this.#subs.values()) clearTimeout(sub.retryTimer);
+    for (const sub of this.#subs.values()) {
+      clearTimeout(sub.retryTimer);
+      if (sub.everAcked && sub.interruptedAt === undefined) sub.interruptedAt = sub.seq ?? 0;
+    }
   }
 
   /** One `ev` packet: untrusted input, checked before anything reaches the app. */
@@ -152,6 +157,7 @@ export class SubscriptionRouter {
       this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}": ${(err as Error).message}`, { cause: err }));
       return;
     }
+    if (env.volatile === true || env.version !== undefined) return this.#live(sub, env);
     const seq = env.seq;
     if (seq === undefined) {
       this.#o.onError(new FeteError('MALFORMED', `skipped an event for "${sub.pattern}" without a seq`));
@@ -176,7 +182,36 @@ export class SubscriptionRouter {
     this.#publishing = undefined;
   }
 
+  /** A `volatile` event or a `latest` value: no seq, the cursor does not move. A latest value is
+   * handed over only if its version is above the last one of its subject (a snapshot overlapping
+   * a change, a value re-sent after a reconnect, a stale NOTIFY). */
+  #live(sub: ClientSubscriptionImpl<unknown>, env: Envelope): void {
+    const topic = topicByName(this.#o.topics, env.topic);
+    const what = env.volatile === true ? 'volatile' : 'latest';
+    if (topic === undefined || topic.delivery !== what) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped a ${what} event of topic "${env.topic}", which is not a ${what} topic of the catalogue`));
+      return;
+    }
+    if (!matches(sub.pattern, env.subject)) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped a ${what} event: subject "${env.subject}" does not match "${sub.pattern}"`));
+      return;
+    }
+    if (env.version !== undefined) {
+      if ((sub.versions.get(env.subject) ?? 0) >= env.version) return;
+      sub.versions.set(env.subject, env.version);
+    }
+    this.#bus.publish(sub.sid, env).catch(noop);
+  }
+
   gap(packet: unknown): void {
+    if (!this.#closed && isVolatileGapPacket(packet)) {
+      // The server dropped volatile events for this slow connection; the log's cursor stays.
+      const sub = this.#subs.get(packet.sid);
+      if (sub === undefined) return;
+      const at = sub.seq ?? 0;
+      this.#gap(sub, { pattern: sub.pattern, reason: 'volatile', after: at, resumedAt: at, topics: volatileTopics(this.#o.topics, sub.pattern) });
+      return;
+    }
     if (this.#closed || !isGapPacket(packet)) {
       if (!this.#closed) this.#o.onError(new FeteError('MALFORMED', 'a gap packet has the wrong shape'));
       return;
@@ -225,8 +260,11 @@ export class SubscriptionRouter {
       // log. An ack from another log (the gap packet that follows says why) starts over there.
       if (sub.seq === undefined || (sub.epoch !== undefined && sub.epoch !== ack.epoch)) sub.seq = ack.cursor;
       else sub.seq = Math.max(sub.seq, ack.cursor);
+      // Latest versions belong to one store: after a reset they start over.
+      if (sub.epoch !== undefined && sub.epoch !== ack.epoch) sub.versions.clear();
       sub.epoch = ack.epoch;
       sub.attempt = 0;
+      sub.everAcked = true;
       sub.ackedOn = epoch;
       sub.acknowledged();
       if (sub.presenceDirty && sub.presence) {
@@ -234,6 +272,12 @@ export class SubscriptionRouter {
         const state = sub.presence.state;
         if (state !== undefined)
           this.#setPresence(sub, state).catch((err: unknown) => this.#o.onError(FeteError.from(err, 'NETWORK')));
+      }
+      const after = sub.interruptedAt;
+      if (after !== undefined) {
+        sub.interruptedAt = undefined;
+        const topics = volatileTopics(this.#o.topics, sub.pattern);
+        if (topics.length > 0) this.#gap(sub, { pattern: sub.pattern, reason: 'volatile', after, resumedAt: sub.seq, topics });
       }
       return;
     }
@@ -288,8 +332,19 @@ export class SubscriptionRouter {
 
 const noop = () => {};
 
+/** The volatile topics a browser may receive whose subjects `pattern` can match. */
+function volatileTopics(catalog: TopicCatalog, pattern: string): string[] {
+  return Object.values(catalog)
+    .filter((t) => t.delivery === 'volatile' && (t.kind === 'presentation' || t.expose === true) && patternsOverlap(pattern, t.pattern))
+    .map((t) => t.name);
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
+}
+
+function isVolatileGapPacket(value: unknown): value is VolatileGapPacket {
+  return isObject(value) && typeof value.sid === 'string' && value.reason === 'volatile' && Number.isSafeInteger(value.dropped);
 }
 
 function isGapPacket(value: unknown): value is GapPacket {

@@ -17,6 +17,7 @@ import type { FollowItem } from './log/follow.js';
 import type { ListenerOptions } from './options.js';
 import type { PruneReport } from './retention-job.js';
 import type { Security } from './security/security.js';
+import type { LiveHub } from './live/live-hub.js';
 import type { PresenceChange, PresenceMember } from '../shared/index.js';
 import type { PresenceObserver } from './presence/presence-observer.js';
 import type { PresenceQueryOptions, PresenceService } from './presence/presence-service.js';
@@ -36,6 +37,14 @@ import type {
   TopicHandler,
   WorkerStatus,
 } from './types.js';
+
+/** The options argument of `fete.on(topic, ...)`: optional, except for a topic known to be outside
+ * the log (`volatile`, `latest`) under durable dispatch, where `{ durable: false }` is required. */
+export type ListenerOptionsArg<T extends AnyTopic, D extends DispatchMode> = 'log' extends T['delivery']
+  ? [options?: ListenerOptions]
+  : D extends 'inline'
+    ? [options?: ListenerOptions]
+    : [options: ListenerOptions & { durable: false }];
 
 /** Options of `fete.follow`. */
 export interface FollowOptions {
@@ -75,17 +84,29 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   readonly log: FeteLog;
   /** The resolved `security` option, shared by every door (`attach`, `express`). @internal */
   readonly security: Security;
+  /** Where the doors receive `volatile` and `latest` events (live/live-hub.ts). @internal */
+  readonly live: LiveHub;
+  /**
+   * The current values of `latest` topics whose subjects match `pattern`, in subject order: each
+   * envelope with its `version` (no seq). `tenant`: that tenant's values ('' is the default
+   * tenant). @default the current tenant (a listener's event's, or ''). Throws INVALID_PATTERN.
+   */
+  latest(pattern: string, options?: { tenant?: string }): Promise<Envelope[]>;
   /**
    * Follows the log for `pattern` (server-side consumers: projections, webhooks): event pages in
    * seq order, then live, forever, with a gap notice wherever the log cannot cover the resume
    * (`reset`: a cursor of another log; `ahead`: beyond this log's head; `pruned`: removed by
    * retention). `from`: 'latest' (default), 'earliest', or a cursor (`page.cursor` of an earlier
    * page; a bare seq means this log's). `signal` ends the iteration. Pages without events are left
-   * out. Throws INVALID_PATTERN, MALFORMED (a bad `from`), or a store fault from a read.
+   * out. Reads the log only: `volatile` events are never in it, and `latest` values are read
+   * with `fete.latest`. Throws INVALID_PATTERN, MALFORMED (a bad `from`), or a store fault from a read.
    */
   follow(pattern: string, options?: FollowOptions): AsyncIterable<FollowItem>;
-  /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique. */
-  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
+  /** Registers a listener on a catalogue topic (durable by default). (topic, name) must be unique.
+   * A `volatile` or `latest` topic takes only non-durable listeners (`{ durable: false }`, required
+   * by the type under durable dispatch; INVALID_OPTIONS otherwise): they run in the emitting
+   * process after the event is published, with in-memory retries. */
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, ...options: ListenerOptionsArg<T, D>): void;
   /** Registers a listener on a subject pattern (`orders.*.status`, `orders.>`) or a topic's name. */
   on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   /** Stops a listener in this process: it claims nothing more (claimed work not started is given
@@ -117,9 +138,13 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
     target: ((tick: ScheduleTick, ctx: ListenerContext<C, Envelope, D>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
     options?: ScheduleOptions,
   ): void;
-  /** Validates and appends one event. A repeated id or idempotency key appends nothing. */
+  /** Validates and appends one event. A repeated id or idempotency key appends nothing. A
+   * `volatile` topic's event is published live instead (result seq 0); a `latest` topic's is
+   * upserted as its subject's value (result `version`, seq 0). LIVE_TOO_LARGE when a live event
+   * does not fit the live channel (PostgreSQL: under 8000 bytes). */
   emit: EmitFn<C>;
-  /** Appends several events in one transaction: all or none. */
+  /** Appends several events in one transaction: all or none (live ones: see `emit`; they are not
+   * part of the log's transaction). */
   emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
   /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;

@@ -5,14 +5,19 @@
 // them and owns the lifecycle (start, stop). See DESIGN.md "Layout".
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, isFeteError, type InputOf, type TopicCatalog, type TopicsOf } from '../shared/index.js';
+import createDebug from 'debug';
+import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, isFeteError, type InputOf, type TopicCatalog, type TopicsOf, validatePattern } from '../shared/index.js';
 import { admitServerEmit } from './ingress/admit-server.js';
 import { stampAdmitted } from './ingress/stamp-headers.js';
+import { type PendingLive, deferLiveEmits } from './ingress/emit-route.js';
+import type { LiveChannel } from './bus/live-channel.js';
+import type { LiveHub } from './live/live-hub.js';
+import { type LiveParts, liveParts, openLive } from './live/live-parts.js';
 import { Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
 import type { Security } from './security/security.js';
-import { tenantCodec, tenantOf, validTenant } from './security/tenant.js';
+import { currentTenant, tenantCodec, tenantOf, validTenant } from './security/tenant.js';
 import { Completer } from './dispatch/completer.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { type AttemptEmits, InlineDispatcher } from './dispatch/inline-dispatcher.js';
@@ -32,7 +37,7 @@ import { Doors } from './doors.js';
 import { DurableListeners } from './durable-listeners.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
-import type { Fete, FollowOptions, ListenerAdmin, RetireOptions } from './fete-api.js';
+import type { Fete, FollowOptions, ListenerAdmin, ListenerOptionsArg, RetireOptions } from './fete-api.js';
 import { createFeteLog } from './fete-log.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 import type { EventLog } from './log/event-log.js';
@@ -57,8 +62,11 @@ import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOp
 import { type AnyHandler, Registry, type RegisteredListener } from './registry.js';
 import { type PruneReport, RetentionJob } from './retention-job.js';
 import type { Store } from './store/open-store.js';
+import type { TxHandle } from './store/driver.js';
 import type { DeadLetter, DeadLetterQuery, DispatcherState, EmitItem, EmitOptions, EmitResult, FeteLog, FeteStats } from './types.js';
 import type { DispatchMode, FeteTransaction, ListenerContext, PatternHandler, StopOptions, TopicHandler, WorkerStatus } from './types.js';
+
+const liveDebug = createDebug('fete:live');
 
 export type { Fete, FollowOptions, ListenerAdmin, RetireOptions } from './fete-api.js';
 
@@ -68,15 +76,21 @@ export async function createFete<const C extends TopicCatalog, const D extends D
 ): Promise<Fete<C, D>> {
   const resolved = resolveOptions(options);
   const { store, log } = await openLog(resolved);
+  const channel = await openLive(resolved.topics, store).catch(async (err: unknown) => {
+    await log.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    throw FeteError.from(err, 'STORE_UNAVAILABLE');
+  });
   let presence: Awaited<ReturnType<typeof openPresence>>;
   try {
-    presence = await openPresence(resolved.topics, resolved.security, store, resolved.store, options.presence);
+    presence = await openPresence(resolved.topics, resolved.security, store, resolved.store, options.presence, channel);
   } catch (err) {
+    await channel.close().catch(() => undefined);
     await log.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     throw err;
   }
-  return new FeteServer<C, D>(resolved, store, log, presence);
+  return new FeteServer<C, D>(resolved, store, log, channel, presence);
 }
 
 type Item = { topic: unknown; payload: unknown } & EmitOptions;
@@ -88,6 +102,9 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly log: FeteLog;
   readonly commands: CommandBus;
   readonly security: Security;
+  readonly live: LiveHub;
+  /** Volatile and latest topics: the channel, the hub and the route by delivery (live/live-parts.ts). */
+  readonly #live: LiveParts;
   readonly #o: ResolvedOptions;
   readonly #store: Store | undefined;
   readonly #log: EventLog;
@@ -114,7 +131,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   #stopping: Promise<void> | undefined;
   #closed = false;
 
-  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, presence: { service: PresenceService; close(): Promise<void> }) {
+  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, channel: LiveChannel, presence: { service: PresenceService; close(): Promise<void> }) {
     this.#o = o;
     this.presenceService = presence.service;
     this.#presence = presence;
@@ -129,6 +146,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     this.#logs = new LogEvents(o.logger);
     this.#outage = new StoreOutage(this.#logs);
     const failed = this.#logs.failure.bind(this.#logs);
+    const failedLive = (err: unknown) => liveDebug('sending the live emits of a succeeded attempt failed: %s', (err as Error)?.message);
     const outcome = (l: RegisteredListener, what: Outcome) => this.#outcomes.record(l, what);
     this.#noWorker = store
       ? new NoWorkerWatch({
@@ -155,7 +173,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     this.listeners = { retire: (name, opts) => this.#retire(name, opts) };
     this.#scheduler = new Scheduler({
       state: store ? new StoreScheduleState(store.driver, store.tables) : new MemoryScheduleState(),
-      append: (envs) => this.#track(this.#writer.emit(envs)).then(() => undefined),
+      append: (envs) => this.#track(this.#routeEmit(envs)).then(() => undefined),
       build: (t, p, id) => this.#build(t, p, { id }),
       pollIntervalMs: o.worker.pollIntervalMs,
     });
@@ -169,6 +187,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
           buildEnvelope: (t, p, opts) => this.#build(t, p, opts),
           plan: (e, opts) => planDelivery(e, opts, this.#registry.all().filter((l) => l.options.durable)),
           afterCommit: (envs, results) => this.#writer.committed(envs, results),
+          live: { defers: (t) => this.#live.route.isLiveTopic(t), send: (envs) => void this.#track(this.#routeEmit(envs)).catch(failedLive) },
           outcome,
           failed,
           outage: this.#outage,
@@ -198,6 +217,12 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         if (isFeteError(err) && err.code === 'STORE_UNAVAILABLE') this.#outage.failed('emit', err.cause ?? err);
       },
     });
+    // Non-durable listeners of live events run here, in the emitting process, as after a commit.
+    this.#live = liveParts(o.topics, store, channel, (e, opts) => {
+      const ls = registry.inlineFor(e);
+      if (ls.length > 0) inline.dispatch(e, ls, opts);
+    });
+    this.live = this.#live.hub;
     const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
     this.#operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead, orphanAfterMs: o.listeners.orphanAfterMs });
     this.commands = new CommandBus(
@@ -205,7 +230,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         topics: o.topics,
         store,
         roles: o.roles,
-        transaction: (fn) => this.#transaction((tx, appendAdmitted) => fn(tx as unknown as FeteTransaction<TopicCatalog>, appendAdmitted)),
+        transaction: (fn) => this.#transaction((tx, appendAdmitted, q) => fn(tx as unknown as FeteTransaction<TopicCatalog>, appendAdmitted, q?.deferToCommit?.bind(q))),
         admit: (t, p, opts) => this.#build(t, p, opts),
         assertOpen: () => this.#assertOpen(),
         tenantOf: (p) => o.security.tenantOf(p),
@@ -215,13 +240,23 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     this.log = createFeteLog(log, {
       assertOpen: () => this.#assertOpen(),
       stamp: (envelope) => stampAdmitted(o.topics, this.contexts, envelope),
-      append: (envelopes) => this.#track(this.#writer.emit(envelopes)),
+      append: (envelopes) => this.#track(this.#routeEmit(envelopes)),
     });
+  }
+
+  /** Admitted envelopes to the log, the live channel or the latest values, by topic delivery. */
+  #routeEmit(envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>): Promise<EmitResult[]> {
+    return this.#live.route.emit(envelopes, options, (e, opts) => this.#writer.emit(e, opts));
   }
 
   /** The emit transaction of one inline attempt (attempt-emits.ts): what `ctx.emit` appends
    * becomes visible, and runs listeners, only when the attempt succeeds. */
   #attemptEmits(): AttemptEmits {
+    const build = (t: unknown, p: unknown, opts?: EmitOptions) => (this.#assertOpen(), this.#build(t, p, opts));
+    return deferLiveEmits(this.#logAttemptEmits(), this.topics, build, (envs, opts) => this.#track(this.#routeEmit(envs, opts)));
+  }
+
+  #logAttemptEmits(): AttemptEmits {
     const deps = {
       build: (t: unknown, p: unknown, opts?: EmitOptions) => (this.#assertOpen(), this.#build(t, p, opts)),
       afterCommit: (envs: Envelope[], results: EmitResult[], opts: EmitOptions[]) => this.#writer.committed(envs, results, opts),
@@ -243,7 +278,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return p;
   }
 
-  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, options?: ListenerOptions): void;
+  on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, ...options: ListenerOptionsArg<T, D>): void;
   on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, options?: ListenerOptions): void;
   on(target: AnyTopic | string, name: string, handler: (payload: never, ctx: never) => unknown, options?: ListenerOptions): void {
     if (this.#closed || this.#stopping) throw new FeteError('CLOSED', 'fete is stopped');
@@ -336,7 +371,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   #emit(items: ReadonlyArray<Item>): Promise<EmitResult[]> {
     if (this.#closed) return Promise.reject(new FeteError('CLOSED', 'fete is stopped'));
-    return this.#track(Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))).then((envelopes) => this.#writer.emit(envelopes, items)));
+    return this.#track(Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))).then((envelopes) => this.#routeEmit(envelopes, items)));
   }
 
   handle<R extends AnyRequest>(request: R, handler: RequestHandler<C, R>, options?: HandleOptions): void {
@@ -365,10 +400,12 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   /** `fete.transaction`, also handing `fn` the append of envelopes ingress admitted already (a
    * command's `ctx.emit` admits when called and appends when the handler returns: once). */
-  #transaction<R>(fn: (tx: FeteTransaction<C>, appendAdmitted: AppendAdmitted) => Promise<R>): Promise<R> {
+  #transaction<R>(fn: (tx: FeteTransaction<C>, appendAdmitted: AppendAdmitted, q: Partial<TxHandle> | undefined) => Promise<R>): Promise<R> {
     this.#assertOpen();
+    const pending: PendingLive[] = [];
     const work = this.#writer.transaction((append, q) => {
-      const emitMany = async (items: ReadonlyArray<Item>) => append(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))), items);
+      const emitMany = async (items: ReadonlyArray<Item>) =>
+        this.#live.route.inTransaction(await Promise.all(items.map((i) => this.#build(i.topic, i.payload, i))), items, q, pending, append);
       const tx: FeteTransaction<C> = {
         query: (sql, params) => {
           if (!q) return Promise.reject(new FeteError('INVALID_OPTIONS', "tx.query needs a store; dispatch: 'inline' has none"));
@@ -377,9 +414,16 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
         emit: (topic, payload, options) => emitMany([{ topic, payload, ...options }]).then((r) => r[0]!),
         emitMany,
       };
-      return fn(tx, append);
+      // The store's transaction handle where there is one (the log hands it over as a Queryable).
+      return fn(tx, append, q as Partial<TxHandle> | undefined);
     });
-    return this.#track(work);
+    // Live events of the transaction go out once it committed (none if it rolled back).
+    return this.#track(
+      work.then(async (value) => {
+        for (const p of pending) await p.publish();
+        return value;
+      }),
+    );
   }
 
   follow(pattern: string, options: FollowOptions = {}): AsyncIterable<FollowItem> {
@@ -388,6 +432,13 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     if (tenant === undefined) return followPattern(this.#log, pattern, options);
     const only = validTenant(tenant, 'follow: tenant');
     return followPattern(this.#log, pattern, { ...options, visible: (e) => tenantOf(e) === only });
+  }
+
+  latest(pattern: string, options: { tenant?: string } = {}): Promise<Envelope[]> {
+    this.#assertOpen();
+    validatePattern(pattern);
+    const tenant = options.tenant === undefined ? (currentTenant() ?? '') : validTenant(options.tenant, 'latest: tenant');
+    return this.#track(this.live.values(pattern, tenant));
   }
 
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle {
@@ -462,6 +513,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
       await this.commands.stop();
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
+      await this.#live.close();
       await this.#log.close();
       await this.#store?.close();
     })();

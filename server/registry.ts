@@ -6,6 +6,7 @@ import { resolveTopic } from './ingress/resolve-topic.js';
 import { type ListenerOptions, type ResolvedListenerOptions, resolveListenerOptions } from './options.js';
 import { patternToRegex } from './store/pattern-regex.js';
 import { patternsOverlap } from './fanout/pattern-overlap.js';
+import { assertDurableTarget } from './live/durable-target.js';
 import type { ListenerContext } from './types.js';
 
 export type AnyHandler = (payload: unknown, ctx: ListenerContext<TopicCatalog, Envelope>) => unknown;
@@ -62,15 +63,9 @@ export class Registry {
     const key = `${target}\u0000${name}`;
     if (this.#byKey.has(key))
       throw new FeteError('CONFLICT', `a listener named "${name}" is already registered on "${target}"`, { details: { target, name } });
-    const listener: RegisteredListener = {
-      target,
-      name,
-      topic,
-      pattern,
-      handler,
-      options: resolveListenerOptions(this.defaults, given, this.dispatch),
-      storeId: undefined,
-    };
+    const options = resolveListenerOptions(this.defaults, given, this.dispatch);
+    if (options.durable) assertDurableTarget(this.catalog, topic, pattern, name);
+    const listener: RegisteredListener = { target, name, topic, pattern, handler, options, storeId: undefined };
     this.#byKey.set(key, listener);
     return listener;
   }

@@ -25,8 +25,16 @@ export interface Envelope<TPayload = unknown, TTopic extends string = string> {
   payload: TPayload;
   /** Values captured by context codecs at emit, restored around listeners. */
   context: Record<string, unknown>;
-  /** The store's offset, assigned when appended; absent before. */
+  /** The store's offset, assigned when appended; absent before, and on `volatile` and `latest`
+   * events, which are not in the log. */
   seq?: number;
+  /** Set on events of a `volatile` topic as they are received: sent live only, never replayed.
+   * They carry no seq and do not move a subscription's cursor. */
+  volatile?: true;
+  /** Set on events of a `latest` topic as they are received: the per-(tenant, subject) version of
+   * this value (a positive integer that grows with every change of the subject). A receiver
+   * drops a value whose version is not above the last one it has for the subject. No seq. */
+  version?: number;
 }
 
 /** The envelope type of a topic. */
@@ -104,5 +112,9 @@ export function assertEnvelopeShape(value: unknown): asserts value is Envelope {
   if (e.headers === undefined) throw bad('headers are missing');
   if (!isPlainObject(e.context)) throw bad('context must be an object');
   if (e.seq !== undefined && !(Number.isSafeInteger(e.seq) && (e.seq as number) > 0)) throw bad('seq must be a positive integer');
+  if (e.volatile !== undefined && e.volatile !== true) throw bad('volatile must be true when present');
+  if (e.version !== undefined && !(Number.isSafeInteger(e.version) && (e.version as number) > 0)) throw bad('version must be a positive integer');
+  if ((e.volatile !== undefined || e.version !== undefined) && (e.seq !== undefined || (e.volatile !== undefined && e.version !== undefined)))
+    throw bad('an event is either in the log (seq), volatile or a latest value (version)');
   if (!('payload' in e)) throw bad('payload is missing');
 }

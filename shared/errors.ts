@@ -53,6 +53,9 @@ export const FeteErrorCode = {
   /** Options are invalid or do not allow the operation (a bad schema name; `ctx.tx` or
    * `tx.query` with `dispatch: 'inline'`, which has no store). Fix the configuration. */
   INVALID_OPTIONS: { retryable: false },
+  /** A `volatile` or `latest` event is too large for the live channel between processes
+   * (PostgreSQL NOTIFY carries at most 8000 bytes): make the payload smaller, or use the log. */
+  LIVE_TOO_LARGE: { retryable: false },
   /** A bug or an unexpected throw, wrapped once with its cause and stack. */
   INTERNAL: { retryable: false },
   /** A command handler refused the request on purpose (`ctx.reject(reason, message)`): the app's

@@ -19,8 +19,10 @@ export {
   validateSubject,
 } from './subject.js';
 export { PatternIndex, type PatternIndexOptions } from './pattern-index.js';
+export { patternsOverlap } from './pattern-overlap.js';
 export {
   TOPIC_KINDS,
+  TOPIC_DELIVERIES,
   defineTopic,
   defineTopics,
   subjectOf,
@@ -42,6 +44,8 @@ export {
   type TopicCatalog,
   type TopicFlags,
   type TopicKind,
+  type TopicDelivery,
+  type LiveOnlyTopic,
   type TopicOptions,
   type TopicsOf,
 } from './topic.js';
@@ -121,6 +125,7 @@ export {
   type EvPacket,
   type EvsPacket,
   type GapPacket,
+  type VolatileGapPacket,
   type GapReason,
   type ServerToClientEvents,
   type SubAck,

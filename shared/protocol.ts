@@ -107,6 +107,16 @@ export interface GapPacket {
   epoch: string;
 }
 
+/** `gap` with reason 'volatile': the socket was too far behind to take them, and `dropped` volatile
+ * events of subscription `sid` were not sent (they are never replayed). Sent before the next live
+ * event of the subscription. The log's events are not concerned: the cursor does not move. */
+export interface VolatileGapPacket {
+  sid: string;
+  reason: 'volatile';
+  dropped: number;
+  epoch: string;
+}
+
 /** Socket.IO event maps, for `Server<ClientToServer, ServerToClient>` and `Socket<ServerToClient, ClientToServer>`. */
 export interface ClientToServerEvents {
   sub(packet: SubPacket, ack: (res: SubAck) => void): void;
@@ -122,7 +132,7 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
   evs(packet: EvsPacket): void;
-  gap(packet: GapPacket): void;
+  gap(packet: GapPacket | VolatileGapPacket): void;
   /** A change of a presence watch, after its `pwatch` ack. */
   pev(packet: PresenceEventPacket): void;
 }

@@ -9,6 +9,19 @@ import { isValidToken, MAX_SUBJECT_TOKENS, validatePattern, validateSubject } fr
 export type TopicKind = 'domain' | 'integration' | 'presentation';
 export const TOPIC_KINDS: readonly TopicKind[] = ['domain', 'integration', 'presentation'];
 
+/**
+ * How a topic's events travel (the route splits after the one admission, server/ingress/):
+ * - `log` (default): appended to the log; durable listeners, replay from a cursor, no gaps.
+ * - `volatile`: never stored; sent live to the subscribers connected at that moment (and to
+ *   non-durable listeners of the emitting process). A resume cannot replay them: receivers get them
+ *   marked `volatile: true`, without a seq, and a client is told with a `volatile` gap notice.
+ * - `latest`: only the last value per (tenant, subject) is kept (an upsert, not an append), with a
+ *   per-subject `version` that grows with each change. A new subscription gets the current values
+ *   of its pattern first, then the changes, each version once; receivers drop a stale version.
+ */
+export type TopicDelivery = 'log' | 'volatile' | 'latest';
+export const TOPIC_DELIVERIES: readonly TopicDelivery[] = ['log', 'volatile', 'latest'];
+
 /** How long the log keeps a topic's events for replay (resume from a cursor). */
 export interface Retention {
   /** Events older than this many milliseconds may be pruned. @default unbounded */
@@ -27,8 +40,11 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = StandardS
    * presentation topic: declare it on a domain or integration topic whose payload is safe to show.
    * Presentation topics are always exposed. @default false */
   expose?: boolean;
-  /** Replay window of the log for this topic. @default unbounded */
+  /** Replay window of the log for this topic (`delivery: 'log'` only). @default unbounded */
   retention?: Retention;
+  /** How events travel: appended to the `log`, sent live only (`volatile`), or kept as the
+   * `latest` value per subject. See TopicDelivery. @default 'log' */
+  delivery?: TopicDelivery;
   /** Who is subscribed to this topic's subjects may be seen (`client.presence`, `fete.presence`):
    * a connection subscribed to exactly one of its subjects is a member there. Presence reveals
    * who is there, so it is off unless declared, and only on topics sent to browsers. @default false */
@@ -49,6 +65,7 @@ export interface TopicFlags {
   kind: TopicKind;
   clientEmit: boolean;
   expose: boolean;
+  delivery: TopicDelivery;
 }
 
 /** A declared topic. `TPayload` is what listeners receive (schema output); `TInput` what emit takes. */
@@ -61,6 +78,8 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
   /** Sent to browsers: true for presentation topics and topics declared `expose: true`. */
   readonly expose: TFlags['expose'];
   readonly retention: Retention | undefined;
+  /** How its events travel (TopicDelivery); 'log' unless declared. */
+  readonly delivery: TFlags['delivery'];
   /** Subscribers of its subjects are listed by presence (declared `presence: true`). */
   readonly presence: boolean;
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
@@ -74,11 +93,14 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTopic = Topic<any, string, any>;
 /** The flags `defineTopic` records from its options: presentation topics are always exposed. */
-export type FlagsOf<K extends TopicKind, CE extends boolean, X extends boolean> = {
+export type FlagsOf<K extends TopicKind, CE extends boolean, X extends boolean, DL extends TopicDelivery = 'log'> = {
   kind: K;
   clientEmit: CE;
   expose: K extends 'presentation' ? true : X;
+  delivery: DL;
 };
+/** Topics whose events are not in the log (`volatile` or `latest`): no durable listeners. */
+export type LiveOnlyTopic = Topic<any, string, any, TopicFlags & { delivery: 'volatile' | 'latest' }>; // eslint-disable-line @typescript-eslint/no-explicit-any
 /** Topics a browser may receive (not known to be unexposed). */
 export type ExposedTopicsOf<C extends TopicCatalog> = { [K in keyof C]: C[K]['expose'] extends false ? never : C[K] }[keyof C];
 /** The catalogue restricted to the topics a browser may receive. */
@@ -121,9 +143,10 @@ type SchemaCheck<T extends string, S> = [S] extends [StandardSchemaV1] ? ParamsC
  * `{param}` one token filled from the payload field of that name); `options.kind` is required,
  * `options.schema` (any Standard Schema) types and validates the payload; `clientEmit` and
  * `expose` are kept as literal types (the client's emit and subscribe are typed by them). One
- * signature, not overloads: TypeScript 7 shows only the last overload's error. Throws
- * INVALID_TOPIC for a bad template, kind, schema or retention, and a presentation topic with
- * `clientEmit`.
+ * signature, not overloads: TypeScript 7 shows only the last overload's error. `delivery`
+ * (TopicDelivery, default 'log') is kept as a literal type too. Throws INVALID_TOPIC for a bad
+ * template, kind, schema, delivery or retention, a presentation topic with `clientEmit`, and
+ * `retention` on a topic that is not in the log.
  */
 export function defineTopic<
   const T extends string,
@@ -132,10 +155,11 @@ export function defineTopic<
   K extends TopicKind = TopicKind,
   CE extends boolean = false,
   X extends boolean = false,
+  DL extends TopicDelivery = 'log',
 >(
   template: T,
-  options: TopicOptions<S> & { schema?: S & SchemaCheck<T, S>; kind: K; clientEmit?: CE; expose?: X },
-): Topic<PayloadFor<S, P>, T, InputFor<S, P>, NoInfer<FlagsOf<K, CE, X>>>;
+  options: TopicOptions<S> & { schema?: S & SchemaCheck<T, S>; kind: K; clientEmit?: CE; expose?: X; delivery?: DL },
+): Topic<PayloadFor<S, P>, T, InputFor<S, P>, NoInfer<FlagsOf<K, CE, X, DL>>>;
 export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   const bad = (m: string) => new FeteError('INVALID_TOPIC', `topic "${template}": ${m}`, { details: { template } });
   if (typeof template !== 'string' || template.length === 0) throw bad('template must be a non-empty string');
@@ -148,6 +172,10 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
     throw bad('presence lists who subscribes to a topic, so it needs a topic sent to browsers (presentation, or expose: true)');
   if (options.kind === 'presentation' && options.clientEmit)
     throw bad('presentation topics are output only; clientEmit is not allowed');
+  const delivery = options.delivery ?? 'log';
+  if (!TOPIC_DELIVERIES.includes(delivery)) throw bad(`delivery must be one of ${TOPIC_DELIVERIES.join(', ')}`);
+  if (delivery !== 'log' && options.retention !== undefined)
+    throw bad(`retention applies to the log; a '${delivery}' topic is not in it`);
   const tokens = template.split('.');
   if (tokens.length > MAX_SUBJECT_TOKENS) throw bad(`more than ${MAX_SUBJECT_TOKENS} tokens`);
   const params: string[] = [];
@@ -182,6 +210,7 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
     clientEmit: options.clientEmit ?? false,
     expose: options.kind === 'presentation' || options.expose === true,
     retention: retention ? Object.freeze({ ...retention }) : undefined,
+    delivery,
     presence: options.presence === true,
     schema: options.schema,
     params: Object.freeze(params),

@@ -20,22 +20,43 @@ process.on('unhandledRejection', (err) => {
 let delivered = 0;
 let expected = Infinity;
 let latencies: Float64Array | undefined;
+/** Per measured delivery: its event's number and when it arrived (for commit-to-receipt). */
+let numbers: Float64Array | undefined;
+let arrivals: Float64Array | undefined;
 let measured = 0;
 
-type WireEvent = { json: { payload: { sentAt: number } } };
+type Payload = { sentAt: number; n: number };
+type WireEvent = { json: { payload: Payload } };
 
 function onEv(packet: unknown): void {
-  if (impl === 'plain') delivery((packet as { payload: { sentAt: number } }).payload.sentAt);
-  else delivery((packet as { e: WireEvent }).e.json.payload.sentAt);
+  if (impl === 'plain') delivery((packet as { payload: Payload }).payload);
+  else delivery((packet as { e: WireEvent }).e.json.payload);
 }
 
 function onEvs(packet: unknown): void {
-  for (const e of (packet as { es: WireEvent[] }).es) delivery(e.json.payload.sentAt);
+  for (const e of (packet as { es: WireEvent[] }).es) delivery(e.json.payload);
 }
 
-function delivery(sentAt: number): void {
-  if (latencies && measured < latencies.length) latencies[measured++] = now() - sentAt;
+function delivery(p: Payload): void {
+  if (latencies && measured < latencies.length) {
+    const at = now();
+    latencies[measured] = at - p.sentAt;
+    numbers![measured] = p.n;
+    arrivals![measured++] = at;
+  }
   if (++delivered === expected) report();
+}
+
+/** Commit-to-receipt of the last latency phase's deliveries, given each event's commit time. */
+function fanoutLatency(commits: Array<[number, number]>): { p50: number; p99: number; count: number } {
+  const at = new Map(commits);
+  const out: number[] = [];
+  for (let i = 0; i < measured; i++) {
+    const c = at.get(numbers![i]!);
+    if (c !== undefined) out.push(arrivals![i]! - c);
+  }
+  out.sort((a, b) => a - b);
+  return { p50: percentile(out, 50), p99: percentile(out, 99), count: out.length };
 }
 
 function report(): void {
@@ -75,7 +96,11 @@ process.on('message', (m: ClientsCommand) => {
     expected = m.deliveries;
     measured = 0;
     latencies = m.latency ? new Float64Array(m.deliveries) : undefined;
+    numbers = m.latency ? new Float64Array(m.deliveries) : undefined;
+    arrivals = m.latency ? new Float64Array(m.deliveries) : undefined;
     say({ type: 'armed' });
+  } else if (m.type === 'fanout') {
+    say({ type: 'fanout', fanoutMs: fanoutLatency(m.commits) });
   } else if (m.type === 'usage') say({ type: 'usage', cpu: cpuUsage() });
   else if (m.type === 'stop') {
     for (const s of sockets) s.disconnect();

@@ -7,19 +7,36 @@ import { defineTopic, defineTopics } from '../../shared/index.js';
 export const topics = defineTopics({
   orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation' }),
 });
+/** The same topic outside the log (bench/scenarios/live.ts): sent live only, or kept as the latest
+ * value per subject. */
+export const volatileTopics = defineTopics({
+  orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation', delivery: 'volatile' }),
+});
+export const latestTopics = defineTopics({
+  orderStatus: defineTopic('orders.{orderId}.status', { kind: 'presentation', delivery: 'latest' }),
+});
 
-/** The payload of every event: `sentAt` is `now()` at the emit call. */
+/** The payload of every event: `sentAt` is `now()` at the emit call, `n` the event's number in
+ * its server's run (to match a delivery with its event's commit time). */
 export interface StatusPayload {
   orderId: string;
   status: string;
   sentAt: number;
+  n: number;
+}
+
+/** p50 and p99 in ms. */
+export interface Percentiles {
+  p50: number;
+  p99: number;
 }
 
 /** What each client subscribes to, by client index: all of them match every `orders.<id>.status`. */
 export const PATTERNS = ['orders.*.status', 'orders.>', 'orders.*.*', '>'] as const;
 
-/** Which server: plain Socket.IO room broadcast, or fete on PostgreSQL / PGlite (in memory). */
-export type Impl = 'plain' | 'fete-pg' | 'fete-pglite';
+/** Which server: plain Socket.IO room broadcast, or fete on PostgreSQL / PGlite (in memory);
+ * `-volatile` / `-latest`: fete on PostgreSQL with the topic declared so. */
+export type Impl = 'plain' | 'fete-pg' | 'fete-pglite' | 'fete-pg-volatile' | 'fete-pg-latest';
 
 /** How a fete server emits a burst: `fete.emit` per event (32 in flight), or `fete.emitMany` of 100. */
 export type EmitMode = 'each' | 'many';
@@ -44,13 +61,24 @@ export type ServerMessage =
   | { type: 'ready'; port: number }
   /** `firstAt`: when the first emit was called, `lastAt` when the last one returned;
    * `emitCallMs`: how long an emit call took to resolve (fixed-rate phase only). */
-  | { type: 'emitted'; firstAt: number; lastAt: number; emitCallMs?: { p50: number; p99: number } }
+  | {
+      type: 'emitted';
+      firstAt: number;
+      lastAt: number;
+      emitCallMs?: Percentiles;
+      /** fete, fixed-rate phase: emit call to the commit hook (the append round trip, group wait
+       * included), and each event's commit time by `n`. */
+      appendMs?: Percentiles;
+      commits?: Array<[n: number, at: number]>;
+    }
   | { type: 'usage'; cpu: Cpu }
   | { type: 'memory'; memory: Memory }
   | { type: 'error'; message: string };
 
 export type ClientsCommand =
   | { type: 'expect'; deliveries: number; latency: boolean }
+  /** Commit time of each event of the last latency phase: answer with commit-to-receipt percentiles. */
+  | { type: 'fanout'; commits: Array<[n: number, at: number]> }
   | { type: 'usage' }
   | { type: 'stop' };
 
@@ -60,6 +88,7 @@ export type ClientsMessage =
   | { type: 'armed' }
   /** `lastAt`: when the last expected delivery arrived; latencies in ms (only when asked). */
   | { type: 'received'; lastAt: number; deliveries: number; latency?: { p50: number; p99: number; max: number; count: number } }
+  | { type: 'fanout'; fanoutMs: Percentiles & { count: number } }
   | { type: 'usage'; cpu: Cpu }
   | { type: 'error'; message: string };
 

@@ -3,6 +3,7 @@
 // connects and leaves first (code paths compiled, lazy state made, for every implementation alike),
 // then the server's memory is read after full collections, `clients` sockets connect and subscribe
 // (fete: one subscription each; plain: one room join each) and sit idle, and it is read again.
+// fete runs from its compiled build (dist/, see server-child.ts): the caller builds it first.
 import { fileURLToPath } from 'node:url';
 import { dropSchema, freshSchema, DATABASE_URL } from '../durable/common.js';
 import { IpcChild } from '../../test/support/ipc-child.js';
@@ -39,7 +40,7 @@ async function leave(clients: Clients): Promise<void> {
 
 export async function runMemory(impl: Impl, clients: number, warmup: number): Promise<MemoryResult> {
   const schema = impl === 'fete-pg' ? freshSchema('memory') : undefined;
-  const server: Server = new IpcChild(serverScript, [impl, DATABASE_URL, schema ?? 'fete', 'each'], { execArgv: ['--expose-gc'], stdout: 'inherit', label: 'server' });
+  const server: Server = new IpcChild(serverScript, [impl, DATABASE_URL, schema ?? 'fete', 'each', 'dist'], { execArgv: ['--expose-gc'], stdout: 'inherit', label: 'server' });
   let subscribers: Clients | undefined;
   try {
     const { port } = await server.next('ready', 60_000);

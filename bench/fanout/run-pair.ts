@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { dropSchema, freshSchema, DATABASE_URL } from '../durable/common.js';
 import { IpcChild } from '../../test/support/ipc-child.js';
-import { type ClientsCommand, type ClientsMessage, type Cpu, type EmitMode, type Impl, type ServerCommand, type ServerMessage, type SidMode } from './common.js';
+import { type ClientsCommand, type ClientsMessage, type Cpu, type EmitMode, type Impl, type Percentiles, type ServerCommand, type ServerMessage, type SidMode } from './common.js';
 
 const serverScript = fileURLToPath(new URL('./server-child.ts', import.meta.url));
 const clientsScript = fileURLToPath(new URL('./clients-child.ts', import.meta.url));
@@ -27,8 +27,13 @@ export interface PairResult {
   /** How long the server took to return from all emits of the burst. */
   emitMs: number;
   latency: { p50: number; p99: number; max: number; count: number };
-  /** How long the server's emit call took to resolve in the fixed-rate phase (fete: the append). */
-  emitCallMs: { p50: number; p99: number } | undefined;
+  /** How long the server's emit call took to resolve in the fixed-rate phase (fete: the append,
+   * then the fanout's send to this process's sockets, which runs before the emit resolves). */
+  emitCallMs: Percentiles | undefined;
+  /** fete, fixed-rate phase: emit call to commit (the append round trip) and commit to receipt
+   * (the fanout: routing, encoding, sockets, the clients' process), over every delivery. */
+  appendMs: Percentiles | undefined;
+  fanoutMs: Percentiles | undefined;
   /** CPU time of each child during the timed burst. */
   burstCpu: { server: Cpu; clients: Cpu };
 }
@@ -54,7 +59,7 @@ async function phase(server: Server, clients: Clients, command: ServerCommand & 
 }
 
 export async function runPair(c: PairConfig): Promise<PairResult> {
-  const schema = c.impl === 'fete-pg' ? freshSchema('fanout') : undefined;
+  const schema = c.impl.startsWith('fete-pg') ? freshSchema('fanout') : undefined;
   // FETE_BENCH_FANOUT_PROFILE=<dir>: CPU profiles of both children (node --cpu-prof), named by role.
   const profile = process.env.FETE_BENCH_FANOUT_PROFILE;
   const prof = (role: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', `${profile}/${c.impl}-${c.sids}-${c.emit}-${role}-${Date.now()}`] : []);
@@ -70,12 +75,19 @@ export async function runPair(c: PairConfig): Promise<PairResult> {
     const after = await usage(server, clients);
     const burstMs = burst.received.lastAt - burst.emitted.firstAt;
     const rate = await phase(server, clients, { type: 'rate', perSecond: c.ratePerSecond, events: c.rateEvents }, c.clients, true);
+    let fanoutMs: Percentiles | undefined;
+    if (rate.emitted.commits) {
+      clients.send({ type: 'fanout', commits: rate.emitted.commits });
+      fanoutMs = (await clients.next('fanout')).fanoutMs;
+    }
     return {
       deliveriesPerSec: (c.burstEvents * c.clients * 1000) / burstMs,
       burstMs,
       emitMs: burst.emitted.lastAt - burst.emitted.firstAt,
       latency: rate.received.latency!,
       emitCallMs: rate.emitted.emitCallMs,
+      appendMs: rate.emitted.appendMs,
+      fanoutMs,
       burstCpu: { server: minus(after.server, before.server), clients: minus(after.clients, before.clients) },
     };
   } finally {

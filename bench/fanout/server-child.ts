@@ -3,16 +3,20 @@
 // and events go out by `to(room).emit('ev', ...)`. `fete-pg` / `fete-pglite`: fete on PostgreSQL
 // (url, schema) or PGlite in memory with `fete.attach(http)`; a burst is `fete.emit` per event, or
 // with `many` `fete.emitMany` of EMIT_MANY events (one commit each). It listens on an ephemeral
-// port, says `ready` with it over IPC, then emits on command.
+// port, says `ready` with it over IPC, then emits on command. A fifth argument `dist` runs fete
+// from the compiled package (`npm run build`), as an app runs it, instead of its TypeScript
+// source through tsx (whose esbuild transform gives every closure an own `name` property: ~250
+// bytes more per closure, which the memory scenario would count against fete alone).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { createFete } from '../../server/index.js';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, now, settledMemory, topics } from './common.js';
+import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, latestTopics, now, settledMemory, topics, volatileTopics } from './common.js';
 
-const [impl, url, schema, emitMode] = process.argv.slice(2) as [Impl, string, string, EmitMode];
+const [impl, url, schema, emitMode, build] = process.argv.slice(2) as [Impl, string, string, EmitMode, 'dist' | 'source' | undefined];
+const serverModule = build === 'dist' ? '../../dist/server/index.js' : '../../server/index.js';
+const { createFete } = (await import(serverModule)) as typeof import('../../server/index.js');
 const say = (m: ServerMessage) => process.send!(m);
 process.on('unhandledRejection', (err) => {
   say({ type: 'error', message: String((err as Error)?.stack ?? err) });
@@ -25,6 +29,8 @@ const EMIT_WINDOW = 32;
 const EMIT_MANY = 100;
 
 const http = createServer();
+/** Commit time by event number, while a fixed-rate phase runs (fete only). */
+let commitAt: Map<number, number> | undefined;
 let emitOne: (p: StatusPayload, i: number) => Promise<unknown>;
 let stop: () => Promise<void>;
 let emitMany: ((ps: StatusPayload[]) => Promise<unknown>) | undefined;
@@ -47,11 +53,19 @@ if (impl === 'plain') {
   };
 } else {
   // The benchmark's subscribers are anonymous (as the plain Socket.IO anchor's are).
-  const fete = await createFete({ topics, store: impl === 'fete-pg' ? url : 'memory', schema, roles: ['web'], security: { auth: 'anonymous' } });
+  const catalog = (impl === 'fete-pg-volatile' ? volatileTopics : impl === 'fete-pg-latest' ? latestTopics : topics) as typeof topics;
+  const fete = await createFete({ topics: catalog, store: impl === 'fete-pglite' ? 'memory' : url, schema, roles: ['web'], security: { auth: 'anonymous' } });
+  // Registered before attach, so it runs before the fanout's own commit hook sends the events:
+  // the time an event's append returned, for the append / fanout split of the latency.
+  fete.log.onCommit((events) => {
+    if (!commitAt) return;
+    const at = now();
+    for (const e of events) commitAt.set((e.payload as StatusPayload).n, at);
+  });
   fete.attach(http);
   await fete.start();
-  emitOne = (payload) => fete.emit(topics.orderStatus, payload);
-  emitMany = (ps) => fete.emitMany(ps.map((p) => ({ topic: topics.orderStatus, payload: p })));
+  emitOne = (payload) => fete.emit(catalog.orderStatus, payload);
+  emitMany = (ps) => fete.emitMany(ps.map((p) => ({ topic: catalog.orderStatus, payload: p })));
   stop = () => fete.stop();
 }
 
@@ -59,7 +73,8 @@ await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 say({ type: 'ready', port: (http.address() as AddressInfo).port });
 
 let next = 0;
-const payload = (): StatusPayload => ({ orderId: `o-${next % 100}`, status: 'shipped', sentAt: now() });
+let numbered = 0;
+const payload = (): StatusPayload => ({ orderId: `o-${next % 100}`, status: 'shipped', sentAt: now(), n: numbered++ });
 
 async function burst(events: number): Promise<void> {
   const firstAt = now();
@@ -92,16 +107,28 @@ async function rate(perSecond: number, events: number): Promise<void> {
   const firstAt = now();
   const pending: Promise<unknown>[] = [];
   const took: number[] = [];
+  const sentAt = new Map<number, number>();
+  if (impl !== 'plain') commitAt = new Map();
   for (let i = 0; i < events; i++) {
     const due = firstAt + (i * 1000) / perSecond;
     const wait = due - now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const t0 = now();
-    pending.push(emitOne(payload(), next++).then(() => took.push(now() - t0)));
+    const p = payload();
+    sentAt.set(p.n, p.sentAt);
+    pending.push(emitOne(p, next++).then(() => took.push(now() - p.sentAt)));
   }
   await Promise.all(pending);
   took.sort((a, b) => a - b);
-  say({ type: 'emitted', firstAt, lastAt: now(), emitCallMs: { p50: percentile(took, 50), p99: percentile(took, 99) } });
+  const commits = commitAt ? [...commitAt] : undefined;
+  commitAt = undefined;
+  const append = commits?.map(([n, at]) => at - sentAt.get(n)!).sort((a, b) => a - b);
+  say({
+    type: 'emitted',
+    firstAt,
+    lastAt: now(),
+    emitCallMs: { p50: percentile(took, 50), p99: percentile(took, 99) },
+    ...(append && commits ? { appendMs: { p50: percentile(append, 50), p99: percentile(append, 99) }, commits } : {}),
+  });
 }
 
 process.on('message', (m: ServerCommand) => {

@@ -1,14 +1,15 @@
 // The playground server: one Express app with fete's middleware under /fete (HTTP emit, SSE,
-// health, metrics, inspector), Socket.IO fanout on the same HTTP server, the durable fulfilment
-// listener, and the page: Vite's dev middleware (hot reload) or the files `vite build` wrote.
+// commands and queries, health, metrics, inspector), Socket.IO fanout on the same HTTP server, the
+// orders command and query, the durable fulfilment listener, and the page: Vite's dev middleware (hot reload) or the files `vite build` wrote.
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { createFete, type Authorize, type StoreOption } from 'fete/server';
-import { topics } from '../shared/catalog.js';
+import { commands, topics } from '../shared/catalog.js';
 import { createFulfilmentTable, listFulfilments, registerFulfilment } from './fulfilment.js';
+import { createOrdersTable, registerOrders } from './orders.js';
 
 export interface PlaygroundOptions {
   /** @default 3000; 0 picks a free port */
@@ -31,13 +32,13 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const built = fileURLToPath(new URL('../../dist/playground', import.meta.url));
 
 // Security, said out loud. The playground is a local demo with no users: `auth: 'anonymous'` lets
-// every visitor in (without it fete refuses every caller). Browsers may emit only what the
-// catalogue marks clientEmit (fete checks that too) and, here, only new orders; anyone may
-// subscribe, and receives only what the catalogue exposes (orders' status, and the orders
-// themselves, declared `expose: true`). A real app gives `auth` (and `tenant`) and looks at the
-// principal in these hooks.
+// every visitor in (without it fete refuses every caller). Browsers emit nothing (no `emit` hook:
+// the door stays closed); they place orders with the `orders.place` command and list them with
+// the `orders.list` query, the two calls allowed here. Anyone may subscribe, and receives only
+// what the catalogue exposes (orders' status, and the orders themselves, declared `expose:
+// true`). A real app gives `auth` (and `tenant`) and looks at the principal in these hooks.
 const authorize: Authorize = {
-  emit: (_principal, topic) => topic.name === topics.orderCreated.name,
+  command: (_principal, name) => name === commands.placeOrder.name || name === commands.listOrders.name,
   subscribe: () => true,
 };
 
@@ -48,7 +49,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     ...(options.store === undefined ? {} : { store: options.store }),
   });
   await createFulfilmentTable(fete);
+  await createOrdersTable(fete);
   registerFulfilment(fete);
+  registerOrders(fete);
 
   const app = express();
   // The inspector panel is part of the demo, so it is open to the (anonymous) visitor, stacks

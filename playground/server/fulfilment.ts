@@ -14,7 +14,8 @@ const POISON_FAILURES = RETRIES + 1;
 /** Time the "warehouse" takes, so the processing state is visible in the page. */
 const WORK_MS = 400;
 
-const TABLE = 'playground_fulfilments';
+export const FULFILMENTS = 'playground_fulfilments';
+const TABLE = FULFILMENTS;
 
 export async function createFulfilmentTable(fete: Fete<Topics>): Promise<void> {
   // No unique constraint on purpose: a second fulfilment of one order would show as a second row,

@@ -1,7 +1,6 @@
 // The inspector panel, fed by fete.express()'s JSON inspector API (mounted at /fete): listeners
 // with their queues, dead letters with a retry button, the head of the log, and /fete/health. It
-// polls, as an ops page would; the fulfilment counts (the demo's own table) come along for the
-// orders list.
+// polls, as an ops page would. (The orders list has its own source: the `orders.list` query.)
 import { fill, h, ago, timeOf } from './dom.js';
 import { splitError } from './error-text.js';
 
@@ -36,10 +35,6 @@ interface Health {
   worker?: { dispatcher: string; outcomes?: { completed: number; retried: number; dead: number } };
   fanout?: { sockets: number; eventsSentPerSecond: number };
 }
-interface Fulfilment {
-  orderId: string;
-  times: number;
-}
 
 const POLL_MS = 1500;
 
@@ -50,7 +45,7 @@ async function getJson<T>(path: string, init?: RequestInit): Promise<T> {
   return body;
 }
 
-export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<string, number>) => void): void {
+export function mountInspector(root: HTMLElement): void {
   const head = h('span', { class: 'muted', id: 'head-seq' });
   const health = h('div', { class: 'health', id: 'health' });
   const listeners = h('div', { id: 'listeners' });
@@ -82,10 +77,9 @@ export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<st
 
   const refresh = async () => {
     try {
-      const [stats, letters, fulfilled, hc] = await Promise.all([
+      const [stats, letters, hc] = await Promise.all([
         getJson<Stats>('/fete/inspector/stats'),
         getJson<{ deadLetters: DeadLetter[] }>('/fete/inspector/dead-letters?limit=50'),
-        getJson<{ fulfilments: Fulfilment[] }>('/api/fulfilments'),
         // 503 still has a JSON body worth showing.
         fetch('/fete/health').then((r) => r.json() as Promise<Health>),
       ]);
@@ -157,9 +151,6 @@ export function mountInspector(root: HTMLElement, onFulfilments: (counts: Map<st
               }),
             ),
       );
-      const counts = new Map<string, number>();
-      for (const f of fulfilled.fulfilments) counts.set(f.orderId, f.times);
-      onFulfilments(counts);
     } catch (err) {
       problem.hidden = false;
       problem.textContent = `The inspector API did not answer: ${(err as Error).message}`;

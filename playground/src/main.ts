@@ -1,8 +1,11 @@
 // The playground page. Everything fete-specific is a few calls: createClient with the shared
-// catalogue, client.emit for a new order (durable in IndexedDB before it resolves), and
-// client.subscribe by pattern for the orders' progress and the live feed. The rest is the page.
-import { createClient, isFeteError, type ClientStatus } from 'fete/client';
-import { SCENARIOS, topics, type Scenario } from '../shared/catalog.js';
+// catalogue; client.execute of the `orders.place` command, which answers the order's number
+// (queued in the IndexedDB outbox when offline: it runs once the connection returns, and its
+// answer is read back by command id after a reload); client.query of `orders.list` for the
+// orders panel, refreshed when order events arrive; client.subscribe by pattern for the orders'
+// progress and the live feed. The rest is the page.
+import { FeteError, createClient, isFeteError, type ClientStatus } from 'fete/client';
+import { SCENARIOS, commands, topics, type Scenario } from '../shared/catalog.js';
 import { fill, h, scheduler, timeOf } from './dom.js';
 import { mountFeed } from './feed.js';
 import { mountInspector } from './inspector.js';
@@ -23,9 +26,37 @@ client.subscribe(
   (event) => {
     if (event.topic === topics.orderCreated.name) orders.created(event.seq ?? 0, event.payload);
     else orders.status(event.seq ?? 0, event.payload.orderId, event.payload.status, event.payload.attempt, event.payload.message);
+    refreshList();
   },
   { from: 'earliest' },
 );
+
+// The orders panel's record comes from the `orders.list` query: asked again (at most every
+// 250 ms) when order events arrive and when the connection returns; offline, the page shows what
+// it last knew.
+let listing = false;
+let listAgain = false;
+const refreshList = debounce(async () => {
+  if (listing) return void (listAgain = true);
+  listing = true;
+  try {
+    if (client.status.connected) orders.listed(await client.query(commands.listOrders, { limit: 50 }, { timeoutMs: 10_000 }));
+  } catch {
+    // Offline or the server restarting: the next event or reconnect asks again.
+  } finally {
+    listing = false;
+    if (listAgain) {
+      listAgain = false;
+      refreshList();
+    }
+  }
+}, 250);
+
+// Orders placed before a reload whose command had not answered yet: the client reads the answer
+// by command id, waiting while the command is still queued in the outbox.
+void orders.restored.then(() => {
+  for (const { orderId, commandId } of orders.unanswered()) void awaitNumber(orderId, client.commandResult(commands.placeOrder, commandId, { timeoutMs: 24 * 3600_000 }));
+});
 
 // ---------- layout ----------
 const app = document.getElementById('app')!;
@@ -46,6 +77,7 @@ const scenarioInputs = SCENARIOS.map((s) =>
   h('input', { type: 'radio', name: 'scenario', value: s, checked: s === 'ok', 'data-scenario': s }),
 );
 const formError = h('p', { class: 'error-text', id: 'form-error', hidden: true });
+const notice = h('p', { class: 'notice', id: 'order-notice', 'aria-live': 'polite', hidden: true });
 const orderForm = h(
   'form',
   { id: 'order-form', onsubmit: ((e: Event) => (e.preventDefault(), void placeOrder())) as EventListener },
@@ -59,6 +91,7 @@ const orderForm = h(
     ),
   ),
   h('button', { type: 'submit', id: 'place-order' }, 'Place order'),
+  notice,
   formError,
 );
 
@@ -76,7 +109,12 @@ fill(
     h(
       'section',
       { class: 'card', id: 'orders-panel' },
-      h('header', {}, h('h2', {}, 'Orders'), h('span', { class: 'muted' }, h('code', {}, 'orders.{orderId}.created'), ' → durable listener → ', h('code', {}, 'orders.{orderId}.status'))),
+      h(
+        'header',
+        {},
+        h('h2', {}, 'Orders'),
+        h('span', { class: 'muted' }, h('code', {}, 'orders.place'), ' → ', h('code', {}, 'orders.{orderId}.created'), ' → durable listener → ', h('code', {}, 'orders.{orderId}.status')),
+      ),
       orderForm,
       ordersList,
       rejectedBox,
@@ -87,26 +125,60 @@ fill(
 );
 
 mountFeed(feedPanel, client);
-mountInspector(inspectorPanel, (counts) => orders.fulfilled(counts));
+mountInspector(inspectorPanel);
 
 // ---------- placing an order ----------
 async function placeOrder(): Promise<void> {
   formError.hidden = true;
   const scenario = (scenarioInputs.find((i) => i.checked)?.value ?? 'ok') as Scenario;
   const order = { orderId: newOrderId(), item: item.value.trim(), quantity: Number(quantity.value), scenario, placedAt: new Date() };
+  // The command id stays the same however the call goes (direct, retried, queued): the server runs
+  // it once and answers the same number every time.
+  const commandId = crypto.randomUUID();
   try {
-    // Validated against the catalogue's schema, then stored in IndexedDB: from here the order
-    // survives a reload, a crash or a lost connection. `delivered` settles on the server's ack.
-    const receipt = await client.emit(topics.orderCreated, order);
-    orders.place({ ...order, placedAt: order.placedAt.toISOString() });
-    receipt.delivered.catch((err: unknown) => {
-      if (isFeteError(err) && err.code !== 'CLOSED') orders.rejected(order.orderId, err);
-    });
+    if (client.status.connected) {
+      // Online: the answer comes back on the call. If the connection drops before it does, the
+      // same command goes to the outbox and runs (once) when it is back.
+      try {
+        const placed = await client.execute(commands.placeOrder, order, { id: commandId, timeoutMs: 5000 });
+        orders.place({ ...order, placedAt: order.placedAt.toISOString(), commandId });
+        orders.numbered(placed.orderId, placed.number);
+        item.value = randomItem();
+        say(`Order #${placed.number} placed (${placed.orderId}).`);
+        return;
+      } catch (err) {
+        if (!isFeteError(err) || (err.code !== 'TIMEOUT' && err.code !== 'NETWORK')) throw err;
+      }
+    }
+    // Offline: validated against the command's schema, then stored in IndexedDB. From here the
+    // order survives a reload, a crash or a lost connection; the answer arrives when it has run.
+    const queued = await client.execute(commands.placeOrder, order, { id: commandId, queue: true });
+    orders.place({ ...order, placedAt: order.placedAt.toISOString(), commandId });
     item.value = randomItem();
+    say(`Order ${order.orderId} is queued in the outbox: it is placed when the connection returns.`);
+    void awaitNumber(order.orderId, queued.result);
   } catch (err) {
-    formError.hidden = false;
-    formError.textContent = isFeteError(err) ? `${err.code}: ${err.message}` : String(err);
+    if (isFeteError(err) && err.code === 'INVALID_PAYLOAD') {
+      formError.hidden = false;
+      formError.textContent = `${err.code}: ${err.message}`;
+    } else orders.rejected(order.orderId, isFeteError(err) ? err : new FeteError('INTERNAL', String(err)));
   }
+}
+
+/** The answer of a queued (or restored) `orders.place`: the number, shown, or the refusal. */
+async function awaitNumber(orderId: string, result: Promise<{ orderId: string; number: number }>): Promise<void> {
+  try {
+    const placed = await result;
+    orders.numbered(placed.orderId, placed.number);
+    say(`Order #${placed.number} placed (${placed.orderId}), from the outbox.`);
+  } catch (err) {
+    if (isFeteError(err) && err.code !== 'CLOSED') orders.rejected(orderId, err);
+  }
+}
+
+function say(text: string): void {
+  notice.hidden = false;
+  notice.textContent = text;
 }
 
 // ---------- status bar ----------
@@ -127,9 +199,12 @@ function drawStatus(s: ClientStatus): void {
   );
 }
 drawStatus(client.status);
+let wasConnected = client.status.connected;
 client.on('status', (s) => {
   drawStatus(s);
   renderOrders();
+  if (s.connected && !wasConnected) refreshList();
+  wasConnected = s.connected;
 });
 
 // ---------- orders list ----------
@@ -194,8 +269,14 @@ function orderRow(o: OrderView): HTMLTableRowElement {
   const asOf = !client.status.connected && state !== 'outbox' && state !== 'rejected' ? 'as last confirmed by the server' : undefined;
   return h(
     'tr',
-    { 'data-order-id': o.orderId, 'data-state': state, 'data-times': o.times ?? 0 },
-    h('td', {}, h('code', {}, o.orderId), o.placedAt ? h('div', { class: 'muted small' }, timeOf(o.placedAt)) : null),
+    { 'data-order-id': o.orderId, 'data-state': state, 'data-times': o.times ?? 0, 'data-number': o.number ?? '', 'data-listed': String(o.listed === true) },
+    h(
+      'td',
+      {},
+      o.number !== undefined ? h('strong', { class: 'order-number' }, `#${o.number} `) : null,
+      h('code', {}, o.orderId),
+      o.placedAt ? h('div', { class: 'muted small' }, timeOf(o.placedAt)) : null,
+    ),
     h('td', {}, o.item ?? '—', o.quantity ? h('span', { class: 'muted' }, ` × ${o.quantity}`) : null),
     h('td', {}, o.scenario ? scenarioLabels[o.scenario][0] : '—'),
     h(
@@ -221,6 +302,14 @@ async function drawRejected(): Promise<void> {
 }
 
 // ---------- helpers ----------
+function debounce(fn: () => Promise<void>, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void fn(), ms);
+  };
+}
+
 function newOrderId(): string {
   return `o-${Date.now().toString(36).slice(-4)}${Math.random().toString(36).slice(2, 6)}`;
 }

@@ -1,6 +1,6 @@
 // The playground's "offline" switch: a transport that wraps fete's Socket.IO transport and can be
 // cut and restored, as a train tunnel would. While cut, sends fail with NETWORK like a real drop,
-// so the outbox keeps emits in IndexedDB and retries; restoring opens a fresh connection, and
+// so the outbox keeps emits and queued commands in IndexedDB and retries; restoring opens a fresh connection, and
 // subscriptions resume from their cursors. The switch's position survives a reload.
 import { FeteError, socketTransport, type Transport, type TransportFactory, type TransportHandlers } from 'fete/client';
 
@@ -92,6 +92,8 @@ class SwitchableTransport implements Transport {
   sub: Transport['sub'] = (packet, timeoutMs) => this.#current?.sub(packet, timeoutMs) ?? Promise.reject(unreachable());
   emit: Transport['emit'] = (packet, timeoutMs) => this.#current?.emit(packet, timeoutMs) ?? Promise.reject(unreachable());
   unsub: Transport['unsub'] = (packet) => this.#current?.unsub(packet);
+  cmd: NonNullable<Transport['cmd']> = (packet, timeoutMs) => this.#current?.cmd?.(packet, timeoutMs) ?? Promise.reject(unreachable());
+  cmdResult: NonNullable<Transport['cmdResult']> = (packet, timeoutMs) => this.#current?.cmdResult?.(packet, timeoutMs) ?? Promise.reject(unreachable());
 
   close(): void {
     if (this.#closed) return;

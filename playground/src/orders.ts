@@ -1,10 +1,11 @@
-// What the page knows about orders, merged from three sources: the orders this browser placed,
-// the events of the log (`orders.{id}.created` proves the server has it, `orders.{id}.status` is
-// the listener's progress) and the fulfilment table (how many times each order was processed: 1,
-// exactly once). Each order is kept in IndexedDB as last confirmed (order-memory.ts), so a reload
+// What the page knows about orders, merged from three sources: the orders this browser placed
+// (with the id of the `orders.place` command that places each, and its number once answered), the
+// events of the log (`orders.{id}.created` proves the server has it, `orders.{id}.status` is the
+// listener's progress) and the `orders.list` query (the server's record: the number, and how many
+// times each order was processed: 1, exactly once). Each order is kept in IndexedDB as last confirmed (order-memory.ts), so a reload
 // while offline shows the last known truth instead of "in outbox" for everything.
 import type { FeteError } from 'fete/client';
-import type { OrderStatus, Scenario } from '../shared/catalog.js';
+import type { ListedOrder, OrderStatus, Scenario } from '../shared/catalog.js';
 import { OrderMemory, type StoredOrder } from './order-memory.js';
 
 export interface PlacedOrder {
@@ -17,6 +18,12 @@ export interface PlacedOrder {
 
 export interface OrderView extends Partial<PlacedOrder> {
   orderId: string;
+  /** The id of the `orders.place` command (kept to read its answer after a reload). */
+  commandId?: string;
+  /** The order number the command answered (or the query listed). */
+  number?: number;
+  /** The `orders.list` query returned it. */
+  listed?: boolean;
   /** The `created` event is in the server's log (with this seq). */
   loggedSeq?: number;
   status?: OrderStatus;
@@ -41,7 +48,8 @@ export type OrderState = 'rejected' | 'outbox' | 'received' | OrderStatus;
 export function stateOf(o: OrderView): OrderState {
   if (o.rejected || o.rejectedText) return 'rejected';
   if (o.status) return o.status;
-  return o.loggedSeq === undefined ? 'outbox' : 'received';
+  // A number means the command ran: the server has the order, its event is on the way.
+  return o.loggedSeq === undefined && o.number === undefined ? 'outbox' : 'received';
 }
 
 export class Orders {
@@ -65,12 +73,31 @@ export class Orders {
     return [...this.#byId.values()].sort((a, b) => (b.placedAt ?? '').localeCompare(a.placedAt ?? '') || b.orderId.localeCompare(a.orderId));
   }
 
-  place(order: PlacedOrder): void {
+  place(order: PlacedOrder & { commandId: string }): void {
     this.#update(order.orderId, order);
   }
 
-  created(seq: number, order: Omit<PlacedOrder, 'placedAt'> & { placedAt: Date }): void {
+  /** Orders placed here whose command has not answered yet (to ask for the answer after a reload). */
+  unanswered(): Array<{ orderId: string; commandId: string }> {
+    return this.list().flatMap((o) => (o.commandId && o.number === undefined && !o.rejected && !o.rejectedText ? [{ orderId: o.orderId, commandId: o.commandId }] : []));
+  }
+
+  numbered(orderId: string, number: number): void {
+    if (this.#byId.get(orderId)?.number !== number) this.#update(orderId, { number });
+  }
+
+  created(seq: number, order: Omit<PlacedOrder, 'placedAt'> & { placedAt: Date; number: number }): void {
     this.#update(order.orderId, { ...order, placedAt: order.placedAt.toISOString(), loggedSeq: seq });
+  }
+
+  /** The `orders.list` answer: the server's record of each order wins for what it holds. */
+  listed(rows: readonly ListedOrder[]): void {
+    for (const r of rows) {
+      const o = this.#byId.get(r.orderId);
+      if (o?.listed && o.number === r.number && o.times === r.times) continue;
+      const { placedAt, ...rest } = r;
+      this.#update(r.orderId, { ...rest, placedAt: placedAt.toISOString(), listed: true });
+    }
   }
 
   status(seq: number, orderId: string, status: OrderStatus, attempt: number, message: string | undefined): void {
@@ -84,19 +111,6 @@ export class Orders {
 
   rejected(orderId: string, error: FeteError): void {
     this.#update(orderId, { rejected: error });
-  }
-
-  fulfilled(counts: ReadonlyMap<string, number>): void {
-    let changed = false;
-    for (const [orderId, times] of counts) {
-      const o = this.#byId.get(orderId);
-      if (o && o.times !== times) {
-        o.times = times;
-        changed = true;
-        void this.#memory.save(stored(o));
-      }
-    }
-    if (changed) this.#changed();
   }
 
   #update(orderId: string, patch: Partial<OrderView>): void {

@@ -30,6 +30,11 @@ export interface LiveMessage {
 export interface LiveChannel {
   /** Which transport carries messages to other processes. */
   readonly transport: 'local' | 'postgres' | 'nats';
+  /** The largest message the transport carries, in UTF-8 bytes of `JSON.stringify(message)` plus
+   * its own framing; undefined when unbounded (local). Emitters check it before any effect (a
+   * latest value is not upserted if its change cannot be sent), so LIVE_TOO_LARGE is thrown at
+   * the emit with nothing done. */
+  readonly maxMessageBytes: number | undefined;
   /** Delivers `message` to this process's handlers at once, then to other processes'.
    * Throws LIVE_TOO_LARGE (FeteError) when the transport cannot carry it (PostgreSQL NOTIFY
    * payloads are limited to 8000 bytes). Transport faults are reported through `onLost`, not thrown. */

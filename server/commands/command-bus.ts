@@ -70,7 +70,9 @@ export class CommandBus {
   constructor(host: CommandBusHost, options: ResolvedCommandOptions) {
     this.#host = host;
     this.#o = options;
-    const ledger: ResultLedger = host.store ? sqlLedger(host.store.tables, options.resultTtlMs) : memoryLedger(options.resultTtlMs);
+    const ledger: ResultLedger = host.store
+      ? sqlLedger(host.store.tables, options.resultTtlMs, { literals: host.store.driver.kind === 'postgres' })
+      : memoryLedger(options.resultTtlMs);
     this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), admit: (t, p, o) => host.admit(t, p, o), hasStore: host.store !== undefined, ledger };
     this.#forwarder = host.store
       ? new Forwarder(host.store, options, {

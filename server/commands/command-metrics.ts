@@ -34,18 +34,24 @@ export interface RequestCounts {
 /** Most recent calls kept per list. */
 const RECENT = 50;
 
+/** A recent call as kept: the time as a number, formatted only when the inspector asks. */
+type Kept = Omit<RecentRequest, 'at'> & { atMs: number };
+
 export class CommandMetrics {
   readonly #counts = new Map<string, RequestCounts>();
-  readonly #recent: RecentRequest[] = [];
-  readonly #failures: RecentRequest[] = [];
+  readonly #recent: Kept[] = [];
+  readonly #failures: Kept[] = [];
 
+  /** Called once per call, on the hot path: keeps `r` itself (the caller hands it over), no date
+   * formatting. */
   record(r: Omit<RecentRequest, 'at'>): void {
     const key = `${r.kind}\u0000${r.name}\u0000${r.outcome}`;
     let c = this.#counts.get(key);
     if (!c) this.#counts.set(key, (c = { kind: r.kind, name: r.name, outcome: r.outcome, count: 0, seconds: 0 }));
     c.count++;
     c.seconds += r.durationMs / 1000;
-    const entry = { ...r, at: new Date().toISOString() };
+    const entry = r as Kept;
+    entry.atMs = Date.now();
     push(this.#recent, entry);
     if (r.outcome !== 'ok' && r.outcome !== 'duplicate') push(this.#failures, entry);
   }
@@ -56,11 +62,12 @@ export class CommandMetrics {
 
   /** Newest first. */
   recent(): { results: RecentRequest[]; failures: RecentRequest[] } {
-    return { results: [...this.#recent].reverse(), failures: [...this.#failures].reverse() };
+    const shown = (list: Kept[]) => list.map(({ atMs, ...r }) => ({ ...r, at: new Date(atMs).toISOString() })).reverse();
+    return { results: shown(this.#recent), failures: shown(this.#failures) };
   }
 }
 
-function push(list: RecentRequest[], r: RecentRequest): void {
+function push<T>(list: T[], r: T): void {
   list.push(r);
   if (list.length > RECENT) list.shift();
 }

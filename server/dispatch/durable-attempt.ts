@@ -49,6 +49,9 @@ export interface AttemptDeps {
   plan?(envelope: Envelope, options: EmitOptions | undefined): DeliveryPlan | undefined;
   /** Runs after a commit that appended events (non-durable listeners, local hooks). */
   afterCommit(envelopes: Envelope[], results: EmitResult[]): void;
+  /** `ctx.emit` of topics that are not in the log (`volatile`, `latest`): kept out of the
+   * attempt's transaction and sent once the attempt succeeded (ingress/emit-route.ts). */
+  live?: { defers(topic: unknown): boolean; send(envelopes: Envelope[]): void };
   /** Counts how an attempt ended (workerStatus, /health, /metrics). */
   outcome?(listener: RegisteredListener, outcome: 'completed' | 'retried' | 'dead'): void;
   /** The operational log of a failed attempt (logger.ts), once per recorded failure. */
@@ -143,6 +146,8 @@ export class DurableAttempt implements AttemptSink {
   deadline = Infinity;
   #tx: LazyTx | undefined;
   #emitted: Envelope[] | undefined;
+  /** Events of live topics the handler emitted, sent if the attempt succeeds. */
+  #liveEmitted: Envelope[] | undefined;
   #results: EmitResult[] | undefined;
 
   constructor(
@@ -192,6 +197,7 @@ export class DurableAttempt implements AttemptSink {
       // The common case: nothing to commit here; the Completer writes it with its neighbours.
       this.deps.completer.add(this.claimed);
       this.deps.outcome?.(this.listener, 'completed');
+      if (this.#liveEmitted) this.deps.live?.send(this.#liveEmitted);
       this.owner.attemptDone(this);
       return;
     }
@@ -216,6 +222,11 @@ export class DurableAttempt implements AttemptSink {
 
   async emit(topic: unknown, payload: unknown, options?: EmitOptions): Promise<EmitResult> {
     this.#live();
+    if (this.deps.live?.defers(topic)) {
+      const envelope = await this.deps.buildEnvelope(topic, payload, options);
+      (this.#liveEmitted ??= []).push(envelope);
+      return { id: envelope.id, seq: 0, duplicate: false };
+    }
     const tx = this.#lazyTx();
     const envelope = await this.deps.buildEnvelope(topic, payload, options);
     const plan = this.deps.plan?.(envelope, options);
@@ -237,6 +248,7 @@ export class DurableAttempt implements AttemptSink {
     if (!tx) {
       this.deps.completer.add(claimed);
       this.deps.outcome?.(listener, 'completed');
+      if (this.#liveEmitted) this.deps.live?.send(this.#liveEmitted);
       return;
     }
     try {
@@ -253,6 +265,7 @@ export class DurableAttempt implements AttemptSink {
     }
     this.deps.outcome?.(listener, 'completed');
     if (this.#emitted) this.deps.afterCommit(this.#emitted, this.#results!);
+    if (this.#liveEmitted) this.deps.live?.send(this.#liveEmitted);
   }
 
   #report(attempt: number, error: unknown, end: { dead: true } | { dead: false; retryInMs: number }): FailureReport {

@@ -10,7 +10,7 @@ import { Server } from 'socket.io';
 import { describeThrown, keepableCause } from '../../shared/describe-thrown.js';
 import { FETE_NAMESPACE, FeteError, isFeteError } from '../../shared/index.js';
 import type { Caller } from '../security/security.js';
-import type { ClientEmitTarget } from './client-emit.js';
+import type { FanoutTarget } from './client-emit.js';
 import { FanoutCore, resolveFanoutOptions } from './fanout-core.js';
 import { SocketSession } from './socket-session.js';
 import type { AttachOptions, FanoutHandle } from './types.js';
@@ -32,7 +32,7 @@ function refusal(err: unknown): Error & { data: { code: string } } {
 }
 
 export function attachFanout<P>(
-  fete: ClientEmitTarget,
+  fete: FanoutTarget,
   httpServer: HttpServer | HttpsServer,
   options: AttachOptions<P> = {},
   logs?: LogEvents,

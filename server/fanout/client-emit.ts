@@ -9,6 +9,7 @@ import type { Security } from '../security/security.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';
+import type { LiveHub } from '../live/live-hub.js';
 import type { ClientEmitContext } from './types.js';
 
 // socket-session.ts authorizes subscriptions with the same hook semantics.
@@ -21,6 +22,12 @@ export interface ClientEmitTarget {
   readonly security: Security;
   /** Presence (server/presence/), when the fete has it. */
   readonly presenceService?: PresenceService;
+}
+
+/** What the Socket.IO fanout needs of a Fete: client emits, plus the `volatile` and `latest`
+ * events of subscriptions (live/live-hub.ts). */
+export interface FanoutTarget extends ClientEmitTarget {
+  readonly live: LiveHub;
 }
 
 /** A FeteError as a wire error; unexpected failures keep their code but not their internals. */

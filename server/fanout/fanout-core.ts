@@ -3,14 +3,15 @@
 // tail routes is matched once against the index and serialized once; the events the tail routes
 // together are sent together, and every group of live subscriptions with the same sid that takes
 // the same events gets one packet, framed once (see #route and #flush).
-import { DEFAULT_MAX_ENVELOPE_BYTES, FeteError, type Envelope, type EvPacket, type EvsPacket, PatternIndex, type WireEnvelope } from '../../shared/index.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, FETE_NAMESPACE, FeteError, type Envelope, type EvPacket, type EvsPacket, PatternIndex, type WireEnvelope } from '../../shared/index.js';
 import { type FollowFrom, type Start, resolveStart } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
-import type { ClientEmitTarget } from './client-emit.js';
+import type { FanoutTarget } from './client-emit.js';
 import { type Exposure, exposureOf } from '../security/exposure.js';
 import type { Security } from '../security/security.js';
 import { LogTail } from './log-tail.js';
+import { evFrame } from './ev-frame.js';
 import { sendingEvents } from './packet-events.js';
 import type { Subscription } from './subscription.js';
 import type { AttachOptions, FanoutAuthorize, FanoutStats } from './types.js';
@@ -19,6 +20,9 @@ import { RateMeter } from './rate-meter.js';
 
 export interface ResolvedFanoutOptions {
   authorize: FanoutAuthorize | undefined;
+  /** Per-socket packets are built from each event's JSON text (ev-frame.ts): only with Socket.IO's
+   * default parser (no `serverOptions.parser`). */
+  preEncode: boolean;
   maxPayloadBytes: number;
   maxBufferedEvents: number;
   pollIntervalMs: number;
@@ -36,6 +40,7 @@ export function resolveFanoutOptions(o: AttachOptions<never>, security: Security
   };
   return {
     authorize: security.authorize,
+    preEncode: o.serverOptions?.parser === undefined,
     maxPayloadBytes: positive('maxPayloadBytes', o.maxPayloadBytes, DEFAULT_MAX_ENVELOPE_BYTES),
     maxBufferedEvents: positive('maxBufferedEvents', o.maxBufferedEvents, 1000),
     pollIntervalMs: positive('pollIntervalMs', o.pollIntervalMs, 1000),
@@ -62,7 +67,7 @@ function countersOnly({ sockets: _s, subscriptions: _n, tailCursor: _t, eventsSe
 }
 
 export class FanoutCore {
-  readonly fete: ClientEmitTarget;
+  readonly fete: FanoutTarget;
   readonly log: FeteLog;
   readonly options: ResolvedFanoutOptions;
   /** What may leave for a browser (exposed topics, the caller's tenant): see security/exposure.ts. */
@@ -79,7 +84,7 @@ export class FanoutCore {
   #taken = new Map<Subscription, number[]>();
   readonly #sentRate = new RateMeter(() => this.counters.eventsSent);
 
-  constructor(fete: ClientEmitTarget, options: ResolvedFanoutOptions, broadcast: EvBroadcast) {
+  constructor(fete: FanoutTarget, options: ResolvedFanoutOptions, broadcast: EvBroadcast) {
     this.fete = fete;
     this.log = fete.log;
     this.options = options;
@@ -142,9 +147,11 @@ export class FanoutCore {
       if (group) group.subs.push(sub);
       else groups.set(key, { sid: sub.sid, indices, subs: [sub] });
     }
+    // Each event's JSON, made once for all the per-socket packets that carry it (ev-frame.ts).
+    const texts = this.options.preEncode ? new Array<string | undefined>(batch.length) : undefined;
     for (const { sid, indices, subs } of groups.values()) {
       const events = indices.map((i) => batch[i]!);
-      if (subs.length === 1) subs[0]!.push(events);
+      if (subs.length === 1) subs[0]!.push(events, texts && evFrame(FETE_NAMESPACE, sid, indices.map((i) => (texts[i] ??= JSON.stringify(batch[i])))));
       else {
         this.counters.eventsSent += subs.length * events.length;
         const [event, packet] = eventsPacket(sid, events);

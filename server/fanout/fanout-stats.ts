@@ -13,6 +13,7 @@ export function zeroFanoutStats(): FanoutStats {
     eventsSentPerSecond: 0,
     overflows: 0,
     retentionGaps: 0,
+    volatileDropped: 0,
     refusedConnections: 0,
     emits: { accepted: 0, duplicate: 0, rejected: 0 },
     tailCursor: 0,
@@ -30,6 +31,7 @@ export function sumFanoutStats(all: readonly FanoutStats[]): FanoutStats {
     out.eventsSentPerSecond += s.eventsSentPerSecond;
     out.overflows += s.overflows;
     out.retentionGaps += s.retentionGaps;
+    out.volatileDropped += s.volatileDropped;
     out.refusedConnections += s.refusedConnections;
     out.emits.accepted += s.emits.accepted;
     out.emits.duplicate += s.emits.duplicate;

@@ -6,20 +6,23 @@ import type { Socket } from 'socket.io';
 import {
   type CmdAck,
   type EmitAck,
+  type Envelope,
   FeteError,
   PROTOCOL_LIMITS,
   type SubAck,
+  type WireEnvelope,
   parseCursor,
   validatePattern,
 } from '../../shared/index.js';
-import type { FollowFrom } from '../log/start.js';
+import type { FollowFrom, GapNotice } from '../log/start.js';
 import type { Caller } from '../security/security.js';
 import { allowed, applyClientEmits, toWireError } from './client-emit.js';
 import { type CommandTarget, answerCommandPacket, answerResultPacket } from './command-packet.js';
+import { writeFrame } from './ev-frame.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
-import { PresenceSession } from '../presence/presence-session.js';
+import { admitSubPresence, PresenceSession } from '../presence/presence-session.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -46,19 +49,31 @@ function parseFrom(from: unknown): FollowFrom {
   throw new FeteError('MALFORMED', "sub.from must be 'latest', 'earliest', a cursor ('<epoch>:<seq>') or a seq (a non-negative integer)");
 }
 
-export class SocketSession {
+/** Events carried by packets waiting in a socket's write buffer, for the packets that carry more
+ * or less than one (an `evs`); shared by every socket (packets are distinct objects). */
+const packetWeights = new WeakMap<object, number>();
+
+/**
+ * A socket's session is also the host of its subscriptions (SubscriptionHost): methods on the
+ * prototype rather than an object of closures per socket. An idle subscribed socket costs the
+ * session, its subscription and a few listeners (see the memory scenario in bench/).
+ */
+export class SocketSession implements SubscriptionHost {
   readonly #core: FanoutCore;
   readonly #socket: Socket;
   readonly #caller: Caller;
   readonly #subs = new Map<string, Subscription>();
-  readonly #host: SubscriptionHost;
-  #emitChain: Promise<void> = Promise.resolve();
+  /** Made at the first emit packet. */
+  #emitChain: Promise<void> | undefined;
   #queuedEmits = 0;
   #commandsInFlight = 0;
-  #drainWaiters: Array<() => void> = [];
+  /** Made when a catch-up waits for the socket to drain. */
+  #drainWaiters: Array<() => void> | undefined;
   #gone = false;
-  readonly #backlog: () => number;
-  readonly #presence: PresenceSession | undefined;
+  /** Events in Engine.IO's queue of packets waiting for the transport (see the constructor). */
+  #queuedEvents: number;
+  /** Presence of this socket (server/presence/), made at its first use. */
+  #presence: PresenceSession | undefined;
 
   constructor(core: FanoutCore, socket: Socket, caller: Caller) {
     this.#core = core;
@@ -69,70 +84,123 @@ export class SocketSession {
     // its typings): it grows while a websocket's previous writes are unacknowledged by the OS, i.e.
     // the client is slow. Counted as packets enter it (`packetCreate`) and leave it for the
     // transport (`flush`), each weighing the events it carries (an `evs` many, anything else 1).
-    let queuedEvents = (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
-    const weights = new WeakMap<object, number>();
+    this.#queuedEvents = (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
     conn.on('packetCreate', (packet: object) => {
       const n = eventsOfPacketBeingSent();
-      queuedEvents += n;
-      if (n !== 1) weights.set(packet, n);
+      this.#queuedEvents += n;
+      if (n !== 1) packetWeights.set(packet, n);
     });
     conn.on('flush', (packets: object[]) => {
-      for (const p of packets) queuedEvents -= weights.get(p) ?? 1;
+      for (const p of packets) this.#queuedEvents -= packetWeights.get(p) ?? 1;
     });
-    const backlog = () => queuedEvents;
-    this.#backlog = backlog;
-    const maxBuffered = core.options.maxBufferedEvents;
-    this.#host = {
-      socketId: socket.id,
-      log: core.log,
-      pageSize: core.options.readPageSize,
-      maxBufferedEvents: maxBuffered,
-      tailCursor: () => core.tail.cursor,
-      backlog,
-      whenWritable: () => this.#whenWritable(),
-      send: (sid, events) => {
-        core.counters.eventsSent += events.length;
-        const [event, packet] = eventsPacket(sid, events);
-        sendingEvents(events.length, () => socket.emit(event, packet as never));
-      },
-      gap: (sid, g) => {
-        // Live events the fanout routed before this point go out first (seq order with the gap).
-        core.flush();
-        core.counters.retentionGaps++;
-        socket.emit('gap', { sid, reason: g.reason, after: g.after, resumedAt: g.resumedAt, epoch: core.log.epoch });
-      },
-      overflowed: () => core.counters.overflows++,
-      catchUp: (d) => (core.counters.catchingUp += d),
-      failed: (sub, err) => {
-        // The client resubscribes from its cursor after reconnecting: nothing is lost.
-        debug('disconnecting socket %s: the log could not be read for %s: %s', socket.id, sub.pattern, err.message);
-        socket.disconnect(true);
-      },
-      visible: (e) => core.exposure.visible(e, caller.tenant),
-    };
-    const presence = core.fete.presenceService;
-    this.#presence = presence ? new PresenceSession(presence, socket, caller, core.options.authorize) : undefined;
-    conn.on('drain', () => this.#drained());
-    socket.on('sub', (packet: unknown, ack: unknown) => void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message)));
-    socket.on('unsub', (packet: unknown, ack: unknown) => this.#unsub(packet, ackOf(ack)));
-    socket.on('emit', (packet: unknown, ack: unknown) => this.#emit(packet, ackOf(ack)));
-    socket.on('cmd', (packet: unknown, ack: unknown) => this.#cmd(packet, ackOf(ack)));
-    socket.on('cmdr', (packet: unknown, ack: unknown) => this.#cmd(packet, ackOf(ack), answerResultPacket));
+    // One listener for every packet (Socket.IO passes the ack last, as to `on`), rather than one
+    // per packet type: each listener is a closure and an entry in the socket's listener table.
+    socket.onAny((event: unknown, packet: unknown, ack: unknown) => this.#packet(event, packet, ack));
     socket.on('disconnect', () => this.#close());
+  }
+
+  #packet(event: unknown, packet: unknown, ack: unknown): void {
+    switch (event) {
+      case 'sub':
+        return void this.#sub(packet, ackOf(ack)).catch((err: Error) => debug('sub failed: %s', err.message));
+      case 'unsub':
+        return this.#unsub(packet, ackOf(ack));
+      case 'emit':
+        return this.#emit(packet, ackOf(ack));
+      case 'cmd':
+        return this.#cmd(packet, ackOf(ack));
+      case 'cmdr':
+        return this.#cmd(packet, ackOf(ack), answerResultPacket);
+      case 'pwatch':
+      case 'punwatch':
+      case 'pset':
+        return this.#presenceSession()?.packet(event, packet, ackOf(ack));
+      // Anything else is not fete's protocol: ignored, as Socket.IO ignores events nobody listens to.
+    }
   }
 
   get subscriptionCount(): number {
     return this.#subs.size;
   }
 
-  #whenWritable(): Promise<void> {
-    if (this.#gone || this.#backlog() <= this.#core.options.maxBufferedEvents / 2) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  // SubscriptionHost: what this socket's subscriptions need from it and from the fanout.
+
+  get socketId(): string {
+    return this.#socket.id;
+  }
+
+  get log(): FanoutCore['log'] {
+    return this.#core.log;
+  }
+
+  get pageSize(): number {
+    return this.#core.options.readPageSize;
+  }
+
+  get maxBufferedEvents(): number {
+    return this.#core.options.maxBufferedEvents;
+  }
+
+  tailCursor(): number {
+    return this.#core.tail.cursor;
+  }
+
+  backlog(): number {
+    return this.#queuedEvents;
+  }
+
+  send(sid: string, events: WireEnvelope[], frame?: string): void {
+    this.#core.counters.eventsSent += events.length;
+    const socket = this.#socket;
+    sendingEvents(events.length, () => {
+      if (frame !== undefined && writeFrame(socket, frame)) return;
+      const [event, packet] = eventsPacket(sid, events);
+      socket.emit(event, packet as never);
+    });
+  }
+
+  gap(sid: string, g: GapNotice): void {
+    const core = this.#core;
+    // Live events the fanout routed before this point go out first (seq order with the gap).
+    core.flush();
+    core.counters.retentionGaps++;
+    this.#socket.emit('gap', { sid, reason: g.reason, after: g.after, resumedAt: g.resumedAt, epoch: core.log.epoch });
+  }
+
+  overflowed(): void {
+    this.#core.counters.overflows++;
+  }
+
+  catchUp(delta: 1 | -1): void {
+    this.#core.counters.catchingUp += delta;
+  }
+
+  failed(sub: Subscription, err: Error): void {
+    // The client resubscribes from its cursor after reconnecting: nothing is lost.
+    debug('disconnecting socket %s: the log could not be read for %s: %s', this.#socket.id, sub.pattern, err.message);
+    this.#socket.disconnect(true);
+  }
+
+  visible(e: Envelope): boolean {
+    return this.#core.exposure.visible(e, this.#caller.tenant);
+  }
+
+  whenWritable(): Promise<void> {
+    if (this.#gone || this.#queuedEvents <= this.#core.options.maxBufferedEvents / 2) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (this.#drainWaiters === undefined) {
+        // Listened for only while someone waits (a catch-up paced by this socket).
+        this.#drainWaiters = [];
+        this.#socket.conn.once('drain', () => this.#drained());
+      }
+      this.#drainWaiters.push(resolve);
+    });
   }
 
   #drained(): void {
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (!waiters) return;
+    this.#drainWaiters = undefined;
     for (const w of waiters) w();
   }
 
@@ -149,26 +217,27 @@ export class SocketSession {
       const pattern = validatePattern(packet.pattern);
       core.exposure.admitPattern(pattern);
       const from = parseFrom(packet.from);
-      const presence = this.#presence?.admitSub(packet.presence);
+      const presence = admitSubPresence(core.fete.presenceService, packet.presence);
       // A sub for a sid this socket holds replaces it (the client retries a sub under the same sid).
       this.#drop(sid);
       if (this.#subs.size >= PROTOCOL_LIMITS.maxSubscriptionsPerSocket)
         throw new FeteError('TOO_LARGE', `a socket may hold at most ${PROTOCOL_LIMITS.maxSubscriptionsPerSocket} subscriptions`);
       // Reserve the sid now, so that an unsub or a newer sub arriving during the awaits below wins.
-      sub = new Subscription(this.#host, sid, pattern, 0);
+      sub = new Subscription(this, sid, pattern, 0);
       this.#subs.set(sid, sub);
       const hook = core.options.authorize?.subscribe;
       if (hook) await allowed(() => hook(this.#caller.principal, pattern), `subscribe to "${pattern}"`);
       const start = await core.startCursor(from, pattern);
       if (this.#subs.get(sid) !== sub || this.#gone) throw new FeteError('CLOSED', `subscription ${sid} was replaced or ended`);
       // From here on synchronous: registered with the tail, then the replay notes its target.
-      sub = new Subscription(this.#host, sid, pattern, start.cursor);
+      sub = new Subscription(this, sid, pattern, start.cursor);
       this.#subs.set(sid, sub);
       core.register(sub);
       ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
-      if (presence) this.#presence!.subscribed(sid, pattern, presence);
+      if (core.fete.presenceService?.isPresenceSubject(pattern)) this.#presenceSession()!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
+      if (core.fete.live.covers(pattern)) sub.withLive(this.#live(sub));
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);
@@ -178,12 +247,57 @@ export class SocketSession {
     }
   }
 
+  /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
+   * first, each version once). Volatile events are dropped for a socket that is already too far
+   * behind (they could never be replayed anyway); latest changes are always sent. */
+  #live(sub: Subscription): () => void {
+    const core = this.#core;
+    const socket = this.#socket;
+    let dropped = 0;
+    const live = core.fete.live.subscribe({
+      pattern: sub.pattern,
+      tenant: this.#caller.tenant,
+      visible: (e) => this.visible(e),
+      deliver: (ev) => {
+        if (sub.closed || this.#gone) return;
+        if (ev.envelope.volatile && this.backlog() > core.options.maxBufferedEvents) {
+          core.counters.volatileDropped++;
+          dropped++;
+          return;
+        }
+        if (dropped > 0) {
+          // Told in its place: before the first live event after the hole.
+          socket.emit('gap', { sid: sub.sid, reason: 'volatile', dropped, epoch: core.log.epoch });
+          dropped = 0;
+        }
+        this.send(sub.sid, [ev.wire]);
+      },
+      // A snapshot page as one `evs` packet.
+      deliverMany: (evs) => {
+        if (!sub.closed && !this.#gone) this.send(sub.sid, evs.map((ev) => ev.wire));
+      },
+    });
+    live.ready.catch((err: Error) => {
+      // As a failed replay: the client resubscribes after reconnecting and gets the values then.
+      debug('disconnecting socket %s: the latest values for %s could not be read: %s', socket.id, sub.pattern, err.message);
+      socket.disconnect(true);
+    });
+    return () => live.close();
+  }
+
   #drop(sid: string): void {
     const old = this.#subs.get(sid);
     if (!old) return;
     this.#subs.delete(sid);
     this.#core.unregister(old);
     this.#presence?.unsubscribed(sid);
+  }
+
+  #presenceSession(): PresenceSession | undefined {
+    const service = this.#core.fete.presenceService;
+    if (!service || this.#gone) return undefined;
+    this.#presence ??= new PresenceSession(service, this.#socket, this.#caller, this.#core.options.authorize);
+    return this.#presence;
   }
 
   #unsub(packet: unknown, ack: (res: { ok: boolean }) => void): void {
@@ -221,7 +335,7 @@ export class SocketSession {
         this.#queuedEmits--;
       }
     };
-    this.#emitChain = this.#emitChain.then(run).catch((err: Error) => debug('emit failed: %s', err.message));
+    this.#emitChain = (this.#emitChain ?? Promise.resolve()).then(run).catch((err: Error) => debug('emit failed: %s', err.message));
   }
 
   /** Commands (`cmd`) and result reads (`cmdr`) run concurrently (each in its own transaction); past

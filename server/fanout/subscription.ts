@@ -30,8 +30,9 @@ export interface SubscriptionHost {
   backlog(): number;
   /** Resolves when the socket's backlog is low again (or the socket is gone). */
   whenWritable(): Promise<void>;
-  /** Sends events of subscription `sid`, in seq order (one `ev`, or one `evs` for several). */
-  send(sid: string, events: WireEnvelope[]): void;
+  /** Sends events of subscription `sid`, in seq order (one `ev`, or one `evs` for several);
+   * `frame` is that packet encoded already (ev-frame.ts), when the fanout built it. */
+  send(sid: string, events: WireEnvelope[], frame?: string): void;
   /** Tells the client that the log cannot cover its resume (see log/start.ts). */
   gap(sid: string, gap: GapNotice): void;
   /** The subscription fell behind and is catching up from the log. */
@@ -54,13 +55,16 @@ export class Subscription {
   /** The highest seq sent (or the start cursor): nothing at or below it is sent again. */
   #lastSent: number;
   /** Live events routed while replaying, in seq order; bounded by maxBufferedEvents. */
-  #buffer: Array<{ seq: number; e: WireEnvelope }> = [];
+  #buffer: Array<{ seq: number; e: WireEnvelope }> | undefined;
   /** Replayed events not sent yet: a replay page goes out as one packet (see #flushOut). */
-  #out: WireEnvelope[] = [];
+  #out: WireEnvelope[] | undefined;
   #bufferOverflowed = false;
   #closedByOwner = false;
-  /** Stops the follower of a replay when the subscription closes. */
-  readonly #abort = new AbortController();
+  /** Stops the follower of a replay when the subscription closes (made by the first replay: a
+   * subscription that starts live, the common case, never needs one). The buffers above are
+   * also made only when used: an idle live subscription is this object and its index entry. */
+  #abort: AbortController | undefined;
+  #closeLive: (() => void) | undefined;
 
   constructor(host: SubscriptionHost, sid: string, pattern: string, cursor: number) {
     this.#host = host;
@@ -107,7 +111,7 @@ export class Subscription {
           debug('sub %s (%s) overflowed at seq %d: catching up from the log', this.sid, this.pattern, seq);
           this.#host.overflowed();
           this.#mode = 'replay';
-          this.#buffer = [];
+          this.#buffer = undefined;
           void this.#replay({ cursor: this.#lastSent, gaps: [] });
           return false;
         }
@@ -116,13 +120,13 @@ export class Subscription {
         return true;
       case 'replay':
         if (this.#bufferOverflowed) return false;
-        if (this.#buffer.length >= this.#host.maxBufferedEvents) {
+        if ((this.#buffer?.length ?? 0) >= this.#host.maxBufferedEvents) {
           // Dropped from memory only: the replay reads them from the log in another round.
           this.#bufferOverflowed = true;
-          this.#buffer = [];
+          this.#buffer = undefined;
           return false;
         }
-        this.#buffer.push({ seq, e });
+        (this.#buffer ??= []).push({ seq, e });
         return false;
       case 'closed':
         return false;
@@ -130,33 +134,41 @@ export class Subscription {
   }
 
   /** Sends events this subscription took, on their own (no other subscription shares the packet). */
-  push(events: WireEnvelope[]): void {
-    this.#host.send(this.sid, events);
+  push(events: WireEnvelope[], frame?: string): void {
+    this.#host.send(this.sid, events, frame);
   }
 
   close(): void {
     this.#closedByOwner = true;
     this.#closeQuietly();
+    this.#closeLive?.();
+    this.#closeLive = undefined;
+  }
+
+  /** Ends, with this subscription, its receiver of live (volatile, latest) events. */
+  withLive(close: () => void): void {
+    if (this.closed) close();
+    else this.#closeLive = close;
   }
 
   #closeQuietly(): void {
     this.#mode = 'closed';
-    this.#abort.abort();
-    this.#buffer = [];
-    this.#out = [];
+    this.#abort?.abort();
+    this.#buffer = undefined;
+    this.#out = undefined;
   }
 
   /** Queues a replayed event; #flushOut sends the queue (before a gap, and after each page). */
   #send(seq: number, e: WireEnvelope): void {
     if (seq <= this.#lastSent) return;
     this.#lastSent = seq;
-    this.#out.push(e);
+    (this.#out ??= []).push(e);
   }
 
   #flushOut(): void {
-    if (this.#out.length === 0 || this.closed) return;
     const out = this.#out;
-    this.#out = [];
+    if (out === undefined || out.length === 0 || this.closed) return;
+    this.#out = undefined;
     this.#host.send(this.sid, out);
   }
 
@@ -170,14 +182,14 @@ export class Subscription {
       from: start,
       pattern: this.pattern,
       pageSize: host.pageSize,
-      signal: this.#abort.signal,
+      signal: (this.#abort ??= new AbortController()).signal,
       knownHead: host.tailCursor(),
       visible: (e) => host.visible(e),
     });
     try {
       for (;;) {
         // Whatever the tail routes from here on lands in the buffer; the log covers the rest.
-        this.#buffer = [];
+        this.#buffer = undefined;
         this.#bufferOverflowed = false;
         const target = host.tailCursor();
         while (read < target || gapsDue > 0) {
@@ -200,9 +212,11 @@ export class Subscription {
           read = Math.max(read, item.seq);
         }
         if (this.#bufferOverflowed) continue; // fell behind again: another round from the log
-        for (const b of this.#buffer) this.#send(b.seq, b.e);
+        // Filled by take() during the awaits above (TypeScript narrowed it to undefined).
+        const buffered = this.#buffer as Array<{ seq: number; e: WireEnvelope }> | undefined;
+        if (buffered) for (const b of buffered) this.#send(b.seq, b.e);
         this.#flushOut();
-        this.#buffer = [];
+        this.#buffer = undefined;
         this.#mode = 'live';
         return;
       }

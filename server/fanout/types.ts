@@ -64,6 +64,8 @@ export interface FanoutStats {
   /** Gaps reported to clients because the log could not cover a resume: retention pruned what it
    * asked for, or its cursor was from another log (`reset`) or beyond this one (`ahead`). */
   retentionGaps: number;
+  /** Volatile events not sent to a socket that was already too far behind (never replayable). */
+  volatileDropped: number;
   /** Connections refused at the handshake. */
   refusedConnections: number;
   /** Emit items accepted, duplicate, rejected over this fanout's sockets. */

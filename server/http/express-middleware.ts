@@ -6,7 +6,7 @@
 //   GET  /health                    health-route.ts  200 { status: 'ok', headSeq, store, worker, fanout } | 503
 //   GET  /metrics                   metrics.ts       Prometheus text (off unless `metrics` is given)
 //   /inspector/...                  inspector-routes.ts (JSON; off unless `inspector` is given)
-//   POST /commands/:name, GET|POST /queries/:name   command-routes.ts
+//   POST /commands/:name, GET|POST /queries/:name, GET /commands/results/:id   command-routes.ts
 // Every route but /health authenticates through the fete's one `security` config (closed without
 // `auth`); /metrics skips it only when declared `metrics: 'public'`.
 import createDebug from 'debug';
@@ -27,7 +27,7 @@ import { authenticate } from './authenticate.js';
 import type { Security } from '../security/security.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus-text.js';
 import type { SseStream } from './sse-stream.js';
-import { streamRoute } from './stream-route.js';
+import { type StreamTarget, streamRoute } from './stream-route.js';
 import { commandInspectorRoutes, commandRoutes } from './command-routes.js';
 import type { CommandTarget } from '../fanout/command-packet.js';
 import { requestMetricFamilies } from '../commands/command-metrics.js';
@@ -67,7 +67,7 @@ function authenticated(security: Security) {
 }
 
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
-export type HttpTarget = InspectorTarget & CommandTarget & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
+export type HttpTarget = InspectorTarget & CommandTarget & Pick<StreamTarget, 'live'> & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
 export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}, logs?: LogEvents): FeteRouter {
   const o = resolveHttpOptions(options);

@@ -69,6 +69,7 @@ export function inspectorRouter(fete: InspectorTarget, reveal: RequestGuard = ()
       kind: t.kind,
       clientEmit: t.clientEmit,
       expose: t.expose,
+      delivery: t.delivery,
       retention: t.retention ?? null,
       params: t.params,
       pattern: t.pattern,

@@ -147,6 +147,7 @@ function fanoutFamilies(f: FanoutStats): MetricFamily[] {
     one('fete_fanout_events_sent_per_second', 'Event packets sent to sockets per second, over the last 10 seconds.', 'gauge', f.eventsSentPerSecond),
     one('fete_fanout_overflows_total', 'Times a slow socket fell back from live delivery to the log.', 'counter', f.overflows),
     one('fete_fanout_retention_gaps_total', 'Gaps reported because the log could not cover a resume (pruned by retention, another epoch, beyond the head).', 'counter', f.retentionGaps),
+    one('fete_fanout_volatile_dropped_total', 'Volatile events not sent to a socket that was already too far behind (they are never replayed).', 'counter', f.volatileDropped),
     one('fete_fanout_refused_connections_total', 'Connections refused at the handshake.', 'counter', f.refusedConnections),
     {
       name: 'fete_fanout_emits_total',

@@ -17,6 +17,7 @@ import { encodeForBrowser } from '../fanout/browser-envelope.js';
 import { type FollowGap, follow } from '../log/follow.js';
 import type { Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
+import type { LiveEvent } from '../live/live-hub.js';
 
 const debug = createDebug('fete:http');
 
@@ -46,6 +47,21 @@ export function sseGapFrame(epoch: string, gap: FollowGap): string {
   return `id: ${gap.cursor}\nevent: gap\ndata: ${data}\n\n`;
 }
 
+/** A `volatile` or `latest` event: no `id` line (EventSource keeps the last one, so a reconnect
+ * resumes the log where it was; live events are not in the log), `event: <topic>`, and data the
+ * envelope marked `volatile: true` or with its `version`. */
+export function sseLiveFrame(ev: LiveEvent): string {
+  return `event: ${ev.envelope.topic}\ndata: ${ev.text()}\n\n`;
+}
+
+/** The notice that volatile events were lost: `event: gap`, data `{ reason: 'volatile', topics }`
+ * first on a resume (Last-Event-ID or a cursor) of a pattern that covers volatile topics (their
+ * events while the client was away), or `{ reason: 'volatile', dropped }` before the next live
+ * event after a slow client missed some. No `id` line. */
+export function sseVolatileGapFrame(lost: { topics: readonly string[] } | { dropped: number }): string {
+  return `event: gap\ndata: ${JSON.stringify({ reason: 'volatile', ...lost })}\n\n`;
+}
+
 export class SseStream {
   readonly #res: ServerResponse;
   readonly #log: FeteLog;
@@ -55,6 +71,9 @@ export class SseStream {
   readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #onClose: () => void;
+  #closeLive: (() => void) | undefined;
+  /** Volatile events not written since the last live write (the client was too slow). */
+  #droppedVolatile = 0;
 
   constructor(res: ServerResponse, log: FeteLog, o: SseStreamOptions, onClose: () => void) {
     this.#res = res;
@@ -88,10 +107,37 @@ export class SseStream {
     return this.#drain !== undefined;
   }
 
+  /** Ends, with this stream, its receiver of live events (live/live-hub.ts). */
+  withLive(close: () => void): void {
+    if (this.#closed) close();
+    else this.#closeLive = close;
+  }
+
+  /** A volatile or latest event for this stream. A volatile one is dropped while the client is too
+   * slow to take the log's events (it could never be replayed); latest changes are always written. */
+  live(ev: LiveEvent): void {
+    if (this.#closed) return;
+    if (ev.envelope.volatile && this.waitingForDrain) {
+      this.#droppedVolatile++;
+      return;
+    }
+    if (this.#droppedVolatile > 0) {
+      this.#write(sseVolatileGapFrame({ dropped: this.#droppedVolatile }));
+      this.#droppedVolatile = 0;
+    }
+    this.#write(sseLiveFrame(ev));
+  }
+
+  /** Writes a comment-free frame as is (the volatile notice). */
+  frame(text: string): void {
+    this.#write(text);
+  }
+
   /** Ends the stream (client gone, server closing). Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closeLive?.();
     for (const t of this.#timers) clearInterval(t);
     this.#abort.abort();
     this.#drained();

@@ -6,15 +6,16 @@
 // Errors before the stream starts are JSON: 400 bad pattern/from, 401, 403 (a pattern that matches
 // no exposed topic, or subscribe denied). Only exposed events of the caller's tenant are sent.
 import type { Request, Response } from 'express';
-import { type Envelope, FeteError, type TopicCatalog, requireCursor, validatePattern } from '../../shared/index.js';
+import { type Envelope, FeteError, type TopicCatalog, patternsOverlap, requireCursor, validatePattern } from '../../shared/index.js';
 import { type FollowFrom, resolveStart } from '../log/start.js';
-import { exposureOf } from '../security/exposure.js';
+import { exposureOf, isExposed } from '../security/exposure.js';
+import type { LiveHub } from '../live/live-hub.js';
 import type { Security } from '../security/security.js';
 import { allowed } from '../fanout/client-emit.js';
 import type { FeteLog } from '../types.js';
 import { authenticate } from './authenticate.js';
 import type { ResolvedExpressOptions } from './options.js';
-import { SseStream } from './sse-stream.js';
+import { SseStream, sseVolatileGapFrame } from './sse-stream.js';
 
 /** Where to stream from: Last-Event-ID (a cursor), else `from`. */
 function startFrom(req: Request): FollowFrom {
@@ -31,6 +32,15 @@ export interface StreamTarget {
   readonly topics: TopicCatalog;
   readonly log: FeteLog;
   readonly security: Security;
+  /** `volatile` and `latest` events (live/live-hub.ts). */
+  readonly live: LiveHub;
+}
+
+/** The exposed volatile topics a pattern can match (a resume loses their events in between). */
+function volatileTopics(catalog: TopicCatalog, pattern: string): string[] {
+  return Object.values(catalog)
+    .filter((t) => t.delivery === 'volatile' && isExposed(t) && patternsOverlap(pattern, t.pattern))
+    .map((t) => t.name);
 }
 
 export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, streams: Set<SseStream>) {
@@ -48,8 +58,16 @@ export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, strea
     const start = await resolveStart(log, startFrom(req), pattern);
     if (req.socket.destroyed) return;
     const visible = (e: Envelope) => exposure.visible(e, caller.tenant);
+    const from = startFrom(req);
     const stream = new SseStream(res, log, { pattern, start, visible, ...o.stream }, () => streams.delete(stream));
     streams.add(stream);
     stream.start();
+    if (!fete.live.covers(pattern)) return;
+    // A resume: volatile events sent while this client was away are gone; it is told so, first.
+    const lost = from === 'latest' || from === 'earliest' ? [] : volatileTopics(fete.topics, pattern);
+    if (lost.length > 0) stream.frame(sseVolatileGapFrame({ topics: lost }));
+    const live = fete.live.subscribe({ pattern, tenant: caller.tenant, visible, deliver: (ev) => stream.live(ev) });
+    live.ready.catch(() => stream.close()); // EventSource reconnects and reads the values again
+    stream.withLive(() => live.close());
   };
 }

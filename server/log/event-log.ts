@@ -8,10 +8,15 @@ import type { DeliveryPlan, TakenDelivery } from '../store/event-queries.js';
 export interface EmitResult {
   /** The stored event's id (the first emit's id when this one was a duplicate). */
   id: string;
-  /** The event's offset in the log. */
+  /** The event's offset in the log; 0 for `volatile` and `latest` topics, which are not in it. */
   seq: number;
-  /** True when the id or idempotency key was already appended: nothing was appended or run. */
+  /** True when the id or idempotency key was already appended: nothing was appended or run.
+   * `latest` topics: the id is already its subject's current value (a resend), nothing sent.
+   * Always false for `volatile` topics: nothing is kept to compare with. */
   duplicate: boolean;
+  /** `latest` topics: the version the value got for its subject (absent when emitted in an
+   * in-memory transaction, where the value is stored only after the commit). */
+  version?: number;
 }
 
 /** One read of the log: matching events with `after < seq <= cursor`, in seq order. */

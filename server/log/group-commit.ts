@@ -4,9 +4,10 @@
 // alone, a request starts at once (no timer, no added wait).
 //
 // Each request keeps its own outcome: its own results (seq, duplicate) sliced from the group's, and
-// its own failure. A group whose append fails appended nothing (one statement, autocommit), so each
-// of its requests is appended again alone, in order: a request the store refuses fails by itself,
-// and the others succeed as if they had never been grouped.
+// its own failure. A group whose append fails appended nothing (one statement, autocommit); when
+// the store refused it for its content, each of its requests is appended again alone, in order: a
+// request the store refuses fails by itself, and the others succeed as if they had never been
+// grouped. When the store could not be reached, the whole group fails at once.
 //
 // Order: requests are appended in the order they were submitted (a request submitted after another
 // resolved gets a higher seq), and `after` runs group by group in seq order. The next group's
@@ -25,6 +26,11 @@ export interface GroupCommitOptions<I, R, X> {
   /** Size of an item (events) and most of it per group (a larger item still goes alone). */
   sizeOf(item: I): number;
   maxGroupSize: number;
+  /** Whether a group's failure may be the fault of one of its items (the store refused the
+   * statement for its content): then each item is appended again alone. Otherwise (the store is
+   * unreachable, out of resources...) every item fails with the same error at once: appending
+   * them one by one would only wait for the same fault once per item. */
+  mayBeOneItems(err: unknown): boolean;
 }
 
 interface Pending<I, R> {
@@ -84,10 +90,10 @@ export class GroupCommit<I, R, X> {
         this.#settle(group, items, results, extra);
       },
       (err: unknown) => {
-        if (group.length === 1) {
+        if (group.length === 1 || !this.#o.mayBeOneItems(err)) {
           this.#inFlight = false;
           this.#next();
-          group[0]!.reject(err);
+          for (const p of group) p.reject(err);
           return;
         }
         void this.#alone(group).finally(() => {

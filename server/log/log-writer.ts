@@ -4,7 +4,8 @@
 // readers (commit hooks: the fanout and followers get the events without a read). Emits outside a
 // transaction are group-committed (group-commit.ts): those that arrive while an append is in
 // flight go together in the next one, each with its own results and its own failure.
-import type { Envelope } from '../../shared/index.js';
+import { type Envelope, isFeteError } from '../../shared/index.js';
+import { isPermanentStoreFault } from '../store/store-failure.js';
 import { payloadTextOf } from '../../shared/codec.js';
 import { planDelivery } from '../dispatch/delivery-plan.js';
 import type { EmitOptions } from '../types.js';
@@ -23,6 +24,20 @@ const MAX_GROUP_EVENTS = 1000;
 /** Most payload text in one group (UTF-16 units, ~bytes for JSON): a few large payloads go alone
  * rather than make one statement of hundreds of megabytes. */
 const MAX_GROUP_PAYLOAD_CHARS = 8 * 1024 * 1024;
+
+/** SQLSTATE classes of a statement refused for its content: triggered action (09, 27), data
+ * exception (22), integrity constraint (23), SQL routine and external routine (2F, 38, 39), syntax
+ * or access rule (42), check option (44), raised by a trigger (P0). */
+const CONTENT_STATES = /^(09|22|23|27|2F|38|39|42|44|P0)[0-9A-Z]{3}$/;
+
+/** Whether a failed group append may be one emit's own fault (see GroupCommitOptions): the store
+ * answered and refused the statement's content. A store that cannot be reached or cannot write
+ * (isPermanentStoreFault: a read-only data directory also says 42501) fails the whole group. */
+function mayBeOneEmits(err: unknown): boolean {
+  const cause = isFeteError(err) ? err.cause : err;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && CONTENT_STATES.test(code) && !isPermanentStoreFault(cause);
+}
 
 /** One emit (or emitMany) waiting to be group-committed. */
 interface EmitRequest {
@@ -58,6 +73,7 @@ export class LogWriter {
       after: (requests, results, taken) => this.#afterGroup(requests, results, taken),
       sizeOf: (r) => r.size,
       maxGroupSize: MAX_GROUP_EVENTS,
+      mayBeOneItems: mayBeOneEmits,
     });
   }
 

@@ -1,14 +1,11 @@
-// Opens presence for a fete: the table of the store (or memory without one) and the live channel
-// between processes. Given the fete's channel (server/bus/open-live-channel.ts, opened with
-// presence among its reasons to be `needed`), presence uses it and leaves closing it to its owner;
-// without one it opens its own stand-in (fallback-live-channel.ts: PostgreSQL NOTIFY on a store
-// shared by processes, local otherwise) and closes it on stop.
+// Opens presence for a fete: the table of the store (or memory without one), on the fete's live
+// channel between processes (server/bus/open-live-channel.ts, opened as `needed` when a topic
+// declares presence: live/live-parts.ts). The channel's owner closes it, after presence stopped.
 import type { TopicCatalog } from '../../shared/index.js';
 import type { LiveChannel } from '../bus/live-channel.js';
 import type { Security } from '../security/security.js';
 import type { Store } from '../store/open-store.js';
 import type { StoreOption } from '../options.js';
-import { localLiveChannel, notifyLiveChannel } from './fallback-live-channel.js';
 import type { PresenceOptions } from './presence-options.js';
 import { PresenceService } from './presence-service.js';
 import { memoryPresenceStore, sqlPresenceStore } from './presence-store.js';
@@ -21,28 +18,18 @@ export async function openPresence(
   store: Store | undefined,
   storeOption: StoreOption,
   options: PresenceOptions | undefined,
-  given?: LiveChannel,
+  channel: LiveChannel,
 ): Promise<{ service: PresenceService; close(): Promise<void> }> {
-  // An app with no presence topic pays nothing: no heartbeat, no sweep, no LISTEN connection.
+  // An app with no presence topic pays nothing: no heartbeat, no sweep (and openLive opens no
+  // LISTEN connection for presence).
   const used = Object.values(catalog).some((t) => t.presence);
   const shared = used ? store : undefined;
   const exclusive = typeof storeOption === 'object' && storeOption !== null && 'pglite' in storeOption && typeof storeOption.pglite === 'string';
-  const own = given === undefined;
-  const channel: LiveChannel =
-    given ?? (shared?.driver.kind === 'postgres' ? await notifyLiveChannel(shared.driver, `${shared.tables.channel}_live`) : localLiveChannel());
   const service = new PresenceService(catalog, security, shared ? sqlPresenceStore(shared.driver, shared.tables) : memoryPresenceStore(), channel, options, exclusive);
-  try {
-    if (used) await service.start();
-  } catch (err) {
-    if (own) await channel.close();
-    throw err;
-  }
+  if (used) await service.start();
   return {
     service,
     /** Removes this node's rows and announces the leaves: before the channel closes. */
-    async close() {
-      await service.stop();
-      if (own) await channel.close();
-    },
+    close: () => service.stop(),
   };
 }

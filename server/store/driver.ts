@@ -32,6 +32,10 @@ export interface Queryable {
 export interface TxHandle extends Queryable {
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /** PostgreSQL only: a statement without parameters (values as `sqlLiteral`s) sent in the same
+   * round trip as COMMIT, after everything else; if it fails the transaction rolls back and
+   * `commit` rejects. Drivers without it: run the statement with `query` before committing. */
+  deferToCommit?(sql: string): void;
   commit(): Promise<void>;
   rollback(): Promise<void>;
   readonly closed: boolean;

@@ -32,6 +32,23 @@ function closedError(): FeteError {
   return new FeteError('CLOSED', 'the transaction is already committed or rolled back');
 }
 
+/** The last result of a simple query that held several statements (node-postgres answers an array). */
+function lastOf(res: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
+  return Array.isArray(res) ? res[res.length - 1]! : res;
+}
+
+/**
+ * A transaction on one pooled client. Round trips are what a short transaction costs (each one a
+ * wake-up of a PostgreSQL backend and of this process, worse on a busy machine), so:
+ * - BEGIN is sent with the first statement: in the same simple query when that statement has no
+ *   parameters (`BEGIN; <sql>`), else just before it. A transaction that runs nothing sends
+ *   nothing. (With `idleTimeoutMs` it is sent at once, with its SET LOCAL, as before: the timeout
+ *   guards a transaction held open.) PostgreSQL takes a transaction's snapshot at its first
+ *   statement anyway, so a later BEGIN changes nothing a caller can see.
+ * - `deferToCommit(sql)` queues a statement without parameters that COMMIT carries:
+ *   `<sql>; COMMIT` in one simple query (the command ledger's result record).
+ * A command that only claims its id and records its result is then 2 round trips instead of 4.
+ */
 async function beginOn(pool: pg.Pool, options: BeginOptions = {}): Promise<TxHandle> {
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -47,22 +64,43 @@ async function beginOn(pool: pg.Pool, options: BeginOptions = {}): Promise<TxHan
     client.release(broken);
   };
   const idle = options.idleTimeoutMs;
-  try {
-    // One round trip: BEGIN and the idle timeout (an integer fete computed) as a simple query.
-    await client.query(
-      idle === undefined ? 'BEGIN' : `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(idle))}`,
-    );
-  } catch (err) {
-    broken ??= err as Error;
-    release();
-    throw err;
+  /** BEGIN, once sent (or the first statement that carried it): later statements wait for it. */
+  let begun: Promise<unknown> | undefined;
+  if (idle !== undefined) {
+    try {
+      // One round trip: BEGIN and the idle timeout (an integer fete computed) as a simple query.
+      begun = client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(idle))}`);
+      await begun;
+    } catch (err) {
+      broken ??= err as Error;
+      release();
+      throw err;
+    }
   }
   let closed = false;
+  const deferred: string[] = [];
+  /** Runs `sql` in the transaction, sending BEGIN first (with it, when it has no parameters). */
+  const run = async (sql: string | Statement, params?: readonly unknown[]): Promise<pg.QueryResult> => {
+    if (closed) throw closedError();
+    if (begun === undefined) {
+      if (typeof sql === 'string' && (params === undefined || params.length === 0)) {
+        const first = client.query(`BEGIN; ${sql}`);
+        begun = first.catch(() => undefined); // its failure is the first statement's to report
+        return lastOf(await first);
+      }
+      begun = client.query('BEGIN');
+      await begun;
+    } else await begun;
+    return lastOf(await client.query(config(sql, params)));
+  };
   const end = async (sql: 'COMMIT' | 'ROLLBACK') => {
     if (closed) throw closedError();
     closed = true;
     try {
-      const res = await client.query(sql);
+      if (begun === undefined && (sql === 'ROLLBACK' || deferred.length === 0)) return; // nothing was sent
+      await begun;
+      const script = sql === 'COMMIT' ? [...(begun === undefined ? ['BEGIN'] : []), ...deferred, 'COMMIT'].join('; ') : 'ROLLBACK';
+      const res = lastOf(await client.query(script));
       // COMMIT of a transaction that had an error answers ROLLBACK: the caller must know.
       if (sql === 'COMMIT' && res.command === 'ROLLBACK')
         throw new FeteError('STORE_UNAVAILABLE', 'the transaction was rolled back by the database (a statement in it failed)');
@@ -75,12 +113,14 @@ async function beginOn(pool: pg.Pool, options: BeginOptions = {}): Promise<TxHan
   };
   return {
     async query<R>(sql: string | Statement, params?: readonly unknown[]) {
-      if (closed) throw closedError();
-      return toResult<R>(await client.query(config(sql, params)));
+      return toResult<R>(await run(sql, params));
     },
     async exec(sql: string) {
+      await run(sql);
+    },
+    deferToCommit(sql: string) {
       if (closed) throw closedError();
-      await client.query(sql);
+      deferred.push(sql);
     },
     commit: () => end('COMMIT'),
     rollback: () => end('ROLLBACK').catch(() => undefined),

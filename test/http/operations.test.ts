@@ -142,7 +142,7 @@ describe('GET /metrics', () => {
   });
 
   it('includes the Socket.IO fanout counters when fanoutStats is given', async () => {
-    const fanout = { sockets: 3, subscriptions: 5, catchingUp: 0, eventsRouted: 10, eventsSent: 12, eventsSentPerSecond: 2.5, overflows: 0, retentionGaps: 0, refusedConnections: 1, emits: { accepted: 2, duplicate: 0, rejected: 1 }, tailCursor: 10 };
+    const fanout = { sockets: 3, subscriptions: 5, catchingUp: 0, eventsRouted: 10, eventsSent: 12, eventsSentPerSecond: 2.5, overflows: 0, retentionGaps: 0, volatileDropped: 0, refusedConnections: 1, emits: { accepted: 2, duplicate: 0, rejected: 1 }, tailCursor: 10 };
     const { url } = await startServer({ metrics: 'public', fanoutStats: () => fanout });
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toContain('\nfete_fanout_sockets 3\n');
@@ -192,6 +192,7 @@ describe('the inspector API', () => {
       kind: 'domain',
       clientEmit: true,
       expose: true,
+      delivery: 'log',
       retention: null,
       params: ['orderId'],
       pattern: 'orders.*.created',

@@ -1,8 +1,10 @@
 // The newcomer's first minute, in real Chromium: `npm start` in a child process on a fresh data
-// directory (no service needed), the page opened, an order processed by the durable listener and
-// one dead-lettered, three more created while offline, a reload while offline that still shows
-// each order's last confirmed state (and a feed that says offline), back online: every order
-// processed exactly once and the feed live again. Then a visible retry, a dead letter shown as its
+// directory (no service needed), the page opened, an order placed by the `orders.place` command
+// (its number shown) and processed by the durable listener, one dead-lettered, three more queued
+// as commands while offline, a reload while offline that still shows each order's last confirmed
+// state (and a feed that says offline), back online: the queued commands complete once each (their
+// numbers read back by command id after the reload), the orders panel (the `orders.list` query)
+// lists them, every order is processed exactly once and the feed is live again. Then a visible retry, a dead letter shown as its
 // message (stack behind a disclosure, no absolute paths) and retried from the inspector with the
 // right attempt count, and the layout at 1440 and 390 px, saved as test/artifacts/playground-1440.png
 // and test/artifacts/playground-390.png.
@@ -104,7 +106,12 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     await page.goto(server.url);
     await page.waitForSelector('#connection[data-connected="true"]');
     first = await placeOrder(page, 'Espresso beans');
+    // The command's answer: the order number, shown to the user and on the row.
+    await expect.poll(() => page.textContent('#order-notice')).toBe(`Order #1 placed (${first}).`);
+    expect(await row(page, first).getAttribute('data-number')).toBe('1');
     await expectProcessedOnce(page, first);
+    // The orders panel is fed by the orders.list query, asked again as order events arrive.
+    await expect.poll(() => row(page, first).getAttribute('data-listed')).toBe('true');
     poison = await placeOrder(page, 'Paper filters', 'poison');
     await expect.poll(() => row(page, poison).getAttribute('data-state'), { timeout: 40_000 }).toBe('dead-lettered');
     await expect.poll(() => page.textContent('#feed-panel .sub-state')).toBe('live on orders.>');
@@ -114,6 +121,8 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     await expect.poll(() => page.getAttribute('#feed-panel .sub-state', 'class')).toContain('offline');
     const offline = [await placeOrder(page, 'Oat milk'), await placeOrder(page, 'Ceramic mug'), await placeOrder(page, 'Chai blend')];
     for (const id of offline) expect(await row(page, id).getAttribute('data-state')).toBe('outbox');
+    for (const id of offline) expect(await row(page, id).getAttribute('data-number')).toBe('');
+    expect(await page.textContent('#order-notice')).toContain('queued in the outbox');
     await expect.poll(() => page.textContent('#pending-count')).toBe('3');
 
     await page.reload();
@@ -132,6 +141,19 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     await page.click('#offline-toggle');
     for (const id of [first, ...offline]) await expectProcessedOnce(page, id);
     await expect.poll(() => page.textContent('#pending-count')).toBe('0');
+    // The queued commands ran once each, in queue order, and their answers reached the page after
+    // the reload (client.commandResult by command id); the query lists them with those numbers.
+    for (const [i, id] of offline.entries()) {
+      await expect.poll(() => row(page, id).getAttribute('data-number')).toBe(String(3 + i));
+      await expect.poll(() => row(page, id).getAttribute('data-listed')).toBe('true');
+    }
+    expect(await page.textContent('#order-notice')).toContain('from the outbox');
+    const listed = await page.evaluate(async () => {
+      const res = await fetch(`/fete/queries/orders.list?input=${encodeURIComponent(JSON.stringify({ limit: 50 }))}`);
+      return (await res.json()) as { result: { orderId: string; number: number; times: number }[] };
+    });
+    expect(listed.result.map((o) => o.number)).toEqual([5, 4, 3, 2, 1]);
+    expect(listed.result.filter((o) => o.orderId !== poison).every((o) => o.times === 1)).toBe(true);
     await expect.poll(() => page.textContent('#feed-panel .sub-state')).toBe('live on orders.>');
     expect(await row(page, poison).getAttribute('data-state')).toBe('dead-lettered');
 

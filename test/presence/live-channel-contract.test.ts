@@ -20,6 +20,7 @@ function link(): { a: LiveChannel; b: LiveChannel; setDropping(on: boolean): voi
     const deliver = (m: LiveMessage) => handlers.forEach((fn) => fn(m));
     const channel: LiveChannel = {
       transport: 'local',
+      maxMessageBytes: undefined,
       publish: async (m) => {
         deliver(m);
         if (!dropping) peer?.deliver(structuredClone(m));

@@ -278,6 +278,21 @@ describe('local handoff', () => {
     expect(s.fanout.stats().tailCursor).toBe(200);
   });
 
+  it('a local commit is sent to the sockets before its emit resolves (no turn in between), and concurrent emits share a packet', async () => {
+    const s = await server(noPoll);
+    const c = await raw(s.url);
+    await c.sub('t', 'ticks.*');
+    const one = await s.fete.emit(topics.tick, { n: 0 });
+    // Sent in the commit hook: already counted when the emit's promise settles.
+    expect(s.fanout.stats()).toMatchObject({ eventsSent: 1, tailCursor: one.seq });
+    // Emits made while an append is in flight are committed together and reach the socket together.
+    const results = await Promise.all(Array.from({ length: 20 }, (_, n) => s.fete.emit(topics.tick, { n: n + 1 })));
+    expect(s.fanout.stats().eventsSent).toBe(21);
+    await until(() => c.seqs('t').length === 21, 'every event');
+    expect(c.seqs('t')).toEqual([one.seq, ...results.map((r) => r.seq)]);
+    expect(c.packets.length).toBeLessThan(21);
+  });
+
   it('a seq drawn by a rolled-back transaction or a duplicate emit does not hold back later events', async () => {
     const s = await server(noPoll);
     const c = await raw(s.url);

@@ -1,6 +1,6 @@
 // With the default options and no `auth`, every door refuses an anonymous caller: the Socket.IO
 // handshake (and with it the socket's `cmd` packet), HTTP emit, the SSE stream, HTTP commands and
-// queries, the inspector and the metrics.
+// queries (and recorded command results), the inspector and the metrics.
 // Regression for the README wiring that left HTTP open while the socket demanded a token.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
@@ -70,6 +70,12 @@ describe('no auth configured: every door is closed', () => {
     const queried = await fetch(`${s.api}/queries/orders.list?input=${encodeURIComponent('{}')}`, { headers: bearer('alice') });
     expect(queried.status).toBe(401);
     expect(ran).toBe(0);
+    // A recorded result is not read without an `auth` hook either.
+    const id = uuidv7();
+    await s.fete.execute(commands.place, { sku: 'tea', qty: 1 }, { id });
+    const result = await fetch(`${s.api}/commands/results/${id}`, { headers: bearer('alice') });
+    expect(result.status).toBe(401);
+    expect(await result.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
   });
 
   it('keeps the inspector off (404) by default, and refuses an anonymous caller (401) even when enabled', async () => {

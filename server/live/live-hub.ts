@@ -1,0 +1,223 @@
+// The receiving side of `volatile` and `latest` topics in one process: every door's subscription
+// (a Socket.IO subscription, an SSE stream) registers a receiver here, and this one place routes
+// the live channel's messages to them, checks what may leave (the door's `visible`: exposure and
+// tenant, security/exposure.ts), and gives a new receiver the current latest values first.
+//
+// Latest, exactly once: a receiver is put in the index *before* its snapshot is read, and changes
+// that arrive while the snapshot is being read wait in its buffer. Each value carries its
+// subject's version; the receiver keeps the highest version handed over per subject and drops any
+// value at or below it. So a change racing the snapshot is handed over once (from the snapshot or
+// from the buffer, whichever has the higher version), then changes follow in version order, and a
+// stale value (a NOTIFY overtaken by a later one read in the snapshot) is never handed over.
+// After a lost channel connection (`onLost`) every latest receiver reads its snapshot again: what
+// it missed arrives then, once, by the same version rule.
+//
+// Volatile events are handed over as they come; nothing is kept for them. While a snapshot is being
+// read they wait in the same buffer (at most MAX_BUFFERED_VOLATILE, then dropped: they are
+// droppable by definition), so a receiver gets events in the order they reached this process,
+// after the values that were current when it subscribed.
+import superjson from 'superjson';
+import createDebug from 'debug';
+import { type Envelope, PatternIndex, type TopicCatalog, type WireEnvelope, patternsOverlap } from '../../shared/index.js';
+import type { LiveChannel, LiveMessage } from '../bus/live-channel.js';
+import { isExposed } from '../security/exposure.js';
+import type { LatestStore } from './latest-store.js';
+
+const debug = createDebug('fete:live');
+
+/** Values read per snapshot page. */
+const SNAPSHOT_PAGE = 500;
+/** Volatile events a receiver keeps while its snapshot is read; later ones are dropped. */
+const MAX_BUFFERED_VOLATILE = 1000;
+
+/** One live event as receivers get it: decoded once, its wire forms made once for every receiver. */
+export interface LiveEvent {
+  /** The envelope, marked `volatile: true` or with its `version`; no seq, no context. */
+  readonly envelope: Envelope;
+  /** The superjson object sent in Socket.IO `ev` packets. */
+  readonly wire: WireEnvelope;
+  /** The superjson text (SSE `data:`). */
+  text(): string;
+}
+
+/** What a door registers. */
+export interface LiveReceiver {
+  pattern: string;
+  /** The caller's tenant: snapshots read this tenant's values only. */
+  tenant: string;
+  /** Whether the event may be sent to this caller (exposure and tenant; the door's one rule). */
+  visible(e: Envelope): boolean;
+  deliver(event: LiveEvent): void;
+  /** Several events at once (a snapshot page), in order: one packet instead of one per value.
+   * @default one `deliver` per event */
+  deliverMany?(events: LiveEvent[]): void;
+}
+
+export interface LiveSubscription {
+  /** Resolves when the current latest values were handed over (at once without latest topics). */
+  readonly ready: Promise<void>;
+  close(): void;
+}
+
+class Receiver {
+  snapshotting = 0;
+  /** Events that arrived while the snapshot was read, in arrival order. */
+  buffer: LiveEvent[] = [];
+  bufferedVolatile = 0;
+  /** Highest version handed over, per subject (latest topics only). */
+  readonly versions = new Map<string, number>();
+  closed = false;
+  constructor(
+    readonly r: LiveReceiver,
+    /** The exposed latest topics its pattern can match. */
+    readonly latestTopics: string[],
+  ) {}
+
+  /** An event from the channel: handed over, or buffered while the snapshot is read. */
+  take(ev: LiveEvent): void {
+    if (this.snapshotting === 0) return this.handOver(ev);
+    if (ev.envelope.volatile && this.bufferedVolatile++ >= MAX_BUFFERED_VOLATILE) return;
+    this.buffer.push(ev);
+  }
+
+  handOver(ev: LiveEvent): void {
+    if (this.admit(ev)) this.r.deliver(ev);
+  }
+
+  /** Whether `ev` is due: open, and a latest value above the version handed over for its subject
+   * (recorded as handed over). */
+  admit(ev: LiveEvent): boolean {
+    if (this.closed) return false;
+    const { subject, version } = ev.envelope;
+    if (version === undefined) return true;
+    if ((this.versions.get(subject) ?? 0) >= version) return false;
+    this.versions.set(subject, version);
+    return true;
+  }
+}
+
+export class LiveHub {
+  readonly #catalog: TopicCatalog;
+  readonly #latest: LatestStore;
+  readonly #index = new PatternIndex<Receiver>();
+  readonly #receivers = new Set<Receiver>();
+  /** Exposed topics that are not in the log, by delivery. */
+  readonly #volatile: string[];
+  readonly #latestTopics: Array<{ name: string; pattern: string }>;
+  readonly #off: Array<() => void>;
+
+  constructor(catalog: TopicCatalog, channel: LiveChannel, latest: LatestStore) {
+    this.#catalog = catalog;
+    this.#latest = latest;
+    const exposed = Object.values(catalog).filter(isExposed);
+    this.#volatile = exposed.filter((t) => t.delivery === 'volatile').map((t) => t.pattern);
+    this.#latestTopics = exposed.filter((t) => t.delivery === 'latest').map((t) => ({ name: t.name, pattern: t.pattern }));
+    this.#off = [
+      channel.on('volatile', (m) => this.#route(m)),
+      channel.on('latest', (m) => this.#route(m)),
+      channel.onLost(() => this.#resync()),
+    ];
+  }
+
+  /** Whether a subscription on `pattern` can receive anything from here. */
+  covers(pattern: string): boolean {
+    return this.#volatile.some((p) => patternsOverlap(pattern, p)) || this.#latestTopics.some((t) => patternsOverlap(pattern, t.pattern));
+  }
+
+  /** Registers a receiver: live events from now on, and the current latest values of its pattern
+   * first (their reading may overlap the first live events; each version is handed over once). */
+  subscribe(r: LiveReceiver): LiveSubscription {
+    const latestTopics = this.#latestTopics.filter((t) => patternsOverlap(r.pattern, t.pattern)).map((t) => t.name);
+    const receiver = new Receiver(r, latestTopics);
+    this.#index.add(r.pattern, receiver);
+    this.#receivers.add(receiver);
+    const ready = latestTopics.length === 0 ? Promise.resolve() : this.#snapshot(receiver);
+    return {
+      ready,
+      close: () => {
+        if (receiver.closed) return;
+        receiver.closed = true;
+        receiver.buffer = [];
+        this.#receivers.delete(receiver);
+        this.#index.remove(r.pattern, receiver);
+      },
+    };
+  }
+
+  /** The current latest values of `tenant` matching `pattern` (every latest topic, exposed or not:
+   * for server code, e.g. `fete.latest`). */
+  async values(pattern: string, tenant: string): Promise<Envelope[]> {
+    const topics = Object.values(this.#catalog)
+      .filter((t) => t.delivery === 'latest' && patternsOverlap(pattern, t.pattern))
+      .map((t) => t.name);
+    const out: Envelope[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#latest.page({ tenant, pattern, topics, after, limit: SNAPSHOT_PAGE });
+      out.push(...page);
+      if (page.length < SNAPSHOT_PAGE) return out;
+      after = page.at(-1)!.subject;
+    }
+  }
+
+  close(): void {
+    for (const off of this.#off) off();
+    this.#index.clear();
+    this.#receivers.clear();
+  }
+
+  #route(m: LiveMessage): void {
+    const receivers = this.#index.match(m.subject);
+    if (receivers.length === 0) return;
+    let ev: LiveEvent;
+    try {
+      ev = liveEvent(m.data as WireEnvelope);
+    } catch (err) {
+      debug('skipped a %s message on %s: %s', m.kind, m.subject, (err as Error).message);
+      return;
+    }
+    for (const receiver of receivers) {
+      if (receiver.closed || !receiver.r.visible(ev.envelope)) continue;
+      receiver.take(ev);
+    }
+  }
+
+  async #snapshot(receiver: Receiver): Promise<void> {
+    const { r } = receiver;
+    receiver.snapshotting++;
+    try {
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.#latest.page({ tenant: r.tenant, pattern: r.pattern, topics: receiver.latestTopics, after, limit: SNAPSHOT_PAGE });
+        const due = page.filter((e) => r.visible(e)).map((e) => liveEvent(superjson.serialize(e) as WireEnvelope)).filter((ev) => receiver.admit(ev));
+        if (due.length > 0) {
+          if (r.deliverMany) r.deliverMany(due);
+          else for (const ev of due) r.deliver(ev);
+        }
+        if (receiver.closed || page.length < SNAPSHOT_PAGE) break;
+        after = page.at(-1)!.subject;
+      }
+    } finally {
+      // Changes that raced the reading, in arrival order; stale ones are dropped by version.
+      if (--receiver.snapshotting === 0) {
+        const buffered = receiver.buffer;
+        receiver.buffer = [];
+        receiver.bufferedVolatile = 0;
+        for (const ev of buffered) receiver.handOver(ev);
+      }
+    }
+  }
+
+  #resync(): void {
+    for (const receiver of this.#receivers)
+      if (receiver.latestTopics.length > 0)
+        this.#snapshot(receiver).catch((err: Error) => debug('re-reading latest values for %s failed: %s', receiver.r.pattern, err.message));
+  }
+}
+
+/** A live event from its wire form (trusted: it was made by a fete process of this deployment). */
+function liveEvent(wire: WireEnvelope): LiveEvent {
+  const envelope = superjson.deserialize<Envelope>(wire as Parameters<typeof superjson.deserialize>[0]);
+  let text: string | undefined;
+  return { envelope, wire, text: () => (text ??= JSON.stringify(wire)) };
+}

@@ -1,0 +1,45 @@
+// The parts of a fete that carry `volatile` and `latest` topics, made in one place for createFete:
+// the live channel between processes (bus/), the latest values (latest-store.ts), the hub that
+// the doors receive from (live-hub.ts) and the route that every admitted emit takes
+// (ingress/emit-route.ts).
+import type { Envelope, TopicCatalog } from '../../shared/index.js';
+import type { LiveChannel } from '../bus/live-channel.js';
+import { openLiveChannel } from '../bus/open-live-channel.js';
+import { EmitRoute } from '../ingress/emit-route.js';
+import type { Store } from '../store/open-store.js';
+import type { EmitOptions } from '../types.js';
+import { memoryLatest, storeLatest } from './latest-store.js';
+import { LiveHub } from './live-hub.js';
+
+export interface LiveParts {
+  readonly hub: LiveHub;
+  readonly route: EmitRoute;
+  /** Stops receiving and closes the channel (after the doors closed). */
+  close(): Promise<void>;
+}
+
+/** The live channel for a catalogue on a store (LISTEN in place when it resolves); a PostgreSQL
+ * one only if the catalogue has topics outside the log, or topics with presence. */
+export function openLive(topics: TopicCatalog, store: Store | undefined): Promise<LiveChannel> {
+  return openLiveChannel({ store, needed: Object.values(topics).some((t) => t.delivery !== 'log' || t.presence) });
+}
+
+/** Wires the parts; `runListeners` runs this process's non-durable listeners on a live event. */
+export function liveParts(
+  topics: TopicCatalog,
+  store: Store | undefined,
+  channel: LiveChannel,
+  runListeners: (envelope: Envelope, options: EmitOptions | undefined) => void,
+): LiveParts {
+  const latest = store ? storeLatest(store.driver, store.tables) : memoryLatest();
+  const hub = new LiveHub(topics, channel, latest);
+  const route = new EmitRoute({ catalog: topics, channel, latest, published: (envs, opts) => envs.forEach((e, i) => runListeners(e, opts[i])) });
+  return {
+    hub,
+    route,
+    async close() {
+      hub.close();
+      await channel.close();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Type tests for `delivery` (volatile and latest-value topics): the option is kept as a literal in
+// the topic's type, a bad value does not compile, durable listeners on a topic outside the log are
+// a compile error (non-durable ones and inline fetes are fine), and receivers see the `volatile`
+// mark and the `version` of a latest value in the envelope type.
+import { describe, expectTypeOf, test } from 'vitest';
+import { z } from 'zod';
+import type { Client } from '../../client/index.js';
+import type { EmitResult, Fete } from '../../server/index.js';
+import { type TopicDelivery, defineTopic, defineTopics } from '../../shared/index.js';
+
+const topics = defineTopics({
+  cursor: defineTopic('rooms.{room}.cursor', { kind: 'presentation', delivery: 'volatile', schema: z.object({ room: z.string(), x: z.number() }) }),
+  price: defineTopic('prices.{symbol}', { kind: 'presentation', delivery: 'latest', schema: z.object({ symbol: z.string(), price: z.number() }) }),
+  typing: defineTopic('rooms.{room}.typing', { kind: 'domain', delivery: 'volatile', clientEmit: true, expose: true, schema: z.object({ room: z.string() }) }),
+  chat: defineTopic('rooms.{room}.chat', { kind: 'presentation', schema: z.object({ room: z.string(), text: z.string() }) }),
+});
+type Topics = typeof topics;
+declare const durable: Fete<Topics>;
+declare const inline: Fete<Topics, 'inline'>;
+declare const client: Client<Topics>;
+
+describe('delivery', () => {
+  test('is a literal in the topic type, log by default', () => {
+    expectTypeOf(topics.cursor.delivery).toEqualTypeOf<'volatile'>();
+    expectTypeOf(topics.price.delivery).toEqualTypeOf<'latest'>();
+    expectTypeOf(topics.chat.delivery).toEqualTypeOf<'log'>();
+    expectTypeOf<TopicDelivery>().toEqualTypeOf<'log' | 'volatile' | 'latest'>();
+  });
+
+  test('refuses an unknown delivery', () => {
+    // @ts-expect-error not a delivery
+    defineTopic('a.b', { kind: 'presentation', delivery: 'durable' });
+  });
+
+  test('durable listeners on volatile and latest topics do not compile; non-durable and inline ones do', () => {
+    // @ts-expect-error durable (the default) on a volatile topic
+    durable.on(topics.cursor, 'a', () => undefined);
+    // @ts-expect-error durable (explicitly) on a latest topic
+    durable.on(topics.price, 'b', () => undefined, { durable: true });
+    durable.on(topics.price, 'c', (payload, ctx) => {
+      expectTypeOf(payload).toEqualTypeOf<{ symbol: string; price: number }>();
+      expectTypeOf(ctx.envelope.version).toEqualTypeOf<number | undefined>();
+    }, { durable: false });
+    durable.on(topics.chat, 'd', () => undefined);
+    inline.on(topics.cursor, 'e', () => undefined);
+  });
+
+  test('emit is typed like any topic; a latest emit tells its version', () => {
+    expectTypeOf(durable.emit(topics.price, { symbol: 'A', price: 1 })).toEqualTypeOf<Promise<EmitResult>>();
+    expectTypeOf<EmitResult['version']>().toEqualTypeOf<number | undefined>();
+    // @ts-expect-error the payload is checked
+    void durable.emit(topics.cursor, { room: 'r' });
+    void client.emit(topics.typing, { room: 'r' });
+    // @ts-expect-error presentation topics are never emitted by clients, volatile or not
+    void client.emit(topics.cursor, { room: 'r', x: 1 });
+  });
+
+  test('subscribers see the volatile mark and the version', () => {
+    client.subscribe('prices.*', (e) => {
+      expectTypeOf(e.payload).toEqualTypeOf<{ symbol: string; price: number }>();
+      expectTypeOf(e.version).toEqualTypeOf<number | undefined>();
+    });
+    client.subscribe('rooms.*.cursor', (e) => {
+      expectTypeOf(e.volatile).toEqualTypeOf<true | undefined>();
+    });
+  });
+});
