@@ -46,6 +46,15 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
     }
   });
 
+  test('a presence state limit the live channel could not carry is refused at createFete', async () => {
+    const { createFete } = await import('../../server/index.js');
+    const { security, topics } = await import('./fixtures.js');
+    await expect(createFete({ topics, security, store: availability.url!, schema: schema(), presence: { maxStateBytes: 10_000 } })).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      message: expect.stringMatching(/maxStateBytes/),
+    });
+  });
+
   describe('across processes', () => {
     const servers: PresenceServer[] = [];
     const clients: PresenceClient[] = [];
