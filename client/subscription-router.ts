@@ -28,8 +28,8 @@ import {
   type Bus,
   type Envelope,
   type GapPacket,
-  type PresenceState,
   type VolatileGapPacket,
+  type PresenceState,
   type SubAck,
   type TopicCatalog,
 } from '../shared/index.js';

@@ -10,9 +10,8 @@ import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, isFeteErr
 import { admitServerEmit } from './ingress/admit-server.js';
 import { stampAdmitted } from './ingress/stamp-headers.js';
 import { type PendingLive, deferLiveEmits } from './ingress/emit-route.js';
-import type { LiveChannel } from './bus/live-channel.js';
 import type { LiveHub } from './live/live-hub.js';
-import { type LiveParts, liveParts, openLive } from './live/live-parts.js';
+import { type LiveParts, liveParts } from './live/live-parts.js';
 import { Contexts } from './context/context-registry.js';
 import { principalCodec } from './context/principal.js';
 import { traceCodec } from './context/trace.js';
@@ -35,6 +34,8 @@ import { type WaitIdleOptions, waitIdle } from './wait-idle.js';
 import { DeliveryOutcomes, type Outcome } from './delivery-outcomes.js';
 import { Doors } from './doors.js';
 import { DurableListeners } from './durable-listeners.js';
+import type { EventBus } from './bus/event-bus.js';
+import { type Links, openLinks } from './bus/open-bus.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
 import type { Fete, FollowOptions, ListenerAdmin, ListenerOptionsArg, RetireOptions } from './fete-api.js';
@@ -47,7 +48,6 @@ import { MemoryLog } from './log/memory-log.js';
 import { openLog } from './log/open-log.js';
 import { StoreLog } from './log/store-log.js';
 import { Operations } from './operations.js';
-import { openPresence } from './presence/open-presence.js';
 import type { PresenceService, PresenceQueryOptions } from './presence/presence-service.js';
 import type { PresenceObserver } from './presence/presence-observer.js';
 import type { PresenceChange, PresenceMember } from '../shared/index.js';
@@ -76,21 +76,8 @@ export async function createFete<const C extends TopicCatalog, const D extends D
 ): Promise<Fete<C, D>> {
   const resolved = resolveOptions(options);
   const { store, log } = await openLog(resolved);
-  const channel = await openLive(resolved.topics, store).catch(async (err: unknown) => {
-    await log.close().catch(() => undefined);
-    await store?.close().catch(() => undefined);
-    throw FeteError.from(err, 'STORE_UNAVAILABLE');
-  });
-  let presence: Awaited<ReturnType<typeof openPresence>>;
-  try {
-    presence = await openPresence(resolved.topics, resolved.security, store, resolved.store, options.presence, channel);
-  } catch (err) {
-    await channel.close().catch(() => undefined);
-    await log.close().catch(() => undefined);
-    await store?.close().catch(() => undefined);
-    throw err;
-  }
-  return new FeteServer<C, D>(resolved, store, log, channel, presence);
+  const links = await openLinks(resolved, log, store, options.presence);
+  return new FeteServer<C, D>(resolved, store, log, links);
 }
 
 type Item = { topic: unknown; payload: unknown } & EmitOptions;
@@ -105,6 +92,8 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   readonly live: LiveHub;
   /** Volatile and latest topics: the channel, the hub and the route by delivery (live/live-parts.ts). */
   readonly #live: LiveParts;
+  /** The NATS bus between web nodes (`bus` option), if any. */
+  readonly bus: EventBus | undefined;
   readonly #o: ResolvedOptions;
   readonly #store: Store | undefined;
   readonly #log: EventLog;
@@ -131,8 +120,10 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   #stopping: Promise<void> | undefined;
   #closed = false;
 
-  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, channel: LiveChannel, presence: { service: PresenceService; close(): Promise<void> }) {
+  constructor(o: ResolvedOptions, store: Store | undefined, log: EventLog, links: Links) {
+    const { channel, presence, bus } = links;
     this.#o = o;
+    this.bus = bus;
     this.presenceService = presence.service;
     this.#presence = presence;
     this.topics = o.topics as C;
@@ -514,6 +505,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
       this.#closed = true;
       await Promise.allSettled([...this.#inflight]);
       await this.#live.close();
+      await this.bus?.close(); // after the last commits: their events are published first
       await this.#log.close();
       await this.#store?.close();
     })();

@@ -4,6 +4,8 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope, FeteError, type TopicCatalog } from '../shared/index.js';
+import type { BusOptions, ResolvedBusOptions } from './bus/event-bus.js';
+import { busRoot } from './bus/nats-subjects.js';
 import { type Backoff, DEFAULT_BACKOFF } from './dispatch/backoff.js';
 import type { RetentionOptions } from './retention-job.js';
 import { resolveCommandOptions } from './commands/command-options.js';
@@ -137,6 +139,12 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   /** Presence heartbeats, expiry and limits (topics declare `presence: true`; members are named by
    * `security.publicId`). @default see PresenceOptions */
   presence?: PresenceOptions;
+  /** NATS as the live bus between web nodes: each process publishes its commits there, and each
+   * web node receives only the events its sockets subscribed to instead of tailing the log itself
+   * (see bus/nats-bus.ts). Needs a shared PostgreSQL store and the optional peer dependency
+   * @nats-io/transport-node. `{ nats: 'nats://127.0.0.1:4222' }` or `{ nats: { servers, ... } }`.
+   * @default none: every web process tails the log (LISTEN/NOTIFY and a read per wake-up) */
+  bus?: BusOptions;
 }
 
 export interface ResolvedListenerOptions {
@@ -166,6 +174,7 @@ export interface ResolvedOptions<C extends TopicCatalog = TopicCatalog> {
   listeners: Required<ListenersOptions>;
   logger: FeteLogger;
   security: Security;
+  bus: ResolvedBusOptions | undefined;
 }
 
 export const DEFAULT_DATA_DIR = './.fete/data';
@@ -238,6 +247,22 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     commands: resolveCommandOptions(o.commands),
     logger: resolveLogger(o.logger as LoggerOption),
     security: resolveSecurity(o.security),
+    bus: resolveBus(o.bus, dispatch),
+  };
+}
+
+function resolveBus(b: BusOptions | undefined, dispatch: 'durable' | 'inline'): ResolvedBusOptions | undefined {
+  if (b === undefined) return undefined;
+  if (typeof b !== 'object' || b === null || b.nats === undefined || b.nats === null)
+    throw new FeteError('INVALID_OPTIONS', "bus must be { nats: 'nats://host:4222' } or { nats: { servers, ...connection options } }");
+  if (dispatch === 'inline') throw new FeteError('INVALID_OPTIONS', "bus needs the store's log: dispatch 'inline' keeps its log in this process only");
+  const prefix = b.prefix ?? 'fete';
+  busRoot(prefix, ''); // INVALID_OPTIONS for a prefix NATS would split or match
+  return {
+    nats: b.nats,
+    prefix,
+    pollIntervalMs: positive('bus.pollIntervalMs', b.pollIntervalMs ?? 5000, 5),
+    gapReadDelayMs: positive('bus.gapReadDelayMs', b.gapReadDelayMs ?? 50, 0),
   };
 }
 

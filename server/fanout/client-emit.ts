@@ -5,6 +5,7 @@
 import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
 import { runAs } from '../context/principal.js';
 import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
+import type { EventBus } from '../bus/event-bus.js';
 import type { Security } from '../security/security.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import { runInTenant } from '../security/tenant.js';
@@ -22,6 +23,8 @@ export interface ClientEmitTarget {
   readonly security: Security;
   /** Presence (server/presence/), when the fete has it. */
   readonly presenceService?: PresenceService;
+  /** The NATS bus (`bus` option): the fanout's tail follows it instead of the log alone. */
+  readonly bus?: EventBus | undefined;
 }
 
 /** What the Socket.IO fanout needs of a Fete: client emits, plus the `volatile` and `latest`

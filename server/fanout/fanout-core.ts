@@ -10,6 +10,7 @@ import { wireForBrowser } from './browser-envelope.js';
 import type { FanoutTarget } from './client-emit.js';
 import { type Exposure, exposureOf } from '../security/exposure.js';
 import type { Security } from '../security/security.js';
+import type { BusTail } from '../bus/event-bus.js';
 import { LogTail } from './log-tail.js';
 import { evFrame } from './ev-frame.js';
 import { sendingEvents } from './packet-events.js';
@@ -76,6 +77,7 @@ export class FanoutCore {
   readonly counters: Counters = countersOnly(zeroFanoutStats());
   readonly #index = new PatternIndex<Subscription>();
   readonly #sessions = new Set<SessionCount>();
+  readonly #bus: BusTail | undefined;
 
   readonly #broadcast: EvBroadcast;
   /** Events routed since the last #flush, serialized, and what each live subscription took of
@@ -90,7 +92,17 @@ export class FanoutCore {
     this.options = options;
     this.exposure = exposureOf(fete.topics);
     this.#broadcast = broadcast;
-    this.tail = new LogTail(fete.log, { pollIntervalMs: options.pollIntervalMs, pageSize: options.readPageSize, route: (e) => this.#route(e), routed: () => this.flush() });
+    // Over the NATS bus the tail follows the bus's view: only the events of its sockets' patterns.
+    this.#bus = fete.bus?.tail(fete.log);
+    this.tail = new LogTail(fete.log, {
+      pollIntervalMs: fete.bus?.options.pollIntervalMs ?? options.pollIntervalMs,
+      pageSize: options.readPageSize,
+      route: (e) => this.#route(e),
+      routed: () => this.flush(),
+      live: this.#bus,
+      wants: (subject, tenant) => this.#index.match(subject).some((s) => tenant === undefined || s.tenant === tenant),
+      gapReadDelayMs: fete.bus?.options.gapReadDelayMs,
+    });
   }
 
   /**
@@ -162,13 +174,18 @@ export class FanoutCore {
   }
 
   register(sub: Subscription): void {
-    this.#index.add(sub.pattern, sub);
+    if (this.#index.add(sub.pattern, sub)) this.#bus?.want(sub.pattern, sub.tenant);
   }
 
   unregister(sub: Subscription): void {
     sub.close();
     this.#taken.delete(sub);
-    this.#index.remove(sub.pattern, sub);
+    if (this.#index.remove(sub.pattern, sub)) this.#bus?.unwant(sub.pattern, sub.tenant);
+  }
+
+  /** The NATS bus's view of the tail, if the bus is on (stats and tests). */
+  get bus(): BusTail | undefined {
+    return this.#bus;
   }
 
   sessionOpened(s: SessionCount): void {
@@ -197,12 +214,14 @@ export class FanoutCore {
       eventsSentPerSecond: this.#sentRate.perSecond(),
       emits: { ...this.counters.emits },
       tailCursor: this.tail.cursor,
+      ...(this.#bus === undefined ? {} : { bus: { ...this.#bus.stats(), subscribed: this.#bus.subscribed.length } }),
     };
   }
 
   async close(): Promise<void> {
     this.#sentRate.close();
     await this.tail.close();
+    this.#bus?.close();
     this.#index.clear();
   }
 }

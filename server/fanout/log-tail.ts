@@ -11,9 +11,16 @@
 // subscribers, two rounds each): emit-to-receipt p50 7.2 ms through NOTIFY + read against 6.0-6.5 ms
 // handed over, p99 19.6-21.2 against 15.6-18.2 ms; and no log read per event (the read decodes every
 // row again, and under a burst it ran once per NOTIFY).
+//
+// Over the NATS bus (`bus` option, bus/nats-bus.ts) the tail follows the bus's view of the log:
+// other processes' events arrive like local commits, and seqs this node's sockets did not ask NATS
+// for are skipped on the word of their commit notice. Whether a subscription wants a skipped seq is
+// asked again when the page is routed (`wants`), synchronously with moving the cursor: a
+// subscription registered after the notice was judged starts at or before that seq, and then the
+// tail stops before it and reads the log from there.
 import createDebug from 'debug';
 import type { Envelope } from '../../shared/index.js';
-import { follow } from '../log/follow.js';
+import { type Skipped, type SkippingLog, follow } from '../log/follow.js';
 import type { FeteLog } from '../types.js';
 
 const debug = createDebug('fete:fanout');
@@ -27,6 +34,13 @@ export interface LogTailOptions {
   /** Called after a run of `route` calls (a page read, the local commits of one turn): what was
    * routed may be sent now, together. */
   routed(): void;
+  /** The log to follow for live events (the NATS bus's view). @default the log itself */
+  live?: SkippingLog | undefined;
+  /** Whether a subscription may want events on `subject` of `tenant` (undefined: of any tenant); a
+   * skipped seq it wants is read from the log. @default every subject */
+  wants?: ((subject: string, tenant: string | undefined) => boolean) | undefined;
+  /** See FollowOptions.gapReadDelayMs. */
+  gapReadDelayMs?: number | undefined;
 }
 
 export class LogTail {
@@ -102,10 +116,25 @@ export class LogTail {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       try {
-        const pages = follow(this.#log, { from: { cursor: this.#cursor, gaps: [] }, signal, pageSize: this.#o.pageSize, pollIntervalMs: this.#o.pollIntervalMs });
+        const o = this.#o;
+        const pages = follow(o.live ?? this.#log, {
+          from: { cursor: this.#cursor, gaps: [] },
+          signal,
+          pageSize: o.pageSize,
+          pollIntervalMs: o.pollIntervalMs,
+          gapReadDelayMs: o.gapReadDelayMs,
+        });
         for await (const page of pages) {
           if (page.type !== 'events') continue; // no gaps from its own cursor
-          for (const e of page.events) if (e.seq! > this.#cursor) this.#routeOne(e);
+          const wanted = this.#firstWanted(page.skipped);
+          for (const e of page.events) if (e.seq! > this.#cursor && (wanted === undefined || e.seq! < wanted)) this.#routeOne(e);
+          if (wanted !== undefined) {
+            // Follow again from just before it: a new follow reads the log first.
+            debug('seq %d was skipped but a subscription wants it: reading the log from there', wanted);
+            this.#cursor = Math.max(this.#cursor, wanted - 1);
+            this.#routed();
+            break;
+          }
           this.#cursor = Math.max(this.#cursor, page.seq);
           // Local commits completed in one turn go out together (one packet per subscription).
           this.#routed();
@@ -116,6 +145,14 @@ export class LogTail {
         await new Promise((r) => setTimeout(r, this.#o.pollIntervalMs).unref());
       }
     }
+  }
+
+  /** The first skipped seq past the cursor that a subscription may want. */
+  #firstWanted(skipped: readonly Skipped[] | undefined): number | undefined {
+    const wants = this.#o.wants;
+    if (skipped === undefined) return undefined;
+    for (const s of skipped) if (s.seq > this.#cursor && s.subject !== undefined && (wants === undefined || wants(s.subject, s.tenant))) return s.seq;
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -22,7 +22,7 @@ import { writeFrame } from './ev-frame.js';
 import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
-import { admitSubPresence, PresenceSession } from '../presence/presence-session.js';
+import { PresenceSession } from '../presence/presence-session.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -72,7 +72,7 @@ export class SocketSession implements SubscriptionHost {
   #gone = false;
   /** Events in Engine.IO's queue of packets waiting for the transport (see the constructor). */
   #queuedEvents: number;
-  /** Presence of this socket (server/presence/), made at its first use. */
+  /** Presence packets and memberships, made on the first that needs them (server/presence/). */
   #presence: PresenceSession | undefined;
 
   constructor(core: FanoutCore, socket: Socket, caller: Caller) {
@@ -111,12 +111,18 @@ export class SocketSession implements SubscriptionHost {
         return this.#cmd(packet, ackOf(ack));
       case 'cmdr':
         return this.#cmd(packet, ackOf(ack), answerResultPacket);
+      case 'pset':
       case 'pwatch':
       case 'punwatch':
-      case 'pset':
-        return this.#presenceSession()?.packet(event, packet, ackOf(ack));
+        return this.#presenceSession()?.packet(event, packet, ack);
       // Anything else is not fete's protocol: ignored, as Socket.IO ignores events nobody listens to.
     }
+  }
+
+  #presenceSession(): PresenceSession | undefined {
+    const service = this.#core.fete.presenceService;
+    if (!service) return undefined;
+    return (this.#presence ??= new PresenceSession(service, this.#socket, this.#caller, this.#core.options.authorize));
   }
 
   get subscriptionCount(): number {
@@ -124,6 +130,10 @@ export class SocketSession implements SubscriptionHost {
   }
 
   // SubscriptionHost: what this socket's subscriptions need from it and from the fanout.
+
+  get tenant(): string {
+    return this.#caller.tenant;
+  }
 
   get socketId(): string {
     return this.#socket.id;
@@ -217,7 +227,8 @@ export class SocketSession implements SubscriptionHost {
       const pattern = validatePattern(packet.pattern);
       core.exposure.admitPattern(pattern);
       const from = parseFrom(packet.from);
-      const presence = admitSubPresence(core.fete.presenceService, packet.presence);
+      const presence =
+        packet.presence !== undefined || core.fete.presenceService?.isPresenceSubject(pattern) ? this.#presenceSession()?.admitSub(packet.presence) : undefined;
       // A sub for a sid this socket holds replaces it (the client retries a sub under the same sid).
       this.#drop(sid);
       if (this.#subs.size >= PROTOCOL_LIMITS.maxSubscriptionsPerSocket)
@@ -234,7 +245,7 @@ export class SocketSession implements SubscriptionHost {
       this.#subs.set(sid, sub);
       core.register(sub);
       ack({ ok: true, cursor: start.cursor, epoch: core.log.epoch });
-      if (core.fete.presenceService?.isPresenceSubject(pattern)) this.#presenceSession()!.subscribed(sid, pattern, presence);
+      if (presence) this.#presence!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
       if (core.fete.live.covers(pattern)) sub.withLive(this.#live(sub));
@@ -291,13 +302,6 @@ export class SocketSession implements SubscriptionHost {
     this.#subs.delete(sid);
     this.#core.unregister(old);
     this.#presence?.unsubscribed(sid);
-  }
-
-  #presenceSession(): PresenceSession | undefined {
-    const service = this.#core.fete.presenceService;
-    if (!service || this.#gone) return undefined;
-    this.#presence ??= new PresenceSession(service, this.#socket, this.#caller, this.#core.options.authorize);
-    return this.#presence;
   }
 
   #unsub(packet: unknown, ack: (res: { ok: boolean }) => void): void {

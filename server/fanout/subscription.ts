@@ -43,6 +43,8 @@ export interface SubscriptionHost {
   /** Whether an event may be sent to this socket's caller (exposed topic, same tenant): the one
    * rule of security/exposure.ts, asked for live and replayed events alike. */
   visible(e: Envelope): boolean;
+  /** The caller's tenant: only its events are visible (the NATS bus asks for them alone). */
+  readonly tenant: string;
 }
 
 type Mode = 'replay' | 'live' | 'closed';
@@ -79,6 +81,11 @@ export class Subscription {
 
   get socketId(): string {
     return this.#host.socketId;
+  }
+
+  /** The tenant of the subscription's caller (see SubscriptionHost.tenant). */
+  get tenant(): string {
+    return this.#host.tenant;
   }
 
   /** Whether `e` may be sent to this subscription's caller (see SubscriptionHost.visible). */

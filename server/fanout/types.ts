@@ -72,6 +72,10 @@ export interface FanoutStats {
   emits: { accepted: number; duplicate: number; rejected: number };
   /** The tail's position: every event with seq <= this has been routed. */
   tailCursor: number;
+  /** With the NATS bus (`bus` option): events received over NATS, seqs skipped on a commit
+   * notice's word, times messages may have been lost (then the log is read), reads of the log by
+   * the tail, and the patterns this node has NATS subscriptions for. Absent without the bus. */
+  bus?: { received: number; skipped: number; lost: number; reads: number; subscribed: number };
 }
 
 /** What `fete.attach` returns. */

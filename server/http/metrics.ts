@@ -156,5 +156,14 @@ function fanoutFamilies(f: FanoutStats): MetricFamily[] {
       samples: (['accepted', 'duplicate', 'rejected'] as const).map((outcome) => ({ labels: { outcome }, value: f.emits[outcome] })),
     },
     one('fete_fanout_tail_cursor', 'Every event with seq up to this has been routed by the fanout.', 'gauge', f.tailCursor),
+    ...(f.bus === undefined
+      ? []
+      : [
+          one('fete_bus_events_received_total', 'Events this node received over the NATS bus.', 'counter', f.bus.received),
+          one('fete_bus_seqs_skipped_total', 'Seqs passed over on a commit notice (no socket here wanted them).', 'counter', f.bus.skipped),
+          one('fete_bus_lost_total', 'Times bus messages may have been lost (disconnect, reconnect, a publisher counter jump): the log was read.', 'counter', f.bus.lost),
+          one('fete_bus_log_reads_total', 'Reads of the log by the fanout tail over the bus.', 'counter', f.bus.reads),
+          one('fete_bus_subscriptions', 'NATS subscriptions this node holds for its sockets\' patterns.', 'gauge', f.bus.subscribed),
+        ]),
   ];
 }

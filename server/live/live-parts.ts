@@ -3,6 +3,7 @@
 // the doors receive from (live-hub.ts) and the route that every admitted emit takes
 // (ingress/emit-route.ts).
 import type { Envelope, TopicCatalog } from '../../shared/index.js';
+import type { EventBus } from '../bus/event-bus.js';
 import type { LiveChannel } from '../bus/live-channel.js';
 import { openLiveChannel } from '../bus/open-live-channel.js';
 import { EmitRoute } from '../ingress/emit-route.js';
@@ -18,10 +19,11 @@ export interface LiveParts {
   close(): Promise<void>;
 }
 
-/** The live channel for a catalogue on a store (LISTEN in place when it resolves); a PostgreSQL
- * one only if the catalogue has topics outside the log, or topics with presence. */
-export function openLive(topics: TopicCatalog, store: Store | undefined): Promise<LiveChannel> {
-  return openLiveChannel({ store, needed: Object.values(topics).some((t) => t.delivery !== 'log' || t.presence) });
+/** The live channel for a catalogue on a store (LISTEN in place when it resolves), or on the NATS
+ * bus when there is one; one to other processes only if the catalogue has topics outside the log
+ * or topics with presence. */
+export function openLive(topics: TopicCatalog, store: Store | undefined, bus?: EventBus): Promise<LiveChannel> {
+  return openLiveChannel({ store, bus, needed: Object.values(topics).some((t) => t.delivery !== 'log' || t.presence) });
 }
 
 /** Wires the parts; `runListeners` runs this process's non-durable listeners on a live event. */

@@ -14,6 +14,12 @@
 //   draws a seq but sends no NOTIFY and the reader waits at such a gap until it is final.
 // Held local events are bounded (MAX_HELD): past it they are dropped and read from the log.
 //
+// Over the NATS bus (bus/nats-bus.ts) the fanout's tail follows a log whose commit hooks also carry
+// other processes' events, and whose `onSkip` names seqs committed elsewhere that this node's
+// sockets do not want (announced by a commit notice, not sent to this node): both continue the
+// cursor without a read, and the skipped seqs are listed in the page so that the tail can check
+// them against the subscriptions it has by then (log-tail.ts).
+//
 // Pull-based: nothing is read until the consumer asks for the next item, so a slow consumer (a
 // socket that does not drain) holds back the reads, never the server's memory.
 import { type Cursor, type Envelope, type SubscribeFrom, formatCursor, matches, requireCursor, validatePattern } from '../../shared/index.js';
@@ -35,6 +41,22 @@ export interface FollowEvents {
   events: Envelope[];
   seq: number;
   cursor: Cursor;
+  /** Seqs this page moved past on the log's word that they hold nothing for this reader (see
+   * SkippingLog); absent when none. */
+  skipped?: Skipped[];
+}
+
+/** A seq committed by another process whose event this reader is not handed: its subject, or
+ * undefined when the event never leaves the server (its topic is not exposed), and its tenant. */
+export interface Skipped {
+  seq: number;
+  subject: string | undefined;
+  tenant?: string | undefined;
+}
+
+/** A log that also says which seqs its commit hooks will not hand over (the NATS bus's view). */
+export interface SkippingLog extends LogView {
+  onSkip?(fn: (skipped: readonly Skipped[]) => void): () => void;
 }
 
 /** The log cannot cover the resume (see start.ts); events follow after `resumedAt`. `cursor` is
@@ -63,6 +85,8 @@ export interface FollowOptions {
   /** A seq known to be appended (a fanout tail's position): a read that stops short of it is held
    * by an append in flight and is retried soon, not at the next poll. @default 0 */
   knownHead?: number | undefined;
+  /** A gap before held events is read from the log when still open this long after. @default 5 */
+  gapReadDelayMs?: number | undefined;
 }
 
 function isStart(from: FollowOptions['from']): from is Start {
@@ -72,12 +96,17 @@ function isStart(from: FollowOptions['from']): from is Start {
 /** Follows `log`: event pages (possibly without events, when only the cursor moved) and gap
  * notices, in log order, forever (until `signal` aborts or the consumer stops). A read that fails
  * throws out of the iteration: resume from the last `seq` received. */
-export async function* follow(log: LogView, options: FollowOptions): AsyncGenerator<FollowItem, void, undefined> {
+export async function* follow(log: SkippingLog, options: FollowOptions): AsyncGenerator<FollowItem, void, undefined> {
   const { pattern, signal } = options;
   const pageSize = options.pageSize ?? 500;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const epoch = log.epoch;
+  const gapReadDelayMs = options.gapReadDelayMs ?? GAP_READ_DELAY_MS;
   const held = new Map<number, Envelope>();
+  /** Seqs the log said hold nothing for this reader (SkippingLog), with their subjects. */
+  const skips = new Map<number, Skipped>();
+  const next = (seq: number) => held.has(seq) || skips.has(seq);
+  let gapSeenAt: { seq: number; at: number } | undefined;
   let cursor = 0;
   let started = false;
   let knownHead = options.knownHead ?? 0;
@@ -90,8 +119,8 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
   };
   const covered = (head: number) => {
     if (head <= cursor) return true;
-    if (head - cursor > held.size) return false;
-    for (let s = cursor + 1; s <= head; s++) if (!held.has(s)) return false;
+    if (head - cursor > held.size + skips.size) return false;
+    for (let s = cursor + 1; s <= head; s++) if (!next(s)) return false;
     return true;
   };
   const unsubscribe = [
@@ -101,12 +130,30 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
         if (started && e.seq! > cursor) held.set(e.seq!, e);
       }
       if (!started) dirty = true;
-      if (held.size > MAX_HELD) {
+      if (held.size + skips.size > MAX_HELD) {
         held.clear();
+        skips.clear();
         dirty = true;
       }
       notify();
     }),
+    ...(log.onSkip === undefined
+      ? []
+      : [
+          log.onSkip((skipped) => {
+            for (const s of skipped) {
+              knownHead = Math.max(knownHead, s.seq);
+              if (started && s.seq > cursor) skips.set(s.seq, s);
+            }
+            if (!started) dirty = true;
+            if (held.size + skips.size > MAX_HELD) {
+              held.clear();
+              skips.clear();
+              dirty = true;
+            }
+            notify();
+          }),
+        ]),
     log.onAppend((head) => {
       if (head === undefined) dirty = true;
       else {
@@ -139,6 +186,7 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
     cursor = start.cursor;
     started = true;
     for (const seq of held.keys()) if (seq <= cursor) held.delete(seq);
+    for (const seq of skips.keys()) if (seq <= cursor) skips.delete(seq);
     const gaps = [...start.gaps];
     const gapItem = (g: GapNotice): FollowGap => ({ type: 'gap', ...g, cursor: formatCursor(epoch, g.resumedAt) });
     // reset/ahead come first: the reader starts over in this log.
@@ -146,7 +194,7 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
 
     /** Yields `events` (read up to `upTo`), the pending `pruned` gap placed after what the log still
      * has up to its watermark (the client moves its cursor there when told). */
-    async function* page(events: Envelope[], upTo: number): AsyncGenerator<FollowItem, void, undefined> {
+    async function* page(events: Envelope[], upTo: number, skipped?: Skipped[]): AsyncGenerator<FollowItem, void, undefined> {
       if (options.visible !== undefined) events = events.filter(options.visible);
       const g = gaps[0];
       if (g !== undefined && upTo >= g.resumedAt) {
@@ -161,25 +209,33 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
       }
       if (upTo <= cursor && events.length === 0) return;
       cursor = Math.max(cursor, upTo);
-      yield { type: 'events', events, seq: cursor, cursor: formatCursor(epoch, cursor) };
+      yield { type: 'events', events, seq: cursor, cursor: formatCursor(epoch, cursor), ...(skipped === undefined ? {} : { skipped }) };
     }
 
     for (;;) {
       if (signal?.aborted) return;
       // Local commits that continue the cursor: no read.
-      if (held.has(cursor + 1)) {
+      if (next(cursor + 1)) {
         // Yielded after this turn's I/O: commits that completed together go out together (the
         // fanout sends them as one packet per subscription; see fanout-core.ts).
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (signal?.aborted) return;
         const local: Envelope[] = [];
+        let skipped: Skipped[] | undefined;
         let upTo = cursor;
-        for (let e = held.get(upTo + 1); e !== undefined; e = held.get(upTo + 1)) {
-          held.delete(e.seq!);
-          upTo = e.seq!;
-          if (pattern === undefined || matches(pattern, e.subject)) local.push(e);
+        for (;;) {
+          const e = held.get(upTo + 1);
+          if (e !== undefined) {
+            held.delete(e.seq!);
+            upTo = e.seq!;
+            if (pattern === undefined || matches(pattern, e.subject)) local.push(e);
+          } else if (skips.has(upTo + 1)) {
+            upTo++;
+            (skipped ??= []).push(skips.get(upTo)!);
+            skips.delete(upTo);
+          } else break;
         }
-        yield* page(local, upTo);
+        yield* page(local, upTo, skipped);
         continue;
       }
       if (dirty) {
@@ -191,6 +247,7 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
         const fresh = read.events.filter((e) => e.seq! > cursor);
         if (read.cursor > cursor || fresh.length > 0) yield* page(fresh, read.cursor);
         for (const seq of held.keys()) if (seq <= cursor) held.delete(seq);
+        for (const seq of skips.keys()) if (seq <= cursor) skips.delete(seq);
         knownHead = Math.max(knownHead, cursor);
         if (read.cursor - before >= pageSize) {
           dirty = true; // a full page: there may be more
@@ -207,10 +264,13 @@ export async function* follow(log: LogView, options: FollowOptions): AsyncGenera
         if (g !== undefined) yield* page([], g.resumedAt);
         continue;
       }
-      if (held.size > 0) {
-        // A gap before local events: wait a moment for the append that fills it, then read.
-        await sleep(GAP_READ_DELAY_MS);
-        if (!held.has(cursor + 1)) dirty = true;
+      if (held.size + skips.size > 0) {
+        // A gap before held events: wait a moment for the append that fills it, then read. Timed
+        // from when the gap was first seen, so a stream of later events does not cut it short.
+        if (gapSeenAt?.seq !== cursor + 1) gapSeenAt = { seq: cursor + 1, at: Date.now() };
+        const left = gapSeenAt.at + gapReadDelayMs - Date.now();
+        if (left > 0) await sleep(left);
+        else dirty = true;
         continue;
       }
       await sleep();

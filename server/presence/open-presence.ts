@@ -1,6 +1,6 @@
 // Opens presence for a fete: the table of the store (or memory without one), on the fete's live
-// channel between processes (server/bus/open-live-channel.ts, opened as `needed` when a topic
-// declares presence: live/live-parts.ts). The channel's owner closes it, after presence stopped.
+// channel between processes (server/bus/open-live-channel.ts, opened with presence among its
+// reasons to be `needed`), which its owner closes after presence has stopped.
 import type { TopicCatalog } from '../../shared/index.js';
 import type { LiveChannel } from '../bus/live-channel.js';
 import type { Security } from '../security/security.js';
@@ -20,8 +20,7 @@ export async function openPresence(
   options: PresenceOptions | undefined,
   channel: LiveChannel,
 ): Promise<{ service: PresenceService; close(): Promise<void> }> {
-  // An app with no presence topic pays nothing: no heartbeat, no sweep (and openLive opens no
-  // LISTEN connection for presence).
+  // An app with no presence topic pays nothing: no heartbeat, no sweep, no LISTEN connection.
   const used = Object.values(catalog).some((t) => t.presence);
   const shared = used ? store : undefined;
   const exclusive = typeof storeOption === 'object' && storeOption !== null && 'pglite' in storeOption && typeof storeOption.pglite === 'string';
@@ -30,6 +29,8 @@ export async function openPresence(
   return {
     service,
     /** Removes this node's rows and announces the leaves: before the channel closes. */
-    close: () => service.stop(),
+    async close() {
+      await service.stop();
+    },
   };
 }

@@ -1,5 +1,4 @@
-// Presence packets of one socket (socket-session.ts hands them here, and makes this session only
-// once the socket uses presence: an idle socket costs nothing more): membership follows the
+// Presence packets of one socket (socket-session.ts hands them here): membership follows the
 // socket's subscriptions (`sub` with a subject of a presence topic joins, `unsub` and disconnect
 // leave), `pset` sets the state, `pwatch`/`punwatch` watch members with `pev` changes. Every
 // packet is untrusted: shapes, sizes and rates are checked here, and nothing thrown escapes.
@@ -18,18 +17,12 @@ const debug = createDebug('fete:presence');
 /** What a `sub` packet asked of presence, checked: listed or not, with the state's JSON. */
 export type SubPresence = { listed: boolean; state: string | undefined };
 
-/** Checks the `presence` field of a `sub` packet (before the subscription is made). Throws
- * MALFORMED, INVALID_PAYLOAD, FORBIDDEN_KEY or TOO_LARGE. */
-export function admitSubPresence(service: PresenceService | undefined, presence: unknown): SubPresence {
-  if (presence === undefined || presence === null) return { listed: true, state: undefined };
-  if (presence === false) return { listed: false, state: undefined };
-  if (!isObject(presence)) throw new FeteError('MALFORMED', 'sub.presence must be false or { state }');
-  const max = service?.options.maxStateBytes ?? PRESENCE_LIMITS.maxStateBytes;
-  return { listed: true, state: presence.state === undefined ? undefined : encodePresenceState(presence.state, max) };
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function ackOf(ack: unknown): (res: unknown) => void {
+  return typeof ack === 'function' ? (ack as (res: unknown) => void) : () => undefined;
 }
 
 /** A token bucket: `rate` a second, bursts of `burst`. */
@@ -79,11 +72,22 @@ export class PresenceSession {
     this.#watchRate = new Bucket(perSecond, PRESENCE_LIMITS.maxWatchesPerSocket);
   }
 
-  /** A presence packet of this socket (the socket session's one packet listener hands them here). */
-  packet(event: 'pwatch' | 'punwatch' | 'pset', packet: unknown, ack: (res: unknown) => void): void {
-    if (event === 'pset') return this.#set(packet, ack);
-    if (event === 'pwatch') return void this.#watch(packet, ack);
-    return this.#unwatch(packet, ack);
+  /** A presence packet of the socket (`pset`, `pwatch`, `punwatch`), from socket-session.ts's one
+   * packet listener. */
+  packet(event: 'pset' | 'pwatch' | 'punwatch', packet: unknown, ack: unknown): void {
+    if (event === 'pset') return this.#set(packet, ackOf(ack));
+    if (event === 'pwatch') return void this.#watch(packet, ackOf(ack));
+    return this.#unwatch(packet, ackOf(ack));
+  }
+
+  /** Checks the `presence` field of a `sub` packet (before the subscription is made). Throws
+   * MALFORMED, INVALID_PAYLOAD, FORBIDDEN_KEY or TOO_LARGE. */
+  admitSub(presence: unknown): SubPresence {
+    if (presence === undefined || presence === null) return { listed: true, state: undefined };
+    if (presence === false) return { listed: false, state: undefined };
+    if (!isObject(presence)) throw new FeteError('MALFORMED', 'sub.presence must be false or { state }');
+    const state = presence.state === undefined ? undefined : encodePresenceState(presence.state, this.#service.options.maxStateBytes);
+    return { listed: true, state };
   }
 
   /** Subscription `sid` on `pattern` is live: the connection joins if it is a presence subject. */

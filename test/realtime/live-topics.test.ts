@@ -21,9 +21,11 @@ import { dropSchemas, freshSchema, postgresAvailability } from '../support/postg
 import { RawClient, until } from './support.js';
 import { IpcChild } from '../support/ipc-child.js';
 import type { LiveChildCommand, LiveChildReply } from './live-emitter-child.js';
+import { natsAvailability } from '../multinode/nats.js';
 import { liveTopics as topics, type LiveTopics } from './live-topics.js';
 
 const availability = await postgresAvailability();
+const nats = await natsAvailability();
 if (availability.skipReason) console.log(`live-topics: PostgreSQL cases skipped: ${availability.skipReason}`);
 
 type Engine = 'inline' | 'pglite' | 'postgres';
@@ -77,13 +79,13 @@ afterEach(async () => {
 
 /** A fete on `engine` with Socket.IO and the Express router (`/fete`) on one HTTP server. `schema`
  * shares a PostgreSQL schema between two fetes (two processes of one deployment). */
-async function serve(engine: Engine, schema = freshSchema('live'), attach: { maxBufferedEvents?: number } = {}): Promise<Served> {
+async function serve(engine: Engine, schema = freshSchema('live'), attach: { maxBufferedEvents?: number } = {}, bus?: { nats: string }): Promise<Served> {
   const store = engine === 'postgres' ? availability.url! : { pglite: pglite! };
   if (engine === 'postgres' && !pgSchemas.includes(schema)) pgSchemas.push(schema);
   const fete =
     engine === 'inline'
       ? ((await createFete({ topics, security, dispatch: 'inline' })) as unknown as Fete<LiveTopics>)
-      : await createFete({ topics, security, store, schema });
+      : await createFete({ topics, security, store, schema, ...(bus ? { bus } : {}) });
   const app = express();
   app.use('/fete', fete.express());
   const http = createServer(app);
@@ -470,6 +472,33 @@ describe.each(engines)('the HTTP door (%s)', (engine) => {
   });
 });
 
+/** Two fetes on one PostgreSQL schema (two processes of one deployment): volatile events and
+ * latest changes emitted on `a` reach `b`'s subscribers, a new subscriber on `b` reads the values,
+ * tenants hold. */
+async function acrossTwoFetes(a: Served, b: Served): Promise<void> {
+  const onB: Envelope[] = [];
+  await client(b).subscribe('>', (e) => void onB.push(e)).ready;
+  await a.fete.emit(topics.price, { symbol: 'A', price: 1 });
+  await a.fete.emit(topics.cursor, { room: 'r', x: 1 });
+  await until(() => onB.length === 2, 'the events from the other process');
+  expect(onB.map((e) => [e.topic, e.version ?? null, e.volatile ?? null])).toEqual([
+    [topics.price.name, 1, null],
+    [topics.cursor.name, null, true],
+  ]);
+  // A new subscriber on b reads what a upserted.
+  const late: Envelope[] = [];
+  await client(b).subscribe('prices.*', (e) => void late.push(e)).ready;
+  await until(() => late.length === 1, 'the current value');
+  expect(prices(late)).toEqual([['prices.A', 1, 1]]);
+  // Tenants hold across processes too.
+  const t9: Envelope[] = [];
+  await client(b, 'u@t9').subscribe('>', (e) => void t9.push(e)).ready;
+  await a.fete.emit(topics.cursor, { room: 'r', x: 2 });
+  await a.fete.emit(topics.cursor, { room: 'r', x: 3 }, { tenant: 't9' });
+  await until(() => t9.length === 1 && onB.length === 3, 'the tenants\' events');
+  expect(t9.map((e) => e.payload)).toEqual([{ room: 'r', x: 3 }]);
+}
+
 describe.runIf(availability.url !== undefined)('across two fetes on one PostgreSQL', () => {
   it('a latest change missed while the live channel was down reaches the subscriber once it is back, once', async () => {
     const schema = freshSchema('live3');
@@ -499,29 +528,7 @@ describe.runIf(availability.url !== undefined)('across two fetes on one PostgreS
 
   it('volatile events and latest changes emitted on one reach subscribers of the other, and its new subscribers read the values', async () => {
     const schema = freshSchema('live2');
-    const a = await serve('postgres', schema);
-    const b = await serve('postgres', schema);
-    const onB: Envelope[] = [];
-    await client(b).subscribe('>', (e) => void onB.push(e)).ready;
-    await a.fete.emit(topics.price, { symbol: 'A', price: 1 });
-    await a.fete.emit(topics.cursor, { room: 'r', x: 1 });
-    await until(() => onB.length === 2, 'the events from the other process');
-    expect(onB.map((e) => [e.topic, e.version ?? null, e.volatile ?? null])).toEqual([
-      [topics.price.name, 1, null],
-      [topics.cursor.name, null, true],
-    ]);
-    // A new subscriber on b reads what a upserted.
-    const late: Envelope[] = [];
-    await client(b).subscribe('prices.*', (e) => void late.push(e)).ready;
-    await until(() => late.length === 1, 'the current value');
-    expect(prices(late)).toEqual([['prices.A', 1, 1]]);
-    // Tenants hold across processes too.
-    const t9: Envelope[] = [];
-    await client(b, 'u@t9').subscribe('>', (e) => void t9.push(e)).ready;
-    await a.fete.emit(topics.cursor, { room: 'r', x: 2 });
-    await a.fete.emit(topics.cursor, { room: 'r', x: 3 }, { tenant: 't9' });
-    await until(() => t9.length === 1 && onB.length === 3, 'the tenants\' events');
-    expect(t9.map((e) => e.payload)).toEqual([{ room: 'r', x: 3 }]);
+    await acrossTwoFetes(await serve('postgres', schema), await serve('postgres', schema));
   });
 
   it('an event too large for NOTIFY is refused at the emit with LIVE_TOO_LARGE, and nothing is stored or sent', async () => {
@@ -541,6 +548,25 @@ describe.runIf(availability.url !== undefined)('across two fetes on one PostgreS
     await s.fete.emit(topics.price, { symbol: 'A', price: 1 }, { headers: { note: 'n'.repeat(7000) } });
     await until(() => r.events.get('s0')?.length === 1, 'the event that fits');
     expect(r.events.get('s0')!.map((e) => e.payload)).toEqual([{ symbol: 'A', price: 1 }]);
+  });
+});
+
+describe.runIf(availability.url !== undefined && nats.url !== undefined)('across two fetes with the NATS bus', () => {
+  it('volatile events and latest changes travel on NATS between the fetes, tenants hold', async () => {
+    const schema = freshSchema('live4');
+    const bus = { nats: nats.url! };
+    const a = await serve('postgres', schema, {}, bus);
+    const b = await serve('postgres', schema, {}, bus);
+    expect(a.fanout.stats().bus).toBeDefined();
+    await acrossTwoFetes(a, b);
+    // Nothing of it went through PostgreSQL: no process listens on the schema's live channel.
+    const pool = new pg.Pool({ connectionString: availability.url! });
+    try {
+      const listening = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${schema}_live"`]);
+      expect(listening.rowCount).toBe(0);
+    } finally {
+      await pool.end();
+    }
   });
 });
 

@@ -1,0 +1,75 @@
+// The worker of the `scale` benchmark: `emitter-child.ts <impl> <dbUrl> <schema> <natsUrl> <redisUrl>`.
+// fete: a worker-role process (with the NATS bus for `nats`) calling `fete.emit` at a fixed rate,
+// with one domain event nobody subscribes to every `auditEvery` emits (a node over NATS skips it);
+// `redis`: a Socket.IO server with the Redis adapter and no clients, broadcasting to the room every
+// node's sockets joined (what an app without durability would do).
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
+import { createFete } from '../../server/index.js';
+import { createEnvelope } from '../../shared/index.js';
+import { percentile } from '../harness.js';
+import { type EmitterCommand, type EmitterReply, type Impl, type StatusPayload, now, reportCrashes, topics, usage, countPgQueries } from './common.js';
+
+const [impl, dbUrl, schema, natsUrl, redisUrl] = process.argv.slice(2) as [Impl, string, string, string, string];
+const say = (m: EmitterReply) => process.send!(m);
+reportCrashes(say);
+countPgQueries();
+
+let emit: (p: StatusPayload, i: number, audit: boolean) => Promise<unknown>;
+let stop: () => Promise<void>;
+if (impl === 'redis') {
+  const pub = createClient({ url: redisUrl });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  const io = new Server({ adapter: createAdapter(pub, sub) as never });
+  const nsp = io.of('/fete');
+  emit = async (payload, i) => {
+    nsp.to('orders').emit('ev', { ...createEnvelope(topics.orderStatus, payload), seq: i + 1 });
+  };
+  stop = async () => {
+    io.close();
+    await Promise.allSettled([pub.quit(), sub.quit()]);
+  };
+} else {
+  const fete = await createFete({
+    topics,
+    store: dbUrl,
+    schema,
+    roles: ['worker'],
+    security: { auth: 'anonymous' },
+    ...(impl === 'nats' ? { bus: { nats: natsUrl, prefix: 'fetebench' } } : {}),
+  });
+  await fete.start();
+  emit = async (payload, i, audit) => {
+    if (audit) await fete.emit(topics.audit, { n: i });
+    return fete.emit(topics.orderStatus, payload);
+  };
+  stop = () => fete.stop();
+}
+say({ type: 'ready' });
+
+let next = 0;
+/** `events` emits at a fixed rate, each scheduled on the clock (a late one does not delay the rest). */
+async function rate(perSecond: number, events: number, auditEvery: number): Promise<void> {
+  const firstAt = now();
+  const pending: Promise<unknown>[] = [];
+  const took: number[] = [];
+  for (let i = 0; i < events; i++) {
+    const due = firstAt + (i * 1000) / perSecond;
+    const wait = due - now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const n = next++;
+    const t0 = now();
+    pending.push(emit({ orderId: `o-${n % 100}`, sentAt: t0 }, n, auditEvery > 0 && n % auditEvery === 0).then(() => took.push(now() - t0)));
+  }
+  await Promise.all(pending);
+  took.sort((a, b) => a - b);
+  say({ type: 'emitted', firstAt, lastAt: now(), events, emitCallMs: { p50: percentile(took, 50), p99: percentile(took, 99) } });
+}
+
+process.on('message', (m: EmitterCommand) => {
+  if (m.type === 'rate') void rate(m.perSecond, m.events, m.auditEvery);
+  else if (m.type === 'usage') say({ type: 'usage', usage: usage() });
+  else if (m.type === 'stop') void stop().finally(() => process.exit(0));
+});

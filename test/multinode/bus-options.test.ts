@@ -1,0 +1,30 @@
+// The `bus` option at createFete: checked where it is given, and a NATS that cannot be reached at
+// start fails createFete with a typed error instead of leaving a half-started server behind.
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createFete } from '../../server/index.js';
+import { topics } from '../realtime/topics.js';
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('the bus option', () => {
+  it('is refused with the in-memory log of dispatch inline, and without a nats server', async () => {
+    await expect(createFete({ topics, dispatch: 'inline', bus: { nats: 'nats://127.0.0.1:4222' } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(createFete({ topics, store: 'memory', bus: {} as never })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(createFete({ topics, store: 'memory', bus: { nats: 'nats://127.0.0.1:4222', prefix: 'a.*' } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(createFete({ topics, store: 'memory', bus: { nats: 'nats://127.0.0.1:4222', pollIntervalMs: 0 } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+  });
+
+  it('fails createFete with NETWORK when NATS cannot be reached at start', async () => {
+    const port = await closedPort();
+    const err = await createFete({ topics, store: 'memory', bus: { nats: `nats://127.0.0.1:${port}` } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NETWORK' });
+    expect(String((err as Error).message)).toContain(String(port));
+  }, 30_000);
+});

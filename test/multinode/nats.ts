@@ -1,0 +1,90 @@
+// NATS for tests: the URL comes from FETE_TEST_NATS_URL (`.ci/run` starts NATS and exports it).
+// Outside CI a missing or unreachable server skips the bus suites with a printed reason; in CI
+// (CI=true) it fails, as the PostgreSQL suites do. `PrivateNats` runs a nats-server of the test's
+// own on a free port, to stop and restart it mid-stream without disturbing other tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+
+export interface NatsAvailability {
+  url: string | undefined;
+  skipReason: string | undefined;
+}
+
+function reachable(url: string, timeoutMs = 3000): Promise<boolean> {
+  const u = new URL(url.replace(/^nats:/, 'http:'));
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host: u.hostname, port: Number(u.port || 4222) });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('data', (d) => done(d.toString().startsWith('INFO')));
+    s.once('error', () => done(false));
+  });
+}
+
+/** Decides whether the NATS suites run. Throws in CI when NATS is missing or unreachable. */
+export async function natsAvailability(): Promise<NatsAvailability> {
+  const url = process.env.FETE_TEST_NATS_URL;
+  const ci = process.env.CI === 'true';
+  if (!url) {
+    if (ci) throw new Error('FETE_TEST_NATS_URL is not set, and CI=true: the NATS bus suites must run in CI');
+    return { url: undefined, skipReason: 'FETE_TEST_NATS_URL is not set' };
+  }
+  if (await reachable(url)) return { url, skipReason: undefined };
+  if (ci) throw new Error(`NATS at FETE_TEST_NATS_URL (${url}) is unreachable, and CI=true`);
+  return { url: undefined, skipReason: `NATS at FETE_TEST_NATS_URL (${url}) is unreachable` };
+}
+
+export const NATS_SERVER = process.env.FETE_NATS_SERVER ?? '/usr/sbin/nats-server';
+
+/** Whether a private nats-server can be started (the binary is there). */
+export function canRunPrivateNats(): boolean {
+  return existsSync(NATS_SERVER);
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A nats-server of this test on its own port (no JetStream: the bus does not use it). */
+export class PrivateNats {
+  #proc: ChildProcess | undefined;
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateNats> {
+    const n = new PrivateNats(await freePort());
+    await n.start();
+    return n;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.#proc) return;
+    this.#proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await reachable(this.url, 500))) {
+      if (Date.now() > deadline) throw new Error(`nats-server on port ${this.port} did not start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stops the server (SIGKILL: connections drop as in a crash). */
+  async stop(): Promise<void> {
+    const p = this.#proc;
+    this.#proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+}
