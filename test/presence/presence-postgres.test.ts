@@ -9,9 +9,12 @@ import { dropSchemas, freshSchema, postgresAvailability } from '../support/postg
 import { brief, PresenceClient, type PresenceServer, startPresenceServer, until } from './fixtures.js';
 import type { NodeConfig, NodeReply } from './presence-node-child.js';
 import { presenceSuite } from './presence-suite.js';
+import { natsAvailability } from '../multinode/nats.js';
 
 const availability = await postgresAvailability();
+const nats = await natsAvailability();
 if (availability.skipReason) console.log(`skipping the PostgreSQL presence tests: ${availability.skipReason}`);
+if (nats.skipReason) console.log(`skipping the presence test over the NATS bus: ${nats.skipReason}`);
 const schemas: string[] = [];
 const schema = () => {
   const s = freshSchema('pr');
@@ -111,6 +114,32 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       await until(() => watcher.events('w').length === 3, 'b leaves');
       expect(watcher.events('w')[2]).toMatchObject({ type: 'update', member: { connections: 1, state: 'on a' } });
       expect(await b.fete.presence('rooms.r1.chat')).toEqual([{ subject: 'rooms.r1.chat', id: '@alice', connections: 1, state: 'on a' }]);
+    });
+
+    test.runIf(nats.url !== undefined)('with the NATS bus, joins and leaves travel on NATS between the fetes, not through PostgreSQL NOTIFY', async () => {
+      const s = schema();
+      const bus = { nats: nats.url! };
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
+      servers.push(a, b);
+      const watcher = await client(b.url, { user: 'bob', tenant: 't1' });
+      await watcher.watch('w', 'rooms.>');
+      const other = await client(b.url, { user: 'eve', tenant: 't2' });
+      await other.watch('w', 'rooms.>');
+      const alice = await client(a.url, { user: 'alice', tenant: 't1' });
+      await alice.sub('s', 'rooms.r1.chat', { state: 'hi' });
+      await until(() => watcher.events('w').length === 1, 'join over NATS');
+      expect(watcher.events('w')[0]).toMatchObject({ type: 'join', member: { id: '@alice', state: 'hi' } });
+      alice.close();
+      await until(() => watcher.events('w').length === 2, 'leave over NATS');
+      expect(other.events('w')).toEqual([]); // another tenant
+      const pool = new pg.Pool({ connectionString: availability.url! });
+      try {
+        const listening = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${s}_live"`]);
+        expect(listening.rowCount).toBe(0);
+      } finally {
+        await pool.end();
+      }
     });
 
     test('a watcher that starts after others joined on another fete gets them in its snapshot', async () => {
