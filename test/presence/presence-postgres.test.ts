@@ -9,7 +9,7 @@ import { dropSchemas, freshSchema, postgresAvailability } from '../support/postg
 import { brief, PresenceClient, type PresenceServer, startPresenceServer, until } from './fixtures.js';
 import type { NodeConfig, NodeReply } from './presence-node-child.js';
 import { presenceSuite } from './presence-suite.js';
-import { natsAvailability } from '../multinode/nats.js';
+import { canRunPrivateNats, natsAvailability, PrivateNats } from '../multinode/nats.js';
 
 const availability = await postgresAvailability();
 const nats = await natsAvailability();
@@ -139,6 +139,32 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
         expect(listening.rowCount).toBe(0);
       } finally {
         await pool.end();
+      }
+    });
+
+    test.runIf(canRunPrivateNats())('a leave announced while NATS was down reaches the other fete once NATS is back', async () => {
+      const natsServer = await PrivateNats.start();
+      try {
+        const s = schema();
+        const bus = { nats: natsServer.url };
+        const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
+        const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
+        servers.push(a, b);
+        const watcher = await client(b.url, { user: 'bob' });
+        await watcher.watch('w', 'rooms.>');
+        const alice = await client(a.url, { user: 'alice' });
+        await alice.sub('s', 'rooms.r1.chat');
+        await until(() => watcher.events('w').length === 1, 'join over NATS');
+        await natsServer.stop();
+        alice.close();
+        await until(async () => (await a.fete.presence('rooms.>')).length === 0, 'the leave is in the table');
+        expect(watcher.events('w')).toHaveLength(1); // not heard: NATS is down
+        await natsServer.start();
+        await until(() => watcher.events('w').length === 2, 'the leave after the re-read', 60_000);
+        expect(watcher.events('w')[1]).toMatchObject({ type: 'leave', member: { id: '@alice' } });
+      } finally {
+        for (const sv of servers.splice(0)) await sv.close();
+        await natsServer.stop();
       }
     });
 
