@@ -18,6 +18,7 @@ import {
   type InputOf,
   type ClientEmitTopicsOf,
   type ExposedCatalog,
+  type PresenceCatalog,
   type PatternEvent,
   type TopicCatalog,
   type TopicsOf,
@@ -123,9 +124,8 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
    * re-synced after every reconnect. A connection is a member of subject S while it holds a
    * subscription to exactly S. Throws InvalidPatternError or CLOSED; the server's refusal
    * (FORBIDDEN, INVALID_OPTIONS) rejects `view.ready`. The pattern is checked at compile time as
-   * `subscribe`'s is (valid, matching some topic sent to browsers); which of those declare
-   * `presence: true` is checked by the server. */
-  presence<const P extends string>(pattern: CheckedPattern<ExposedCatalog<C>, P>): PresenceView;
+   * `subscribe`'s is, against the topics declared `presence: true`. */
+  presence<const P extends string>(pattern: CheckedPattern<PresenceCatalog<ExposedCatalog<C>>, P>): PresenceView;
   /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */

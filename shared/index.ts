@@ -32,6 +32,7 @@ export {
   type AnyTopic,
   type ClientEmitTopicsOf,
   type ExposedCatalog,
+  type PresenceCatalog,
   type ExposedTopicsOf,
   type FlagsOf,
   type InputOf,

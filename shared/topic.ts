@@ -66,6 +66,7 @@ export interface TopicFlags {
   clientEmit: boolean;
   expose: boolean;
   delivery: TopicDelivery;
+  presence: boolean;
 }
 
 /** A declared topic. `TPayload` is what listeners receive (schema output); `TInput` what emit takes. */
@@ -81,7 +82,7 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
   /** How its events travel (TopicDelivery); 'log' unless declared. */
   readonly delivery: TFlags['delivery'];
   /** Subscribers of its subjects are listed by presence (declared `presence: true`). */
-  readonly presence: boolean;
+  readonly presence: TFlags['presence'];
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   readonly params: readonly string[];
   /** The template with every parameter as `*`: the pattern of all this topic's subjects. */
@@ -93,16 +94,19 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTopic = Topic<any, string, any>;
 /** The flags `defineTopic` records from its options: presentation topics are always exposed. */
-export type FlagsOf<K extends TopicKind, CE extends boolean, X extends boolean, DL extends TopicDelivery = 'log'> = {
+export type FlagsOf<K extends TopicKind, CE extends boolean, X extends boolean, DL extends TopicDelivery = 'log', PR extends boolean = false> = {
   kind: K;
   clientEmit: CE;
   expose: K extends 'presentation' ? true : X;
   delivery: DL;
+  presence: PR;
 };
 /** Topics whose events are not in the log (`volatile` or `latest`): no durable listeners. */
 export type LiveOnlyTopic = Topic<any, string, any, TopicFlags & { delivery: 'volatile' | 'latest' }>; // eslint-disable-line @typescript-eslint/no-explicit-any
 /** Topics a browser may receive (not known to be unexposed). */
 export type ExposedTopicsOf<C extends TopicCatalog> = { [K in keyof C]: C[K]['expose'] extends false ? never : C[K] }[keyof C];
+/** The catalogue restricted to the topics whose subscribers presence lists (not known to lack `presence`). */
+export type PresenceCatalog<C extends TopicCatalog> = { [K in keyof C as C[K]['presence'] extends false ? never : K]: C[K] };
 /** The catalogue restricted to the topics a browser may receive. */
 export type ExposedCatalog<C extends TopicCatalog> = { [K in keyof C as C[K]['expose'] extends false ? never : K]: C[K] };
 /** Topics a browser may emit (not known to lack `clientEmit`). */
@@ -156,10 +160,11 @@ export function defineTopic<
   CE extends boolean = false,
   X extends boolean = false,
   DL extends TopicDelivery = 'log',
+  PR extends boolean = false,
 >(
   template: T,
-  options: TopicOptions<S> & { schema?: S & SchemaCheck<T, S>; kind: K; clientEmit?: CE; expose?: X; delivery?: DL },
-): Topic<PayloadFor<S, P>, T, InputFor<S, P>, NoInfer<FlagsOf<K, CE, X, DL>>>;
+  options: TopicOptions<S> & { schema?: S & SchemaCheck<T, S>; kind: K; clientEmit?: CE; expose?: X; delivery?: DL; presence?: PR },
+): Topic<PayloadFor<S, P>, T, InputFor<S, P>, NoInfer<FlagsOf<K, CE, X, DL, PR>>>;
 export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   const bad = (m: string) => new FeteError('INVALID_TOPIC', `topic "${template}": ${m}`, { details: { template } });
   if (typeof template !== 'string' || template.length === 0) throw bad('template must be a non-empty string');

@@ -37,9 +37,11 @@ interface PresenceData {
   members: MemberData[];
 }
 
-/** A message's members are cut at about this many bytes of JSON: PostgreSQL NOTIFY carries at
- * most 8000 bytes, and a state may be 1 KiB (several with JSON escaping). */
+/** A message's members are cut at this many bytes of their JSON (or the channel's limit less room
+ * for the framing, if lower): PostgreSQL NOTIFY carries less than 8000 bytes. */
 const MESSAGE_BUDGET = 5000;
+/** Room left for the message's own framing (kind, tenant, subject, node). */
+const FRAMING_BYTES = 512;
 /** Rows written by one statement. */
 const WRITE_BATCH = 1000;
 
@@ -84,11 +86,14 @@ export class PresenceHub {
   #started: Promise<void> | undefined;
   #stopped = false;
   readonly #exclusive: boolean;
+  /** Bytes of members' JSON per live message (MESSAGE_BUDGET, or less on a smaller channel). */
+  readonly #budget: number;
 
   /** `exclusive`: the store can be open in this process only (PGlite), so at start every other
    * node's rows are a previous run's and are removed at once rather than after `ttlMs`. */
   constructor(store: PresenceStore, channel: LiveChannel, options: ResolvedPresenceOptions, exclusive = false) {
     this.#exclusive = exclusive;
+    this.#budget = Math.min(MESSAGE_BUDGET, (channel.maxMessageBytes ?? Infinity) - FRAMING_BYTES);
     this.#store = store;
     this.#channel = channel;
     this.#o = options;
@@ -176,11 +181,11 @@ export class PresenceHub {
     for (const r of rows) {
       const k = `${r.tenant}\n${r.subject}\n${r.node}`;
       const m: MemberData = { member: r.member, v: r.version, c: r.connections, s: r.state ?? null, t: r.updatedAt };
-      const size = r.member.length + (r.state?.length ?? 0) * 2 + 64;
+      const size = Buffer.byteLength(JSON.stringify(m)) + 1;
       let list = groups.get(k);
       if (!list) groups.set(k, (list = []));
       const last = list.at(-1);
-      if (last && last.size + size <= MESSAGE_BUDGET) {
+      if (last && last.size + size <= this.#budget) {
         last.members.push(m);
         last.size += size;
       } else list.push({ row: r, members: [m], size });

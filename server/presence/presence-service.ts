@@ -32,6 +32,11 @@ export class PresenceService {
 
   constructor(catalog: TopicCatalog, security: Security, store: PresenceStore, channel: LiveChannel, options?: PresenceOptions, exclusive = false) {
     this.options = resolvePresenceOptions(options);
+    // A state travels in a live message as its JSON text inside JSON: escaping `"` and `\` can
+    // make it up to twice as long. Refused here rather than lost at runtime.
+    const max = channel.maxMessageBytes;
+    if (max !== undefined && 2 * this.options.maxStateBytes + 512 > max)
+      throw new FeteError('INVALID_OPTIONS', `presence.maxStateBytes (${this.options.maxStateBytes}) is too large for the live channel (${channel.transport}: messages of at most ${max} bytes); at most ${Math.floor((max - 512) / 2)}`);
     this.#topics = Object.values(catalog).filter((t) => t.presence && isExposed(t));
     this.#security = security;
     this.hub = new PresenceHub(store, channel, this.options, exclusive);

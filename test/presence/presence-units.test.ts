@@ -48,3 +48,13 @@ describe('encodePresenceState', () => {
     expect(codeOf(() => encodePresenceState(cyclic))).toBe('INVALID_PAYLOAD');
   });
 });
+
+describe('presence at the type level', () => {
+  test('defineTopic keeps presence as a literal, and the client types presence patterns by it', () => {
+    const on = defineTopic('a.{x}', { kind: 'presentation', presence: true });
+    const off = defineTopic('b.{x}', { kind: 'presentation' });
+    const onIsTrue: true = on.presence;
+    const offIsFalse: false = off.presence;
+    expect([onIsTrue, offIsFalse]).toEqual([true, false]);
+  });
+});
