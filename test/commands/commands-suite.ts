@@ -272,17 +272,14 @@ export function commandTests(h: Harness): void {
       expect(await count(db, `SELECT count(*) AS n FROM ${table}`)).toBe(2);
     });
 
-    // Known fault, not fixed (see the probe note): `SET TRANSACTION READ ONLY` is one statement the
-    // handler can undo — `SET TRANSACTION READ WRITE` before its first read, or `COMMIT` (the rest
-    // then autocommits). The same holds for ctx.tx of commands and listeners (COMMIT ends the
-    // transaction that was to hold the completion). A fix needs ctx.tx to refuse transaction
-    // control (a quote-aware statement check) or a read-only database role for queries.
-    it.fails('a query cannot leave its read-only transaction: SET TRANSACTION READ WRITE or COMMIT in it writes nothing', async () => {
+    // ctx.tx refuses transaction control (server/store/handler-sql.ts): the query stays read-only.
+    it('a query cannot leave its read-only transaction: SET TRANSACTION READ WRITE or COMMIT in it writes nothing', async () => {
       const { fete, db } = await h.open();
       const table = await ordersTable(db);
       const escape = defineQuery('orders.escape', { input: z.enum(['read-write', 'commit']), output: z.string() });
       fete.handle(escape, async (how, ctx) => {
-        await ctx.tx.query(how === 'commit' ? 'COMMIT' : 'SET TRANSACTION READ WRITE').catch(() => undefined);
+        const escaped = await ctx.tx.query(how === 'commit' ? 'COMMIT' : 'SET TRANSACTION READ WRITE').catch((e: unknown) => e);
+        expect(escaped).toMatchObject({ code: 'FORBIDDEN' });
         await ctx.tx.query(`INSERT INTO ${table} (id, sku) VALUES ($1, 'x')`, [how]).catch(() => undefined);
         return 'done';
       });
