@@ -82,7 +82,7 @@ export class CommandBus {
     const ledger: ResultLedger = host.store
       ? sqlLedger(host.store.tables, options.resultTtlMs, { literals: host.store.driver.kind === 'postgres' })
       : memoryLedger(options.resultTtlMs);
-    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), admit: (t, p, o) => host.admit(t, p, o), hasStore: host.store !== undefined, ledger };
+    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), admit: (t, p, o) => host.admit(t, p, o), hasStore: host.store !== undefined, ledger, db: host.store?.driver, running: new Map() };
     this.#forwarder = host.store
       ? new Forwarder(host.store, options, {
           roles: host.roles,
