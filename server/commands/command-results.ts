@@ -91,7 +91,15 @@ function recordedOf(row: Row): Recorded {
   return { ok: false, error: errorFromRecord(e ?? { code: 'INTERNAL', message: 'unknown failure' }) };
 }
 
-function leaseLost(id: string): FeteError {
+/** Whether `err` (or a cause of it) is the failed commit of a `finish` whose claim was lost:
+ * SQLSTATE 22012, the division by zero of the record that updated no row (`literals`). */
+export function claimLostAtCommit(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if ((e as { code?: unknown }).code === '22012') return true;
+  return false;
+}
+
+export function leaseLost(id: string): FeteError {
   return new FeteError('LEASE_LOST', `command id ${id}: its claim expired and another call took it over; its outcome is that call's`, { details: { id } });
 }
 

@@ -19,7 +19,7 @@ import { type AnyRequest, type Envelope, FeteError, Headers, type TopicCatalog, 
 import type { EmitOptions, EmitResult, FeteTransaction } from '../types.js';
 import type { Queryable } from '../store/driver.js';
 import { commandActor } from './command-actor.js';
-import type { Recorded, ResultLedger } from './command-results.js';
+import { type Recorded, type ResultLedger, claimLostAtCommit, leaseLost } from './command-results.js';
 import { LazyTransaction } from './lazy-transaction.js';
 import { randomUUID } from 'node:crypto';
 import type { CommandContext, RequestContext } from './types.js';
@@ -216,10 +216,14 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
       throw err;
     }
     // The result record rides with COMMIT where the driver can (one round trip less).
-    await lazy.commit(async ({ appendAdmitted, atCommit, tx }) => {
-      if (emits.length > 0) await appendAdmitted(emits, emitOptions);
-      await host.ledger.finish(host.hasStore ? tx : undefined, tenant, id, owner, outcome, atCommit);
-    });
+    await lazy
+      .commit(async ({ appendAdmitted, atCommit, tx }) => {
+        if (emits.length > 0) await appendAdmitted(emits, emitOptions);
+        await host.ledger.finish(host.hasStore ? tx : undefined, tenant, id, owner, outcome, atCommit);
+      })
+      .catch((err: unknown) => {
+        throw claimLostAtCommit(err) ? leaseLost(id) : err;
+      });
     return { value: outcome.value, duplicate: false };
   } catch (err) {
     if (!isDeliberate(err)) await host.ledger.release(q, tenant, id, owner).catch(() => undefined); // else its lease expires

@@ -104,7 +104,7 @@ export function commandClaimTests(h: Harness): void {
         return { orderId: ctx.id, number: 1 };
       });
       const id = uuidv7();
-      await expect(fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id })).rejects.toBeDefined();
+      await expect(fete.execute(placeOrder, { sku: 'a', qty: 1 }, { id })).rejects.toMatchObject({ code: "LEASE_LOST" });
       expect(await count(db, `SELECT count(*) AS n FROM ${table}`)).toBe(0);
       expect(await count(db, `SELECT count(*) AS n FROM ${db.tables.events}`)).toBe(0);
       const [row] = await db.rows<{ state: string; owner: string }>(`SELECT state, owner FROM "${db.schema}".command_results WHERE id = $1`, [id]);
