@@ -168,10 +168,11 @@ export class CommandBus {
         throw new FeteError('NO_HANDLER', `${call.kind} "${name}" runs only in roles ${reg.roles!.join(', ')}, which this process does not run, and there is no store to forward it through`);
       // One slot of the caller's in-flight cap for the rest of the call (released in finally).
       // Over it: refused, not a fault of the server (a flood must not flood the error log too).
-      const caller = `${tenant}\u0000${commandActor(call.principal) ?? ''}`;
+      // Anonymous callers and server code outside runAs (no actor) are one caller: not capped here.
+      const actor = commandActor(call.principal);
       shed = true;
       outcome = 'refused';
-      release = this.#inFlight.take(caller, call.kind);
+      if (actor !== null) release = this.#inFlight.take(`${tenant}\u0000${actor}`, call.kind);
       outcome = 'failed';
       shed = false;
       // Validated where the call came in, forwarded or not: a bad input fails without a round trip

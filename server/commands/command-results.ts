@@ -126,7 +126,7 @@ export function sqlLedger(tables: Tables, resultTtlMs: number, options: { litera
     `UPDATE ${table} SET state = $4, result = $5, error = $6::jsonb, owner = NULL, lease_until = NULL WHERE tenant = $1 AND id = $2 AND owner = $3 AND state = 'running'`,
   );
   const releaseSql = statement('cmd_release', `DELETE FROM ${table} WHERE tenant = $1 AND id = $2 AND owner = $3 AND state = 'running'`);
-  const pruneSql = `DELETE FROM ${table} WHERE expires_at < now() AND state <> 'running'`;
+  const pruneSql = `DELETE FROM ${table} WHERE expires_at < now() AND (state <> 'running' OR lease_until < now())`;
   const read = async (q: Queryable, tenant: string, id: string) => (await q.query<Row>(readSql, [tenant, id])).rows[0];
   const inlineFinish = (p: Array<string | null>) =>
     `WITH u AS (UPDATE ${table} SET state = ${sqlLiteral(p[3]!)}, result = ${sqlLiteral(p[4]!)}, error = ${sqlLiteral(p[5]!)}::jsonb, owner = NULL, lease_until = NULL
