@@ -22,6 +22,7 @@ import type { Store } from '../store/open-store.js';
 import { CommandMetrics, type RequestOutcome } from './command-metrics.js';
 import { type ResultLedger, memoryLedger, sqlLedger } from './command-results.js';
 import { Forwarder } from './forwarder.js';
+import { InFlight } from './in-flight.js';
 import { type RunHost, isDeliberate, runCommand, runQuery } from './run-request.js';
 import type { ExecuteOptions, HandleOptions, ResolvedCommandOptions } from './types.js';
 
@@ -75,14 +76,16 @@ export class CommandBus {
   readonly #run: RunHost;
   readonly #forwarder: Forwarder | undefined;
   #lastPrune = Date.now();
+  readonly #inFlight: InFlight;
 
   constructor(host: CommandBusHost, options: ResolvedCommandOptions) {
     this.#host = host;
     this.#o = options;
+    this.#inFlight = new InFlight(options.maxInFlightPerPrincipal);
     const ledger: ResultLedger = host.store
       ? sqlLedger(host.store.tables, options.resultTtlMs, { literals: host.store.driver.kind === 'postgres' })
       : memoryLedger(options.resultTtlMs);
-    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), admit: (t, p, o) => host.admit(t, p, o), hasStore: host.store !== undefined, ledger };
+    this.#run = { topics: host.topics, transaction: (fn) => host.transaction(fn), admit: (t, p, o) => host.admit(t, p, o), hasStore: host.store !== undefined, ledger, db: host.store?.driver, running: new Map() };
     this.#forwarder = host.store
       ? new Forwarder(host.store, options, {
           roles: host.roles,
@@ -154,6 +157,8 @@ export class CommandBus {
     let outcome: RequestOutcome = 'failed';
     let error = undefined as FeteError | undefined;
     let tenant = call.tenant;
+    let release: (() => void) | undefined;
+    let shed = false;
     try {
       this.#host.assertOpen();
       tenant ??= this.#tenantOf(call.principal);
@@ -161,6 +166,15 @@ export class CommandBus {
       const local = this.#runsHere(reg);
       if (!local && !this.#forwarder)
         throw new FeteError('NO_HANDLER', `${call.kind} "${name}" runs only in roles ${reg.roles!.join(', ')}, which this process does not run, and there is no store to forward it through`);
+      // One slot of the caller's in-flight cap for the rest of the call (released in finally).
+      // Over it: refused, not a fault of the server (a flood must not flood the error log too).
+      // Anonymous callers and server code outside runAs (no actor) are one caller: not capped here.
+      const actor = commandActor(call.principal);
+      shed = true;
+      outcome = 'refused';
+      if (actor !== null) release = this.#inFlight.take(`${tenant}\u0000${actor}`, call.kind);
+      outcome = 'failed';
+      shed = false;
       // Validated where the call came in, forwarded or not: a bad input fails without a round trip
       // through the store, the door's authorize hook judges the handler's input, and the owner's
       // process takes the output as admitted (the schema runs once per call).
@@ -186,6 +200,7 @@ export class CommandBus {
       else if (error.code === 'NO_HANDLER' || error.code === 'FORBIDDEN' || error.code === 'MALFORMED') outcome = 'refused';
       throw error;
     } finally {
+      release?.();
       const durationMs = performance.now() - started;
       const reason = error?.details?.reason;
       this.metrics.record({
@@ -199,7 +214,7 @@ export class CommandBus {
         ...(typeof reason === 'string' ? { reason } : {}),
       });
       const e: FeteError | undefined = error;
-      if (e && !isDeliberate(e) && e.code !== 'NO_HANDLER') {
+      if (e && !isDeliberate(e) && e.code !== 'NO_HANDLER' && !shed) {
         debug('%s %s %s failed (%s): %O', call.kind, name, id, e.code, e.cause ?? e);
         // CLOSED is the process stopping, not a fault to report per call.
         if (e.code !== 'CLOSED') this.#host.failed?.({ kind: call.kind, name, id, code: e.code, error: e.cause ?? e });

@@ -15,5 +15,6 @@ export function resolveCommandOptions(o: CommandOptions = {}): ResolvedCommandOp
     timeoutMs: positive('timeoutMs', o.timeoutMs ?? 30_000),
     forwardTimeoutMs: positive('forwardTimeoutMs', o.forwardTimeoutMs ?? 10_000),
     pollIntervalMs: positive('pollIntervalMs', o.pollIntervalMs ?? 1000),
+    maxInFlightPerPrincipal: Math.floor(positive('maxInFlightPerPrincipal', o.maxInFlightPerPrincipal ?? 32)),
   };
 }

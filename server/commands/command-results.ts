@@ -1,9 +1,10 @@
-// The recorded outcome of each command id, per tenant: the exactly-once ledger (007_commands.sql).
-// `claim` runs first in the handler's transaction: it inserts the id as 'running', or (when the
-// id exists) returns what was recorded. On PostgreSQL a concurrent duplicate's insert waits on the
-// primary key until the first transaction ends, then sees its committed row (READ COMMITTED takes
-// a new snapshot per statement), so a handler never runs twice for one id while its row exists.
-// `finish` writes the outcome in the same transaction. Under `dispatch: 'inline'` a Map does it.
+// The recorded outcome of each command id, per tenant: the exactly-once ledger (007_commands.sql,
+// 011_command_claims.sql). `claim` is its own short statement before the handler runs: it inserts
+// the id as 'running' with the call's owner token and a lease, takes over a 'running' row whose
+// lease expired (a crashed process), or returns what was recorded ('running' while another call
+// holds it: the caller waits). `finish` writes the outcome in the transaction of the handler's
+// writes and emits, only if the claim is still the owner's; `release` gives it up after a
+// surprise failure. Under `dispatch: 'inline'` a Map does it.
 // Each row records who ran it (`actor`, 010_command_actor.sql): only that actor, in that tenant,
 // reads the outcome back (`read`, a retry's `claim`); another one gets CONFLICT on a retry and
 // nothing on a read, never the first caller's result.
@@ -51,20 +52,29 @@ function otherCaller(id: string): FeteError {
 /** Who runs or reads a command: `commandActor(principal)` (command-actor.ts), null for none. */
 export type Actor = string | null;
 
+/** What a claim came to: 'claimed' (this call runs the handler), 'running' (another call holds
+ * the id and its lease has not expired: wait and claim again), or the recorded outcome. */
+export type ClaimResult = 'claimed' | 'running' | Recorded;
+
 export interface ResultLedger {
-  /** Claims `id` for this call; undefined when the handler should run, else what was recorded.
-   * CONFLICT when the id was used for another name or by another actor. */
-  claim(q: Queryable | undefined, tenant: string, id: string, name: string, actor: Actor): Promise<Recorded | undefined>;
-  /** Records the outcome of a claimed id (same transaction as the claim). With `atCommit` (the
-   * transaction's `deferToCommit`, PostgreSQL) the statement rides with COMMIT instead. */
-  finish(q: Queryable | undefined, tenant: string, id: string, outcome: Recorded, atCommit?: (sql: string) => void): Promise<void>;
+  /** Claims `id` for the call whose token is `owner`, in its own short statement (autocommit:
+   * `q` is the store, not a transaction), with a lease of `leaseMs`: a 'running' row whose lease
+   * expired (its process crashed mid-handler) is taken over. CONFLICT when the id was used for
+   * another name or by another actor. */
+  claim(q: Queryable | undefined, tenant: string, id: string, name: string, actor: Actor, owner: string, leaseMs: number): Promise<ClaimResult>;
+  /** Records the outcome of an id this owner claimed, in `q` (the transaction of the handler's
+   * writes and emits, or the store for a rejection). With `atCommit` (the transaction's
+   * `deferToCommit`, PostgreSQL) the statement rides with COMMIT, and fails the commit if the
+   * claim is no longer ours; otherwise LEASE_LOST is thrown (the transaction then rolls back). */
+  finish(q: Queryable | undefined, tenant: string, id: string, owner: string, outcome: Recorded, atCommit?: (sql: string) => void): Promise<void>;
   /** The recorded outcome of an id run by `actor` in `tenant`, if any (`commandResult`); undefined
-   * for an id run by another actor, as for one never run. */
+   * for an id run by another actor, as for one never run or still running. */
   read(q: Queryable | undefined, tenant: string, id: string, actor: Actor): Promise<(Recorded & { name: string }) | undefined>;
   /** Deletes outcomes past their window. Returns how many. */
   prune(q: Queryable | undefined): Promise<number>;
-  /** Forgets a claim whose transaction rolled back (SQL: the rollback did it already). */
-  release(tenant: string, id: string): void;
+  /** Gives up this owner's claim of an id whose handler failed by surprise: nothing is recorded, a
+   * retry runs it again. A no-op when the claim is no longer ours. */
+  release(q: Queryable | undefined, tenant: string, id: string, owner: string): Promise<void>;
 }
 
 interface Row {
@@ -81,47 +91,64 @@ function recordedOf(row: Row): Recorded {
   return { ok: false, error: errorFromRecord(e ?? { code: 'INTERNAL', message: 'unknown failure' }) };
 }
 
+/** Whether `err` (or a cause of it) is the failed commit of a `finish` whose claim was lost:
+ * SQLSTATE 22012, the division by zero of the record that updated no row (`literals`). */
+export function claimLostAtCommit(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if ((e as { code?: unknown }).code === '22012') return true;
+  return false;
+}
+
+export function leaseLost(id: string): FeteError {
+  return new FeteError('LEASE_LOST', `command id ${id}: its claim expired and another call took it over; its outcome is that call's`, { details: { id } });
+}
+
 /** The SQL ledger. Statement texts are built once per schema (prepared on PostgreSQL).
  *
- * `literals` (PostgreSQL): the claim and the result record are sent as statements with their
- * values inline (sqlLiteral), so that the claim rides with BEGIN and the record with COMMIT
- * (pg-driver.ts): a command that only claims and records is 2 round trips, not 4. Measured with
- * `npm run bench -- commands` (see the scenario's notes). Lost: the prepared plans of these two
- * statements (planning a one-row INSERT or UPDATE by primary key is a small part of a round trip). */
+ * `literals` (PostgreSQL): the result record is sent with its values inline (sqlLiteral), so that
+ * it rides with COMMIT (pg-driver.ts): a command that only claims and records is 2 round trips
+ * (the claim, then BEGIN + record + COMMIT), as measured with `npm run bench -- commands` before
+ * the claim moved out of the transaction. There the record checks the claim is still ours by
+ * failing the commit (a division by zero when it updated no row). */
 export function sqlLedger(tables: Tables, resultTtlMs: number, options: { literals?: boolean } = {}): ResultLedger {
   const table = `${tables.quotedSchema}.command_results`;
   const claimSql = statement(
-    'cmd_claim',
-    `INSERT INTO ${table} (tenant, id, name, state, expires_at, actor) VALUES ($1, $2, $3, 'running', now() + $4 * interval '1 millisecond', $5)
-     ON CONFLICT (tenant, id) DO NOTHING RETURNING 1 AS claimed`,
+    'cmd_claim2',
+    `INSERT INTO ${table} AS c (tenant, id, name, state, expires_at, actor, owner, lease_until)
+     VALUES ($1, $2, $3, 'running', now() + $4 * interval '1 millisecond', $5, $6, now() + $7 * interval '1 millisecond')
+     ON CONFLICT (tenant, id) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at
+     WHERE c.state = 'running' AND c.lease_until < now() AND c.name = EXCLUDED.name AND c.actor IS NOT DISTINCT FROM EXCLUDED.actor
+     RETURNING 1 AS claimed`,
   );
-  const readSql = statement('cmd_read', `SELECT name, actor, state, result, error FROM ${table} WHERE tenant = $1 AND id = $2`);
-  const finishSql = statement('cmd_finish', `UPDATE ${table} SET state = $3, result = $4, error = $5::jsonb WHERE tenant = $1 AND id = $2`);
-  const pruneSql = `DELETE FROM ${table} WHERE expires_at < now()`;
+  const readSql = statement('cmd_read2', `SELECT name, actor, state, result, error FROM ${table} WHERE tenant = $1 AND id = $2`);
+  const finishSql = statement(
+    'cmd_finish2',
+    `UPDATE ${table} SET state = $4, result = $5, error = $6::jsonb, owner = NULL, lease_until = NULL WHERE tenant = $1 AND id = $2 AND owner = $3 AND state = 'running'`,
+  );
+  const releaseSql = statement('cmd_release', `DELETE FROM ${table} WHERE tenant = $1 AND id = $2 AND owner = $3 AND state = 'running'`);
+  const pruneSql = `DELETE FROM ${table} WHERE expires_at < now() AND (state <> 'running' OR lease_until < now())`;
   const read = async (q: Queryable, tenant: string, id: string) => (await q.query<Row>(readSql, [tenant, id])).rows[0];
-  const inlineClaim = (tenant: string, id: string, name: string, actor: Actor) =>
-    `INSERT INTO ${table} (tenant, id, name, state, expires_at, actor) VALUES (${sqlLiteral(tenant)}, ${sqlLiteral(id)}, ${sqlLiteral(name)}, 'running', now() + ${sqlLiteral(resultTtlMs)} * interval '1 millisecond', ${sqlLiteral(actor)})
-     ON CONFLICT (tenant, id) DO NOTHING RETURNING 1 AS claimed`;
-  const inlineFinish = (params: Array<string | null>) =>
-    `UPDATE ${table} SET state = ${sqlLiteral(params[2]!)}, result = ${sqlLiteral(params[3]!)}, error = ${sqlLiteral(params[4]!)}::jsonb WHERE tenant = ${sqlLiteral(params[0]!)} AND id = ${sqlLiteral(params[1]!)}`;
+  const inlineFinish = (p: Array<string | null>) =>
+    `WITH u AS (UPDATE ${table} SET state = ${sqlLiteral(p[3]!)}, result = ${sqlLiteral(p[4]!)}, error = ${sqlLiteral(p[5]!)}::jsonb, owner = NULL, lease_until = NULL
+     WHERE tenant = ${sqlLiteral(p[0]!)} AND id = ${sqlLiteral(p[1]!)} AND owner = ${sqlLiteral(p[2]!)} AND state = 'running' RETURNING 1)
+     SELECT 1 / count(*) AS fete_command_claim_still_ours FROM u`;
   return {
-    async claim(q, tenant, id, name, actor) {
-      const res = options.literals ? await q!.query(inlineClaim(tenant, id, name, actor)) : await q!.query(claimSql, [tenant, id, name, resultTtlMs, actor]);
-      if (res.rows.length > 0) return undefined;
+    async claim(q, tenant, id, name, actor, owner, leaseMs) {
+      const res = await q!.query(claimSql, [tenant, id, name, resultTtlMs, actor, owner, leaseMs]);
+      if (res.rows.length > 0) return 'claimed';
       const row = await read(q!, tenant, id);
-      // Gone between the two statements: pruned right now. Claim again rather than guess.
-      if (!row) return this.claim(q, tenant, id, name, actor);
+      // Gone between the two statements: pruned or released right now. Claim again rather than guess.
+      if (!row) return this.claim(q, tenant, id, name, actor, owner, leaseMs);
       if (row.actor !== actor) throw otherCaller(id);
       if (row.name !== name) throw conflict(id, name, row.name);
-      // A committed 'running' row cannot exist: the claim and the outcome commit together.
-      return recordedOf(row);
+      return row.state === 'running' ? 'running' : recordedOf(row);
     },
-    async finish(q, tenant, id, outcome, atCommit) {
+    async finish(q, tenant, id, owner, outcome, atCommit) {
       const params = outcome.ok
-        ? [tenant, id, 'ok', encodeValue(outcome.value), null]
-        : [tenant, id, 'error', null, JSON.stringify(errorRecord(outcome.error))];
+        ? [tenant, id, owner, 'ok', encodeValue(outcome.value), null]
+        : [tenant, id, owner, 'error', null, JSON.stringify(errorRecord(outcome.error))];
       if (options.literals && atCommit) atCommit(inlineFinish(params));
-      else await q!.query(finishSql, params);
+      else if ((await q!.query(finishSql, params)).rowCount === 0) throw leaseLost(id);
     },
     async read(q, tenant, id, actor) {
       const row = await read(q!, tenant, id);
@@ -130,43 +157,39 @@ export function sqlLedger(tables: Tables, resultTtlMs: number, options: { litera
     async prune(q) {
       return (await q!.query(pruneSql)).rowCount;
     },
-    release() {},
+    async release(q, tenant, id, owner) {
+      await q!.query(releaseSql, [tenant, id, owner]);
+    },
   };
 }
 
-/** The in-memory ledger for `dispatch: 'inline'` (no store): same contract, one process. A claim
- * of an id still running waits for its outcome. */
+/** The in-memory ledger for `dispatch: 'inline'` (no store): same contract, one process (no
+ * crash to outlive, so no lease). */
 export function memoryLedger(resultTtlMs: number, now: () => number = Date.now): ResultLedger {
   interface Entry {
     name: string;
     actor: Actor;
+    owner: string;
     expires: number;
     outcome: Recorded | undefined;
-    done: Promise<void>;
-    settle: () => void;
   }
   const entries = new Map<string, Entry>();
   const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
   return {
-    async claim(_q, tenant, id, name, actor) {
-      for (;;) {
-        const e = entries.get(key(tenant, id));
-        if (!e) break;
+    async claim(_q, tenant, id, name, actor, owner) {
+      const e = entries.get(key(tenant, id));
+      if (e) {
         if (e.actor !== actor) throw otherCaller(id);
         if (e.name !== name) throw conflict(id, name, e.name);
-        if (e.outcome) return e.outcome;
-        await e.done;
+        return e.outcome ?? 'running';
       }
-      let settle!: () => void;
-      const done = new Promise<void>((r) => (settle = r));
-      entries.set(key(tenant, id), { name, actor, expires: now() + resultTtlMs, outcome: undefined, done, settle });
-      return undefined;
+      entries.set(key(tenant, id), { name, actor, owner, expires: now() + resultTtlMs, outcome: undefined });
+      return 'claimed';
     },
-    async finish(_q, tenant, id, outcome) {
+    async finish(_q, tenant, id, owner, outcome) {
       const e = entries.get(key(tenant, id));
-      if (!e) return;
+      if (!e || e.owner !== owner || e.outcome) throw leaseLost(id);
       e.outcome = outcome;
-      e.settle();
     },
     async read(_q, tenant, id, actor) {
       const e = entries.get(key(tenant, id));
@@ -178,11 +201,9 @@ export function memoryLedger(resultTtlMs: number, now: () => number = Date.now):
       for (const [k, e] of entries) if (e.outcome && e.expires < t && entries.delete(k)) n++;
       return n;
     },
-    release(tenant, id) {
+    async release(_q, tenant, id, owner) {
       const e = entries.get(key(tenant, id));
-      if (!e || e.outcome) return;
-      entries.delete(key(tenant, id));
-      e.settle();
+      if (e && !e.outcome && e.owner === owner) entries.delete(key(tenant, id));
     },
   };
 }

@@ -1,22 +1,28 @@
-// Runs one command or query in this process, in one store transaction (fete.transaction's, so the
-// append, the commit hooks and the PGlite scope are the same as for `fete.transaction`).
+// Runs one command or query in this process.
 //
-// A command: claim its id in the ledger (a recorded outcome is returned without running anything),
-// run the handler, then append the emits it made and record its result, all in that transaction.
-// Emits are admitted by ingress when the handler calls `ctx.emit` (schema once, server headers
-// stamped as the caller) and the admitted envelopes appended as they are after it returns, so a
-// rejection has nothing of them to undo and no payload is validated twice. Its SQL is undone by a savepoint taken lazily before the
-// handler's first `ctx.tx` query (a no-op command pays no extra round trip): a deliberate
-// rejection rolls back to it and records the rejection in the same transaction as the claim, so a
-// concurrent duplicate waiting on the claim reads that rejection instead of running the handler.
-// Any other throw rolls back everything, claim included: nothing is recorded, a retry runs again.
+// A command: claim its id in the ledger in its own short statement, before the handler runs (a
+// recorded outcome is returned without running anything; an id another call is running is waited
+// for, up to the handler's timeout). Then run the handler holding no store connection: its first
+// `ctx.tx` query opens the transaction (lazy-transaction.ts, fete.transaction's, so the append, the
+// commit hooks and the PGlite scope are the same as for `fete.transaction`). When it returns, the
+// emits it made are appended and its result recorded in that transaction (opened then if it never
+// was), only if the claim is still this call's. Emits are admitted by ingress when the handler
+// calls `ctx.emit` (schema once, server headers stamped as the caller) and appended as they are.
+// A deliberate rejection rolls the transaction back and records the rejection (one statement), so
+// a duplicate waiting on the claim reads it instead of running the handler. Any other throw rolls
+// back and releases the claim: nothing is recorded, a retry runs again. A process that crashes
+// mid-handler leaves a 'running' row whose lease (the handler's timeout + LEASE_MARGIN_MS) expires;
+// then a retry takes it over and runs the handler (nothing of the crashed run committed).
 //
 // A query: `SET TRANSACTION READ ONLY` first, no emit, no ledger.
 import { checkHandlerSql } from '../store/handler-sql.js';
 import { type AnyRequest, type Envelope, FeteError, Headers, type TopicCatalog, isFeteError, isUuid, validateRequestOutput } from '../../shared/index.js';
-import type { EmitOptions, EmitResult, FeteTransaction, TxQuery } from '../types.js';
+import type { EmitOptions, EmitResult, FeteTransaction } from '../types.js';
+import type { Queryable } from '../store/driver.js';
 import { commandActor } from './command-actor.js';
-import type { Recorded, ResultLedger } from './command-results.js';
+import { type Recorded, type ResultLedger, claimLostAtCommit, leaseLost } from './command-results.js';
+import { LazyTransaction } from './lazy-transaction.js';
+import { randomUUID } from 'node:crypto';
 import type { CommandContext, RequestContext } from './types.js';
 
 /** What running a request needs of the fete it belongs to. */
@@ -29,6 +35,11 @@ export interface RunHost {
   /** False under `dispatch: 'inline'`: no SQL, the memory ledger. */
   readonly hasStore: boolean;
   readonly ledger: ResultLedger;
+  /** The store, for the claim's own short statements (undefined without one). */
+  readonly db: Queryable | undefined;
+  /** The commands running in this process, by `tenant\0id`: a duplicate here waits on its end
+   * rather than polling the store. */
+  readonly running: Map<string, Promise<void>>;
 }
 
 /** The open transaction's `deferToCommit` (PostgreSQL): a statement sent with COMMIT. */
@@ -55,7 +66,9 @@ export interface RunResult {
   duplicate: boolean;
 }
 
-const SAVEPOINT = 'fete_command';
+/** How long past its handler's timeout a 'running' claim is kept before another call may take it
+ * over (its process presumably crashed), in ms: room for the final commit. */
+export const LEASE_MARGIN_MS = 10_000;
 
 /** Errors a handler throws on purpose: they are the request's answer, recorded for the command id.
  * Anything else (INTERNAL, the store failing, a timeout, CLOSED) rolls back and is not recorded. */
@@ -120,77 +133,106 @@ async function withDeadline<T>(decl: AnyRequest, timeoutMs: number, fn: (d: Dead
   }
 }
 
-/** `ctx.tx` of a command: the transaction's queries, after a savepoint taken on first use. */
-function savepointTx(tx: TxQuery, state: { savepoint?: Promise<unknown> }): TxQuery {
-  return {
-    query: <R>(sql: string, params?: readonly unknown[]) => {
-      checkHandlerSql(sql);
-      state.savepoint ??= tx.query(`SAVEPOINT ${SAVEPOINT}`);
-      return state.savepoint.then(() => tx.query<R>(sql, params));
-    },
-  };
+function sleep(ms: number): { done: Promise<void>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  return { done, cancel: () => clearTimeout(timer) };
+}
+
+/** Claims the id for `owner`, waiting while another call runs it (in this process: until it ends;
+ * elsewhere: polling, 10 ms doubling to 250 ms) for at most `call.timeoutMs`, then TIMEOUT.
+ * undefined when this call runs the handler, else the recorded outcome. */
+async function claimOrWait(host: RunHost, call: RunCall, owner: string): Promise<Recorded | undefined> {
+  const { decl, id, tenant } = call;
+  const actor = commandActor(call.principal);
+  const until = Date.now() + call.timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    const r = await host.ledger.claim(host.db, tenant, id, decl.name, actor, owner, call.timeoutMs + LEASE_MARGIN_MS);
+    if (r === 'claimed') return undefined;
+    if (r !== 'running') return r;
+    const left = until - Date.now();
+    if (left <= 0) throw new FeteError('TIMEOUT', `command id ${id} is still being run by an earlier call of it: retry later for its result`, { details: { id } });
+    const here = host.running.get(`${tenant}\u0000${id}`);
+    const nap = sleep(here ? left : Math.min(delay, left));
+    await (here ? Promise.race([here, nap.done]) : nap.done);
+    nap.cancel();
+  }
 }
 
 export async function runCommand(host: RunHost, call: RunCall): Promise<RunResult> {
   const { decl, id, tenant } = call;
   if (!isUuid(id)) throw new FeteError('MALFORMED', `command id must be a UUID, got ${JSON.stringify(id)}`);
-  let claimed = false;
+  const owner = randomUUID();
+  const prior = await claimOrWait(host, call, owner);
+  if (prior) {
+    if (!prior.ok) throw prior.error;
+    return { value: prior.value, duplicate: true };
+  }
+  const key = `${tenant}\u0000${id}`;
+  let ended!: () => void;
+  host.running.set(key, new Promise<void>((r) => (ended = r)));
+  const q = host.hasStore ? host.db : undefined;
+  const lazy = new LazyTransaction(host);
   try {
-    const result = await host.transaction(async (tx, appendAdmitted, atCommit): Promise<{ recorded: Recorded; duplicate: boolean }> => {
-      const q = host.hasStore ? tx : undefined;
-      const prior = await host.ledger.claim(q, tenant, id, decl.name, commandActor(call.principal));
-      if (prior) return { recorded: prior, duplicate: true };
-      claimed = true;
-      const emits: Envelope[] = [];
-      const emitOptions: EmitOptions[] = [];
-      const state: { savepoint?: Promise<unknown> } = {};
-      let outcome: Recorded;
-      try {
-        const value = await withDeadline(decl, call.timeoutMs, (deadline) => {
-          const ctx: CommandContext<TopicCatalog> = {
-            id,
-            principal: call.principal,
-            tenant,
-            get signal() {
-              return deadline.signal;
-            },
-            tx: savepointTx(tx, state),
-            reject: rejectFn(decl),
-            emit: async (topic: unknown, payload: unknown, options: EmitOptions = {}): Promise<EmitResult> => {
+    const emits: Envelope[] = [];
+    const emitOptions: EmitOptions[] = [];
+    let outcome: Recorded;
+    try {
+      const value = await withDeadline(decl, call.timeoutMs, (deadline) => {
+        const ctx: CommandContext<TopicCatalog> = {
+          id,
+          principal: call.principal,
+          tenant,
+          get signal() {
+            return deadline.signal;
+          },
+          tx: {
+            query: async <R>(sql: string, params?: readonly unknown[]) => {
               if (deadline.expired) throw deadline.expired;
-              // Admitted now (a bad payload throws where the handler made it), appended as is below.
-              const headers = tenant === '' ? options.headers : { ...options.headers, [Headers.tenant]: tenant };
-              const opts: EmitOptions = { ...options, ...(headers ? { headers } : {}) };
-              const envelope = await host.admit(topic, payload, opts);
-              if (deadline.expired) throw deadline.expired;
-              emits.push(envelope);
-              emitOptions.push(opts);
-              return { id: envelope.id, seq: 0, duplicate: false };
+              checkHandlerSql(sql);
+              const { tx } = await lazy.open();
+              return tx.query<R>(sql, params);
             },
-          };
-          return call.handler(call.input, ctx as never);
-        });
-        outcome = { ok: true, value: await validateRequestOutput(decl, value) };
-      } catch (err) {
-        if (!isDeliberate(err)) throw err;
-        if (state.savepoint) {
-          await state.savepoint;
-          await tx.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-        }
-        outcome = { ok: false, error: err as FeteError };
-        await host.ledger.finish(q, tenant, id, outcome, atCommit);
-        return { recorded: outcome, duplicate: false };
-      }
-      if (emits.length > 0) await appendAdmitted(emits, emitOptions);
-      // The result record rides with COMMIT where the driver can (one round trip less).
-      await host.ledger.finish(q, tenant, id, outcome, atCommit);
-      return { recorded: outcome, duplicate: false };
-    });
-    if (!result.recorded.ok) throw result.recorded.error;
-    return { value: result.recorded.value, duplicate: result.duplicate };
+          },
+          reject: rejectFn(decl),
+          emit: async (topic: unknown, payload: unknown, options: EmitOptions = {}): Promise<EmitResult> => {
+            if (deadline.expired) throw deadline.expired;
+            // Admitted now (a bad payload throws where the handler made it), appended as is below.
+            const headers = tenant === '' ? options.headers : { ...options.headers, [Headers.tenant]: tenant };
+            const opts: EmitOptions = { ...options, ...(headers ? { headers } : {}) };
+            const envelope = await host.admit(topic, payload, opts);
+            if (deadline.expired) throw deadline.expired;
+            emits.push(envelope);
+            emitOptions.push(opts);
+            return { id: envelope.id, seq: 0, duplicate: false };
+          },
+        };
+        return call.handler(call.input, ctx as never);
+      });
+      outcome = { ok: true, value: await validateRequestOutput(decl, value) };
+    } catch (err) {
+      await lazy.rollback(err);
+      if (!isDeliberate(err)) throw err;
+      outcome = { ok: false, error: err as FeteError };
+      await host.ledger.finish(q, tenant, id, owner, outcome);
+      throw err;
+    }
+    // The result record rides with COMMIT where the driver can (one round trip less).
+    await lazy
+      .commit(async ({ appendAdmitted, atCommit, tx }) => {
+        if (emits.length > 0) await appendAdmitted(emits, emitOptions);
+        await host.ledger.finish(host.hasStore ? tx : undefined, tenant, id, owner, outcome, atCommit);
+      })
+      .catch((err: unknown) => {
+        throw claimLostAtCommit(err) ? leaseLost(id) : err;
+      });
+    return { value: outcome.value, duplicate: false };
   } catch (err) {
-    if (claimed) host.ledger.release(tenant, id);
+    if (!isDeliberate(err)) await host.ledger.release(q, tenant, id, owner).catch(() => undefined); // else its lease expires
     throw err;
+  } finally {
+    host.running.delete(key);
+    ended();
   }
 }
 

@@ -84,6 +84,13 @@ export interface CommandOptions {
   forwardTimeoutMs?: number;
   /** How often forwarded requests are looked for without a NOTIFY, in ms. @default 1000 */
   pollIntervalMs?: number;
+  /** How many commands and queries one principal (its actor, command-actor.ts, per tenant) may
+   * have in flight in this process at once, across every door (Socket.IO, HTTP, `fete.execute` /
+   * `fete.query`, forwarded). A call over it fails at once with FeteError TIMEOUT (retryable,
+   * `details.limit`), nothing run, so one signed-in caller cannot take every worker of the server.
+   * Calls without a principal (`auth: 'anonymous'`, server code outside `runAs`) are all one
+   * caller and are not capped here (only by each socket's own in-flight cap). @default 32 */
+  maxInFlightPerPrincipal?: number;
 }
 
 export type ResolvedCommandOptions = Required<CommandOptions>;

@@ -4,9 +4,14 @@ import { describe } from 'vitest';
 import { postgresAvailability } from '../support/postgres.js';
 import { postgresEngine } from '../store/engines.js';
 import { useHarness } from '../store/suite/harness.js';
+import { commandClaimTests } from './command-claims-suite.js';
 import { commandTests } from './commands-suite.js';
 
 const pg = await postgresAvailability();
 if (pg.skipReason) process.stdout.write(`[fete] skipping the PostgreSQL commands suite: ${pg.skipReason}\n`);
 
-describe.skipIf(pg.skipReason !== undefined)('commands on PostgreSQL', () => commandTests(useHarness(postgresEngine(() => pg.url))));
+describe.skipIf(pg.skipReason !== undefined)('commands on PostgreSQL', () => {
+  const h = useHarness(postgresEngine(() => pg.url));
+  commandTests(h);
+  commandClaimTests(h);
+});

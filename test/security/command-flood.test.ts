@@ -4,9 +4,9 @@
 // signed-in principal calling such a command often enough (the socket's 64-in-flight cap is per
 // socket, and it may open many) leaves other tenants' queries, the workers and /health waiting.
 //
-// Known fault, not fixed (see the probe note): the fix is not small — a per-principal cap on
-// calls in flight across doors, and a handler that holds no connection until its first
-// ctx.tx / ctx.emit (which moves the exactly-once claim out of the handler's transaction).
+// Fixed by claiming the command id in its own short statement before the handler runs, the
+// handler's transaction opening on its first ctx.tx (server/commands/run-request.ts), and a cap on
+// each principal's calls in flight across every door (commands.maxInFlightPerPrincipal).
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Fete, createFete } from '../../server/index.js';
@@ -48,11 +48,39 @@ async function queryDuringFlood(store: 'memory' | string, callers: number): Prom
 }
 
 describe("one principal's slow commands", () => {
-  it.fails("do not keep another tenant's query waiting (PGlite)", async () => {
+  it("do not keep another tenant's query waiting (PGlite)", async () => {
     expect(await queryDuringFlood('memory', 2)).toBe(1);
   }, 30_000);
 
-  it.skipIf(pg.skipReason !== undefined).fails("do not keep another tenant's query waiting (PostgreSQL, pool of 20)", async () => {
+  it.skipIf(pg.skipReason !== undefined)("do not keep another tenant's query waiting (PostgreSQL, pool of 20)", async () => {
     expect(await queryDuringFlood(pg.url!, 25)).toBe(1);
+  }, 30_000);
+
+  it('over the per-principal cap, a call fails TIMEOUT at once and runs nothing; other principals and later calls still run', async () => {
+    const fete = await createFete({ topics, store: 'memory', schema: freshSchema('flood'), logger: false, commands: { maxInFlightPerPrincipal: 3 } });
+    opened.push(fete);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let ran = 0;
+    fete.handle(slow, async (input) => {
+      ran++;
+      await gate;
+      return input.cents;
+    });
+    fete.handle(list, () => 0);
+    const mallory = { id: 'mallory', tenant: 'A' };
+    const held = Array.from({ length: 3 }, () => fete.execute(slow, { cents: 1 }, { id: uuidv7(), principal: mallory, tenant: 'A' }));
+    const over = await fete.execute(slow, { cents: 1 }, { id: uuidv7(), principal: mallory, tenant: 'A' }).catch((e: unknown) => e);
+    expect(over).toMatchObject({ code: 'TIMEOUT', details: { limit: 3 } });
+    expect((over as { retryable?: boolean }).retryable).toBe(true);
+    // Queries count too; another principal of the same tenant has its own budget.
+    await expect(fete.query(list, {}, { principal: mallory, tenant: 'A' })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    const victor = fete.execute(slow, { cents: 2 }, { id: uuidv7(), principal: { id: 'victor', tenant: 'A' }, tenant: 'A' });
+    release();
+    expect(await Promise.all(held)).toEqual([1, 1, 1]);
+    expect(await victor).toBe(2);
+    expect(ran).toBe(4);
+    // The slots came back.
+    await expect(fete.execute(slow, { cents: 3 }, { id: uuidv7(), principal: mallory, tenant: 'A' })).resolves.toBe(3);
   }, 30_000);
 });

@@ -1,0 +1,37 @@
+// The per-principal cap on commands and queries in flight (`commands.maxInFlightPerPrincipal`):
+// counted where every door's call passes (CommandBus), so a caller with many sockets, HTTP
+// requests and server calls has one budget. Keys are `tenant\0actor` (command-actor.ts).
+import { FeteError, type RequestKind } from '../../shared/index.js';
+
+export class InFlight {
+  readonly #limit: number;
+  readonly #counts = new Map<string, number>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Takes a slot for `key`; returns its release (idempotent). Throws TIMEOUT (retryable,
+   * `details.limit`) when `key` has `limit` calls in flight already. */
+  take(key: string, kind: RequestKind): () => void {
+    const n = this.#counts.get(key) ?? 0;
+    if (n >= this.#limit)
+      throw new FeteError('TIMEOUT', `too many ${kind}s in flight for this caller (commands.maxInFlightPerPrincipal is ${this.#limit}): retry when some have answered`, {
+        details: { limit: this.#limit },
+      });
+    this.#counts.set(key, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#counts.get(key) ?? 1) - 1;
+      if (left <= 0) this.#counts.delete(key);
+      else this.#counts.set(key, left);
+    };
+  }
+
+  /** Calls in flight for `key` (tests, metrics). */
+  count(key: string): number {
+    return this.#counts.get(key) ?? 0;
+  }
+}
