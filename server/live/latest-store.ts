@@ -8,6 +8,7 @@ import { decodeStoredValue, payloadTextOf } from '../../shared/codec.js';
 import type { Driver, Queryable } from '../store/driver.js';
 import { statement } from '../store/driver.js';
 import { patternToRegex } from '../store/pattern-regex.js';
+import { storedHeaders, storedTime } from '../store/event-queries.js';
 import type { Tables } from '../store/tables.js';
 import { tenantOf } from '../security/tenant.js';
 
@@ -96,8 +97,8 @@ function rowToValue(row: LatestRow): Envelope {
     id: row.id,
     topic: row.topic,
     subject: row.subject,
-    time: row.time instanceof Date ? row.time.toISOString() : new Date(row.time).toISOString(),
-    headers: typeof row.headers === 'string' ? (JSON.parse(row.headers) as Record<string, string>) : row.headers,
+    time: storedTime(row.time),
+    headers: storedHeaders(row.headers),
     payload: decodeStoredValue(row.payload),
     context: {},
     version: Number(row.version),

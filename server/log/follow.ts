@@ -123,19 +123,23 @@ export async function* follow(log: SkippingLog, options: FollowOptions): AsyncGe
     for (let s = cursor + 1; s <= head; s++) if (!next(s)) return false;
     return true;
   };
+  /** After events (or skips) were handed over: a flood of them is forgotten and read instead. */
+  const handedOver = () => {
+    if (!started) dirty = true;
+    if (held.size + skips.size > MAX_HELD) {
+      held.clear();
+      skips.clear();
+      dirty = true;
+    }
+    notify();
+  };
   const unsubscribe = [
     log.onCommit((events) => {
       for (const e of events) {
         knownHead = Math.max(knownHead, e.seq!);
         if (started && e.seq! > cursor) held.set(e.seq!, e);
       }
-      if (!started) dirty = true;
-      if (held.size + skips.size > MAX_HELD) {
-        held.clear();
-        skips.clear();
-        dirty = true;
-      }
-      notify();
+      handedOver();
     }),
     ...(log.onSkip === undefined
       ? []
@@ -145,13 +149,7 @@ export async function* follow(log: SkippingLog, options: FollowOptions): AsyncGe
               knownHead = Math.max(knownHead, s.seq);
               if (started && s.seq > cursor) skips.set(s.seq, s);
             }
-            if (!started) dirty = true;
-            if (held.size + skips.size > MAX_HELD) {
-              held.clear();
-              skips.clear();
-              dirty = true;
-            }
-            notify();
+            handedOver();
           }),
         ]),
     log.onAppend((head) => {

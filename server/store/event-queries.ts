@@ -61,13 +61,23 @@ export interface EventRow {
 /** The columns `rowToEnvelope` needs, for SELECT lists. `e` is the events alias. */
 export const EVENT_COLUMNS = 'e.seq, e.id AS event_id, e.topic, e.subject, e.time, e.headers, e.payload, e.context';
 
+/** A stored `time` column as the envelope's ISO string (drivers give a Date or a string). */
+export function storedTime(time: Date | string): string {
+  return time instanceof Date ? time.toISOString() : new Date(time).toISOString();
+}
+
+/** A stored `headers` column (jsonb: an object, or its text from some drivers). */
+export function storedHeaders(headers: Record<string, string> | string): Record<string, string> {
+  return typeof headers === 'string' ? (JSON.parse(headers) as Record<string, string>) : headers;
+}
+
 export function rowToEnvelope(row: Omit<EventRow, 'id'> & { event_id: string }): Envelope {
   return {
     id: row.event_id,
     topic: row.topic,
     subject: row.subject,
-    time: row.time instanceof Date ? row.time.toISOString() : new Date(row.time).toISOString(),
-    headers: typeof row.headers === 'string' ? (JSON.parse(row.headers) as Record<string, string>) : row.headers,
+    time: storedTime(row.time),
+    headers: storedHeaders(row.headers),
     // Stored events are trusted (they passed emit) and may be larger than the wire limit.
     payload: decodeStoredValue(row.payload),
     context: decodeStoredValue(row.context) as Record<string, unknown>,
