@@ -3,6 +3,7 @@
 // (wall clock, sub-millisecond), so an emit time from the emitter compares with a receipt time in
 // the clients process.
 import { createRequire } from 'node:module';
+import type { FeteOptions } from '../../server/index.js';
 import { defineTopic, defineTopics } from '../../shared/index.js';
 
 export const topics = defineTopics({
@@ -17,6 +18,19 @@ export const topics = defineTopics({
  * - `redis`: plain Socket.IO nodes with @socket.io/redis-adapter: the same fanout without durability.
  */
 export type Impl = 'pg-tail' | 'nats' | 'redis';
+
+/** The options of a fete process of the benchmark (`web` node or `worker` emitter): PostgreSQL,
+ * anonymous subscribers, and the NATS bus for `nats`. */
+export function feteOptions(impl: Impl, role: 'web' | 'worker', dbUrl: string, schema: string, natsUrl: string): FeteOptions<typeof topics> {
+  return {
+    topics,
+    store: dbUrl,
+    schema,
+    roles: [role],
+    security: { auth: 'anonymous' },
+    ...(impl === 'nats' ? { bus: { nats: natsUrl, prefix: 'fetebench' } } : {}),
+  };
+}
 
 /** Patterns of the fete subscribers, by client index: all match every `orders.<id>.status`. */
 export const PATTERNS = ['orders.*.status', 'orders.>', 'orders.*.*'] as const;

@@ -9,7 +9,7 @@ import { createClient } from 'redis';
 import { createFete } from '../../server/index.js';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitterCommand, type EmitterReply, type Impl, type StatusPayload, now, reportCrashes, topics, usage, countPgQueries } from './common.js';
+import { type EmitterCommand, type EmitterReply, type Impl, type StatusPayload, now, reportCrashes, feteOptions, topics, usage, countPgQueries } from './common.js';
 
 const [impl, dbUrl, schema, natsUrl, redisUrl] = process.argv.slice(2) as [Impl, string, string, string, string];
 const say = (m: EmitterReply) => process.send!(m);
@@ -32,14 +32,7 @@ if (impl === 'redis') {
     await Promise.allSettled([pub.quit(), sub.quit()]);
   };
 } else {
-  const fete = await createFete({
-    topics,
-    store: dbUrl,
-    schema,
-    roles: ['worker'],
-    security: { auth: 'anonymous' },
-    ...(impl === 'nats' ? { bus: { nats: natsUrl, prefix: 'fetebench' } } : {}),
-  });
+  const fete = await createFete(feteOptions(impl, 'worker', dbUrl, schema, natsUrl));
   await fete.start();
   emit = async (payload, i, audit) => {
     if (audit) await fete.emit(topics.audit, { n: i });

@@ -8,7 +8,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { Server } from 'socket.io';
 import { createFete } from '../../server/index.js';
-import { type Impl, type NodeCommand, type NodeReply, reportCrashes, topics, usage, countPgQueries } from './common.js';
+import { type Impl, type NodeCommand, type NodeReply, reportCrashes, feteOptions, usage, countPgQueries } from './common.js';
 
 const [impl, dbUrl, schema, natsUrl, redisUrl] = process.argv.slice(2) as [Impl, string, string, string, string];
 const say = (m: NodeReply) => process.send!(m);
@@ -33,14 +33,7 @@ if (impl === 'redis') {
     await Promise.allSettled([pub.quit(), sub.quit()]);
   };
 } else {
-  const fete = await createFete({
-    topics,
-    store: dbUrl,
-    schema,
-    roles: ['web'],
-    security: { auth: 'anonymous' },
-    ...(impl === 'nats' ? { bus: { nats: natsUrl, prefix: 'fetebench' } } : {}),
-  });
+  const fete = await createFete(feteOptions(impl, 'web', dbUrl, schema, natsUrl));
   fete.attach(http);
   await fete.start();
   stop = () => fete.stop();
