@@ -47,7 +47,10 @@ export interface ScaleResult {
 export async function runConfig(c: ScaleConfig, admin: pg.Pool): Promise<ScaleResult> {
   const schema = `scale_${c.impl.replace('-', '_')}_${c.nodes}_${process.pid}_${Date.now().toString(36)}`;
   const args = [c.impl, c.dbUrl, schema, c.natsUrl, c.redisUrl];
-  const emitter = new IpcChild<EmitterCommand, EmitterReply>(script('emitter-child'), args, { label: 'emitter' });
+  // FETE_BENCH_SCALE_PROFILE=<dir>: CPU profiles of the emitter and the web nodes (node --cpu-prof).
+  const profile = process.env.FETE_BENCH_SCALE_PROFILE;
+  const prof = (role: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', `${profile}/${c.impl}-${c.nodes}-${role}`] : []);
+  const emitter = new IpcChild<EmitterCommand, EmitterReply>(script('emitter-child'), args, { label: 'emitter', execArgv: prof('emitter') });
   const nodes: Array<IpcChild<NodeCommand, NodeReply>> = [];
   let clients: IpcChild<ClientsCommand, ClientsReply> | undefined;
   const usageOf = async (p: { send(m: { type: 'usage' }): void; next(t: 'usage'): Promise<{ usage: Usage }> }) => {
@@ -56,7 +59,7 @@ export async function runConfig(c: ScaleConfig, admin: pg.Pool): Promise<ScaleRe
   };
   try {
     await emitter.next('ready');
-    for (let i = 0; i < c.nodes; i++) nodes.push(new IpcChild(script('node-child'), args, { label: `node ${i}` }));
+    for (let i = 0; i < c.nodes; i++) nodes.push(new IpcChild(script('node-child'), args, { label: `node ${i}`, execArgv: prof(`node-${i}`) }));
     const ports = await Promise.all(nodes.map(async (n) => (await n.next('ready')).port));
     clients = new IpcChild(script('clients-child'), [c.impl, String(c.clients), ports.map((p) => `http://127.0.0.1:${p}`).join(',')], { label: 'clients' });
     await clients.next('ready');
