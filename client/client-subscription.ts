@@ -68,7 +68,7 @@ export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
   /** Sets this connection's presence state on the subscribed subject (kept for resubscribes).
    * Resolves when the server has it (at once while disconnected: it is sent with the next
    * subscribe). Rejects INVALID_PAYLOAD / FORBIDDEN_KEY / TOO_LARGE (the state), NOT_FOUND (not a
-   * presence subject, or subscribed with `presence: false`), TIMEOUT (too many updates), NETWORK. */
+   * presence subject, or subscribed with `presence: false`), RATE_LIMITED (too many updates), NETWORK. */
   setPresence(state: PresenceState): Promise<void>;
   /** Stops delivery at once, buffered events included, and tells the server. Idempotent. */
   unsubscribe(): void;

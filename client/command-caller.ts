@@ -34,7 +34,7 @@ export interface CommandCallerOptions {
 }
 
 /** Server answers worth sending again with the same id: the server or its store had a bad moment. */
-const RETRY_CODES = new Set(['STORE_UNAVAILABLE', 'TIMEOUT', 'CLOSED', 'NETWORK']);
+const RETRY_CODES = new Set(['STORE_UNAVAILABLE', 'TIMEOUT', 'RATE_LIMITED', 'CLOSED', 'NETWORK']);
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 const encoder = new TextEncoder();

@@ -58,6 +58,10 @@ export const FeteErrorCode = {
   LIVE_TOO_LARGE: { retryable: false },
   /** A bug or an unexpected throw, wrapped once with its cause and stack. */
   INTERNAL: { retryable: false },
+  /** A caller or connection is over a limit on work in flight or on a rate (commands in flight per
+   * principal, emits or commands in flight per socket, presence updates and watches per socket):
+   * nothing was done; retry later, after some of its calls have answered. */
+  RATE_LIMITED: { retryable: true },
   /** A command handler refused the request on purpose (`ctx.reject(reason, message)`): the app's
    * own reason is in `details.reason`. Its writes and emits were rolled back. */
   REJECTED: { retryable: false },

@@ -11,12 +11,12 @@ export class InFlight {
     this.#limit = limit;
   }
 
-  /** Takes a slot for `key`; returns its release (idempotent). Throws TIMEOUT (retryable,
+  /** Takes a slot for `key`; returns its release (idempotent). Throws RATE_LIMITED (retryable,
    * `details.limit`) when `key` has `limit` calls in flight already. */
   take(key: string, kind: RequestKind): () => void {
     const n = this.#counts.get(key) ?? 0;
     if (n >= this.#limit)
-      throw new FeteError('TIMEOUT', `too many ${kind}s in flight for this caller (commands.maxInFlightPerPrincipal is ${this.#limit}): retry when some have answered`, {
+      throw new FeteError('RATE_LIMITED', `too many ${kind}s in flight for this caller (commands.maxInFlightPerPrincipal is ${this.#limit}): retry when some have answered`, {
         details: { limit: this.#limit },
       });
     this.#counts.set(key, n + 1);

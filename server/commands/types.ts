@@ -86,7 +86,7 @@ export interface CommandOptions {
   pollIntervalMs?: number;
   /** How many commands and queries one principal (its actor, command-actor.ts, per tenant) may
    * have in flight in this process at once, across every door (Socket.IO, HTTP, `fete.execute` /
-   * `fete.query`, forwarded). A call over it fails at once with FeteError TIMEOUT (retryable,
+   * `fete.query`, forwarded). A call over it fails at once with FeteError RATE_LIMITED (retryable,
    * `details.limit`), nothing run, so one signed-in caller cannot take every worker of the server.
    * Calls without a principal (`auth: 'anonymous'`, server code outside `runAs`) are all one
    * caller and are not capped here (only by each socket's own in-flight cap). @default 32 */

@@ -334,7 +334,7 @@ export class SocketSession implements SubscriptionHost {
     if (packet.length > PROTOCOL_LIMITS.maxEmitBatch)
       return ack({ ok: false, error: { code: 'TOO_LARGE', message: `at most ${PROTOCOL_LIMITS.maxEmitBatch} envelopes per emit` } });
     if (this.#queuedEmits >= MAX_QUEUED_EMITS)
-      return ack({ ok: false, error: { code: 'TIMEOUT', message: 'too many emits in flight on this socket: retry later' } });
+      return ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'too many emits in flight on this socket: retry later' } });
     this.#queuedEmits++;
     const core = this.#core;
     const run = async (): Promise<void> => {
@@ -365,7 +365,7 @@ export class SocketSession implements SubscriptionHost {
    * MAX_INFLIGHT_COMMANDS a socket is told to retry. */
   #cmd(packet: unknown, ack: (res: CmdAck) => void, answer = answerCommandPacket): void {
     if (this.#commandsInFlight >= MAX_INFLIGHT_COMMANDS)
-      return ack({ ok: false, error: { code: 'TIMEOUT', message: 'too many commands in flight on this socket: retry later' } });
+      return ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'too many commands in flight on this socket: retry later' } });
     this.#commandsInFlight++;
     const o = this.#core.options;
     void answer(this.#core.fete as CommandTarget, { caller: this.#caller, authorize: o.authorize, maxPayloadBytes: o.maxPayloadBytes }, packet, ack).finally(

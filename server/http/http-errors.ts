@@ -32,6 +32,7 @@ const STATUS: Record<FeteErrorCode, number> = {
   INTERNAL: 500,
   REJECTED: 422,
   NO_HANDLER: 503,
+  RATE_LIMITED: 429,
 };
 
 export function statusOf(code: FeteErrorCode): number {

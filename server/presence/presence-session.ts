@@ -131,7 +131,7 @@ export class PresenceSession {
   #set(packet: unknown, ack: (res: PresenceSetAck) => void): void {
     try {
       if (!isObject(packet) || typeof packet.sid !== 'string') throw new FeteError('MALFORMED', 'pset expects { sid, state }');
-      if (!this.#rate.take()) throw new FeteError('TIMEOUT', 'too many presence updates on this socket: retry later');
+      if (!this.#rate.take()) throw new FeteError('RATE_LIMITED', 'too many presence updates on this socket: retry later');
       const state = encodePresenceState(packet.state, this.#service.options.maxStateBytes);
       const j = this.#joined.get(packet.sid);
       if (!j || !this.#service.hub.setState(j.conn, j.key, state))
@@ -157,7 +157,7 @@ export class PresenceSession {
       const rawWid = packet.wid;
       if (typeof rawWid !== 'string' || rawWid.length === 0 || rawWid.length > PROTOCOL_LIMITS.maxSidLength)
         throw new FeteError('MALFORMED', `pwatch.wid must be a string of 1 to ${PROTOCOL_LIMITS.maxSidLength} characters`);
-      if (!this.#watchRate.take()) throw new FeteError('TIMEOUT', 'too many presence watches on this socket: retry later');
+      if (!this.#watchRate.take()) throw new FeteError('RATE_LIMITED', 'too many presence watches on this socket: retry later');
       const pattern = validatePattern(packet.pattern);
       this.#service.admitWatch(pattern);
       // A watch for a wid this socket holds replaces it (the client re-sends after a reconnect).

@@ -130,7 +130,7 @@ export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | '
     const acks = await Promise.all(Array.from({ length: 40 }, (_, i) => busy.set('a', { i })));
     const refused = acks.filter((a) => !a.ok);
     expect(refused.length).toBeGreaterThan(0);
-    expect(refused.every((a) => !a.ok && a.error.code === 'TIMEOUT')).toBe(true);
+    expect(refused.every((a) => !a.ok && a.error.code === 'RATE_LIMITED')).toBe(true);
     expect(await calm.set('b', { here: true })).toEqual({ ok: true });
     await until(async () => (await s.fete.presence('rooms.r1.chat')).find((m) => m.id === '@bob')?.state !== undefined, 'bob state');
   });

@@ -56,7 +56,7 @@ describe("one principal's slow commands", () => {
     expect(await queryDuringFlood(pg.url!, 25)).toBe(1);
   }, 30_000);
 
-  it('over the per-principal cap, a call fails TIMEOUT at once and runs nothing; other principals and later calls still run', async () => {
+  it('over the per-principal cap, a call fails RATE_LIMITED at once and runs nothing; other principals and later calls still run', async () => {
     const fete = await createFete({ topics, store: 'memory', schema: freshSchema('flood'), logger: false, commands: { maxInFlightPerPrincipal: 3 } });
     opened.push(fete);
     let release!: () => void;
@@ -71,10 +71,10 @@ describe("one principal's slow commands", () => {
     const mallory = { id: 'mallory', tenant: 'A' };
     const held = Array.from({ length: 3 }, () => fete.execute(slow, { cents: 1 }, { id: uuidv7(), principal: mallory, tenant: 'A' }));
     const over = await fete.execute(slow, { cents: 1 }, { id: uuidv7(), principal: mallory, tenant: 'A' }).catch((e: unknown) => e);
-    expect(over).toMatchObject({ code: 'TIMEOUT', details: { limit: 3 } });
+    expect(over).toMatchObject({ code: 'RATE_LIMITED', details: { limit: 3 } });
     expect((over as { retryable?: boolean }).retryable).toBe(true);
     // Queries count too; another principal of the same tenant has its own budget.
-    await expect(fete.query(list, {}, { principal: mallory, tenant: 'A' })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await expect(fete.query(list, {}, { principal: mallory, tenant: 'A' })).rejects.toMatchObject({ code: 'RATE_LIMITED' });
     const victor = fete.execute(slow, { cents: 2 }, { id: uuidv7(), principal: { id: 'victor', tenant: 'A' }, tenant: 'A' });
     release();
     expect(await Promise.all(held)).toEqual([1, 1, 1]);
