@@ -15,6 +15,10 @@ import {
   type Subscription as BusSubscription,
 } from '../shared/index.js';
 import { asyncDispose } from './async-dispose.js';
+import { RecentIds } from '../shared/recent-ids.js';
+
+/** Volatile event ids a subscription remembers (see volatileIds). */
+const VOLATILE_IDS_KEPT = 512;
 
 /** Events may be missing for this subscription; delivery goes on after `resumedAt`.
  * 'volatile': volatile events were not received: the server dropped some for this connection,
@@ -96,6 +100,9 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** `latest` topics: the highest version handed over per subject (in log `epoch`'s store). */
   readonly versions = new Map<string, number>();
+  /** `volatile` topics: the ids of the last events handed over, so that one sent twice (an emit
+   * resent after a lost ack, through another server) is handed over once. */
+  readonly volatileIds = new RecentIds(VOLATILE_IDS_KEPT);
   /** The server acknowledged it on some connection (live events may have reached it). */
   everAcked = false;
   /** The cursor (seq) when a connection it was live on was lost: the next ack tells of lost

@@ -184,7 +184,8 @@ export class SubscriptionRouter {
 
   /** A `volatile` event or a `latest` value: no seq, the cursor does not move. A latest value is
    * handed over only if its version is above the last one of its subject (a snapshot overlapping
-   * a change, a value re-sent after a reconnect, a stale NOTIFY). */
+   * a change, a value re-sent after a reconnect, a stale NOTIFY); a volatile event only if its id
+   * is not among the subscription's last ones (an emit resent after a lost ack). */
   #live(sub: ClientSubscriptionImpl<unknown>, env: Envelope): void {
     const topic = topicByName(this.#o.topics, env.topic);
     const what = env.volatile === true ? 'volatile' : 'latest';
@@ -199,7 +200,7 @@ export class SubscriptionRouter {
     if (env.version !== undefined) {
       if ((sub.versions.get(env.subject) ?? 0) >= env.version) return;
       sub.versions.set(env.subject, env.version);
-    }
+    } else if (!sub.volatileIds.add(env.id)) return; // handed over already
     this.#bus.publish(sub.sid, env).catch(noop);
   }
 

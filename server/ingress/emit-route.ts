@@ -15,6 +15,7 @@ import { wireForBrowser } from '../fanout/browser-envelope.js';
 import type { EmitResult } from '../log/event-log.js';
 import type { LatestStore } from '../live/latest-store.js';
 import { tenantOf } from '../security/tenant.js';
+import { RecentIds } from '../../shared/recent-ids.js';
 import type { Queryable } from '../store/driver.js';
 import type { EmitOptions } from '../types.js';
 
@@ -43,6 +44,11 @@ export function deliveryOf(catalog: TopicCatalog, topic: AnyTopic | string): Top
 }
 
 export class EmitRoute {
+  /** Volatile events this process published lately, by tenant and id: a resend of one (its ack
+   * was lost and the outbox sent it again) is a duplicate, not sent twice. A resend through
+   * another node is caught by the browser client, which drops a volatile id it had. */
+  readonly #recentVolatile = new RecentIds(RECENT_VOLATILE_IDS, RECENT_VOLATILE_MS);
+
   constructor(private readonly d: EmitRouteDeps) {}
 
   /** Whether `e` skips the log. */
@@ -58,8 +64,9 @@ export class EmitRoute {
   /**
    * Routes a batch in autocommit: log envelopes go to `appendLog` (one call, in order), live ones
    * are published. Results in input order; a live event's `seq` is 0 (it has none). A volatile
-   * event is never a duplicate (nothing is kept to compare with); a latest value whose id is
-   * already its subject's current value is (a resend after a lost ack: not sent again).
+   * event whose id this process published in the last RECENT_VOLATILE_MS (of its last
+   * RECENT_VOLATILE_IDS) is a duplicate, and a latest value whose id is already its subject's
+   * current value is one too (a resend after a lost ack: not sent again).
    */
   async emit(
     envelopes: Envelope[],
@@ -157,11 +164,18 @@ export class EmitRoute {
   /** What became of each live envelope: volatile (nothing stored), or the latest upsert's outcome. */
   async #store(envelopes: readonly Envelope[], q: Queryable | undefined): Promise<Stored[]> {
     const latest = envelopes.filter((e) => this.#delivery(e) === 'latest');
-    if (latest.length === 0) return envelopes.map(() => VOLATILE);
+    const batch = new Set<string>();
+    const volatile = (e: Envelope): Stored => {
+      const key = volatileKey(e);
+      if (batch.has(key) || this.#recentVolatile.has(key)) return DUPLICATE;
+      batch.add(key);
+      return VOLATILE;
+    };
+    if (latest.length === 0) return envelopes.map(volatile);
     const versions = await this.d.latest.upsert(latest, q);
     let k = 0;
     return envelopes.map((e): Stored => {
-      if (this.#delivery(e) !== 'latest') return VOLATILE;
+      if (this.#delivery(e) !== 'latest') return volatile(e);
       const version = versions[k++];
       return version === undefined ? DUPLICATE : { version };
     });
@@ -177,6 +191,7 @@ export class EmitRoute {
       const marked: Envelope = s === VOLATILE ? { ...e, volatile: true } : { ...e, version: s.version };
       const message: LiveMessage = { kind: s === VOLATILE ? 'volatile' : 'latest', tenant: tenantOf(e), subject: e.subject, data: wireForBrowser(marked) };
       await this.d.channel.publish(message);
+      if (s === VOLATILE) this.#recentVolatile.add(volatileKey(e));
       sent.push(marked);
       sentOptions.push(options[i]);
     }
@@ -184,10 +199,20 @@ export class EmitRoute {
   }
 }
 
+/** How many volatile ids, and for how long (ms), a process remembers what it published: an outbox
+ * resends within seconds of a lost ack. */
+const RECENT_VOLATILE_IDS = 10_000;
+const RECENT_VOLATILE_MS = 120_000;
+
+function volatileKey(e: Envelope): string {
+  return `${tenantOf(e)}\n${e.id}`;
+}
+
 /** What became of a live envelope: `{ version }` for a latest value stored. */
 type Stored = typeof VOLATILE | typeof DUPLICATE | typeof LATER | { version: number };
 const VOLATILE = 'volatile' as const;
-/** A latest value whose id was already the subject's current value. */
+/** A latest value whose id was already the subject's current value, or a volatile event published
+ * lately (#recentVolatile). */
 const DUPLICATE = 'duplicate' as const;
 /** A latest value of an in-memory transaction: stored at the commit, its version unknown before. */
 const LATER = 'later' as const;
