@@ -1,3 +1,7 @@
+// PGlite's declarations use the Emscripten types without referencing them: TypeScript 5 finds them
+// among the automatic @types, TypeScript 7 (whose `types` defaults to none) only through this
+// reference, kept in the emitted index.d.ts for consumers (fete depends on @types/emscripten).
+/// <reference types="emscripten" preserve="true" />
 // fete/server: the public exports of the server. Internals (store queries, dispatcher classes)
 // are not exported; the driver interface is, for custom stores and tests.
 export { createFete, type Fete, type FollowOptions } from './fete.js';

@@ -78,8 +78,9 @@ export { s, e, server, client };
       join(consumer, 'tsconfig.json'),
       JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, skipLibCheck: true, types: [] }, files: ['check.ts'] }),
     );
-    // Throws (failing the test) with the compiler's output if the declarations do not resolve.
-    run(join(repo, 'node_modules/.bin/tsc'), ['-p', '.'], consumer);
+    // Throws (failing the test) with the compiler's output if the declarations do not resolve, on
+    // TypeScript 5.9 and 7 (the native compiler) alike.
+    for (const tsc of COMPILERS) run(join(repo, tsc), ['-p', '.'], consumer);
   }, 120_000);
 
   it('type-checks a consumer with skipLibCheck: false that has only fete installed', () => {
@@ -104,7 +105,7 @@ export const connect = () => createClient({ url: 'http://localhost', topics, out
     );
     // Only fete and what it depends on: no express (an optional peer), no @types the consumer added.
     expect(existsSync(join(consumer, 'node_modules/express'))).toBe(false);
-    run(join(repo, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.strict.json'], consumer);
+    for (const tsc of COMPILERS) run(join(repo, tsc), ['-p', 'tsconfig.strict.json'], consumer);
   }, 240_000);
 
   it('loads fete/server without express, and fete.express() then names the missing package', () => {
@@ -121,6 +122,9 @@ await fete.stop();
     expect(out.code).toBe('INVALID_OPTIONS');
     expect(out.message).toContain('npm install express');
   });
+
+/** The compilers a consumer may use: TypeScript 5.9 and 7 (devDependency `typescript7`). */
+const COMPILERS = ['node_modules/typescript/bin/tsc', 'node_modules/typescript7/bin/tsc'];
 
   it('ships source maps whose sources are inside them, and no declaration maps to missing .ts files', () => {
     const dist = join(consumer, 'node_modules/fete/dist');

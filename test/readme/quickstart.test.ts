@@ -27,7 +27,7 @@ describe('examples/quickstart', () => {
 
   it('compiles as a TypeScript project of its own (examples/tsconfig.json)', () => {
     // Throws with the compiler's output (failing the test) on any error.
-    execFileSync(resolve(repo, 'node_modules/.bin/tsc'), ['-p', 'examples/tsconfig.json'], { cwd: repo, encoding: 'utf8', stdio: 'pipe' });
+    execFileSync(resolve(repo, 'node_modules/typescript/bin/tsc'), ['-p', 'examples/tsconfig.json'], { cwd: repo, encoding: 'utf8', stdio: 'pipe' });
   }, 120_000);
 
   it("a browser order is charged once in a table of fete's store and comes back as paid", async () => {
