@@ -27,7 +27,7 @@ describe('README.md', () => {
   it('marks only files that exist, and shows every file of examples/quickstart', () => {
     const marked = [...readme.matchAll(/^<!-- file: (\S+) -->$/gm)].map((m) => m[1]!);
     for (const p of marked) expect(existsSync(resolve(repo, p)), p).toBe(true);
-    for (const f of ['topics.ts', 'server.ts', 'main.ts', 'browser.ts', 'http-client.ts']) expect(marked).toContain(`examples/quickstart/${f}`);
+    for (const f of ['topics.ts', 'server.ts', 'main.ts', 'browser.ts', 'http-client.ts', 'commands.ts']) expect(marked).toContain(`examples/quickstart/${f}`);
   });
 
   it('reports a stale block by its file', () => {
