@@ -5,19 +5,32 @@ import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-n
 import { FeteError } from '../../shared/index.js';
 import type { NatsOption } from './event-bus.js';
 
+export type NatsModule = typeof import('@nats-io/transport-node');
 
-export async function connectNats(option: NatsOption, name: string): Promise<NatsConnection> {
-  let mod: typeof import('@nats-io/transport-node');
+/** Imports the NATS client. @throws FeteError INVALID_OPTIONS when the package is not installed. */
+export async function loadNats(): Promise<NatsModule> {
   try {
-    mod = await import('@nats-io/transport-node');
+    return await import('@nats-io/transport-node');
   } catch (err) {
     throw new FeteError('INVALID_OPTIONS', 'createFete({ bus: { nats } }) needs the @nats-io/transport-node package (an optional peer dependency of fete): npm install @nats-io/transport-node', {
       cause: err,
     });
   }
+}
+
+/** The servers `option` names, for messages. */
+export function natsServers(option: NatsOption): string {
+  const given = typeof option === 'string' || Array.isArray(option) ? option : option.servers;
+  return JSON.stringify(given ?? 'localhost:4222');
+}
+
+/** One attempt to connect (once connected, the client reconnects by itself for ever).
+ * @throws FeteError NETWORK when NATS cannot be reached; INVALID_OPTIONS without the package. */
+export async function connectNats(option: NatsOption, name: string, mod?: NatsModule): Promise<NatsConnection> {
+  const nats = mod ?? (await loadNats());
   const given = (typeof option === 'string' || Array.isArray(option) ? { servers: option } : option) as NodeConnectionOptions;
   try {
-    return await mod.connect({
+    return await nats.connect({
       name,
       // Keep trying for ever: the bus is an optimisation over the store, which covers any outage.
       maxReconnectAttempts: -1,
@@ -26,6 +39,6 @@ export async function connectNats(option: NatsOption, name: string): Promise<Nat
       noEcho: true,
     });
   } catch (err) {
-    throw new FeteError('NETWORK', `bus: cannot connect to NATS at ${JSON.stringify(given.servers ?? 'localhost:4222')}: ${(err as Error).message}`, { cause: err });
+    throw new FeteError('NETWORK', `bus: cannot connect to NATS at ${natsServers(option)}: ${(err as Error).message}`, { cause: err });
   }
 }
