@@ -18,10 +18,10 @@ export async function loadNats(): Promise<NatsModule> {
   }
 }
 
-/** The servers `option` names, for messages. */
+/** The servers `option` names, comma-separated, for messages and log lines. */
 export function natsServers(option: NatsOption): string {
   const given = typeof option === 'string' || Array.isArray(option) ? option : option.servers;
-  return JSON.stringify(given ?? 'localhost:4222');
+  return [given ?? 'localhost:4222'].flat().join(',');
 }
 
 /** One attempt to connect (once connected, the client reconnects by itself for ever).
@@ -39,6 +39,6 @@ export async function connectNats(option: NatsOption, name: string, mod?: NatsMo
       noEcho: true,
     });
   } catch (err) {
-    throw new FeteError('NETWORK', `bus: cannot connect to NATS at ${natsServers(option)}: ${(err as Error).message}`, { cause: err });
+    throw new FeteError('NETWORK', `bus: cannot connect to NATS at ${JSON.stringify(natsServers(option))}: ${(err as Error).message}`, { cause: err });
   }
 }
