@@ -16,6 +16,7 @@ import { RawClient, until } from '../realtime/support.js';
 import { topics } from '../realtime/topics.js';
 import { liveTopics } from '../realtime/live-topics.js';
 import { PrivateNats, privateNatsSkipReason } from './nats.js';
+import { PresenceClient, startPresenceServer } from '../presence/fixtures.js';
 import { defineTopics } from '../../shared/index.js';
 import type { EventBus } from '../../server/bus/event-bus.js';
 
@@ -51,8 +52,10 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
   const raws: RawClient[] = [];
   const natses: PrivateNats[] = [];
 
+  const presenceClients: PresenceClient[] = [];
   afterEach(async () => {
     for (const r of raws.splice(0)) r.close();
+    for (const c of presenceClients.splice(0)) c.close();
     for (const n of nodes.splice(0)) await n.close();
     for (const n of natses.splice(0)) await n.stop();
   });
@@ -85,7 +88,7 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     });
     await fete.start();
     const app = express();
-    app.use('/fete', fete.express());
+    app.use('/fete', fete.express({ metrics: 'public' }));
     const http = createServer(app);
     const fanout = fete.attach(http, { pollIntervalMs: 50 });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -245,6 +248,9 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     expect(down.body.bus).toMatchObject({ state: 'degraded', fallbacks: 1 });
     expect(Number.isNaN(Date.parse(down.body.bus!.since))).toBe(false);
     await nats.start();
+    const metrics = await (await fetch(`${a.url}/fete/metrics`)).text();
+    expect(metrics).toContain('fete_bus_state{state="degraded"} 1');
+    expect(metrics).toContain('fete_bus_fallbacks_total 1');
     await until(async () => (await health()).body.status === 'ok', 'health ok on NATS', 30_000);
     expect((await health()).body.bus).toMatchObject({ state: 'connected', fallbacks: 1 });
   }, 60_000);
@@ -278,6 +284,30 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     expect((await a.fete.stats()).bus).toMatchObject({ state: 'connected', fallbacks: 1, recoveries: 2 });
     expect(a.lines.map((l) => l.event)).toEqual(['bus-degraded', 'bus-recovered']);
   }, 90_000);
+
+  it('presence reaches the other node while NATS is down, and after the move onto NATS', async () => {
+    const nats = await downNats();
+    const schema = freshSchema('busfr');
+    schemas.push(schema);
+    const bus = { nats: nats.url, retryMaxMs: 300 };
+    const a = await startPresenceServer({ store: pgAvail.url!, schema, roles: ['web'], bus, logger: false });
+    const b = await startPresenceServer({ store: pgAvail.url!, schema, roles: ['web'], bus, logger: false });
+    nodes.push(a as unknown as Node, b as unknown as Node);
+    const watcher = new PresenceClient(b.url, { user: 'bob' });
+    const alice = new PresenceClient(a.url, { user: 'alice' });
+    const carol = new PresenceClient(a.url, { user: 'carol' });
+    presenceClients.push(watcher, alice, carol);
+    await Promise.all([watcher.connected(), alice.connected(), carol.connected()]);
+    expect(await watcher.watch('w', 'rooms.*.chat')).toEqual({ ok: true, members: [] });
+    await alice.sub('s', 'rooms.r1.chat');
+    await until(() => watcher.events('w').some((e) => e.type === 'join' && e.member.id === '@alice'), "alice's join over the fallback");
+    await nats.start();
+    await until(async () => (await a.fete.stats()).bus?.state === 'connected' && (await b.fete.stats()).bus?.state === 'connected', 'both on NATS', 30_000);
+    await carol.sub('s', 'rooms.r1.chat');
+    await until(() => watcher.events('w').some((e) => e.type === 'join' && e.member.id === '@carol'), "carol's join after the move");
+    alice.close();
+    await until(() => watcher.events('w').some((e) => e.type === 'leave' && e.member.id === '@alice'), "alice's leave");
+  }, 60_000);
 
   it('a stopped node reports its bus down, and stop() completes while NATS is still unreachable', async () => {
     const nats = await downNats();
