@@ -32,7 +32,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import createDebug from 'debug';
-import type { Envelope, TopicCatalog } from '../../shared/index.js';
+import { type Envelope, type TopicCatalog, isFeteError } from '../../shared/index.js';
 import { encodeForBrowser } from '../fanout/browser-envelope.js';
 import type { EventLog, LogView } from '../log/event-log.js';
 import { Hooks } from '../log/hooks.js';
@@ -100,16 +100,18 @@ export class NatsBus implements EventBus {
     this.#unhook = log.onCommit((events) => this.publish(events));
   }
 
-  /** Opens the bus and starts publishing this process's commits. Tries NATS once: when it cannot
-   * be reached, throws FeteError NETWORK with `options.required`, else returns a bus on the
-   * PostgreSQL fallback that keeps trying in the background. INVALID_OPTIONS without the package. */
+  /** Opens the bus and starts publishing this process's commits. Tries NATS once (a refused
+   * connection fails at once; a server that does not answer at all takes the client's `timeout`,
+   * 20 s by default): when it cannot be reached, throws FeteError NETWORK with `options.required`,
+   * else returns a bus on the PostgreSQL fallback that keeps trying in the background.
+   * INVALID_OPTIONS without the package, or for options the NATS client refuses. */
   static async open(options: ResolvedBusOptions, log: EventLog, catalog: TopicCatalog, logs: LogEvents): Promise<NatsBus> {
     const mod = await loadNats();
     const bus = new NatsBus(mod, options, log, catalog, logs);
     try {
       bus.#attach(await connectNats(options.nats, bus.#name, mod));
     } catch (err) {
-      if (options.required) {
+      if (options.required || isFeteError(err, 'INVALID_OPTIONS')) {
         await bus.close();
         throw err;
       }

@@ -25,7 +25,8 @@ export function natsServers(option: NatsOption): string {
 }
 
 /** One attempt to connect (once connected, the client reconnects by itself for ever).
- * @throws FeteError NETWORK when NATS cannot be reached; INVALID_OPTIONS without the package. */
+ * @throws FeteError NETWORK when NATS cannot be reached; INVALID_OPTIONS without the package or
+ * when the client refuses the options themselves (a malformed server URL: no retry will help). */
 export async function connectNats(option: NatsOption, name: string, mod?: NatsModule): Promise<NatsConnection> {
   const nats = mod ?? (await loadNats());
   const given = (typeof option === 'string' || Array.isArray(option) ? { servers: option } : option) as NodeConnectionOptions;
@@ -39,6 +40,8 @@ export async function connectNats(option: NatsOption, name: string, mod?: NatsMo
       noEcho: true,
     });
   } catch (err) {
+    if (err instanceof TypeError || (err as Error)?.name === 'InvalidArgumentError')
+      throw new FeteError('INVALID_OPTIONS', `bus.nats: the NATS client refused the options: ${(err as Error).message}`, { cause: err });
     throw new FeteError('NETWORK', `bus: cannot connect to NATS at ${JSON.stringify(natsServers(option))}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -22,7 +22,21 @@ describe('the bus option', () => {
     await expect(createFete({ topics, store: 'memory', bus: { nats: 'nats://127.0.0.1:4222', pollIntervalMs: 0 } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
     await expect(createFete({ topics, store: 'memory', bus: { nats: 'nats://127.0.0.1:4222', required: 'yes' as never } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
     await expect(createFete({ topics, store: 'memory', bus: { nats: 'nats://127.0.0.1:4222', retryMaxMs: 0 } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    // Options the NATS client refuses are not retried in the background: no attempt would help.
+    await expect(createFete({ topics, store: 'memory', bus: { nats: 'not a url::' } })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
   });
+
+  it('by default, createFete and start succeed with NATS unreachable: the bus is degraded, emits commit', async () => {
+    const port = await closedPort();
+    const fete = await createFete({ topics, store: 'memory', logger: false, bus: { nats: `nats://127.0.0.1:${port}` } });
+    try {
+      await fete.start();
+      expect((await fete.emit(topics.tick, { n: 1 })).seq).toBeGreaterThan(0);
+      expect((await fete.stats()).bus).toMatchObject({ state: 'degraded', fallbacks: 1, recoveries: 0 });
+    } finally {
+      await fete.stop();
+    }
+  }, 30_000);
 
   it('with required: true, fails createFete with NETWORK when NATS cannot be reached at start', async () => {
     const port = await closedPort();
