@@ -128,7 +128,8 @@ export class NatsBus implements EventBus {
       // Full jitter over the upper half: nodes that lost NATS together do not come back in step.
       const ms = wait / 2 + Math.random() * (wait / 2);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
+        // Unref'd: a node that never reached NATS does not stay alive for the retries alone.
+        const timer = setTimeout(resolve, ms).unref();
         this.#wake = () => {
           clearTimeout(timer);
           resolve();

@@ -94,7 +94,8 @@ export class NatsTail implements BusTail {
       .flush()
       .catch((err: Error) => debug('flush after connecting failed: %s', err.message))
       .then(() => {
-        if (this.#nc === nc) this.#lost('reconnect');
+        // Lost again meanwhile: NOTIFY stays on until the bus says it is back ('reconnect').
+        if (this.#nc === nc && this.#bus.connected) this.#lost('reconnect');
       });
   }
 
