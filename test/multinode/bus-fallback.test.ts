@@ -5,7 +5,7 @@
 // log events appended all along. The NATS is a private nats-server (test/multinode/nats.ts) that
 // starts mid-test; under CI=true a missing nats-server fails these tests, never skips them.
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, type Socket, createServer as createTcpServer, connect as tcpConnect } from 'node:net';
 import express from 'express';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -53,11 +53,13 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
   const natses: PrivateNats[] = [];
 
   const presenceClients: PresenceClient[] = [];
+  const closers: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const r of raws.splice(0)) r.close();
     for (const c of presenceClients.splice(0)) c.close();
     for (const n of nodes.splice(0)) await n.close();
     for (const n of natses.splice(0)) await n.stop();
+    for (const c of closers.splice(0)) await c();
   });
   afterAll(async () => {
     const pool = new pg.Pool({ connectionString: pgAvail.url! });
@@ -70,6 +72,31 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     const n = await PrivateNats.reserve();
     natses.push(n);
     return n;
+  }
+
+  /** A TCP proxy in front of `nats`, refusing connections until `open()`: a NATS that is down for
+   * one node only. */
+  async function natsProxy(target: PrivateNats): Promise<{ nats: PrivateNats; open(): Promise<void> }> {
+    const front = await PrivateNats.reserve();
+    const sockets = new Set<Socket>();
+    const server = createTcpServer((down) => {
+      const up = tcpConnect({ host: '127.0.0.1', port: target.port });
+      for (const s of [down, up]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      down.pipe(up).pipe(down);
+    });
+    closers.push(async () => {
+      for (const s of sockets) s.destroy();
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+    });
+    return {
+      // Its url is the proxy's; it is never started as a nats-server.
+      nats: front,
+      open: () => new Promise<void>((r) => server.listen(front.port, '127.0.0.1', r)),
+    };
   }
 
   /** A web node on `schema` with the bus on `nats`, Socket.IO and the Express router (`/fete`). */
@@ -233,6 +260,26 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     // which every node listens to whether it is on NATS or not.
     await until(() => ca.seqs('t').length >= 20 && ca.events.get('c')?.length === 1, "b's events on a's socket", 30_000);
     expect(ca.seqs('t')).toEqual(seqs);
+  }, 60_000);
+
+  it('a latest value a node missed while cut off from NATS reaches its subscribers when it moves onto NATS (values re-read at the switch)', async () => {
+    const nats = await downNats();
+    await nats.start();
+    // a reaches NATS through a proxy that is closed until the test opens it.
+    const proxy = await natsProxy(nats);
+    const schema = freshSchema('busfv');
+    const b = await node(schema, nats);
+    const a = await node(schema, proxy.nats);
+    expect(await busState(b)).toBe('connected');
+    expect(await busState(a)).toBe('degraded');
+    const ca = await raw(a);
+    expect(await ca.sub('p', 'prices.*')).toMatchObject({ ok: true });
+    // b is on NATS, so it publishes the change there, where a does not listen yet.
+    await b.fete.emit(catalog.price, { symbol: 'A', price: 42 });
+    await proxy.open();
+    await until(async () => (await busState(a)) === 'connected', 'a on NATS', 30_000);
+    await until(() => ca.events.get('p')?.some((e) => e.version === 1), 'the value a missed', 30_000);
+    expect(ca.events.get('p')!.map((e) => [e.version, e.payload])).toEqual([[1, { symbol: 'A', price: 42 }]]);
   }, 60_000);
 
   it('the health route stays 200 and says degraded while NATS is down, and ok once it is up', async () => {
