@@ -27,7 +27,7 @@ type Kind = LiveMessage['kind'];
 const NATS_DEFAULT_MAX = 1024 * 1024 - 64;
 
 export interface FallbackLiveChannel extends LiveChannel {
-  /** NATS is connected (first time: its channel): publish there from now on. */
+  /** NATS is connected: publish on `nats` (the channel on the current connection) from now on. */
   toNats(nats: LiveChannel): void;
   /** NATS is unreachable: publish on the fallback from now on. */
   toFallback(): void;
@@ -55,7 +55,8 @@ export function createFallbackLiveChannel(fallback: LiveChannel): FallbackLiveCh
       byKind.delete(kind);
     }
   };
-  const offLost = [fallback.onLost(() => lost.run())];
+  const offFallbackLost = fallback.onLost(() => lost.run());
+  let offNatsLost: (() => void) | undefined;
 
   return {
     get transport() {
@@ -102,9 +103,15 @@ export function createFallbackLiveChannel(fallback: LiveChannel): FallbackLiveCh
 
     toNats(channel) {
       if (closed) return;
-      if (!nats) {
+      if (channel !== nats) {
+        // A new connection (the client gave up on the last one): its channel replaces the old.
+        if (nats) {
+          for (const off of forwarders.get(nats)?.values() ?? []) off();
+          forwarders.delete(nats);
+          offNatsLost?.();
+        }
         nats = channel;
-        offLost.push(nats.onLost(() => lost.run()));
+        offNatsLost = nats.onLost(() => lost.run());
         for (const [kind, hooks] of handlers) if (hooks.size > 0) forward(nats, kind);
       }
       if (active === nats) return;
@@ -124,7 +131,8 @@ export function createFallbackLiveChannel(fallback: LiveChannel): FallbackLiveCh
     async close() {
       if (closed) return;
       closed = true;
-      for (const off of offLost) off();
+      offFallbackLost();
+      offNatsLost?.();
       for (const kind of [...handlers.keys()]) unforward(kind);
       lost.clear();
       await Promise.allSettled([fallback.close(), nats?.close()]);

@@ -356,6 +356,36 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     await until(() => watcher.events('w').some((e) => e.type === 'leave' && e.member.id === '@alice'), "alice's leave");
   }, 60_000);
 
+  it('a connection the NATS client gives up on (finite maxReconnectAttempts) is opened again by the bus, and events flow on the new one', async () => {
+    const nats = await downNats();
+    await nats.start();
+    const schema = freshSchema('busfg');
+    // The client tries twice, then closes the connection for good.
+    const given = { servers: nats.url, maxReconnectAttempts: 2, reconnectTimeWait: 50 };
+    const a = await node(schema, nats, { nats: given });
+    const b = await node(schema, nats, { nats: given });
+    const ca = await raw(a);
+    await ca.sub('t', 'ticks.*');
+    await ca.sub('c', 'rooms.*.cursor');
+    await nats.stop();
+    await until(async () => (await busState(a)) === 'degraded' && (await busState(b)) === 'degraded', 'both on the fallback', 30_000);
+    await sleep(500); // longer than the client's two attempts: it has given up by now
+    const seqs = await stream(b, 0, 10);
+    await nats.start();
+    await until(async () => (await busState(a)) === 'connected' && (await busState(b)) === 'connected', 'both back on NATS', 30_000);
+    seqs.push(...(await stream(b, 10, 10)));
+    await until(() => ca.seqs('t').length >= seqs.length, 'every tick', 30_000);
+    expect(ca.seqs('t')).toEqual(seqs);
+    expect(a.fanout.stats().bus!.received).toBeGreaterThan(0);
+    // Volatile events on the new connection (retried until a's interest reached the server).
+    let x = 0;
+    await until(async () => {
+      await b.fete.emit(catalog.cursor, { room: 'r', x: x++ });
+      await sleep(50);
+      return (ca.events.get('c')?.length ?? 0) >= 1;
+    }, 'a volatile event on the new connection', 30_000);
+  }, 90_000);
+
   it('a stopped node reports its bus down, and stop() completes while NATS is still unreachable', async () => {
     const nats = await downNats();
     const a = await node(freshSchema('busfs'), nats);
