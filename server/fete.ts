@@ -203,7 +203,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
   async stats(): Promise<FeteStats> {
     this.#life.assertOpen();
     const [stats, schedules] = await Promise.all([this.#p.operations.stats(), this.#p.scheduler.stats()]);
-    return { ...stats, schedules };
+    return { ...stats, schedules, ...(this.#p.bus ? { bus: this.#p.bus.status() } : {}) };
   }
 
   async checkWrite(): Promise<void> {

@@ -32,7 +32,7 @@ export type {
 } from './commands/types.js';
 export type { RecentRequest, RequestCounts, RequestOutcome } from './commands/command-metrics.js';
 export type { FeteLogger } from './logger.js';
-export type { BusOptions, NatsConnectionOptions, NatsOption } from './bus/event-bus.js';
+export type { BusOptions, BusState, BusStatus, NatsConnectionOptions, NatsOption } from './bus/event-bus.js';
 export { backoffDelay, type Backoff, type BackoffOptions } from './dispatch/backoff.js';
 export type { ContextCodec, ContextRegistry } from './context/context-registry.js';
 export { currentPrincipal, runAs, type Principal } from './context/principal.js';

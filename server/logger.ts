@@ -155,6 +155,19 @@ export class LogEvents {
     this.#write('warn', 'store-recovered', { downMs }, 'the store is reachable again');
   }
 
+  /** NATS cannot be reached (at start, or a connection lost): the node serves on the PostgreSQL
+   * fallback and keeps trying. Once per outage. */
+  busDegraded(f: { servers: string; atStart: boolean; error: string }): void {
+    this.#write('warn', 'bus-degraded', { servers: f.servers, atStart: f.atStart, error: f.error }, f.atStart
+      ? 'NATS is unreachable at start: serving on the PostgreSQL fallback, connecting in the background'
+      : 'lost the NATS connection: serving on the PostgreSQL fallback until it is back');
+  }
+
+  busRecovered(f: { servers: string; downMs: number }): void {
+    // Warn, not info: it closes the line above, and the default logger drops info.
+    this.#write('warn', 'bus-recovered', { servers: f.servers, downMs: f.downMs }, 'NATS is reachable: the bus is back on NATS');
+  }
+
   /** A command or query failed by surprise (INTERNAL: the handler threw; TIMEOUT; the store): the
    * caller got the code only, so the error itself is told here. Answers on purpose are not. */
   commandFailed(f: { kind: 'command' | 'query'; name: string; id: string; code: string; error: unknown }): void {

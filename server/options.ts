@@ -143,6 +143,8 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * web node receives only the events its sockets subscribed to instead of tailing the log itself
    * (see bus/nats-bus.ts). Needs a shared PostgreSQL store and the optional peer dependency
    * @nats-io/transport-node. `{ nats: 'nats://127.0.0.1:4222' }` or `{ nats: { servers, ... } }`.
+   * NATS unreachable at start does not fail createFete unless `bus.required`: the node serves on
+   * the PostgreSQL fallback and moves onto NATS when it answers (`fete.stats().bus` says where).
    * @default none: every web process tails the log (LISTEN/NOTIFY and a read per wake-up) */
   bus?: BusOptions;
 }
@@ -251,6 +253,12 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
   };
 }
 
+function flag(name: string, v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new FeteError('INVALID_OPTIONS', `${name} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function resolveBus(b: BusOptions | undefined, dispatch: 'durable' | 'inline'): ResolvedBusOptions | undefined {
   if (b === undefined) return undefined;
   if (typeof b !== 'object' || b === null || b.nats === undefined || b.nats === null)
@@ -263,6 +271,8 @@ function resolveBus(b: BusOptions | undefined, dispatch: 'durable' | 'inline'): 
     prefix,
     pollIntervalMs: positive('bus.pollIntervalMs', b.pollIntervalMs ?? 5000, 5),
     gapReadDelayMs: positive('bus.gapReadDelayMs', b.gapReadDelayMs ?? 50, 0),
+    required: flag('bus.required', b.required),
+    retryMaxMs: positive('bus.retryMaxMs', b.retryMaxMs ?? 5000, 1),
   };
 }
 

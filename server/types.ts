@@ -150,6 +150,9 @@ export interface FeteStats {
   headSeq: number;
   /** Schedules in the store (or this process, inline), with last tick, last run and next run. */
   schedules?: import('./schedule/scheduler.js').ScheduleStats[];
+  /** With the NATS bus (`bus` option): whether this node is on NATS (`connected`), on the
+   * PostgreSQL fallback (`degraded`) or closed (`down`), since when, and how often it fell back. */
+  bus?: import('./bus/event-bus.js').BusStatus;
 }
 
 /** Attempt outcomes in this process since it started. */

@@ -30,6 +30,16 @@ export interface BusOptions {
   /** A seq missing before events already received (and no notice explains it) is read from the
    * log when the gap is still open this long after it was seen. @default 50 */
   gapReadDelayMs?: number;
+  /** Whether `createFete` fails when NATS cannot be reached at start. By default (false) the node
+   * starts on the PostgreSQL fallback (the log's NOTIFY and reads for durable events; the
+   * PostgreSQL live channel for volatile, latest and presence messages), keeps trying NATS in the
+   * background (backoff from 250 ms doubling to `retryMaxMs`, with jitter) and moves onto it once
+   * it answers, with no gap and no duplicate. With `true`, createFete throws FeteError NETWORK
+   * instead; outages after start are survived either way. @default false */
+  required?: boolean;
+  /** The longest wait between two attempts to reach NATS before it was ever reached (later
+   * reconnects follow the NATS client's `reconnectTimeWait`), in ms. @default 5000 */
+  retryMaxMs?: number;
 }
 
 export interface ResolvedBusOptions {
@@ -37,6 +47,31 @@ export interface ResolvedBusOptions {
   prefix: string;
   pollIntervalMs: number;
   gapReadDelayMs: number;
+  required: boolean;
+  retryMaxMs: number;
+}
+
+/** Where this node's bus is:
+ * - `connected`: on NATS (events and live messages between nodes travel there).
+ * - `degraded`: NATS is unreachable; the node serves on the PostgreSQL fallback (durable events
+ *   from the log's NOTIFY and reads, volatile/latest/presence on the PostgreSQL live channel) and
+ *   keeps trying NATS.
+ * - `down`: the bus is closed (fete stopped): nothing is sent or received on NATS and no
+ *   reconnect is tried. */
+export type BusState = 'connected' | 'degraded' | 'down';
+
+/** `fete.stats().bus` and the `bus` block of the health route. */
+export interface BusStatus {
+  state: BusState;
+  /** When the bus entered `state` (ISO 8601). */
+  since: string;
+  /** Times the node moved onto the PostgreSQL fallback since createFete (a start with NATS
+   * unreachable counts as one). */
+  fallbacks: number;
+  /** Times the node moved (back) onto NATS, the first connection included. */
+  recoveries: number;
+  /** The last connection error, while not connected (undefined once connected). */
+  lastError?: string | undefined;
 }
 
 /** What one fanout's tail follows over the bus (bus/nats-tail.ts), and how it says what it wants. */
@@ -55,9 +90,13 @@ export interface EventBus {
   readonly options: ResolvedBusOptions;
   /** A new receiving view of `log` for one fanout's tail. */
   tail(log: LogView): BusTail;
-  /** A live channel (volatile, latest, presence messages) on the bus's connection; closed with it. */
-  liveChannel(): LiveChannel;
+  /** A live channel (volatile, latest, presence messages) on NATS while it is connected and on
+   * `fallback` while it is not (bus/fallback-live-channel.ts); closed with the bus. */
+  liveChannel(fallback: LiveChannel): LiveChannel;
   /** Events and notices published, publishes that failed. */
   stats(): { published: number; notices: number; publishFailures: number };
+  /** Whether the bus is on NATS, on the PostgreSQL fallback or closed, since when, and how often
+   * it fell back. */
+  status(): BusStatus;
   close(): Promise<void>;
 }

@@ -3,8 +3,9 @@
 // that carry this process's commits and the events other processes published on the subjects this
 // node asked for; `onSkip` for the seqs commit notices announced that did not come; and append
 // hooks that say "read again" when messages may have been lost (a publisher's counter jumped, NATS
-// disconnected or reconnected), plus the store's own NOTIFY while NATS is down.
-import type { Msg, Subscription as NatsSubscription } from '@nats-io/transport-node';
+// disconnected or reconnected), plus the store's own NOTIFY while NATS is down or was never
+// reached (`connect` moves the tail onto NATS once it is).
+import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
 import createDebug from 'debug';
 import { type Envelope, decodeEnvelope } from '../../shared/index.js';
 import type { LogPage, LogView } from '../log/event-log.js';
@@ -33,7 +34,10 @@ export class NatsTail implements BusTail {
   readonly #received = new Set<number>();
   /** The last notice counter seen per publisher. */
   readonly #counters = new Map<string, number>();
-  readonly #notices: NatsSubscription;
+  readonly #bus: NatsBus;
+  /** The connection subscribed on; undefined while NATS was never reached or is gone for good. */
+  #nc: NatsConnection | undefined;
+  #notices: NatsSubscription | undefined;
   readonly #unhook: Array<() => void> = [];
   /** The store's NOTIFY, forwarded while NATS is down. */
   #notify: (() => void) | undefined;
@@ -41,23 +45,67 @@ export class NatsTail implements BusTail {
   #closed = false;
 
   constructor(bus: NatsBus, log: LogView, onLost: (fn: (what: 'disconnect' | 'reconnect') => void) => () => void, closed: () => void) {
+    this.#bus = bus;
     this.#log = log;
     this.epoch = log.epoch;
     this.#interest = new Interest(
       {
-        subscribe: (p) => this.#subs.set(p, bus.nc.subscribe(bus.subjects.eventPattern(p), { callback: (err, msg) => this.#event(err, msg) })),
+        subscribe: (p) => {
+          if (this.#nc) this.#subscribe(this.#nc, p);
+        },
         unsubscribe: (p) => {
-          this.#subs.get(p)?.unsubscribe();
+          try {
+            this.#subs.get(p)?.unsubscribe();
+          } catch (err) {
+            debug('unsubscribing %s failed: %s', p, (err as Error).message);
+          }
           this.#subs.delete(p);
         },
       },
       patternCovers,
     );
-    this.#notices = bus.nc.subscribe(bus.subjects.commits, { callback: (err, msg) => this.#notice(err, msg) });
     this.#unhook.push(
       onLost((what) => this.#lost(what)),
       () => closed(),
     );
+    if (bus.nc) this.#listen(bus.nc);
+    // NATS not reached yet, or away: the store's NOTIFY wakes the tail until it is back.
+    if (!bus.connected) this.#notify = this.#log.onAppend((head) => this.#appends.run(head));
+  }
+
+  #subscribe(nc: NatsConnection, interest: string): void {
+    this.#subs.set(interest, nc.subscribe(this.#bus.subjects.eventPattern(interest), { callback: (err, msg) => this.#event(err, msg) }));
+  }
+
+  /** Subscribes the notices and every interest on `nc`. */
+  #listen(nc: NatsConnection): void {
+    this.#nc = nc;
+    this.#notices = nc.subscribe(this.#bus.subjects.commits, { callback: (err, msg) => this.#notice(err, msg) });
+    for (const p of this.#interest.subscribed) this.#subscribe(nc, p);
+  }
+
+  /** NATS was reached (first time, or after the connection closed for good): subscribes, waits
+   * until the server has the subscriptions, then leaves NOTIFY and reads the log from the cursor
+   * (what was committed before comes from that read, what follows from NATS). */
+  connect(nc: NatsConnection): void {
+    if (this.#closed) return;
+    this.#listen(nc);
+    void nc
+      .flush()
+      .catch((err: Error) => debug('flush after connecting failed: %s', err.message))
+      .then(() => {
+        // Lost again meanwhile: NOTIFY stays on until the bus says it is back ('reconnect').
+        if (this.#nc === nc && this.#bus.connected) this.#lost('reconnect');
+      });
+  }
+
+  /** The connection closed for good: back on NOTIFY until connect(). */
+  disconnect(): void {
+    if (this.#closed) return;
+    this.#nc = undefined;
+    this.#notices = undefined;
+    this.#subs.clear();
+    this.#lost('disconnect');
   }
 
   /** Asks NATS for the events of `tenant` matching `pattern` (counted: one `unwant` per `want`). */
@@ -169,7 +217,11 @@ export class NatsTail implements BusTail {
     if (this.#closed) return;
     this.#closed = true;
     this.#interest.clear();
-    this.#notices.unsubscribe();
+    try {
+      this.#notices?.unsubscribe();
+    } catch {
+      // the connection is closed already
+    }
     this.#notify?.();
     for (const u of this.#unhook) u();
     this.#events.clear();

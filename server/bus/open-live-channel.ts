@@ -1,7 +1,8 @@
 // The live channel createFete uses, chosen from where the log lives: a PostgreSQL store has other
 // processes on it (NOTIFY between them); PGlite (one process holds its data directory) and the
 // in-memory log of `dispatch: 'inline'` have none (local). The NATS bus (`bus: { nats }`) wins over
-// the store: its channel rides on the bus's connection (nats-live-channel.ts).
+// the store while it is connected: its channel rides on the bus's connection (nats-live-channel.ts),
+// with the store's channel as the fallback whenever NATS is away (fallback-live-channel.ts).
 //
 // A PostgreSQL channel holds a LISTEN connection of its own for as long as fete runs, so it is
 // opened only when something will travel on it (`needed`: the catalogue has `volatile` or `latest`
@@ -24,7 +25,8 @@ export interface OpenLiveChannelOptions {
 /** Opens the live channel for `options` (LISTEN in place when it resolves). */
 export async function openLiveChannel(options: OpenLiveChannelOptions): Promise<LiveChannel> {
   const { store, bus, needed = true } = options;
-  if (needed && bus) return bus.liveChannel();
-  if (needed && store?.driver.kind === 'postgres') return createPostgresLiveChannel({ driver: store.driver, tables: store.tables });
-  return createLocalLiveChannel();
+  const fromStore = async () =>
+    needed && store?.driver.kind === 'postgres' ? createPostgresLiveChannel({ driver: store.driver, tables: store.tables }) : createLocalLiveChannel();
+  if (needed && bus) return bus.liveChannel(await fromStore());
+  return fromStore();
 }

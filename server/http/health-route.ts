@@ -4,7 +4,9 @@
 // store's message, STORE_FAILED when no retry will help — or fete is stopped) or 'stopping' (the
 // dispatcher is draining: take the process out of rotation). Until `fete.start()` the status is
 // 'not started': 503 in a process meant to run workers (its listeners would never run), 200 in a
-// web-only one (its emits are stored; workers elsewhere run them). The body says what it runs:
+// web-only one (its emits are stored; workers elsewhere run them). With the NATS bus away (the node
+// serves on the PostgreSQL fallback: bus/nats-bus.ts) the status is 'degraded', still 200: the
+// node does its work, only the way events travel between nodes is slower. The body says what it runs:
 //   headSeq                the log's head
 //   store                  { reachable, writable, latencyMs } of the backlog query and the write
 //   worker                 the dispatcher's state (off, idle, running, stopping, stopped), the
@@ -12,6 +14,8 @@
 //                          (orphaned ones left out and listed as orphanedListeners), and this
 //                          process's attempt outcomes since start
 //   fanout                 sockets, subscriptions and events sent per second, when attached
+//   bus                    with the `bus` option: { state: connected | degraded | down, since,
+//                          fallbacks, recoveries, lastError } (BusStatus)
 // One `fete.stats()` and one write per request (four small statements); a probe every few seconds
 // costs little.
 import type { Request, Response } from 'express';
@@ -92,8 +96,9 @@ export function healthRoute(fete: HealthTarget, timeoutMs: number, fanoutStats: 
     const stopping = worker?.dispatcher === 'stopping' || worker?.dispatcher === 'stopped';
     const notStarted = !stopping && worker?.started === false;
     const down = stopping || (notStarted && worker.dispatcher !== 'off');
+    const degraded = stats.bus !== undefined && stats.bus.state !== 'connected';
     res.status(down ? 503 : 200).json({
-      status: stopping ? 'stopping' : notStarted ? 'not started' : 'ok',
+      status: stopping ? 'stopping' : notStarted ? 'not started' : degraded ? 'degraded' : 'ok',
       headSeq: stats.headSeq,
       store: { reachable: true, writable: true, latencyMs },
       worker: {
@@ -102,6 +107,7 @@ export function healthRoute(fete: HealthTarget, timeoutMs: number, fanoutStats: 
         orphanedListeners: stats.listeners.filter((l) => l.orphaned).map((l) => ({ target: l.target, name: l.name, seenAt: l.seenAt })),
       },
       ...(fanout ? { fanout } : {}),
+      ...(stats.bus ? { bus: stats.bus } : {}),
     });
   };
 }

@@ -3,6 +3,7 @@
 // `fete.workerStatus()` (this process), HTTP counters from this middleware, and the Socket.IO
 // fanout's counters from `fanoutStats` when the app attached one. Gauges for states, counters for
 // totals since start; label values are escaped (listener names and topics are user text).
+import type { BusState, BusStatus } from '../bus/event-bus.js';
 import type { BacklogCounts, DispatcherState, FeteStats, WorkerStatus } from '../types.js';
 import type { FanoutStats } from '../fanout/types.js';
 import type { EmitCounters } from './emit-route.js';
@@ -106,9 +107,26 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       },
     );
   }
+  if (stats.bus) families.push(...busFamilies(stats.bus));
   if (worker) families.push(...workerFamilies(worker));
   if (fanout) families.push(...fanoutFamilies(fanout));
   return families;
+}
+
+const BUS_STATES: readonly BusState[] = ['connected', 'degraded', 'down'];
+
+/** The NATS bus's state (`bus` option): where it is and how often it fell back. */
+function busFamilies(b: BusStatus): MetricFamily[] {
+  return [
+    {
+      name: 'fete_bus_state',
+      help: "This node's NATS bus: 1 for its current state (connected; degraded: on the PostgreSQL fallback; down: closed).",
+      type: 'gauge',
+      samples: BUS_STATES.map((state) => ({ labels: { state }, value: b.state === state ? 1 : 0 })),
+    },
+    { name: 'fete_bus_fallbacks_total', help: 'Times this node moved onto the PostgreSQL fallback because NATS was unreachable.', type: 'counter', samples: [{ value: b.fallbacks }] },
+    { name: 'fete_bus_recoveries_total', help: 'Times this node moved (back) onto NATS, the first connection included.', type: 'counter', samples: [{ value: b.recoveries }] },
+  ];
 }
 
 function workerFamilies(w: WorkerStatus): MetricFamily[] {

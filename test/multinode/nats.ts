@@ -45,6 +45,16 @@ export function canRunPrivateNats(): boolean {
   return existsSync(NATS_SERVER);
 }
 
+/** Why the suites that run a private nats-server skip (undefined: they run). Throws under CI=true
+ * when NATS or the nats-server binary is missing: those suites must fail there, never skip. */
+export async function privateNatsSkipReason(): Promise<string | undefined> {
+  const avail = await natsAvailability();
+  if (avail.skipReason) return avail.skipReason;
+  if (canRunPrivateNats()) return undefined;
+  if (process.env.CI === 'true') throw new Error(`nats-server is not installed at ${NATS_SERVER} (FETE_NATS_SERVER), and CI=true`);
+  return `nats-server is not installed at ${NATS_SERVER} (set FETE_NATS_SERVER)`;
+}
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -59,9 +69,14 @@ export class PrivateNats {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<PrivateNats> {
-    const n = new PrivateNats(await freePort());
+    const n = await PrivateNats.reserve();
     await n.start();
     return n;
+  }
+
+  /** A free port for a nats-server not started yet (a NATS that is down until `start()`). */
+  static async reserve(): Promise<PrivateNats> {
+    return new PrivateNats(await freePort());
   }
 
   get url(): string {

@@ -122,6 +122,13 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
       const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
       servers.push(a, b);
+      // Notifications on the schema's live channel (every node listens there, for when NATS is
+      // away: server/bus/fallback-live-channel.ts), as a third listener sees them.
+      const listener = new pg.Client({ connectionString: availability.url! });
+      await listener.connect();
+      let notified = 0;
+      listener.on('notification', () => void notified++);
+      await listener.query(`LISTEN "fete_${s}_live"`);
       const watcher = await client(b.url, { user: 'bob', tenant: 't1' });
       await watcher.watch('w', 'rooms.>');
       const other = await client(b.url, { user: 'eve', tenant: 't2' });
@@ -133,12 +140,14 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       alice.close();
       await until(() => watcher.events('w').length === 2, 'leave over NATS');
       expect(other.events('w')).toEqual([]); // another tenant
-      const pool = new pg.Pool({ connectionString: availability.url! });
       try {
-        const listening = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${s}_live"`]);
-        expect(listening.rowCount).toBe(0);
+        await listener.query('SELECT 1'); // notifications sent before it are delivered by now
+        expect(notified).toBe(0);
+        // The channel listened to is the nodes' own (a's and b's LISTEN connections).
+        const listening = await listener.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${s}_live"`]);
+        expect(listening.rowCount).toBe(2);
       } finally {
-        await pool.end();
+        await listener.end();
       }
     });
 

@@ -588,14 +588,22 @@ describe.runIf(availability.url !== undefined && nats.url !== undefined)('across
     const a = await serve('postgres', schema, {}, bus);
     const b = await serve('postgres', schema, {}, bus);
     expect(a.fanout.stats().bus).toBeDefined();
-    await acrossTwoFetes(a, b);
-    // Nothing of it went through PostgreSQL: no process listens on the schema's live channel.
-    const pool = new pg.Pool({ connectionString: availability.url! });
+    // Nothing of it went through PostgreSQL: the schema's live channel (every node listens there,
+    // for when NATS is away: server/bus/fallback-live-channel.ts) carried no notification.
+    const listener = new pg.Client({ connectionString: availability.url! });
+    await listener.connect();
+    const notified: string[] = [];
+    listener.on('notification', (n) => void notified.push(n.payload ?? ''));
     try {
-      const listening = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${schema}_live"`]);
-      expect(listening.rowCount).toBe(0);
+      await listener.query(`LISTEN "fete_${schema}_live"`);
+      await acrossTwoFetes(a, b);
+      await listener.query('SELECT 1'); // notifications sent before it are delivered by now
+      expect(notified).toEqual([]);
+      // The channel listened to is the nodes' own (a's and b's LISTEN connections).
+      const listening = await listener.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "fete_${schema}_live"`]);
+      expect(listening.rowCount).toBe(2);
     } finally {
-      await pool.end();
+      await listener.end();
     }
   });
 });
