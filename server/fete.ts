@@ -156,7 +156,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#life.track(this.live.values(pattern, tenant));
   }
 
-  clearLatest(topic: AnyTopic, params: Readonly<Record<string, string | number>>, options: { tenant?: string } = {}): Promise<ClearLatestResult> {
+  async clearLatest(topic: AnyTopic, params: Readonly<Record<string, string | number>>, options: { tenant?: string } = {}): Promise<ClearLatestResult> {
     this.#life.assertOpen();
     const declared = topic && typeof topic === 'object' && typeof topic.name === 'string' ? topicByName(this.topics, topic.name) : undefined;
     if (declared === undefined || declared.delivery !== 'latest')

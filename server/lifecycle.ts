@@ -75,7 +75,6 @@ export class Lifecycle {
       (async () => {
         await p.listeners?.recorded();
         await p.commands.start();
-        p.live.start();
         if (p.dispatcher && p.log instanceof StoreLog && p.o.roles.includes('worker')) {
           const dispatcher = p.dispatcher;
           await p.log.notifier.subscribe((w) => dispatcher.wake(w.listenerIds));

@@ -4,7 +4,8 @@
 // ('latest') as the values, so the hub (live-hub.ts) of every process tells the current
 // subscribers of a matching pattern, in order with the values, over Socket.IO and SSE alike.
 //
-// The sweep runs in every process whose catalogue declares a ttl (its statement takes disjoint rows
+// The sweep runs from createFete on (every role, `fete.start()` or not) in every process whose
+// catalogue declares a ttl (its statement takes disjoint rows
 // in each process: latest-store.ts), every SWEEP_MIN_MS..SWEEP_MAX_MS: half the shortest ttl, so an
 // expiry is announced within about 1.5 ttl of the last emit. New subscribers never wait for it:
 // reads skip a value past its expiry whether swept or not.

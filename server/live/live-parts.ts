@@ -18,8 +18,6 @@ export interface LiveParts {
   readonly route: EmitRoute;
   /** Clears of latest values and the expiry sweep (latest-clears.ts). */
   readonly clears: LatestClears;
-  /** Starts the expiry sweep (a catalogue with a `ttlMs`). */
-  start(): void;
   /** Stops the sweep and receiving, and closes the channel (after the doors closed). */
   close(): Promise<void>;
 }
@@ -43,11 +41,13 @@ export function liveParts(
   const hub = new LiveHub(topics, channel, latest);
   const route = new EmitRoute({ catalog: topics, channel, latest, published: (envs, opts) => envs.forEach((e, i) => runListeners(e, opts[i])) });
   const clears = new LatestClears(topics, channel, latest);
+  // From the start, in every role: a web node that only serves subscribers (no `fete.start()`)
+  // must still tell them of expiries. The timer does not keep the process alive.
+  clears.start();
   return {
     hub,
     route,
     clears,
-    start: () => clears.start(),
     async close() {
       await clears.stop();
       hub.close();
