@@ -23,6 +23,7 @@ export function mountTracking(root: HTMLElement, client: Client<Topics>, me: str
   let courier: { at: Courier; version: number; time: string } | undefined;
   let gone: Gone | undefined;
   let error: string | undefined;
+  let viewError: string | undefined;
 
   const select = h('select', { id: 'track-order', 'aria-label': 'order to track', onchange: (() => track(select.value)) as EventListener });
   const courierEl = h('div', { id: 'courier', class: 'courier' });
@@ -48,7 +49,9 @@ export function mountTracking(root: HTMLElement, client: Client<Topics>, me: str
     const members = view?.members ?? [];
     fill(
       viewersEl,
-      ...(members.length === 0
+      ...(viewError
+        ? [h('li', { class: 'error-text' }, viewError)]
+        : members.length === 0
         ? [h('li', { class: 'empty' }, view?.live === false ? 'offline' : 'nobody')]
         : members.map((m) =>
             h(
@@ -71,6 +74,7 @@ export function mountTracking(root: HTMLElement, client: Client<Topics>, me: str
     courier = undefined;
     gone = undefined;
     error = undefined;
+    viewError = undefined;
     const subject = `tracking.${id}` as const;
     // The subscription to exactly this subject is what lists this tab in presence.
     const s = (sub = client.subscribe(
@@ -101,9 +105,13 @@ export function mountTracking(root: HTMLElement, client: Client<Topics>, me: str
         render();
       },
     );
-    view = client.presence(subject);
-    for (const event of ['join', 'leave', 'update', 'sync'] as const) view.on(event, render);
-    view.ready.catch((err: unknown) => ((error = isFeteError(err) ? `${err.code}: ${err.message}` : String(err)), render()));
+    const v = (view = client.presence(subject));
+    for (const event of ['join', 'leave', 'update', 'sync'] as const) v.on(event, render);
+    v.ready.catch((err: unknown) => {
+      if (view !== v) return;
+      viewError = isFeteError(err) ? `${err.code}: ${err.message}` : String(err);
+      render();
+    });
     render();
   }
 
