@@ -97,7 +97,8 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
   afterAll(async () => {
     await browser?.close();
     if (server) await stop(server.child);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    // The server may still be flushing its store when npm has exited: rm retries ENOTEMPTY.
+    if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }, 30_000);
 
   let first: string;
