@@ -10,6 +10,7 @@ import {
   type Cursor,
   type Envelope,
   type GapReason,
+  type LatestCleared,
   type PresenceState,
   type SubscribeFrom,
   type Subscription as BusSubscription,
@@ -54,6 +55,12 @@ export interface SubscribeOptions {
    * without wildcards: `{ state }` lists this connection with a state (JSON, at most 1 KiB by
    * default), `false` subscribes without being listed. @default listed, without state */
   presence?: false | { state?: PresenceState };
+  /** Called when the current value of a `latest` subject this subscription handed over is gone:
+   * removed by the server's `fete.clearLatest` (reason 'cleared') or past its topic's `ttlMs`
+   * (reason 'expired'). In order with the events: the handler (or the `for await` loop) has seen
+   * every earlier value first, and a later value of the subject comes after it. Also called after
+   * a reconnect for values removed while the connection was down. @default none */
+  onCleared?: (notice: LatestCleared) => void;
 }
 
 export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
@@ -86,6 +93,22 @@ export interface ClientSubscription<E = Envelope> extends AsyncIterable<E> {
 export type SubscriptionHandler<E> = (event: E, subscription: ClientSubscription<E>) => unknown;
 
 const noop = () => {};
+
+/** A removal travels through the subscription's bus between the events, so that the app sees it
+ * in its place; this key marks it (never an envelope the app gets). */
+const REMOVAL = Symbol('fete.removal');
+type RemovalCarrier = Envelope & { [REMOVAL]: LatestCleared };
+
+/** The bus message that carries a removal. */
+export function removalMessage(c: LatestCleared): Envelope {
+  const carrier = { id: '', topic: c.topic, subject: c.subject, time: '', headers: {}, payload: undefined, context: {}, [REMOVAL]: c };
+  return carrier as RemovalCarrier;
+}
+
+/** The removal a bus message carries, or undefined for an event. */
+export function removalIn(e: Envelope): LatestCleared | undefined {
+  return (e as Partial<RemovalCarrier>)[REMOVAL];
+}
 
 /** What the router keeps per subscription. Fields other than the public ones are the router's. */
 export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<E> {
@@ -129,6 +152,7 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
     readonly from: SubscribeFrom,
     readonly onGap: ((gap: Gap) => void) | undefined,
     readonly onUnsubscribe: (sid: string) => void,
+    readonly onCleared: ((notice: LatestCleared) => void) | undefined = undefined,
   ) {
     // A cursor start: a resume before the first ack already starts after it.
     if (from !== 'latest' && from !== 'earliest') {
@@ -172,6 +196,15 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
     this.bus.unsubscribe();
   }
 
+  /** Tells the app of a removal (an app callback that throws does not break delivery). */
+  cleared(notice: LatestCleared): void {
+    try {
+      this.onCleared?.(notice);
+    } catch {
+      // The app's callback; as onGap.
+    }
+  }
+
   setPresence(state: PresenceState): Promise<void> {
     if (this.#closed) return Promise.reject(new FeteError('CLOSED', `the subscription to "${this.pattern}" is closed`));
     if (!this.presenceSetter) return Promise.reject(new FeteError('INVALID_OPTIONS', 'presence is not available on this client'));
@@ -188,12 +221,16 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
     const inner = this.bus[Symbol.asyncIterator]();
     return {
       next: async () => {
-        const r = await inner.next();
-        if (r.done) {
-          if (this.#error) throw this.#error;
-          return { done: true, value: undefined };
+        for (;;) {
+          const r = await inner.next();
+          if (r.done) {
+            if (this.#error) throw this.#error;
+            return { done: true, value: undefined };
+          }
+          const removal = removalIn(r.value.payload);
+          if (removal === undefined) return { done: false, value: r.value.payload as E };
+          this.cleared(removal);
         }
-        return { done: false, value: r.value.payload as E };
       },
       return: async () => {
         this.unsubscribe();

@@ -234,6 +234,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       ev: (packet) => this.#router.ev(packet),
       evs: (packet) => this.#router.evs(packet),
       gap: (packet) => this.#router.gap(packet),
+      clr: (packet) => this.#router.clr(packet),
       pev: (packet) => this.#presence.pev(packet),
     });
   }

@@ -55,6 +55,8 @@ export {
   type PayloadOf,
   type Cursor,
   type GapReason,
+  type LatestCleared,
+  type LatestClearReason,
   type SubscribeFrom,
   type Topic,
   type TopicCatalog,

@@ -99,6 +99,7 @@ class SocketTransport implements Transport {
     socket.on('ev', (packet) => handlers.ev(packet));
     socket.on('evs', (packet) => (handlers.evs ? handlers.evs(packet) : evsAsEv(packet, handlers)));
     socket.on('gap', (packet) => handlers.gap(packet));
+    socket.on('clr', (packet) => handlers.clr?.(packet));
     socket.on('pev', (packet) => handlers.pev?.(packet));
     socket.connect();
   }

@@ -26,6 +26,7 @@ import {
   topicByName,
   validatePattern,
   type Bus,
+  type ClrPacket,
   type Envelope,
   type GapPacket,
   type VolatileGapPacket,
@@ -34,7 +35,7 @@ import {
   type TopicCatalog,
 } from '../shared/index.js';
 import { backoffDelay, type RetryOptions } from './backoff.js';
-import { ClientSubscriptionImpl, type Gap, type SubscribeOptions, type SubscriptionHandler } from './client-subscription.js';
+import { ClientSubscriptionImpl, type Gap, type SubscribeOptions, type SubscriptionHandler, removalIn, removalMessage } from './client-subscription.js';
 import type { Transport } from './transport.js';
 import { fromWireError, isPermanent } from './wire.js';
 
@@ -87,7 +88,8 @@ export class SubscriptionRouter {
     if (!(from === 'latest' || from === 'earliest' || parseCursor(from) !== undefined))
       throw new FeteError('INVALID_OPTIONS', `from must be 'latest', 'earliest', a cursor or a seq >= 0, got ${String(from)}`);
     const sid = `s${(this.#nextSid++).toString(36)}`;
-    const sub = new ClientSubscriptionImpl<E>(sid, pattern, from, options.onGap, (sid) => this.#unsubscribed(sid));
+    if (options.onCleared !== undefined && typeof options.onCleared !== 'function') throw new FeteError('INVALID_OPTIONS', 'onCleared must be a function');
+    const sub = new ClientSubscriptionImpl<E>(sid, pattern, from, options.onGap, (sid) => this.#unsubscribed(sid), options.onCleared);
     if (options.presence !== undefined) {
       if (options.presence !== false && (options.presence === null || typeof options.presence !== 'object'))
         throw new FeteError('INVALID_OPTIONS', 'presence must be false or { state }');
@@ -97,7 +99,12 @@ export class SubscriptionRouter {
     sub.presenceSetter = (state) => this.#setPresence(sub as ClientSubscriptionImpl<unknown>, state);
     sub.bus = this.#bus.subscribe(
       sid,
-      handler === undefined ? undefined : (msg) => handler(msg.payload as E, sub),
+      handler === undefined
+        ? undefined
+        : (msg) => {
+            const removal = removalIn(msg.payload);
+            return removal === undefined ? handler(msg.payload as E, sub) : sub.cleared(removal);
+          },
       options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize },
     );
     this.#subs.set(sid, sub as ClientSubscriptionImpl<unknown>);
@@ -202,6 +209,28 @@ export class SubscriptionRouter {
       sub.versions.set(env.subject, env.version);
     } else if (!sub.volatileIds.add(env.id)) return; // handed over already
     this.#bus.publish(sub.sid, env).catch(noop);
+  }
+
+  /** One `clr` packet (untrusted): a latest value that is gone. Handed to the subscription when it
+   * has a value of the subject older than the removal (a removal of a value it never had, or
+   * repeated on a resume, is dropped), through its bus, in order with the events. */
+  clr(packet: unknown): void {
+    if (this.#closed) return;
+    if (!isClrPacket(packet)) {
+      this.#o.onError(new FeteError('MALFORMED', 'a clr packet has the wrong shape'));
+      return;
+    }
+    const sub = this.#subs.get(packet.sid);
+    if (sub === undefined) return;
+    const topic = topicByName(this.#o.topics, packet.topic);
+    if (topic === undefined || topic.delivery !== 'latest' || !matches(sub.pattern, packet.subject)) {
+      this.#o.onError(new FeteError('MALFORMED', `skipped a clr of "${packet.subject}" (${packet.topic}): not a latest topic of the catalogue matching "${sub.pattern}"`));
+      return;
+    }
+    const had = sub.versions.get(packet.subject);
+    if (had === undefined || had >= packet.version) return;
+    sub.versions.set(packet.subject, packet.version);
+    this.#bus.publish(sub.sid, removalMessage({ topic: packet.topic, subject: packet.subject, version: packet.version, reason: packet.reason })).catch(noop);
   }
 
   gap(packet: unknown): void {
@@ -342,6 +371,18 @@ function volatileTopics(catalog: TopicCatalog, pattern: string): string[] {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
+}
+
+function isClrPacket(value: unknown): value is ClrPacket {
+  return (
+    isObject(value) &&
+    typeof value.sid === 'string' &&
+    typeof value.topic === 'string' &&
+    typeof value.subject === 'string' &&
+    Number.isSafeInteger(value.version) &&
+    (value.version as number) > 0 &&
+    (value.reason === 'cleared' || value.reason === 'expired')
+  );
 }
 
 function isVolatileGapPacket(value: unknown): value is VolatileGapPacket {

@@ -2,7 +2,7 @@
 // protocol (shared/protocol.ts) through it and never sees Socket.IO. The default implementation is
 // socket-transport.ts; tests plug in an in-memory double of the protocol (NATS.js injects its
 // transport the same way).
-import type { CmdAck, CmdPacket, CmdResultPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, VolatileGapPacket, SubPacket, UnsubPacket } from '../shared/index.js';
+import type { ClrPacket, CmdAck, CmdPacket, CmdResultPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, VolatileGapPacket, SubPacket, UnsubPacket } from '../shared/index.js';
 import type { PresenceEventPacket, PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from '../shared/index.js';
 import type { FeteError } from '../shared/index.js';
 
@@ -22,6 +22,8 @@ export interface TransportHandlers {
    * `evs` existed (a wrapping transport): the transport then reports them as one `ev` each. */
   evs?(packet: EvsPacket): void;
   gap(packet: GapPacket | VolatileGapPacket): void;
+  /** A latest value that is gone. Optional for handlers written before clears. */
+  clr?(packet: ClrPacket): void;
   /** A presence change of a watch. Optional for handlers written before presence. */
   pev?(packet: PresenceEventPacket): void;
 }

@@ -18,6 +18,8 @@ import type { ListenerOptions } from './options.js';
 import type { PruneReport } from './retention-job.js';
 import type { Security } from './security/security.js';
 import type { LiveHub } from './live/live-hub.js';
+import type { ClearLatestResult } from './live/latest-clears.js';
+import type { ParamsOf, TemplateOf } from '../shared/index.js';
 import type { PresenceChange, PresenceMember } from '../shared/index.js';
 import type { PresenceObserver } from './presence/presence-observer.js';
 import type { PresenceQueryOptions, PresenceService } from './presence/presence-service.js';
@@ -75,6 +77,11 @@ export interface ListenerAdmin {
 
 /** A fete server. `D` is its dispatch mode (from `createFete`'s `dispatch`): under 'inline',
  * listener contexts have no `tx`. */
+/** The `latest` topics of a catalogue (not known to have another delivery). */
+export type LatestTopicsOf<C extends TopicCatalog> = { [K in keyof C]: 'latest' extends C[K]['delivery'] ? C[K] : never }[keyof C];
+/** The template parameters that name one subject of a topic: `{ orderId: 'o-17' }`. */
+export type SubjectParams<T extends AnyTopic> = { readonly [P in ParamsOf<TemplateOf<T>>]: string | number };
+
 export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'> {
   /** The catalogue this server was created with. */
   readonly topics: C;
@@ -92,6 +99,16 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
    * tenant). @default the current tenant (a listener's event's, or ''). Throws INVALID_PATTERN.
    */
   latest(pattern: string, options?: { tenant?: string }): Promise<Envelope[]>;
+  /**
+   * Removes the current value of one subject of a `latest` topic: `params` fill its template
+   * (`{ orderId: 'o-17' }` for `orders.{orderId}.eta`). Every current subscriber of a matching
+   * pattern (Socket.IO and SSE, in every process of the deployment) is told (`clr` / `event:
+   * cleared`, reason 'cleared'), and new subscribers no longer get it. A subject without a value
+   * is a no-op (`{ cleared: false }`). `tenant`: that tenant's value ('' is the default tenant).
+   * @default the current tenant (a listener's event's, or ''). Throws INVALID_OPTIONS (not a
+   * `latest` topic of the catalogue), INVALID_PAYLOAD (a missing or bad parameter), a store fault.
+   */
+  clearLatest<T extends LatestTopicsOf<C>>(topic: T, params: SubjectParams<T>, options?: { tenant?: string }): Promise<ClearLatestResult>;
   /**
    * Follows the log for `pattern` (server-side consumers: projections, webhooks): event pages in
    * seq order, then live, forever, with a gap notice wherever the log cannot cover the resume

@@ -6,7 +6,8 @@
 import { checkHandlerSql } from './store/handler-sql.js';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { type AnyTopic, type CheckedPattern, type Envelope, type InputOf, type MatchingTopics, type TopicCatalog, type TopicsOf, validatePattern } from '../shared/index.js';
+import { type AnyTopic, type CheckedPattern, type Envelope, FeteError, type InputOf, type MatchingTopics, type TopicCatalog, type TopicsOf, subjectOf, topicByName, validatePattern } from '../shared/index.js';
+import type { ClearLatestResult } from './live/latest-clears.js';
 import type { LiveHub } from './live/live-hub.js';
 import type { Contexts } from './context/context-registry.js';
 import type { Security } from './security/security.js';
@@ -153,6 +154,16 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     validatePattern(pattern);
     const tenant = options.tenant === undefined ? (currentTenant() ?? '') : validTenant(options.tenant, 'latest: tenant');
     return this.#life.track(this.live.values(pattern, tenant));
+  }
+
+  async clearLatest(topic: AnyTopic, params: Readonly<Record<string, string | number>>, options: { tenant?: string } = {}): Promise<ClearLatestResult> {
+    this.#life.assertOpen();
+    const declared = topic && typeof topic === 'object' && typeof topic.name === 'string' ? topicByName(this.topics, topic.name) : undefined;
+    if (declared === undefined || declared.delivery !== 'latest')
+      throw new FeteError('INVALID_OPTIONS', `clearLatest: ${declared === undefined ? 'not a topic of the catalogue' : `topic "${declared.name}" has delivery '${declared.delivery}'; only 'latest' topics keep a value to clear`}`);
+    const subject = subjectOf(declared, params);
+    const tenant = options.tenant === undefined ? (currentTenant() ?? '') : validTenant(options.tenant, 'clearLatest: tenant');
+    return this.#life.track(this.#p.live.clears.clear(declared, subject, tenant));
   }
 
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle {

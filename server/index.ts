@@ -6,7 +6,8 @@
 // are not exported; the driver interface is, for custom stores and tests.
 export { createFete, type Fete, type FollowOptions } from './fete.js';
 export type { FollowEvents, FollowGap, FollowItem } from './log/follow.js';
-export type { ListenerAdmin, ListenerOptionsArg, RetireOptions } from './fete-api.js';
+export type { LatestTopicsOf, ListenerAdmin, ListenerOptionsArg, RetireOptions, SubjectParams } from './fete-api.js';
+export type { ClearLatestResult } from './live/latest-clears.js';
 export type { RetireResult } from './store/listener-queries.js';
 export type { WaitIdleOptions } from './wait-idle.js';
 export type { CatchUp, ScheduleOptions, ScheduleStats, ScheduleTick } from './schedule/scheduler.js';

@@ -117,6 +117,27 @@ export interface VolatileGapPacket {
   epoch: string;
 }
 
+/** Why a `latest` value is gone: removed by `fete.clearLatest` ('cleared'), or older than its
+ * topic's `ttlMs` and removed by the server's sweep ('expired'). */
+export type LatestClearReason = 'cleared' | 'expired';
+
+/** A `latest` value that is gone: the subject of topic `topic` has no current value any more.
+ * `version` is the subject's version of the removal (above the value's): a value of that subject
+ * at or below it is older than the removal. */
+export interface LatestCleared {
+  topic: string;
+  subject: string;
+  version: number;
+  reason: LatestClearReason;
+}
+
+/** `clr`: the current value of a subject that subscription `sid` holds (or may hold, on a resume)
+ * is gone (LatestCleared). In order with the subscription's `ev`/`evs` packets. Over SSE the same
+ * notice is `event: cleared` with the LatestCleared as JSON data. */
+export interface ClrPacket extends LatestCleared {
+  sid: string;
+}
+
 /** Socket.IO event maps, for `Server<ClientToServer, ServerToClient>` and `Socket<ServerToClient, ClientToServer>`. */
 export interface ClientToServerEvents {
   sub(packet: SubPacket, ack: (res: SubAck) => void): void;
@@ -133,6 +154,8 @@ export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
   evs(packet: EvsPacket): void;
   gap(packet: GapPacket | VolatileGapPacket): void;
+  /** A latest value that is gone (ClrPacket). */
+  clr(packet: ClrPacket): void;
   /** A change of a presence watch, after its `pwatch` ack. */
   pev(packet: PresenceEventPacket): void;
 }

@@ -49,6 +49,11 @@ export interface TopicOptions<S extends StandardSchemaV1 | undefined = StandardS
    * a connection subscribed to exactly one of its subjects is a member there. Presence reveals
    * who is there, so it is off unless declared, and only on topics sent to browsers. @default false */
   presence?: boolean;
+  /** `delivery: 'latest'` only: a subject's value expires this many milliseconds after its last
+   * emit (a positive integer). An expired value is not sent to new subscribers, and the server's
+   * sweep removes it and tells current subscribers, as `fete.clearLatest` does (reason
+   * 'expired'). @default none: a value stays until replaced or cleared */
+  ttlMs?: number;
 }
 
 /** The parameter names of a template: `'orders.{orderId}.status'` -> `'orderId'`. */
@@ -83,6 +88,9 @@ export interface Topic<TPayload = unknown, TTemplate extends string = string, TI
   readonly delivery: TFlags['delivery'];
   /** Subscribers of its subjects are listed by presence (declared `presence: true`). */
   readonly presence: TFlags['presence'];
+  /** `latest` topics: how long a value lives after its last emit, in milliseconds (declared
+   * `ttlMs`); undefined: until replaced or cleared. */
+  readonly ttlMs: number | undefined;
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   readonly params: readonly string[];
   /** The template with every parameter as `*`: the pattern of all this topic's subjects. */
@@ -149,8 +157,9 @@ type SchemaCheck<T extends string, S> = [S] extends [StandardSchemaV1] ? ParamsC
  * `expose` are kept as literal types (the client's emit and subscribe are typed by them). One
  * signature, not overloads: TypeScript 7 shows only the last overload's error. `delivery`
  * (TopicDelivery, default 'log') is kept as a literal type too. Throws INVALID_TOPIC for a bad
- * template, kind, schema, delivery or retention, a presentation topic with `clientEmit`, and
- * `retention` on a topic that is not in the log.
+ * template, kind, schema, delivery or retention, a presentation topic with `clientEmit`,
+ * `retention` on a topic that is not in the log, and a `ttlMs` that is not a positive integer or
+ * is on a topic that is not `latest`.
  */
 export function defineTopic<
   const T extends string,
@@ -181,6 +190,11 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   if (!TOPIC_DELIVERIES.includes(delivery)) throw bad(`delivery must be one of ${TOPIC_DELIVERIES.join(', ')}`);
   if (delivery !== 'log' && options.retention !== undefined)
     throw bad(`retention applies to the log; a '${delivery}' topic is not in it`);
+  const ttlMs = options.ttlMs;
+  if (ttlMs !== undefined) {
+    if (delivery !== 'latest') throw bad(`ttlMs applies to delivery: 'latest' (the value kept per subject); this topic's delivery is '${delivery}'`);
+    if (!(Number.isSafeInteger(ttlMs) && ttlMs > 0)) throw bad(`ttlMs must be a positive integer of milliseconds, got ${describe(ttlMs)}`);
+  }
   const tokens = template.split('.');
   if (tokens.length > MAX_SUBJECT_TOKENS) throw bad(`more than ${MAX_SUBJECT_TOKENS} tokens`);
   const params: string[] = [];
@@ -217,6 +231,7 @@ export function defineTopic(template: string, options: TopicOptions): AnyTopic {
     retention: retention ? Object.freeze({ ...retention }) : undefined,
     delivery,
     presence: options.presence === true,
+    ttlMs,
     schema: options.schema,
     params: Object.freeze(params),
     pattern,

@@ -1,5 +1,6 @@
 // live.ts: topics that skip the log. `volatile`: sent to whoever is connected, stored nowhere.
-// `latest`: only the last value per subject is kept; a new subscriber gets it first.
+// `latest`: only the last value per subject is kept; a new subscriber gets it first. A value can
+// be cleared, and can expire (`ttlMs`); subscribers holding it are told either way.
 import { createClient } from 'fete/client';
 import type { Fete } from 'fete/server';
 import { defineTopic, defineTopics } from 'fete/shared';
@@ -16,6 +17,12 @@ export const liveTopics = defineTopics({
     delivery: 'latest', // an upsert per (tenant, subject), with a version per subject
     schema: z.object({ symbol: z.string(), price: z.number() }),
   }),
+  eta: defineTopic('orders.{orderId}.eta', {
+    kind: 'presentation',
+    delivery: 'latest',
+    ttlMs: 120_000, // stale 2 minutes after the last update: removed, and subscribers told
+    schema: z.object({ orderId: z.string(), minutes: z.number() }),
+  }),
 });
 
 // Server: emitted like any topic; a latest emit resolves with the value's version.
@@ -24,11 +31,23 @@ export async function publishPrice(fete: Pick<Fete<typeof liveTopics>, 'emit'>, 
   return version; // 1, 2, 3… per subject
 }
 
-// Browser: the current prices first, then each change once (stale versions are dropped);
-// cursors live only. After a reconnect a `volatile` gap says which cursors may have been missed.
-export function watchBoard(url: string, token: string, show: { price(symbol: string, price: number): void; cursor(user: string, x: number, y: number): void; missed(): void }) {
+// Server: a value that no longer holds is cleared (like an MQTT retained message cleared by an
+// empty payload): current subscribers are told, new ones no longer get it.
+export async function delist(fete: Pick<Fete<typeof liveTopics>, 'clearLatest'>, symbol: string) {
+  const { cleared } = await fete.clearLatest(liveTopics.price, { symbol });
+  return cleared; // false when the subject had no value: nothing to do
+}
+
+// Browser: the current prices first, then each change once (stale versions are dropped), and
+// `onCleared` when a price is gone (reason 'cleared', or 'expired' past a topic's ttlMs), in order
+// with the changes; cursors live only. After a reconnect a `volatile` gap says which cursors may
+// have been missed (and values cleared meanwhile are reported through onCleared).
+type Board = { price(symbol: string, price: number): void; gone(subject: string, reason: 'cleared' | 'expired'): void; cursor(user: string, x: number, y: number): void; missed(): void };
+export function watchBoard(url: string, token: string, show: Board) {
   const client = createClient({ url, topics: liveTopics, auth: () => ({ token }) });
-  client.subscribe('prices.*', (ev) => show.price(ev.payload.symbol, ev.payload.price));
+  client.subscribe('prices.*', (ev) => show.price(ev.payload.symbol, ev.payload.price), {
+    onCleared: (notice) => show.gone(notice.subject, notice.reason),
+  });
   client.subscribe('boards.b1.cursor', (ev) => show.cursor(ev.payload.user, ev.payload.x, ev.payload.y), {
     onGap: (gap) => {
       if (gap.reason === 'volatile') show.missed(); // e.g. hide cursors until they move again

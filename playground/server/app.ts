@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { createFete, type Authorize, type StoreOption } from 'fete/server';
-import { commands, topics } from '../shared/catalog.js';
+import { VISITOR_NAME, commands, topics } from '../shared/catalog.js';
+import { startCouriers } from './couriers.js';
 import { createFulfilmentTable, listFulfilments, registerFulfilment } from './fulfilment.js';
 import { createOrdersTable, registerOrders } from './orders.js';
 
@@ -22,6 +23,8 @@ export interface PlaygroundOptions {
   store?: StoreOption;
   /** Vite's dev middleware with hot reload instead of the built files. @default false */
   dev?: boolean;
+  /** How often a tracked order's courier moves, in milliseconds. @default 2000 */
+  courierEveryMs?: number;
 }
 
 export interface Playground {
@@ -33,13 +36,21 @@ export interface Playground {
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const built = fileURLToPath(new URL('../../dist/playground', import.meta.url));
 
-// Security, said out loud. The playground is a local demo with no users: `auth: 'anonymous'` lets
-// every visitor in (without it fete refuses every caller). Browsers emit nothing (no `emit` hook:
-// the door stays closed); they place orders with the `orders.place` command and list them with
-// the `orders.list` query, the two calls allowed here. Anyone may subscribe, and receives only
-// what the catalogue exposes (orders' status, and the orders themselves, declared `expose:
-// true`). A real app gives `auth` (and `tenant`) and looks at the principal in these hooks.
-const authorize: Authorize = {
+// Security, said out loud. The playground is a local demo with no users: `auth` lets every visitor
+// in under the name its browser picked (a random one kept in localStorage), unchecked, so that
+// presence can tell two browsers apart; a caller without one is 'guest'. `publicId` shows that
+// name to the others (presence lists principals by it; without the hook nobody is listed).
+// Browsers emit nothing (no `emit` hook: the door stays closed); they place orders with the
+// `orders.place` command and list them with the `orders.list` query, the two calls allowed here.
+// Anyone may subscribe, and receives only what the catalogue exposes (orders' status, the orders
+// themselves, declared `expose: true`, and couriers). A real app authenticates a token in `auth`
+// (and gives `tenant`) and looks at the principal in these hooks.
+type Visitor = { id: string };
+const auth = ({ credentials }: { credentials: Record<string, unknown> }): Visitor => {
+  const name = credentials.visitor;
+  return { id: typeof name === 'string' && VISITOR_NAME.test(name) ? name : 'guest' };
+};
+const authorize: Authorize<Visitor> = {
   command: (_principal, name) => name === commands.placeOrder.name || name === commands.listOrders.name,
   subscribe: () => true,
 };
@@ -47,13 +58,14 @@ const authorize: Authorize = {
 export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
   const fete = await createFete({
     topics,
-    security: { auth: 'anonymous', authorize },
+    security: { auth, authorize, publicId: (visitor) => visitor.id },
     ...(options.store === undefined ? {} : { store: options.store }),
   });
   await createFulfilmentTable(fete);
   await createOrdersTable(fete);
   registerFulfilment(fete);
   registerOrders(fete);
+  const couriers = startCouriers(fete, options.courierEveryMs);
 
   const app = express();
   // The inspector panel is part of the demo, so it is open to the (anonymous) visitor, stacks
@@ -96,6 +108,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     http,
     close: () =>
       (closing ??= (async () => {
+        couriers.stop();
         router.close();
         await fanout.close();
         await closeVite();

@@ -40,9 +40,29 @@ export const topics = defineTopics({
       message: z.string().optional(),
     }),
   }),
+  /** Where an order's courier is. `latest`: only the newest position is kept, so a tab that starts
+   * tracking the order gets it at once; the server moves it every few seconds while someone
+   * tracks the order, clears it when the courier arrives, and a position not updated for 30 s
+   * expires (`ttlMs`). `presence`: the tabs subscribed to one order's subject are listed, so the
+   * panel shows who is looking at this order. */
+  courier: defineTopic('tracking.{orderId}', {
+    kind: 'presentation',
+    delivery: 'latest',
+    ttlMs: 30_000,
+    presence: true,
+    schema: z.object({
+      orderId: z.string(),
+      stop: z.number().int().min(0),
+      stops: z.number().int().min(1),
+      etaMinutes: z.number().int().min(0),
+    }),
+  }),
 });
 
 export type Topics = typeof topics;
+
+/** A playground visitor's name as others see it in presence: letters, digits, space, - and _. */
+export const VISITOR_NAME = /^[A-Za-z0-9 _-]{1,40}$/;
 
 /** An order as the `orders.list` query returns it: the server's record, with how many times the
  * fulfilment listener processed it (1: exactly once). */

@@ -3,7 +3,8 @@
 // (queued in the IndexedDB outbox when offline: it runs once the connection returns, and its
 // answer is read back by command id after a reload); client.query of `orders.list` for the
 // orders panel, refreshed when order events arrive; client.subscribe by pattern for the orders'
-// progress and the live feed. The rest is the page.
+// progress and the live feed; one order's subject for the tracking panel (presence and a latest
+// value). The rest is the page.
 import { FeteError, createClient, isFeteError, type ClientStatus } from 'fete/client';
 import { SCENARIOS, commands, topics, type Scenario } from '../shared/catalog.js';
 import { fill, h, scheduler, timeOf } from './dom.js';
@@ -11,10 +12,14 @@ import { mountFeed } from './feed.js';
 import { mountInspector } from './inspector.js';
 import { createOfflineSwitch } from './offline-switch.js';
 import { Orders, stateOf, type OrderView } from './orders.js';
+import { mountTracking } from './tracking.js';
 import './style.css';
 
 const offline = createOfflineSwitch();
-const client = createClient({ url: location.origin, topics, transport: offline.transport });
+// Who this browser is to the others (presence): a random name kept in localStorage, so every tab
+// of this browser is the same visitor (its tabs are counted as connections).
+const visitor = visitorName();
+const client = createClient({ url: location.origin, topics, transport: offline.transport, auth: { visitor } });
 
 const renderOrders = scheduler(() => drawOrders());
 const orders = new Orders(renderOrders);
@@ -65,6 +70,7 @@ const ordersList = h('div', { id: 'orders' });
 const rejectedBox = h('div', { id: 'rejected' });
 const feedPanel = h('section', { class: 'card', id: 'feed-panel' });
 const inspectorPanel = h('section', { class: 'card', id: 'inspector-panel' });
+const trackingPanel = h('section', { class: 'card', id: 'tracking-panel' });
 
 const item = h('input', { id: 'order-item', value: randomItem(), maxlength: 60, required: true, 'aria-label': 'item' });
 const quantity = h('input', { id: 'order-qty', type: 'number', min: 1, max: 99, value: '1', required: true, 'aria-label': 'quantity' });
@@ -120,11 +126,13 @@ fill(
       rejectedBox,
     ),
     feedPanel,
+    trackingPanel,
     inspectorPanel,
   ),
 );
 
 mountFeed(feedPanel, client);
+const tracking = mountTracking(trackingPanel, client, visitor);
 mountInspector(inspectorPanel);
 
 // ---------- placing an order ----------
@@ -229,6 +237,7 @@ const stateTone: Record<ReturnType<typeof stateOf>, string> = {
 
 function drawOrders(): void {
   const list = orders.list();
+  tracking.orders(list.filter((o) => o.number !== undefined).map((o) => o.orderId));
   fill(
     ordersList,
     list.length === 0
@@ -312,6 +321,16 @@ function debounce(fn: () => Promise<void>, ms: number): () => void {
 
 function newOrderId(): string {
   return `o-${Date.now().toString(36).slice(-4)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+function visitorName(): string {
+  const key = 'fete-playground:visitor';
+  const kept = localStorage.getItem(key);
+  if (kept) return kept;
+  const pick = (words: string[]) => words[Math.floor(Math.random() * words.length)]!;
+  const name = `${pick(['Teal', 'Amber', 'Coral', 'Indigo', 'Olive', 'Plum', 'Slate', 'Sage'])} ${pick(['Otter', 'Heron', 'Lynx', 'Finch', 'Marten', 'Ibex', 'Wren', 'Koi'])} ${Math.floor(Math.random() * 90 + 10)}`;
+  localStorage.setItem(key, name);
+  return name;
 }
 
 function randomItem(): string {

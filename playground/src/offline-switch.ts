@@ -79,14 +79,12 @@ class SwitchableTransport implements Transport {
         if (this.#current === inner) f(...args);
       };
     this.#current = inner;
-    inner.open({
-      connect: ifCurrent(() => h.connect()),
-      disconnect: ifCurrent((reason) => h.disconnect(reason)),
-      connectError: ifCurrent((err) => h.connectError(err)),
-      ev: ifCurrent((p) => h.ev(p)),
-      gap: ifCurrent((p) => h.gap(p)),
-      ...(h.evs ? { evs: ifCurrent((p) => h.evs!(p)) } : {}),
-    });
+    // Every handler the client gives is passed on (ev, gap, clr, pev... whatever the client
+    // knows): a wrapper that lists them would silently drop the ones added after it was written.
+    const passed = Object.fromEntries(
+      Object.entries(h).map(([name, f]) => [name, ifCurrent((...args: unknown[]) => (f as (...a: unknown[]) => void).apply(h, args))]),
+    ) as unknown as TransportHandlers;
+    inner.open(passed);
   }
 
   sub: Transport['sub'] = (packet, timeoutMs) => this.#current?.sub(packet, timeoutMs) ?? Promise.reject(unreachable());
@@ -94,6 +92,9 @@ class SwitchableTransport implements Transport {
   unsub: Transport['unsub'] = (packet) => this.#current?.unsub(packet);
   cmd: NonNullable<Transport['cmd']> = (packet, timeoutMs) => this.#current?.cmd?.(packet, timeoutMs) ?? Promise.reject(unreachable());
   cmdResult: NonNullable<Transport['cmdResult']> = (packet, timeoutMs) => this.#current?.cmdResult?.(packet, timeoutMs) ?? Promise.reject(unreachable());
+  pwatch: NonNullable<Transport['pwatch']> = (packet, timeoutMs) => this.#current?.pwatch?.(packet, timeoutMs) ?? Promise.reject(unreachable());
+  punwatch: NonNullable<Transport['punwatch']> = (packet) => this.#current?.punwatch?.(packet);
+  pset: NonNullable<Transport['pset']> = (packet, timeoutMs) => this.#current?.pset?.(packet, timeoutMs) ?? Promise.reject(unreachable());
 
   close(): void {
     if (this.#closed) return;

@@ -255,7 +255,8 @@ export class SocketSession implements SubscriptionHost {
       if (presence) this.#presence!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
-      const live = core.fete.live.covers(pattern) ? this.#live(sub) : undefined;
+      // A start from a cursor is a resume: the client may hold latest values cleared meanwhile.
+      const live = core.fete.live.covers(pattern) ? this.#live(sub, from !== 'latest' && from !== 'earliest') : undefined;
       // With latest topics, the ack follows their current values: `sub.ready` in the client then
       // means the values are there (log events may come before it, as with any replay).
       if (live?.snapshot)
@@ -276,13 +277,20 @@ export class SocketSession implements SubscriptionHost {
   /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
    * first, each version once). Volatile events are dropped for a socket that is already too far
    * behind (they could never be replayed anyway); latest changes are always sent. */
-  #live(sub: Subscription): LiveSubscription {
+  #live(sub: Subscription, resume: boolean): LiveSubscription {
     const core = this.#core;
     const socket = this.#socket;
     let dropped = 0;
     const live = core.fete.live.subscribe({
       pattern: sub.pattern,
       tenant: this.#caller.tenant,
+      resume,
+      // After the values taken before it (this turn's flush), as the volatile gap notice.
+      cleared: (c) => {
+        if (sub.closed || this.#gone) return;
+        core.flush();
+        socket.emit('clr', { sid: sub.sid, topic: c.topic, subject: c.subject, version: c.version, reason: c.reason });
+      },
       visible: (e) => this.visible(e),
       deliver: (ev) => {
         if (sub.closed || this.#gone) return;

@@ -12,7 +12,7 @@
 // and resumes exactly where it was.
 import type { ServerResponse } from 'node:http';
 import createDebug from 'debug';
-import { type Envelope, formatCursor } from '../../shared/index.js';
+import { type Envelope, type LatestCleared, formatCursor } from '../../shared/index.js';
 import { encodeForBrowser } from '../fanout/browser-envelope.js';
 import { type FollowGap, follow } from '../log/follow.js';
 import type { Start } from '../log/start.js';
@@ -52,6 +52,12 @@ export function sseGapFrame(epoch: string, gap: FollowGap): string {
  * envelope marked `volatile: true` or with its `version`. */
 export function sseLiveFrame(ev: LiveEvent): string {
   return `event: ${ev.envelope.topic}\ndata: ${ev.text()}\n\n`;
+}
+
+/** A latest value that is gone (cleared or expired): `event: cleared`, data the LatestCleared
+ * `{ topic, subject, version, reason }` as JSON. No `id` line (not in the log). */
+export function sseClearedFrame(c: LatestCleared): string {
+  return `event: cleared\ndata: ${JSON.stringify({ topic: c.topic, subject: c.subject, version: c.version, reason: c.reason })}\n\n`;
 }
 
 /** The notice that volatile events were lost: `event: gap`, data `{ reason: 'volatile', topics }`
@@ -128,6 +134,12 @@ export class SseStream {
       this.#droppedVolatile = 0;
     }
     this.#write(sseLiveFrame(ev));
+  }
+
+  /** A latest value that is gone; always written (as latest changes are). */
+  cleared(c: LatestCleared): void {
+    if (this.#closed) return;
+    this.#write(sseClearedFrame(c));
   }
 
   /** Writes a comment-free frame as is (the volatile notice). */

@@ -66,7 +66,9 @@ export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, strea
     // A resume: volatile events sent while this client was away are gone; it is told so, first.
     const lost = from === 'latest' || from === 'earliest' ? [] : volatileTopics(fete.topics, pattern);
     if (lost.length > 0) stream.frame(sseVolatileGapFrame({ topics: lost }));
-    const live = fete.live.subscribe({ pattern, tenant: caller.tenant, visible, deliver: (ev) => stream.live(ev) });
+    // A resume (Last-Event-ID or a cursor) is also told of the latest values removed meanwhile.
+    const resume = from !== 'latest' && from !== 'earliest';
+    const live = fete.live.subscribe({ pattern, tenant: caller.tenant, visible, resume, deliver: (ev) => stream.live(ev), cleared: (c) => stream.cleared(c) });
     live.ready.catch(() => stream.close()); // EventSource reconnects and reads the values again
     stream.withLive(() => live.close());
   };

@@ -3,7 +3,12 @@
 // upsert gives the subject's next version (1, 2, ...), computed under the row lock, so versions of
 // one subject grow in commit order. Reads serve new subscriptions: the current values of one
 // tenant whose subjects match a pattern, in subject order, a page at a time.
-import { type Envelope, matches } from '../../shared/index.js';
+//
+// Clear and expiry (server/sql/012_latest_expiry.sql): a clear, or the sweep of a value past its
+// topic's ttlMs, turns the row into a tombstone at the next version instead of deleting it, so
+// that the subject's versions keep growing (a receiver would drop a revived value at version 1).
+// Values past their expiry are never read as current, swept or not.
+import { type Envelope, type LatestClearReason, type LatestCleared, matches } from '../../shared/index.js';
 import { decodeStoredValue, payloadTextOf } from '../../shared/codec.js';
 import type { Driver, Queryable } from '../store/driver.js';
 import { statement } from '../store/driver.js';
@@ -22,15 +27,31 @@ export interface LatestPageQuery {
   limit: number;
 }
 
+/** A removed value, as the store reports it: the notice and its tenant. */
+export interface LatestRemoval extends LatestCleared {
+  tenant: string;
+}
+
 export interface LatestStore {
   /** Stores each envelope as its subject's current value (in its tenant); returns the versions,
    * in order, or undefined for an envelope whose id is already the subject's current value (a
    * resend after a lost ack: nothing changes, the emit is a duplicate). In `q` (a transaction)
    * when given. */
   upsert(envelopes: readonly Envelope[], q?: Queryable): Promise<Array<number | undefined>>;
-  /** Current values (envelopes with `version`, without seq or context), in subject order. */
+  /** Current values (envelopes with `version`, without seq or context), in subject order;
+   * neither cleared nor past their expiry. */
   page(query: LatestPageQuery): Promise<Envelope[]>;
+  /** Tombstones (values cleared or swept, with the removal's version), in subject order. */
+  tombstones(query: LatestPageQuery): Promise<LatestCleared[]>;
+  /** Removes the value of (`tenant`, `subject`) of `topic`: the removal, or undefined when the
+   * subject has no value (nothing to do). */
+  clear(tenant: string, topic: string, subject: string): Promise<LatestRemoval | undefined>;
+  /** Turns at most `limit` values past their expiry into tombstones ('expired'); the removals. */
+  sweep(limit: number): Promise<LatestRemoval[]>;
 }
+
+/** The expiry of a topic's values in milliseconds after each emit (its `ttlMs`), if any. */
+export type TtlOf = (topic: string) => number | undefined;
 
 type LatestRow = {
   subject: string;
@@ -43,14 +64,17 @@ type LatestRow = {
 };
 
 /** The store's latest table (PostgreSQL and PGlite alike). */
-export function storeLatest(driver: Driver, tables: Tables): LatestStore {
+export function storeLatest(driver: Driver, tables: Tables, ttlOf: TtlOf = () => undefined): LatestStore {
   const table = `${tables.quotedSchema}.latest`;
+  // A resend of the current value's id is a duplicate, also after a clear (the emit happened; the
+  // clear came after it): nothing is revived.
   const upsert = statement(
     'latest_upsert',
-    `INSERT INTO ${table} AS l (tenant, subject, topic, id, version, time, headers, payload)
-     VALUES ($1, $2, $3, $4, 1, $5, $6::jsonb, $7)
+    `INSERT INTO ${table} AS l (tenant, subject, topic, id, version, time, headers, payload, expires_at)
+     VALUES ($1, $2, $3, $4, 1, $5, $6::jsonb, $7, now() + $8::bigint * interval '1 millisecond')
      ON CONFLICT (tenant, subject) DO UPDATE SET topic = EXCLUDED.topic, id = EXCLUDED.id, version = l.version + 1,
-       time = EXCLUDED.time, headers = EXCLUDED.headers, payload = EXCLUDED.payload, updated_at = now()
+       time = EXCLUDED.time, headers = EXCLUDED.headers, payload = EXCLUDED.payload, updated_at = now(),
+       expires_at = EXCLUDED.expires_at, cleared = NULL
      WHERE l.id <> EXCLUDED.id
      RETURNING l.version`,
   );
@@ -58,7 +82,30 @@ export function storeLatest(driver: Driver, tables: Tables): LatestStore {
     'latest_page',
     `SELECT subject, topic, id, version, time, headers, payload FROM ${table}
      WHERE tenant = $1 AND topic = ANY($2::text[]) AND subject ~ $3 AND ($4::text IS NULL OR subject > $4)
+       AND cleared IS NULL AND (expires_at IS NULL OR expires_at > now())
      ORDER BY subject LIMIT $5`,
+  );
+  const tombstones = statement(
+    'latest_tombstones',
+    `SELECT subject, topic, version, cleared FROM ${table}
+     WHERE tenant = $1 AND topic = ANY($2::text[]) AND subject ~ $3 AND ($4::text IS NULL OR subject > $4) AND cleared IS NOT NULL
+     ORDER BY subject LIMIT $5`,
+  );
+  const clear = statement(
+    'latest_clear',
+    `UPDATE ${table} SET cleared = 'cleared', version = version + 1, payload = '', headers = '{}'::jsonb, expires_at = NULL, updated_at = now()
+     WHERE tenant = $1 AND subject = $2 AND topic = $3 AND cleared IS NULL
+     RETURNING version`,
+  );
+  // SKIP LOCKED: processes sweeping at once take disjoint rows; the outer conditions are checked
+  // again on the locked row, so a value re-emitted meanwhile (a new expiry) is not swept, and each
+  // expiry is reported by one process only.
+  const sweep = statement(
+    'latest_sweep',
+    `UPDATE ${table} AS l SET cleared = 'expired', version = l.version + 1, payload = '', headers = '{}'::jsonb, expires_at = NULL, updated_at = now()
+     FROM (SELECT tenant, subject FROM ${table} WHERE cleared IS NULL AND expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) AS due
+     WHERE l.tenant = due.tenant AND l.subject = due.subject AND l.cleared IS NULL AND l.expires_at <= now()
+     RETURNING l.tenant, l.subject, l.topic, l.version`,
   );
   return {
     async upsert(envelopes, q) {
@@ -74,6 +121,7 @@ export function storeLatest(driver: Driver, tables: Tables): LatestStore {
             e.time,
             JSON.stringify(e.headers),
             payloadTextOf(e),
+            ttlOf(e.topic) ?? null,
           ]);
           const row = res.rows[0];
           versions.push(row === undefined ? undefined : Number(row.version));
@@ -88,6 +136,26 @@ export function storeLatest(driver: Driver, tables: Tables): LatestStore {
       if (topics.length === 0) return [];
       const res = await driver.query<LatestRow>(page, [tenant, topics, patternToRegex(pattern), after ?? null, limit]);
       return res.rows.map(rowToValue);
+    },
+    async tombstones({ tenant, pattern, topics, after, limit }) {
+      if (topics.length === 0) return [];
+      const res = await driver.query<{ subject: string; topic: string; version: string | number; cleared: LatestClearReason }>(tombstones, [
+        tenant,
+        topics,
+        patternToRegex(pattern),
+        after ?? null,
+        limit,
+      ]);
+      return res.rows.map((r) => ({ topic: r.topic, subject: r.subject, version: Number(r.version), reason: r.cleared }));
+    },
+    async clear(tenant, topic, subject) {
+      const res = await driver.query<{ version: string | number }>(clear, [tenant, subject, topic]);
+      const row = res.rows[0];
+      return row === undefined ? undefined : { tenant, topic, subject, version: Number(row.version), reason: 'cleared' };
+    },
+    async sweep(limit) {
+      const res = await driver.query<{ tenant: string; subject: string; topic: string; version: string | number }>(sweep, [limit]);
+      return res.rows.map((r) => ({ tenant: r.tenant, topic: r.topic, subject: r.subject, version: Number(r.version), reason: 'expired' as const }));
     },
   };
 }
@@ -105,9 +173,31 @@ function rowToValue(row: LatestRow): Envelope {
   };
 }
 
-/** `dispatch: 'inline'`: the values in memory (gone with the process, like the in-memory log). */
-export function memoryLatest(): LatestStore {
-  const byTenant = new Map<string, Map<string, Envelope>>();
+/** One subject's row in memory: its value, or a tombstone (`cleared`, the value's id kept). */
+interface MemoryRow {
+  value: Envelope;
+  expiresAt: number | undefined;
+  cleared: LatestClearReason | undefined;
+}
+
+const bySubject = (a: { subject: string }, b: { subject: string }) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0);
+
+/** `dispatch: 'inline'`: the values in memory (gone with the process, like the in-memory log), with
+ * the same tombstones and expiry as the store (on this process's clock). */
+export function memoryLatest(ttlOf: TtlOf = () => undefined, now: () => number = Date.now): LatestStore {
+  const byTenant = new Map<string, Map<string, MemoryRow>>();
+  const rows = function* (tenant: string, pattern: string, topics: readonly string[], after: string | undefined) {
+    const wanted = new Set(topics);
+    for (const row of byTenant.get(tenant)?.values() ?? [])
+      if (wanted.has(row.value.topic) && matches(pattern, row.value.subject) && (after === undefined || row.value.subject > after)) yield row;
+  };
+  const remove = (tenant: string, row: MemoryRow, reason: LatestClearReason): LatestRemoval => {
+    const version = row.value.version! + 1;
+    row.value = { ...row.value, payload: undefined, headers: {}, version };
+    row.cleared = reason;
+    row.expiresAt = undefined;
+    return { tenant, topic: row.value.topic, subject: row.value.subject, version, reason };
+  };
   return {
     async upsert(envelopes) {
       return envelopes.map((e) => {
@@ -115,22 +205,41 @@ export function memoryLatest(): LatestStore {
         let values = byTenant.get(tenant);
         if (!values) byTenant.set(tenant, (values = new Map()));
         const current = values.get(e.subject);
-        if (current?.id === e.id) return undefined;
-        const version = (current?.version ?? 0) + 1;
+        if (current?.value.id === e.id) return undefined;
+        const version = (current?.value.version ?? 0) + 1;
         const { seq: _seq, volatile: _v, ...value } = e;
-        values.set(e.subject, { ...value, context: {}, version });
+        const ttl = ttlOf(e.topic);
+        values.set(e.subject, { value: { ...value, context: {}, version }, expiresAt: ttl === undefined ? undefined : now() + ttl, cleared: undefined });
         return version;
       });
     },
     async page({ tenant, pattern, topics, after, limit }) {
-      const values = byTenant.get(tenant);
-      if (!values) return [];
-      const wanted = new Set(topics);
+      const at = now();
       const out: Envelope[] = [];
-      for (const e of values.values())
-        if (wanted.has(e.topic) && matches(pattern, e.subject) && (after === undefined || e.subject > after)) out.push(e);
-      out.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
-      return out.slice(0, limit).map((e) => ({ ...e }));
+      for (const row of rows(tenant, pattern, topics, after))
+        if (row.cleared === undefined && (row.expiresAt === undefined || row.expiresAt > at)) out.push(row.value);
+      return out.sort(bySubject).slice(0, limit).map((e) => ({ ...e }));
+    },
+    async tombstones({ tenant, pattern, topics, after, limit }) {
+      const out: LatestCleared[] = [];
+      for (const row of rows(tenant, pattern, topics, after))
+        if (row.cleared !== undefined) out.push({ topic: row.value.topic, subject: row.value.subject, version: row.value.version!, reason: row.cleared });
+      return out.sort(bySubject).slice(0, limit);
+    },
+    async clear(tenant, topic, subject) {
+      const row = byTenant.get(tenant)?.get(subject);
+      if (row === undefined || row.cleared !== undefined || row.value.topic !== topic) return undefined;
+      return remove(tenant, row, 'cleared');
+    },
+    async sweep(limit) {
+      const at = now();
+      const out: LatestRemoval[] = [];
+      for (const [tenant, values] of byTenant)
+        for (const row of values.values()) {
+          if (out.length >= limit) return out;
+          if (row.cleared === undefined && row.expiresAt !== undefined && row.expiresAt <= at) out.push(remove(tenant, row, 'expired'));
+        }
+      return out;
     },
   };
 }

@@ -12,15 +12,24 @@
 // After a lost channel connection (`onLost`) every latest receiver reads its snapshot again: what
 // it missed arrives then, once, by the same version rule.
 //
+// Clears and expiries (latest-clears.ts) travel as `latest` messages too and follow the same
+// version rule: a removal is handed over when the receiver handed over a value of the subject at a
+// lower version (a receiver that never had the value has nothing to remove). A receiver of a
+// resume (the client had values before) is also told of the tombstones in its snapshot, and of
+// any later removal, known value or not: its client may hold a value this process never sent it.
+// After `onLost`, the re-read includes the tombstones of the subjects a receiver holds.
+//
 // Volatile events are handed over as they come; nothing is kept for them. While a snapshot is being
 // read they wait in the same buffer (at most MAX_BUFFERED_VOLATILE, then dropped: they are
 // droppable by definition), so a receiver gets events in the order they reached this process,
 // after the values that were current when it subscribed.
 import superjson from 'superjson';
 import createDebug from 'debug';
-import { type Envelope, PatternIndex, type TopicCatalog, type WireEnvelope, patternsOverlap } from '../../shared/index.js';
+import { type Envelope, type LatestCleared, PatternIndex, type TopicCatalog, type WireEnvelope, patternsOverlap } from '../../shared/index.js';
 import type { LiveChannel, LiveMessage } from '../bus/live-channel.js';
 import { isExposed } from '../security/exposure.js';
+import { Headers } from '../../shared/envelope.js';
+import { clearedOf } from './latest-clears.js';
 import type { LatestStore } from './latest-store.js';
 
 const debug = createDebug('fete:live');
@@ -51,6 +60,13 @@ export interface LiveReceiver {
   /** Several events at once (a snapshot page), in order: one packet instead of one per value.
    * @default one `deliver` per event */
   deliverMany?(events: LiveEvent[]): void;
+  /** A latest value this receiver's client holds is gone (cleared or expired), in order with
+   * `deliver`. @default dropped (the door cannot tell its client) */
+  cleared?(notice: LatestCleared): void;
+  /** The client resumes (it may hold values from before): its snapshot includes the tombstones
+   * of its pattern, and removals are sent whether or not this receiver handed the value over.
+   * @default false */
+  resume?: boolean;
 }
 
 export interface LiveSubscription {
@@ -61,10 +77,14 @@ export interface LiveSubscription {
   close(): void;
 }
 
+/** A removal waiting in a receiver's buffer. */
+type Removal = { readonly removal: LatestCleared };
+type Buffered = LiveEvent | Removal;
+
 class Receiver {
   snapshotting = 0;
   /** Events that arrived while the snapshot was read, in arrival order. */
-  buffer: LiveEvent[] = [];
+  buffer: Buffered[] = [];
   bufferedVolatile = 0;
   /** Highest version handed over, per subject (latest topics only). */
   readonly versions = new Map<string, number>();
@@ -76,14 +96,27 @@ class Receiver {
   ) {}
 
   /** An event from the channel: handed over, or buffered while the snapshot is read. */
-  take(ev: LiveEvent): void {
+  take(ev: Buffered): void {
     if (this.snapshotting === 0) return this.handOver(ev);
-    if (ev.envelope.volatile && this.bufferedVolatile++ >= MAX_BUFFERED_VOLATILE) return;
+    if ('envelope' in ev && ev.envelope.volatile && this.bufferedVolatile++ >= MAX_BUFFERED_VOLATILE) return;
     this.buffer.push(ev);
   }
 
-  handOver(ev: LiveEvent): void {
-    if (this.admit(ev)) this.r.deliver(ev);
+  handOver(ev: Buffered): void {
+    if ('removal' in ev) {
+      if (this.admitRemoval(ev.removal, !this.r.resume)) this.r.cleared?.(ev.removal);
+    } else if (this.admit(ev)) this.r.deliver(ev);
+  }
+
+  /** Whether a removal is due: open, above the version handed over for its subject, and (when
+   * `known`) of a subject this receiver handed a value of (recorded as handed over). */
+  admitRemoval(c: LatestCleared, known: boolean): boolean {
+    if (this.closed || this.r.cleared === undefined) return false;
+    const had = this.versions.get(c.subject);
+    if (known && had === undefined) return false;
+    if ((had ?? 0) >= c.version) return false;
+    this.versions.set(c.subject, c.version);
+    return true;
   }
 
   /** Whether `ev` is due: open, and a latest value above the version handed over for its subject
@@ -172,6 +205,8 @@ export class LiveHub {
   #route(m: LiveMessage): void {
     const receivers = this.#index.match(m.subject);
     if (receivers.length === 0) return;
+    const removal = m.kind === 'latest' ? clearedOf(m.data) : undefined;
+    if (removal !== undefined) return this.#routeRemoval(receivers, m.tenant, removal);
     let ev: LiveEvent;
     try {
       ev = liveEvent(m.data as WireEnvelope);
@@ -185,7 +220,20 @@ export class LiveHub {
     }
   }
 
-  async #snapshot(receiver: Receiver): Promise<void> {
+  /** A removal, to the receivers whose caller may see its topic in its tenant. */
+  #routeRemoval(receivers: Receiver[], tenant: string, removal: LatestCleared): void {
+    // The door's one rule, asked about the removed value's topic and tenant.
+    const probe: Envelope = { id: '', topic: removal.topic, subject: removal.subject, time: '', headers: tenant === '' ? {} : { [Headers.tenant]: tenant }, payload: undefined, context: {} };
+    for (const receiver of receivers) {
+      if (receiver.closed || receiver.r.cleared === undefined || !receiver.latestTopics.includes(removal.topic) || !receiver.r.visible(probe)) continue;
+      receiver.take({ removal });
+    }
+  }
+
+  /** Reads the receiver's current values (and, `tombstones`, removals) and hands over what is due;
+   * `resync`: a re-read after a lost channel (removals of the subjects it holds only, unless it
+   * is a resume). */
+  async #snapshot(receiver: Receiver, resync = false): Promise<void> {
     const { r } = receiver;
     receiver.snapshotting++;
     try {
@@ -200,6 +248,7 @@ export class LiveHub {
         if (receiver.closed || page.length < SNAPSHOT_PAGE) break;
         after = page.at(-1)!.subject;
       }
+      if (r.cleared && (r.resume || resync)) await this.#tombstones(receiver, !r.resume);
     } finally {
       // Changes that raced the reading, in arrival order; stale ones are dropped by version.
       if (--receiver.snapshotting === 0) {
@@ -211,10 +260,24 @@ export class LiveHub {
     }
   }
 
+  /** Hands over the removals of the receiver's pattern that are due (`known`: of subjects it
+   * handed a value of). Tombstones are small and read only on resumes and resyncs. */
+  async #tombstones(receiver: Receiver, known: boolean): Promise<void> {
+    const { r } = receiver;
+    let after: string | undefined;
+    for (;;) {
+      if (receiver.closed) return;
+      const page = await this.#latest.tombstones({ tenant: r.tenant, pattern: r.pattern, topics: receiver.latestTopics, after, limit: SNAPSHOT_PAGE });
+      for (const c of page) if (receiver.admitRemoval(c, known)) r.cleared!(c);
+      if (page.length < SNAPSHOT_PAGE) return;
+      after = page.at(-1)!.subject;
+    }
+  }
+
   #resync(): void {
     for (const receiver of this.#receivers)
       if (receiver.latestTopics.length > 0)
-        this.#snapshot(receiver).catch((err: Error) => debug('re-reading latest values for %s failed: %s', receiver.r.pattern, err.message));
+        this.#snapshot(receiver, true).catch((err: Error) => debug('re-reading latest values for %s failed: %s', receiver.r.pattern, err.message));
   }
 }
 

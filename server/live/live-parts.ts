@@ -2,20 +2,23 @@
 // the live channel between processes (bus/), the latest values (latest-store.ts), the hub that
 // the doors receive from (live-hub.ts) and the route that every admitted emit takes
 // (ingress/emit-route.ts).
-import type { Envelope, TopicCatalog } from '../../shared/index.js';
+import { type Envelope, type TopicCatalog, topicByName } from '../../shared/index.js';
 import type { EventBus } from '../bus/event-bus.js';
 import type { LiveChannel } from '../bus/live-channel.js';
 import { openLiveChannel } from '../bus/open-live-channel.js';
 import { EmitRoute } from '../ingress/emit-route.js';
 import type { Store } from '../store/open-store.js';
 import type { EmitOptions } from '../types.js';
+import { LatestClears } from './latest-clears.js';
 import { memoryLatest, storeLatest } from './latest-store.js';
 import { LiveHub } from './live-hub.js';
 
 export interface LiveParts {
   readonly hub: LiveHub;
   readonly route: EmitRoute;
-  /** Stops receiving and closes the channel (after the doors closed). */
+  /** Clears of latest values and the expiry sweep (latest-clears.ts). */
+  readonly clears: LatestClears;
+  /** Stops the sweep and receiving, and closes the channel (after the doors closed). */
   close(): Promise<void>;
 }
 
@@ -33,13 +36,20 @@ export function liveParts(
   channel: LiveChannel,
   runListeners: (envelope: Envelope, options: EmitOptions | undefined) => void,
 ): LiveParts {
-  const latest = store ? storeLatest(store.driver, store.tables) : memoryLatest();
+  const ttlOf = (name: string) => topicByName(topics, name)?.ttlMs;
+  const latest = store ? storeLatest(store.driver, store.tables, ttlOf) : memoryLatest(ttlOf);
   const hub = new LiveHub(topics, channel, latest);
   const route = new EmitRoute({ catalog: topics, channel, latest, published: (envs, opts) => envs.forEach((e, i) => runListeners(e, opts[i])) });
+  const clears = new LatestClears(topics, channel, latest);
+  // From the start, in every role: a web node that only serves subscribers (no `fete.start()`)
+  // must still tell them of expiries. The timer does not keep the process alive.
+  clears.start();
   return {
     hub,
     route,
+    clears,
     async close() {
+      await clears.stop();
       hub.close();
       await channel.close();
     },

@@ -6,7 +6,8 @@
 // numbers read back by command id after the reload), the orders panel (the `orders.list` query)
 // lists them, every order is processed exactly once and the feed is live again. Then a visible retry, a dead letter shown as its
 // message (stack behind a disclosure, no absolute paths) and retried from the inspector with the
-// right attempt count, and the layout at 1440 and 390 px, saved as test/artifacts/playground-1440.png
+// right attempt count; two browsers tracking one order see each other (presence) and the
+// courier's current position (a latest value) first; and the layout at 1440 and 390 px, saved as test/artifacts/playground-1440.png
 // and test/artifacts/playground-390.png.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -96,7 +97,8 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
   afterAll(async () => {
     await browser?.close();
     if (server) await stop(server.child);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    // The server may still be flushing its store when npm has exited: rm retries ENOTEMPTY.
+    if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }, 30_000);
 
   let first: string;
@@ -192,6 +194,49 @@ describe.skipIf(skipReason !== undefined)('the playground, started with npm star
     await page.selectOption('#feed-from', 'earliest');
     await page.click('#feed-panel button[type="submit"]');
     await expect.poll(() => page.locator('#feed li code.subject', { hasText: `orders.${poison}.status` }).count()).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('tracking: two browsers looking at one order see each other (join and leave), and a new one gets the courier\'s current position first', async () => {
+    // A new order: its courier starts when someone first looks at it (and arrives after a minute).
+    const tracked = await placeOrder(page, 'Pour-over kettle');
+    await expectProcessedOnce(page, tracked);
+    await page.waitForSelector(`#track-order option[value="${tracked}"]`, { state: 'attached' });
+    await page.selectOption('#track-order', tracked);
+    const me = await page.evaluate(() => localStorage.getItem('fete-playground:visitor'));
+    expect(me).toMatch(/^[A-Za-z]+ [A-Za-z]+ \d+$/);
+    await expect.poll(() => page.locator('#viewers li[data-visitor]').evaluateAll((li) => li.map((l) => l.getAttribute('data-visitor'))), { timeout: 20_000 }).toEqual([me]);
+    // The server moves the courier of an order someone looks at.
+    await expect.poll(() => page.getAttribute('#courier', 'data-state'), { timeout: 20_000 }).toBe('moving');
+    const seenBefore = Number(await page.getAttribute('#courier', 'data-version'));
+    expect(seenBefore).toBeGreaterThanOrEqual(1);
+
+    // Another browser (its own storage: another visitor) opens the page and tracks the same order.
+    const otherContext = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    try {
+      const other = await otherContext.newPage();
+      await other.goto(server.url);
+      await other.waitForSelector('#connection[data-connected="true"]');
+      await other.waitForSelector(`#track-order option[value="${tracked}"]`, { state: 'attached' });
+      await other.selectOption('#track-order', tracked);
+      const them = await other.evaluate(() => localStorage.getItem('fete-playground:visitor'));
+      expect(them).not.toBe(me);
+      // The current position came with the subscription, before its ack: no wait for a move.
+      await expect.poll(() => other.getAttribute('#courier', 'data-at-ready'), { timeout: 20_000 }).toMatch(/^\d+$/);
+      expect(Number(await other.getAttribute('#courier', 'data-at-ready'))).toBeGreaterThanOrEqual(seenBefore);
+      // Each sees both, and the first page sees the other one leave when it closes.
+      const both = [me, them].sort();
+      const listed = (p: Page) => p.locator('#viewers li[data-visitor]').evaluateAll((li) => li.map((l) => l.getAttribute('data-visitor')).sort());
+      await expect.poll(() => listed(page), { timeout: 20_000 }).toEqual(both);
+      await expect.poll(() => listed(other), { timeout: 20_000 }).toEqual(both);
+      expect(await other.locator(`#viewers li[data-visitor="${them}"]`).textContent()).toContain('(you)');
+      // Both pages follow the same courier: the other page catches up with the first one's version.
+      const v = Number(await page.getAttribute('#courier', 'data-version'));
+      await expect.poll(async () => Number(await other.getAttribute('#courier', 'data-version')), { timeout: 20_000 }).toBeGreaterThanOrEqual(v);
+      await other.close();
+      await expect.poll(() => listed(page), { timeout: 30_000 }).toEqual([me]);
+    } finally {
+      await otherContext.close();
+    }
   }, 120_000);
 
   it('lays out at 1440 and 390 px wide: nothing runs out of its card, ids stay whole, the pattern box stays usable', async () => {

@@ -1,13 +1,13 @@
 // The README's volatile and latest-value example (examples/quickstart/live.ts), run as written: a
 // fete serves it, the page gets the current price first and then the change, cursors live, and a
-// reconnect reports the cursors it may have missed.
+// reconnect reports the cursors it may have missed; a delisted price is gone for the page.
 import 'fake-indexeddb/auto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFete, type Fete } from '../../server/index.js';
 import type { FanoutHandle } from '../../server/fanout/types.js';
-import { liveTopics, publishPrice, watchBoard } from '../../examples/quickstart/live.js';
+import { delist, liveTopics, publishPrice, watchBoard } from '../../examples/quickstart/live.js';
 import { waitFor } from '../support/wait.js';
 
 describe('examples/quickstart/live.ts', () => {
@@ -28,14 +28,16 @@ describe('examples/quickstart/live.ts', () => {
     await new Promise((resolve) => http.close(resolve));
   });
 
-  it('the page gets the current price first, then changes once; cursors live; a reconnect says cursors were missed', async () => {
+  it('the page gets the current price first, then changes once; cursors live; a reconnect says cursors were missed; a cleared price is gone', async () => {
     expect(await publishPrice(fete, 'ACME', 10)).toBe(1);
     expect(await publishPrice(fete, 'ACME', 11)).toBe(2);
     const prices: Array<[string, number]> = [];
     const cursors: Array<[string, number, number]> = [];
     let missed = 0;
+    const gone: Array<[string, string]> = [];
     const client = watchBoard(base, 't', {
       price: (symbol, price) => void prices.push([symbol, price]),
+      gone: (subject, reason) => void gone.push([subject, reason]),
       cursor: (user, x, y) => void cursors.push([user, x, y]),
       missed: () => void missed++,
     });
@@ -60,6 +62,12 @@ describe('examples/quickstart/live.ts', () => {
       fanout.io.of('/fete').disconnectSockets(true);
       await waitFor(() => missed === 1, { what: 'the volatile gap' });
       expect(prices).toHaveLength(2); // the values it has are not handed over again
+      // A delisted price is gone for the page, once; a second delist does nothing.
+      expect(await delist(fete, 'ACME')).toBe(true);
+      await waitFor(() => gone.length === 1, { what: 'the removal' });
+      expect(gone).toEqual([['prices.ACME', 'cleared']]);
+      expect(await delist(fete, 'ACME')).toBe(false);
+      expect(await fete.latest('prices.*')).toEqual([]);
     } finally {
       await client.close();
     }

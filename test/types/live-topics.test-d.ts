@@ -5,8 +5,8 @@
 import { describe, expectTypeOf, test } from 'vitest';
 import { z } from 'zod';
 import type { Client } from '../../client/index.js';
-import type { EmitResult, Fete } from '../../server/index.js';
-import { type TopicDelivery, defineTopic, defineTopics } from '../../shared/index.js';
+import type { ClearLatestResult, EmitResult, Fete } from '../../server/index.js';
+import { type LatestCleared, type LatestClearReason, type TopicDelivery, defineTopic, defineTopics } from '../../shared/index.js';
 
 const topics = defineTopics({
   cursor: defineTopic('rooms.{room}.cursor', { kind: 'presentation', delivery: 'volatile', schema: z.object({ room: z.string(), x: z.number() }) }),
@@ -69,5 +69,29 @@ describe('delivery', () => {
     client.subscribe('rooms.*.cursor', (e) => {
       expectTypeOf(e.volatile).toEqualTypeOf<true | undefined>();
     });
+  });
+
+  test('clearLatest takes a latest topic and the parameters of its template', () => {
+    expectTypeOf(durable.clearLatest(topics.price, { symbol: 'A' })).toEqualTypeOf<Promise<ClearLatestResult>>();
+    void inline.clearLatest(topics.price, { symbol: 1 }, { tenant: 't1' });
+    // @ts-expect-error a log topic keeps no value
+    void durable.clearLatest(topics.chat, { room: 'r' });
+    // @ts-expect-error a volatile topic keeps no value
+    void durable.clearLatest(topics.cursor, { room: 'r' });
+    // @ts-expect-error the template's parameter is required
+    void durable.clearLatest(topics.price, {});
+    // @ts-expect-error not a parameter of the template
+    void durable.clearLatest(topics.price, { symbol: 'A', room: 'r' });
+  });
+
+  test('subscribers are told of removals with a typed notice; ttlMs is a number', () => {
+    client.subscribe('prices.*', () => undefined, {
+      onCleared: (n) => {
+        expectTypeOf(n).toEqualTypeOf<LatestCleared>();
+        expectTypeOf(n.reason).toEqualTypeOf<LatestClearReason>();
+        expectTypeOf<LatestClearReason>().toEqualTypeOf<'cleared' | 'expired'>();
+      },
+    });
+    expectTypeOf(defineTopic('a.{id}', { kind: 'presentation', delivery: 'latest', ttlMs: 5_000 }).ttlMs).toEqualTypeOf<number | undefined>();
   });
 });

@@ -1,0 +1,424 @@
+// Latest values that are cleared (`fete.clearLatest`) or expire (a topic's `ttlMs`), end to end on
+// every engine (dispatch 'inline', PGlite, PostgreSQL): real Socket.IO, the real client, SSE over
+// fetch; between two fetes on one PostgreSQL schema (NOTIFY) and over the NATS bus.
+// - current subscribers of a matching pattern are told (`clr`, `event: cleared`, `onCleared`), in
+//   order with the values; new subscribers no longer get the value; a later value comes after it;
+// - a clear of a subject without a value is a no-op; clears are scoped by tenant;
+// - a resume is told of the clears made while it was away (tombstones);
+// - ttlMs is validated at defineTopic.
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { PGlite } from '@electric-sql/pglite';
+import express from 'express';
+import pg from 'pg';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type Client } from '../../client/index.js';
+import { createFete, type Fete } from '../../server/index.js';
+import type { FanoutHandle } from '../../server/fanout/types.js';
+import type { SecurityOptions } from '../../server/security/security-options.js';
+import { type ClrPacket, type Envelope, FeteError, type LatestCleared, defineTopic, defineTopics, uuidv7 } from '../../shared/index.js';
+import { memoryLatest } from '../../server/live/latest-store.js';
+import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { natsAvailability } from '../multinode/nats.js';
+import { RawClient, until } from './support.js';
+
+const availability = await postgresAvailability();
+const nats = await natsAvailability();
+if (availability.skipReason) console.log(`latest-clear: PostgreSQL cases skipped: ${availability.skipReason}`);
+
+const topics = defineTopics({
+  // The courier's position of an order: cleared when the order is delivered.
+  position: defineTopic('orders.{orderId}.position', { kind: 'presentation', delivery: 'latest', schema: z.object({ orderId: z.string(), lat: z.number() }) }),
+  // An ETA that is stale after a while.
+  eta: defineTopic('orders.{orderId}.eta', { kind: 'presentation', delivery: 'latest', ttlMs: 400, schema: z.object({ orderId: z.string(), minutes: z.number() }) }),
+  // Long-lived: expired by hand in the store (the sweep of a 60 s ttl runs every 5 s).
+  note: defineTopic('orders.{orderId}.note', { kind: 'presentation', delivery: 'latest', ttlMs: 60_000, schema: z.object({ orderId: z.string(), text: z.string() }) }),
+  chat: defineTopic('orders.{orderId}.chat', { kind: 'presentation', schema: z.object({ orderId: z.string(), text: z.string() }) }),
+});
+type Topics = typeof topics;
+
+type Engine = 'inline' | 'pglite' | 'postgres';
+const engines: Engine[] = ['inline', 'pglite', ...(availability.url ? (['postgres'] as const) : [])];
+
+let pglite: PGlite | undefined;
+let pool: pg.Pool | undefined;
+beforeAll(async () => {
+  pglite = await PGlite.create();
+  if (availability.url) pool = new pg.Pool({ connectionString: availability.url });
+});
+const pgSchemas: string[] = [];
+afterAll(async () => {
+  await pglite?.close();
+  if (pool && pgSchemas.length > 0) await dropSchemas(pool, pgSchemas);
+  await pool?.end();
+});
+
+/** `token` is `<id>@<tenant>`; without one, the anonymous user of the default tenant. */
+const security: SecurityOptions<{ id: string; tenant: string }> = {
+  auth: ({ credentials, headers }) => {
+    const token = typeof credentials.token === 'string' ? credentials.token : headers['x-token'];
+    if (typeof token !== 'string') return { id: 'anon', tenant: '' };
+    const [id, tenant] = token.split('@');
+    return { id: id!, tenant: tenant ?? '' };
+  },
+  tenant: (u) => u.tenant,
+};
+
+interface Served {
+  fete: Fete<Topics>;
+  fanout: FanoutHandle;
+  url: string;
+  engine: Engine;
+  schema: string;
+  close(): Promise<void>;
+}
+const served: Served[] = [];
+const clients: Client<Topics>[] = [];
+const raws: RawClient[] = [];
+const sses: Array<{ close(): void }> = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  for (const r of raws.splice(0)) r.close();
+  for (const s of sses.splice(0)) s.close();
+  for (const s of served.splice(0)) await s.close();
+});
+
+async function serve(engine: Engine, schema = freshSchema('lclr'), bus?: { nats: string }): Promise<Served> {
+  const store = engine === 'postgres' ? availability.url! : { pglite: pglite! };
+  if (engine === 'postgres' && !pgSchemas.includes(schema)) pgSchemas.push(schema);
+  const fete =
+    engine === 'inline'
+      ? ((await createFete({ topics, security, dispatch: 'inline' })) as unknown as Fete<Topics>)
+      : await createFete({ topics, security, store, schema, ...(bus ? { bus } : {}) });
+  const app = express();
+  app.use('/fete', fete.express());
+  const http: HttpServer = createServer(app);
+  const fanout = fete.attach(http, { pollIntervalMs: 50 });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const s: Served = {
+    fete,
+    fanout,
+    engine,
+    schema,
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    async close() {
+      await fete.stop();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+  served.push(s);
+  return s;
+}
+
+function client(s: Served, token?: string): Client<Topics> {
+  const c = createClient({
+    url: s.url,
+    topics,
+    auth: token === undefined ? {} : { token },
+    indexedDB: new IDBFactory(),
+    name: `db-${uuidv7()}`,
+    locks: null,
+    retry: { initialDelayMs: 5, maxDelayMs: 50 },
+  });
+  clients.push(c);
+  return c;
+}
+
+/** What a client subscription sees, values and removals in one list, in the order the app got them. */
+function watch(c: Client<Topics>, pattern: string) {
+  const seen: Array<Envelope | LatestCleared> = [];
+  const sub = c.subscribe(pattern as 'orders.>', (e) => void seen.push(e), { onCleared: (n) => void seen.push(n) });
+  return { seen, sub };
+}
+const isRemoval = (x: Envelope | LatestCleared): x is LatestCleared => 'reason' in x;
+const show = (xs: ReadonlyArray<Envelope | LatestCleared>) =>
+  xs.map((x) => (isRemoval(x) ? ['removed', x.subject, x.version, x.reason] : ['value', x.subject, x.version]));
+
+/** A raw socket that records `clr` packets too. */
+function raw(s: Served, token?: string): RawClient & { clears: ClrPacket[] } {
+  const r = new RawClient(s.url, token === undefined ? {} : { token }) as RawClient & { clears: ClrPacket[] };
+  r.clears = [];
+  r.socket.on('clr', (p: ClrPacket) => void r.clears.push(p));
+  raws.push(r);
+  return r;
+}
+
+async function openSse(url: string, headers: Record<string, string> = {}) {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers, signal: abort.signal });
+  if (res.status !== 200) throw new Error(`SSE ${res.status}: ${await res.text()}`);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  const messages: Array<{ event?: string; data: string }> = [];
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buffered += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const m: { event?: string; data: string } = { data: '' };
+        let isEvent = false;
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) m.event = line.slice(7);
+          else if (line.startsWith('data: ')) (m.data = line.slice(6)), (isEvent = true);
+        }
+        if (isEvent) messages.push(m);
+      }
+    }
+  })();
+  const stream = { messages, close: () => abort.abort() };
+  sses.push(stream);
+  return stream;
+}
+
+/** Makes every value of the served store's `latest` table past its expiry (as if its ttl passed). */
+async function expireInStore(s: Served): Promise<void> {
+  const sql = `UPDATE "${s.schema}".latest SET expires_at = now() - interval '1 second' WHERE expires_at IS NOT NULL`;
+  if (s.engine === 'pglite') await pglite!.query(sql);
+  else await pool!.query(sql);
+}
+
+describe.each(engines)('clearing latest values (%s)', (engine) => {
+  it('a clear tells every current subscriber (client, Socket.IO, SSE) after the value, and new subscribers no longer get it', async () => {
+    const s = await serve(engine);
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
+    await s.fete.emit(topics.position, { orderId: 'o2', lat: 2 });
+    const { seen, sub } = watch(client(s), 'orders.*.position');
+    await sub.ready;
+    const r = raw(s);
+    await r.connected();
+    await r.sub('s0', 'orders.>');
+    const sse = await openSse(`${s.url}/fete/stream?pattern=orders.>`);
+    await until(() => sse.messages.length === 2 && seen.length === 2, 'the current values');
+
+    expect(await s.fete.clearLatest(topics.position, { orderId: 'o1' })).toEqual({ cleared: true, version: 2 });
+    const removal = { topic: topics.position.name, subject: 'orders.o1.position', version: 2, reason: 'cleared' };
+    await until(() => seen.length === 3 && r.clears.length === 1 && sse.messages.length === 3, 'the removal on every door');
+    expect(show(seen)).toEqual([
+      ['value', 'orders.o1.position', 1],
+      ['value', 'orders.o2.position', 1],
+      ['removed', 'orders.o1.position', 2, 'cleared'],
+    ]);
+    expect(seen[2]).toEqual(removal);
+    expect(r.clears).toEqual([{ sid: 's0', ...removal }]);
+    expect(sse.messages[2]).toEqual({ event: 'cleared', data: JSON.stringify(removal) });
+
+    // New subscribers get o2 only; fete.latest agrees.
+    const late = watch(client(s), 'orders.*.position');
+    await late.sub.ready;
+    await until(() => late.seen.length === 1, 'the remaining value');
+    expect(show(late.seen)).toEqual([['value', 'orders.o2.position', 1]]);
+    expect((await s.fete.latest('orders.*.position')).map((e) => e.subject)).toEqual(['orders.o2.position']);
+
+    // A new value of the cleared subject comes after the removal, at the next version.
+    expect(await s.fete.emit(topics.position, { orderId: 'o1', lat: 5 })).toMatchObject({ version: 3 });
+    await until(() => seen.length === 4 && late.seen.length === 2, 'the new value');
+    expect(show(seen.slice(3))).toEqual([['value', 'orders.o1.position', 3]]);
+    expect(show(late.seen.slice(1))).toEqual([['value', 'orders.o1.position', 3]]);
+  });
+
+  it('a clear of a subject without a value is a no-op, and so is a second clear', async () => {
+    const s = await serve(engine);
+    const r = raw(s);
+    await r.connected();
+    await r.sub('s0', 'orders.>');
+    expect(await s.fete.clearLatest(topics.position, { orderId: 'never' })).toEqual({ cleared: false });
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
+    expect(await s.fete.clearLatest(topics.position, { orderId: 'o1' })).toEqual({ cleared: true, version: 2 });
+    expect(await s.fete.clearLatest(topics.position, { orderId: 'o1' })).toEqual({ cleared: false });
+    await until(() => r.clears.length === 1, 'the one removal');
+    // A chat event after it: had a second removal been sent, it would have come before it.
+    await s.fete.emit(topics.chat, { orderId: 'o1', text: 'x' });
+    await until(() => r.events.get('s0')?.some((e) => e.topic === topics.chat.name), 'the chat event');
+    expect(r.clears).toHaveLength(1);
+  });
+
+  it('clears are scoped by tenant: another tenant keeps its value and hears nothing', async () => {
+    const s = await serve(engine);
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 1 }, { tenant: 't1' });
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 2 }, { tenant: 't2' });
+    const t1 = watch(client(s, 'ann@t1'), 'orders.>');
+    const t2 = watch(client(s, 'bob@t2'), 'orders.>');
+    await Promise.all([t1.sub.ready, t2.sub.ready]);
+    await until(() => t1.seen.length === 1 && t2.seen.length === 1, 'the values');
+    // The default tenant has no value there: a no-op.
+    expect(await s.fete.clearLatest(topics.position, { orderId: 'o1' })).toEqual({ cleared: false });
+    expect(await s.fete.clearLatest(topics.position, { orderId: 'o1' }, { tenant: 't1' })).toEqual({ cleared: true, version: 2 });
+    await until(() => t1.seen.length === 2, "t1's removal");
+    // t2 then gets a new value: nothing came before it.
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 3 }, { tenant: 't2' });
+    await until(() => t2.seen.length === 2, "t2's change");
+    expect(show(t2.seen)).toEqual([
+      ['value', 'orders.o1.position', 1],
+      ['value', 'orders.o1.position', 2],
+    ]);
+    expect((await s.fete.latest('orders.>', { tenant: 't2' })).map((e) => e.payload)).toEqual([{ orderId: 'o1', lat: 3 }]);
+    expect(await s.fete.latest('orders.>', { tenant: 't1' })).toEqual([]);
+  });
+
+  it('refuses a topic that is not latest (INVALID_OPTIONS) and a missing parameter (INVALID_PAYLOAD)', async () => {
+    const s = await serve(engine);
+    // @ts-expect-error a log topic keeps no value
+    await expect(s.fete.clearLatest(topics.chat, { orderId: 'o1' })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    // @ts-expect-error orderId is required
+    await expect(s.fete.clearLatest(topics.position, {})).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+    await expect(s.fete.clearLatest(topics.position, { orderId: 'a.b' })).rejects.toBeInstanceOf(FeteError);
+  });
+
+  it('a resume is told of the values cleared while it was away; a fresh subscription is not', async () => {
+    const s = await serve(engine);
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
+    await s.fete.emit(topics.chat, { orderId: 'o1', text: 'hello' });
+    const r = raw(s);
+    await r.connected();
+    const ack = await r.sub('s0', 'orders.>');
+    if (!ack.ok) throw new Error('refused');
+    await until(() => r.events.get('s0')?.length === 1, 'the value');
+    r.close();
+    await s.fete.clearLatest(topics.position, { orderId: 'o1' });
+    const back = raw(s);
+    await back.connected();
+    await back.sub('s1', 'orders.>', `${ack.epoch}:${ack.cursor}`);
+    await back.sub('s2', 'orders.>');
+    await until(() => back.clears.length === 1, 'the tombstone');
+    expect(back.clears).toEqual([{ sid: 's1', topic: topics.position.name, subject: 'orders.o1.position', version: 2, reason: 'cleared' }]);
+    // The client, after a reconnect, hands it over once (it held version 1).
+    const c = client(s);
+    await s.fete.emit(topics.position, { orderId: 'o2', lat: 1 });
+    const w = watch(c, 'orders.*.position');
+    await w.sub.ready;
+    await until(() => w.seen.length === 1, 'the value');
+    s.fanout.io.of('/fete').disconnectSockets(true);
+    await s.fete.clearLatest(topics.position, { orderId: 'o2' });
+    await until(() => w.seen.length === 2, 'the removal');
+    await s.fete.emit(topics.chat, { orderId: 'o1', text: 'after' });
+    await s.fete.emit(topics.position, { orderId: 'o2', lat: 9 });
+    await until(() => w.seen.length === 3, 'the next value');
+    expect(show(w.seen)).toEqual([
+      ['value', 'orders.o2.position', 1],
+      ['removed', 'orders.o2.position', 2, 'cleared'],
+      ['value', 'orders.o2.position', 3],
+    ]);
+  });
+});
+
+describe.each(engines)('expiring latest values (%s)', (engine) => {
+  it('a value past its ttlMs is removed by the sweep and current subscribers are told (expired); new ones do not get it', async () => {
+    const s = await serve(engine);
+    const w = watch(client(s), 'orders.*.eta');
+    await w.sub.ready;
+    const sse = await openSse(`${s.url}/fete/stream?pattern=orders.*.eta`);
+    await s.fete.emit(topics.eta, { orderId: 'o1', minutes: 12 });
+    await until(() => w.seen.length === 2 && sse.messages.length === 2, 'the value, then its expiry');
+    expect(show(w.seen)).toEqual([
+      ['value', 'orders.o1.eta', 1],
+      ['removed', 'orders.o1.eta', 2, 'expired'],
+    ]);
+    expect(sse.messages[1]).toEqual({ event: 'cleared', data: JSON.stringify({ topic: topics.eta.name, subject: 'orders.o1.eta', version: 2, reason: 'expired' }) });
+    const late = watch(client(s), 'orders.*.eta');
+    await late.sub.ready;
+    expect(late.seen).toEqual([]);
+    expect(await s.fete.latest('orders.*.eta')).toEqual([]);
+  });
+
+  it.runIf(engine !== 'inline')('a value past its expiry is not read by new subscribers even before the sweep', async () => {
+    const s = await serve(engine);
+    await s.fete.emit(topics.note, { orderId: 'o1', text: 'ring twice' });
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
+    expect(await s.fete.latest('orders.o1.*')).toHaveLength(2);
+    await expireInStore(s);
+    expect((await s.fete.latest('orders.o1.*')).map((e) => e.topic)).toEqual([topics.position.name]);
+    const w = watch(client(s), 'orders.o1.*');
+    await w.sub.ready;
+    expect(show(w.seen)).toEqual([['value', 'orders.o1.position', 1]]);
+  });
+});
+
+describe('the in-memory latest store', () => {
+  it('keeps a tombstone at the next version, skips expired values, and sweeps each expiry once', async () => {
+    let now = 1_000;
+    const store = memoryLatest((t) => (t === 'eta' ? 100 : undefined), () => now);
+    const value = (topic: string, subject: string, id: string) => ({ id, topic, subject, time: '', headers: {}, payload: 1, context: {} });
+    expect(await store.upsert([value('eta', 'a', '1'), value('pos', 'b', '2')])).toEqual([1, 1]);
+    const q = { tenant: '', pattern: '>', topics: ['eta', 'pos'], limit: 10 };
+    expect((await store.page(q)).map((e) => e.subject)).toEqual(['a', 'b']);
+    now += 100;
+    expect((await store.page(q)).map((e) => e.subject)).toEqual(['b']);
+    expect(await store.sweep(10)).toEqual([{ tenant: '', topic: 'eta', subject: 'a', version: 2, reason: 'expired' }]);
+    expect(await store.sweep(10)).toEqual([]);
+    expect(await store.clear('', 'pos', 'b')).toEqual({ tenant: '', topic: 'pos', subject: 'b', version: 2, reason: 'cleared' });
+    expect(await store.clear('', 'pos', 'b')).toBeUndefined();
+    expect(await store.tombstones(q)).toEqual([
+      { topic: 'eta', subject: 'a', version: 2, reason: 'expired' },
+      { topic: 'pos', subject: 'b', version: 2, reason: 'cleared' },
+    ]);
+    expect(await store.upsert([value('pos', 'b', '3')])).toEqual([3]);
+    expect(await store.tombstones(q)).toHaveLength(1);
+  });
+});
+
+describe('ttlMs at defineTopic', () => {
+  it.each([0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '100', null])('refuses ttlMs %s with INVALID_TOPIC', (ttlMs) => {
+    const define = () => defineTopic('x.{id}', { kind: 'presentation', delivery: 'latest', ttlMs: ttlMs as number });
+    expect(define).toThrow(FeteError);
+    expect(define).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));
+  });
+
+  it('refuses ttlMs on a topic that is not latest, and keeps it on a latest one', () => {
+    expect(() => defineTopic('x.{id}', { kind: 'presentation', ttlMs: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));
+    expect(() => defineTopic('x.{id}', { kind: 'presentation', delivery: 'volatile', ttlMs: 10 })).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));
+    expect(defineTopic('x.{id}', { kind: 'presentation', delivery: 'latest', ttlMs: 10 }).ttlMs).toBe(10);
+    expect(defineTopic('x.{id}', { kind: 'presentation', delivery: 'latest' }).ttlMs).toBeUndefined();
+  });
+});
+
+/** a clears and a's values expire; b's subscribers are told. */
+async function acrossTwoFetes(a: Served, b: Served): Promise<void> {
+  await a.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
+  const onB = watch(client(b), 'orders.>');
+  await onB.sub.ready;
+  await until(() => onB.seen.length === 1, 'the value from the other process');
+  const sse = await openSse(`${b.url}/fete/stream?pattern=orders.>`);
+  await until(() => sse.messages.length === 1, 'the value over SSE');
+  await a.fete.clearLatest(topics.position, { orderId: 'o1' });
+  await a.fete.emit(topics.eta, { orderId: 'o1', minutes: 3 });
+  await until(() => onB.seen.filter(isRemoval).length === 2 && sse.messages.filter((m) => m.event === 'cleared').length === 2, 'the removal and the expiry');
+  expect(show(onB.seen)).toEqual([
+    ['value', 'orders.o1.position', 1],
+    ['removed', 'orders.o1.position', 2, 'cleared'],
+    ['value', 'orders.o1.eta', 1],
+    ['removed', 'orders.o1.eta', 2, 'expired'],
+  ]);
+  // Tenants hold across processes.
+  const t9 = watch(client(b, 'u@t9'), 'orders.>');
+  await t9.sub.ready;
+  await a.fete.emit(topics.position, { orderId: 'o2', lat: 1 });
+  await a.fete.emit(topics.position, { orderId: 'o2', lat: 1 }, { tenant: 't9' });
+  await a.fete.clearLatest(topics.position, { orderId: 'o2' });
+  await a.fete.emit(topics.chat, { orderId: 'o2', text: 'done' }, { tenant: 't9' });
+  await until(() => t9.seen.length === 2, "t9's value and chat");
+  expect(t9.seen.filter(isRemoval)).toEqual([]);
+}
+
+describe.runIf(availability.url !== undefined)('across two fetes on one PostgreSQL schema', () => {
+  it('clears and expiries made by one fete reach the subscribers of the other', async () => {
+    const schema = freshSchema('lclr2');
+    await acrossTwoFetes(await serve('postgres', schema), await serve('postgres', schema));
+  });
+});
+
+describe.runIf(availability.url !== undefined && nats.url !== undefined)('across two fetes with the NATS bus', () => {
+  it('clears and expiries travel on the live channel of the bus', async () => {
+    const schema = freshSchema('lclr3');
+    const bus = { nats: nats.url! };
+    await acrossTwoFetes(await serve('postgres', schema, bus), await serve('postgres', schema, bus));
+  });
+});
