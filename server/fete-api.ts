@@ -18,6 +18,7 @@ import type { ListenerOptions } from './options.js';
 import type { PruneReport } from './retention-job.js';
 import type { Security } from './security/security.js';
 import type { LiveHub } from './live/live-hub.js';
+import type { NodeTail, NodeTailOptions } from './fanout/node-tail.js';
 import type { PresenceChange, PresenceMember } from '../shared/index.js';
 import type { PresenceObserver } from './presence/presence-observer.js';
 import type { PresenceQueryOptions, PresenceService } from './presence/presence-service.js';
@@ -86,6 +87,10 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   readonly security: Security;
   /** Where the doors receive `volatile` and `latest` events (live/live-hub.ts). @internal */
   readonly live: LiveHub;
+  /** The node's one live tail of the log, shared by every browser door (Socket.IO subscriptions,
+   * SSE streams): made at the first call with its options (a later call may only lower
+   * `pollIntervalMs`), closed by `stop()`. Throws CLOSED once stopped. @internal */
+  browserTail(options: NodeTailOptions): NodeTail;
   /**
    * The current values of `latest` topics whose subjects match `pattern`, in subject order: each
    * envelope with its `version` (no seq). `tenant`: that tenant's values ('' is the default
