@@ -196,7 +196,9 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   observePresence(pattern: string, options?: PresenceQueryOptions & { onChange?: (change: PresenceChange) => void }): PresenceObserver;
   /** Presence of this fete, for the Socket.IO door. @internal */
   readonly presenceService: PresenceService;
-  /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...). */
+  /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...),
+   * with the node tail's own (`eventsRouted`, `tailCursor`, `bus`) counted once: the tail is shared
+   * by every fanout and SSE stream, and is there once either door was used. */
   fanoutStats(): FanoutStats;
   /** This process's workers: the dispatcher's state, the listeners registered here, and how their
    * attempts ended since start (completed, retried, dead). No store query (see `stats()`). */
