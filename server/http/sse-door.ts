@@ -15,10 +15,16 @@ export class SseDoor implements TailDoor<SseStream>, SseStreamHost {
   overflows = 0;
   /** Streams that took events since the last `routed`. */
   readonly #took = new Set<SseStream>();
+  #closed = false;
 
   constructor(tail: NodeTail) {
     this.tail = tail;
     tail.open(this);
+  }
+
+  /** True once closed (the router's `close()`, the fete stopping): it takes no new stream. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   get log(): FeteLog {
@@ -61,6 +67,7 @@ export class SseDoor implements TailDoor<SseStream>, SseStreamHost {
 
   /** Ends every stream and leaves the tail. */
   close(): void {
+    this.#closed = true;
     for (const s of [...this.streams]) s.close();
     this.tail.closeDoor(this);
   }

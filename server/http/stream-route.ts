@@ -65,6 +65,8 @@ export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, door:
     const sse = door();
     const start = await sse.tail.startCursor(from, pattern);
     if (req.socket.destroyed) return;
+    // Closed while the start was resolved: a stream it took now would never be routed to.
+    if (sse.closed) throw new FeteError('CLOSED', 'the event stream was closed: reconnect');
     // The rule the tail applies to live events, for the replay and the live hub.
     const visible: (e: Envelope) => boolean = sse.tail.visibleTo(caller.tenant);
     const stream = new SseStream(res, sse, { pattern, tenant: caller.tenant, start, visible, ...o.stream }, () => sse.remove(stream));
