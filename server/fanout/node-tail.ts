@@ -9,6 +9,7 @@
 // The security rule is applied here, once for both doors: a receiver gets an event only if
 // `exposure.visible(e, receiver.tenant)` (security/exposure.ts), the same predicate every replay
 // passes to follow(). Made at the first door (Doors.tail), closed with the fete.
+import createDebug from 'debug';
 import type { Envelope } from '../../shared/index.js';
 import { PatternIndex } from '../../shared/index.js';
 import type { BusTail, EventBus } from '../bus/event-bus.js';
@@ -17,6 +18,8 @@ import { type Exposure, exposureOf } from '../security/exposure.js';
 import type { FeteLog } from '../types.js';
 import type { TopicCatalog } from '../../shared/index.js';
 import { LogTail } from './log-tail.js';
+
+const debug = createDebug('fete:fanout');
 
 /** What a door registers: a pattern, for the caller of a tenant (only its events are routed). */
 export interface TailReceiver {
@@ -186,12 +189,22 @@ export class NodeTail {
       for (const r of matched) if (this.exposure.visible(e, r.tenant)) matched[n++] = r;
       if (n === 0) continue;
       matched.length = n;
-      door.route(e, matched as never[]);
+      // One door's failure is not the others': each is routed on its own.
+      try {
+        door.route(e, matched as never[]);
+      } catch (err) {
+        debug('routing event %d to a door failed: %s', e.seq, (err as Error).message);
+      }
     }
   }
 
   #routed(): void {
-    for (const door of this.#doors.keys()) door.routed();
+    for (const door of this.#doors.keys())
+      try {
+        door.routed();
+      } catch (err) {
+        debug('sending routed events through a door failed: %s', (err as Error).message);
+      }
   }
 
   /** Whether a receiver may want events on `subject` of `tenant` (undefined: of any tenant). */
