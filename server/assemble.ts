@@ -207,6 +207,6 @@ export function assemble<C extends TopicCatalog>(o: ResolvedOptions, store: Stor
   const admin = new ListenerControl({ life, registry, listeners, dispatcher, inline, scheduler, store });
   return {
     o, store, log, contexts, registry, inline, dispatcher, listeners, heartbeat, retention, noWorker, scheduler, writer, live,
-    emits, admin, commands, operations, outcomes, doors: new Doors(), logs, feteLog, presence, bus,
+    emits, admin, commands, operations, outcomes, doors: new Doors({ log: feteLog, topics: o.topics, bus }), logs, feteLog, presence, bus,
   };
 }

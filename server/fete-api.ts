@@ -20,6 +20,7 @@ import type { Security } from './security/security.js';
 import type { LiveHub } from './live/live-hub.js';
 import type { ClearLatestResult } from './live/latest-clears.js';
 import type { ParamsOf, TemplateOf } from '../shared/index.js';
+import type { NodeTail, NodeTailOptions } from './fanout/node-tail.js';
 import type { PresenceChange, PresenceMember } from '../shared/index.js';
 import type { PresenceObserver } from './presence/presence-observer.js';
 import type { PresenceQueryOptions, PresenceService } from './presence/presence-service.js';
@@ -93,6 +94,10 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   readonly security: Security;
   /** Where the doors receive `volatile` and `latest` events (live/live-hub.ts). @internal */
   readonly live: LiveHub;
+  /** The node's one live tail of the log, shared by every browser door (Socket.IO subscriptions,
+   * SSE streams): made at the first call with its options (a later call may only lower
+   * `pollIntervalMs`), closed by `stop()`. Throws CLOSED once stopped. @internal */
+  browserTail(options: NodeTailOptions): NodeTail;
   /**
    * The current values of `latest` topics whose subjects match `pattern`, in subject order: each
    * envelope with its `version` (no seq). `tenant`: that tenant's values ('' is the default
@@ -208,7 +213,9 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   observePresence(pattern: string, options?: PresenceQueryOptions & { onChange?: (change: PresenceChange) => void }): PresenceObserver;
   /** Presence of this fete, for the Socket.IO door. @internal */
   readonly presenceService: PresenceService;
-  /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...). */
+  /** Counters of every attached fanout, summed (sockets, subscriptions, events sent, overflows...),
+   * with the node tail's own (`eventsRouted`, `tailCursor`, `bus`) counted once: the tail is shared
+   * by every fanout and SSE stream, and is there once either door was used. */
   fanoutStats(): FanoutStats;
   /** This process's workers: the dispatcher's state, the listeners registered here, and how their
    * attempts ended since start (completed, retried, dead). No store query (see `stats()`). */

@@ -19,6 +19,7 @@ import type { EventBus } from './bus/event-bus.js';
 import { type Links, openLinks } from './bus/open-bus.js';
 import { attachFanout } from './fanout/attach.js';
 import type { AttachOptions, FanoutHandle, FanoutStats } from './fanout/types.js';
+import type { NodeTail, NodeTailOptions } from './fanout/node-tail.js';
 import type { Fete, FollowOptions, ListenerAdmin, ListenerOptionsArg } from './fete-api.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from './http/index.js';
 import type { EventLog } from './log/event-log.js';
@@ -164,6 +165,10 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     const subject = subjectOf(declared, params);
     const tenant = options.tenant === undefined ? (currentTenant() ?? '') : validTenant(options.tenant, 'clearLatest: tenant');
     return this.#life.track(this.#p.live.clears.clear(declared, subject, tenant));
+  }
+
+  browserTail(options: NodeTailOptions): NodeTail {
+    return this.#p.doors.tail(options);
   }
 
   attach<P = unknown>(httpServer: HttpServer | HttpsServer, options?: AttachOptions<P>): FanoutHandle {

@@ -11,6 +11,7 @@ import type { PresenceService } from '../presence/presence-service.js';
 import { runInTenant } from '../security/tenant.js';
 import type { FeteLog } from '../types.js';
 import type { LiveHub } from '../live/live-hub.js';
+import type { NodeTail, NodeTailOptions } from './node-tail.js';
 import type { ClientEmitContext } from './types.js';
 
 // socket-session.ts authorizes subscriptions with the same hook semantics.
@@ -31,6 +32,8 @@ export interface ClientEmitTarget {
  * events of subscriptions (live/live-hub.ts). */
 export interface FanoutTarget extends ClientEmitTarget {
   readonly live: LiveHub;
+  /** The node's one live tail of the log, shared by every door (node-tail.ts). */
+  browserTail(options: NodeTailOptions): NodeTail;
 }
 
 /** A FeteError as a wire error; unexpected failures keep their code but not their internals. */

@@ -1,17 +1,18 @@
-// The fanout of one attached Socket.IO server: the tail of the log, the pattern index of every
-// subscription of its sockets, the counters, and where a new subscription starts. Each event the
-// tail routes is matched once against the index and serialized once; the events the tail routes
-// together are sent together, and every group of live subscriptions with the same sid that takes
-// the same events gets one packet, framed once (see #route and #flush).
-import { DEFAULT_MAX_ENVELOPE_BYTES, FETE_NAMESPACE, FeteError, type Envelope, type EvPacket, type EvsPacket, PatternIndex, type WireEnvelope } from '../../shared/index.js';
-import { type FollowFrom, type Start, resolveStart } from '../log/start.js';
+// The fanout of one attached Socket.IO server: the door of its sockets' subscriptions on the node's
+// one live tail (node-tail.ts, shared with the SSE streams of `fete.express`), the counters, and
+// where a new subscription starts. Each event the tail routes is matched once against the door's
+// index and serialized once; the events the tail routes together are sent together, and every
+// group of live subscriptions with the same sid that takes the same events gets one packet, framed
+// once (see #route and #flush).
+import { DEFAULT_MAX_ENVELOPE_BYTES, FETE_NAMESPACE, FeteError, type Envelope, type EvPacket, type EvsPacket, type WireEnvelope } from '../../shared/index.js';
+import type { FollowFrom, Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
 import type { FanoutTarget } from './client-emit.js';
-import { type Exposure, exposureOf } from '../security/exposure.js';
+import type { Exposure } from '../security/exposure.js';
 import type { Security } from '../security/security.js';
 import type { BusTail } from '../bus/event-bus.js';
-import { LogTail } from './log-tail.js';
+import type { NodeTail, TailDoor } from './node-tail.js';
 import { evFrame } from './ev-frame.js';
 import { sendingEvents } from './packet-events.js';
 import type { Subscription } from './subscription.js';
@@ -54,7 +55,8 @@ interface SessionCount {
   readonly subscriptionCount: number;
 }
 
-type Counters = Omit<FanoutStats, 'sockets' | 'subscriptions' | 'tailCursor' | 'eventsSentPerSecond'>;
+/** This door's counters; `eventsRouted`, `tailCursor` and `bus` are the node tail's. */
+type Counters = Omit<FanoutStats, 'sockets' | 'subscriptions' | 'tailCursor' | 'eventsSentPerSecond' | 'eventsRouted' | 'bus'>;
 
 /** Sends one `ev` or `evs` packet to several sockets of this server, encoded and framed once. */
 export type EvBroadcast = (socketIds: string[], event: 'ev' | 'evs', packet: EvPacket | EvsPacket) => void;
@@ -63,21 +65,20 @@ export type EvBroadcast = (socketIds: string[], event: 'ev' | 'evs', packet: EvP
 export function eventsPacket(sid: string, events: WireEnvelope[]): ['ev', EvPacket] | ['evs', EvsPacket] {
   return events.length === 1 ? ['ev', { sid, e: events[0]! }] : ['evs', { sid, es: events }];
 }
-function countersOnly({ sockets: _s, subscriptions: _n, tailCursor: _t, eventsSentPerSecond: _r, ...counters }: FanoutStats): Counters {
+function countersOnly({ sockets: _s, subscriptions: _n, tailCursor: _t, eventsSentPerSecond: _r, eventsRouted: _e, bus: _b, ...counters }: FanoutStats): Counters {
   return counters;
 }
 
-export class FanoutCore {
+export class FanoutCore implements TailDoor<Subscription> {
   readonly fete: FanoutTarget;
   readonly log: FeteLog;
   readonly options: ResolvedFanoutOptions;
   /** What may leave for a browser (exposed topics, the caller's tenant): see security/exposure.ts. */
   readonly exposure: Exposure;
-  readonly tail: LogTail;
+  /** The node's one live tail, shared with the other doors. */
+  readonly tail: NodeTail;
   readonly counters: Counters = countersOnly(zeroFanoutStats());
-  readonly #index = new PatternIndex<Subscription>();
   readonly #sessions = new Set<SessionCount>();
-  readonly #bus: BusTail | undefined;
 
   readonly #broadcast: EvBroadcast;
   /** Events routed since the last #flush, serialized, and what each live subscription took of
@@ -94,42 +95,33 @@ export class FanoutCore {
     this.fete = fete;
     this.log = fete.log;
     this.options = options;
-    this.exposure = exposureOf(fete.topics);
     this.#broadcast = broadcast;
-    // Over the NATS bus the tail follows the bus's view: only the events of its sockets' patterns.
-    this.#bus = fete.bus?.tail(fete.log);
-    this.tail = new LogTail(fete.log, {
-      pollIntervalMs: fete.bus?.options.pollIntervalMs ?? options.pollIntervalMs,
-      pageSize: options.readPageSize,
-      route: (e) => this.#route(e),
-      routed: () => this.flush(),
-      live: this.#bus,
-      wants: (subject, tenant) => this.#index.match(subject).some((s) => tenant === undefined || s.tenant === tenant),
-      gapReadDelayMs: fete.bus?.options.gapReadDelayMs,
-    });
+    this.tail = fete.browserTail({ pollIntervalMs: options.pollIntervalMs, pageSize: options.readPageSize });
+    this.exposure = this.tail.exposure;
+    this.tail.open(this);
   }
 
   /**
-   * One event to every live subscription it matches: serialized once here, sent at #flush, which
-   * the tail calls once it has routed what it had (every event of a page it read, or every local
-   * commit that completed in the same turn).
+   * One event to the live subscriptions of this door it matches and may reach (the node tail
+   * checked both): serialized once here, sent at #flush, which the tail calls once it has routed
+   * what it had (every event of a page it read, or every local commit that completed in the same turn).
    */
-  #route(e: Envelope): void {
-    this.counters.eventsRouted++;
-    // Events of topics that never leave the server are not even matched (and never serialized).
-    if (!this.exposure.exposes(e.topic)) return;
-    const subs = this.#index.match(e.subject);
-    if (subs.length === 0) return;
+  route(e: Envelope, subs: readonly Subscription[]): void {
     const wire = wireForBrowser(e);
     const seq = e.seq!;
     let index = -1;
     for (const sub of subs) {
-      if (!sub.visible(e) || !sub.take(seq, wire)) continue;
+      if (!sub.take(seq, wire)) continue;
       if (index < 0) index = this.#batch.push(wire) - 1;
       const taken = this.#taken.get(sub);
       if (taken) taken.push(index);
       else this.#taken.set(sub, [index]);
     }
+  }
+
+  /** The tail routed what it had: sent now (see flush). */
+  routed(): void {
+    this.flush();
   }
 
   /**
@@ -210,18 +202,18 @@ export class FanoutCore {
   }
 
   register(sub: Subscription): void {
-    if (this.#index.add(sub.pattern, sub)) this.#bus?.want(sub.pattern, sub.tenant);
+    this.tail.register(this, sub);
   }
 
   unregister(sub: Subscription): void {
     sub.close();
     this.#taken.delete(sub);
-    if (this.#index.remove(sub.pattern, sub)) this.#bus?.unwant(sub.pattern, sub.tenant);
+    this.tail.unregister(this, sub);
   }
 
-  /** The NATS bus's view of the tail, if the bus is on (stats and tests). */
+  /** The NATS bus's view of the node's tail, if the bus is on (stats and tests). */
   get bus(): BusTail | undefined {
-    return this.#bus;
+    return this.tail.bus;
   }
 
   sessionOpened(s: SessionCount): void {
@@ -235,9 +227,8 @@ export class FanoutCore {
   /** Where a subscription on `pattern` starts (log/start.ts): 'latest' is the tail's position, so
    * everything after it reaches the subscription live; a cursor from another log or beyond this
    * one's head, or behind what retention pruned, comes with its gaps. */
-  async startCursor(from: FollowFrom, pattern: string): Promise<Start> {
-    await this.tail.ready();
-    return resolveStart(this.log, from, pattern, () => this.tail.cursor);
+  startCursor(from: FollowFrom, pattern: string): Promise<Start> {
+    return this.tail.startCursor(from, pattern);
   }
 
   stats(): FanoutStats {
@@ -249,15 +240,14 @@ export class FanoutCore {
       ...this.counters,
       eventsSentPerSecond: this.#sentRate.perSecond(),
       emits: { ...this.counters.emits },
-      tailCursor: this.tail.cursor,
-      ...(this.#bus === undefined ? {} : { bus: { ...this.#bus.stats(), subscribed: this.#bus.subscribed.length } }),
+      // The node's tail (shared with the SSE streams): its counters, not this door's.
+      ...this.tail.stats(),
     };
   }
 
+  /** Leaves the node's tail (which runs on for the other doors until the fete stops). */
   async close(): Promise<void> {
     this.#sentRate.close();
-    await this.tail.close();
-    this.#bus?.close();
-    this.#index.clear();
+    this.tail.closeDoor(this);
   }
 }

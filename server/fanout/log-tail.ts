@@ -53,10 +53,14 @@ export class LogTail {
   /** The cursor is the head read at start: commits from here on may be routed directly. */
   #started = false;
   readonly #unCommit: () => void;
+  #pollIntervalMs: number;
+  /** Ends the current follow() (to start another with a shorter poll interval). */
+  #round: AbortController | undefined;
 
   constructor(log: FeteLog, options: LogTailOptions) {
     this.#log = log;
     this.#o = options;
+    this.#pollIntervalMs = options.pollIntervalMs;
     this.#ready = log.head().then((head) => {
       // Subscriptions asking for older events replay them from the log themselves.
       this.#cursor = head;
@@ -81,6 +85,14 @@ export class LogTail {
       routed = true;
     }
     if (routed) this.#routed();
+  }
+
+  /** Reads the log at least every `ms` from now on (a door that came later asked for more). The
+   * follow() in progress ends and another starts from the cursor: one read, no event lost. */
+  pollAtLeastEvery(ms: number): void {
+    if (!(ms < this.#pollIntervalMs)) return;
+    this.#pollIntervalMs = ms;
+    this.#round?.abort();
   }
 
   /** Resolves once the tail knows where it starts. */
@@ -115,13 +127,14 @@ export class LogTail {
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
+      const round = (this.#round = new AbortController());
       try {
         const o = this.#o;
         const pages = follow(o.live ?? this.#log, {
           from: { cursor: this.#cursor, gaps: [] },
-          signal,
+          signal: round.signal,
           pageSize: o.pageSize,
-          pollIntervalMs: o.pollIntervalMs,
+          pollIntervalMs: this.#pollIntervalMs,
           gapReadDelayMs: o.gapReadDelayMs,
         });
         for await (const page of pages) {
@@ -142,7 +155,7 @@ export class LogTail {
       } catch (err) {
         // The store is down or restarting: follow again from the same cursor after a poll interval.
         debug('tail read failed at seq %d: %s', this.#cursor, (err as Error).message);
-        await new Promise((r) => setTimeout(r, this.#o.pollIntervalMs).unref());
+        await new Promise((r) => setTimeout(r, this.#pollIntervalMs).unref());
       }
     }
   }
@@ -159,6 +172,7 @@ export class LogTail {
     this.#started = false;
     this.#unCommit();
     this.#abort.abort();
+    this.#round?.abort();
     await this.#ready.catch(() => undefined);
     await this.#running;
   }

@@ -88,11 +88,6 @@ export class Subscription {
     return this.#host.tenant;
   }
 
-  /** Whether `e` may be sent to this subscription's caller (see SubscriptionHost.visible). */
-  visible(e: Envelope): boolean {
-    return this.#host.visible(e);
-  }
-
   /** Starts live at once: `cursor` is the tail's position, so everything after it comes live. */
   goLive(): void {
     if (this.#mode === 'replay') this.#mode = 'live';

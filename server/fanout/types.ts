@@ -56,7 +56,7 @@ export interface FanoutStats {
   subscriptions: number;
   /** Subscriptions replaying history or catching up from the log now. */
   catchingUp: number;
-  /** Events the tail read from the log and routed (each counted once, however many receivers). */
+  /** Events the node tail read from the log and routed (each counted once, however many receivers and doors). */
   eventsRouted: number;
   /** Events sent, one per event per subscription (in `ev` or `evs` packets), live and replayed. */
   eventsSent: number;
@@ -73,11 +73,14 @@ export interface FanoutStats {
   refusedConnections: number;
   /** Emit items accepted, duplicate, rejected over this fanout's sockets. */
   emits: { accepted: number; duplicate: number; rejected: number };
-  /** The tail's position: every event with seq <= this has been routed. */
+  /** The node tail's position: every event with seq <= this has been routed. The tail is the
+   * node's one (fanout/node-tail.ts), shared by every attached fanout and SSE stream: `eventsRouted`,
+   * `tailCursor` and `bus` are its counters, the same in every fanout's stats. */
   tailCursor: number;
   /** With the NATS bus (`bus` option): events received over NATS, seqs skipped on a commit
    * notice's word, times messages may have been lost (then the log is read), reads of the log by
-   * the tail, and the patterns this node has NATS subscriptions for. Absent without the bus. */
+   * the node's tail, and the patterns this node has NATS subscriptions for (its sockets' and SSE
+   * streams'). Absent without the bus, or before the node's first door. */
   bus?: { received: number; skipped: number; lost: number; reads: number; subscribed: number };
 }
 
@@ -86,6 +89,7 @@ export interface FanoutHandle {
   /** The Socket.IO server (for the app's own namespaces and adapters). */
   readonly io: import('socket.io').Server;
   stats(): FanoutStats;
-  /** Disconnects every socket and stops the tail. Does not close the HTTP server. */
+  /** Disconnects every socket and leaves the node's tail (which stops with the fete). Does not
+   * close the HTTP server. */
   close(): Promise<void>;
 }

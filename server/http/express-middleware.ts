@@ -26,7 +26,7 @@ import { type ExpressOptions, type RequestGuard, resolveHttpOptions } from './op
 import { authenticate } from './authenticate.js';
 import type { Security } from '../security/security.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus-text.js';
-import type { SseStream } from './sse-stream.js';
+import { SseDoor } from './sse-door.js';
 import { type StreamTarget, streamRoute } from './stream-route.js';
 import { commandInspectorRoutes, commandRoutes } from './command-routes.js';
 import type { CommandTarget } from '../fanout/command-packet.js';
@@ -34,6 +34,9 @@ import { requestMetricFamilies } from '../commands/command-metrics.js';
 import type { LogEvents } from '../logger.js';
 
 const debug = createDebug('fete:http');
+
+/** Events per read of the node's tail when this router makes it (attach's `readPageSize` default). */
+const TAIL_PAGE_SIZE = 500;
 
 /** The router, plus `close()` to end open event streams (call it before closing the HTTP server:
  * an open stream otherwise keeps `server.close()` waiting). */
@@ -67,25 +70,28 @@ function authenticated(security: Security) {
 }
 
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
-export type HttpTarget = InspectorTarget & CommandTarget & Pick<StreamTarget, 'live'> & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
+export type HttpTarget = InspectorTarget & CommandTarget & Pick<StreamTarget, 'live' | 'browserTail'> & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
 export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}, logs?: LogEvents): FeteRouter {
   const o = resolveHttpOptions(options);
   const fanoutStats = o.fanoutStats ?? (fete.fanoutStats ? () => fete.fanoutStats!() : undefined);
-  const streams = new Set<SseStream>();
+  /** The door of this router's SSE streams on the node's one live tail, made at the first stream. */
+  let door: SseDoor | undefined;
+  const sseDoor = () => (door ??= new SseDoor(fete.browserTail({ pollIntervalMs: o.stream.pollIntervalMs, pageSize: TAIL_PAGE_SIZE })));
   const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
   const router = expressModule().Router() as FeteRouter;
 
   // Authenticated before the body is read: an unknown caller does not get to upload a megabyte.
   router.post('/emit', authenticated(fete.security), jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
-  router.get('/stream', streamRoute(fete, o, streams));
+  router.get('/stream', streamRoute(fete, o, sseDoor));
   router.get('/health', healthRoute(fete, o.healthTimeoutMs, fanoutStats));
   router.get('/metrics', guarded(fete.security, o.metrics, 'metrics', "metrics: { authorize } or metrics: 'public'"), async (_req: Request, res: Response) => {
     const stats = await fete.stats();
     const families = metricFamilies(stats, {
       emits,
-      streams: () => streams.size,
-      streamsWaiting: () => [...streams].filter((s) => s.waitingForDrain).length,
+      streams: () => door?.streams.size ?? 0,
+      streamsWaiting: () => (door ? [...door.streams].filter((s) => s.waitingForDrain).length : 0),
+      streamOverflows: () => door?.overflows ?? 0,
     }, fanoutStats?.(), fete.workerStatus?.());
     if (fete.commands) families.push(...requestMetricFamilies(fete.commands.metrics.counts()));
     res.setHeader('cache-control', 'no-store');
@@ -105,7 +111,8 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   });
 
   router.close = () => {
-    for (const s of [...streams]) s.close();
+    door?.close();
+    door = undefined;
   };
   return router;
 }

@@ -21,6 +21,8 @@ export interface HttpCounters {
   streams: () => number;
   /** Of those, the ones waiting for a slow client to read (backpressure). */
   streamsWaiting: () => number;
+  /** Times a slow stream stopped live delivery and caught up from the log. */
+  streamOverflows?: () => number;
 }
 
 const OUTCOMES = ['completed', 'retried', 'dead'] as const;
@@ -81,6 +83,12 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       help: 'Server-Sent Events streams paused until a slow client reads what was sent (backpressure).',
       type: 'gauge',
       samples: [{ value: http.streamsWaiting() }],
+    },
+    {
+      name: 'fete_http_stream_overflows_total',
+      help: 'Times a slow Server-Sent Events stream stopped live delivery and caught up from the log.',
+      type: 'counter',
+      samples: [{ value: http.streamOverflows?.() ?? 0 }],
     },
   ];
   const schedules = stats.schedules ?? [];

@@ -23,10 +23,17 @@ export interface InspectorOptions<P = FanoutPrincipal> {
 export interface StreamOptions {
   /** A `: ping` comment this often keeps proxies from closing an idle stream. @default 15_000 */
   heartbeatMs?: number;
-  /** Read the log this often even without an append notification (missed NOTIFY). @default 1000 */
+  /** Read the log this often even without an append notification (missed NOTIFY), in ms: the
+   * node's live tail (shared with `attach`, which takes the shorter of the two; with the NATS bus
+   * the bus's `pollIntervalMs` rules it) and each replay. @default 1000 */
   pollIntervalMs?: number;
-  /** Events read per page; also the most written before waiting for the socket to drain. @default 100 */
+  /** Events read per page of a replay (a resume, a catch-up); also the most written before waiting
+   * for the socket to drain. @default 100 */
   pageSize?: number;
+  /** Bytes a live stream may have waiting in its response (the client reads slower than events
+   * come) before it stops taking events from the node's tail and catches up from the log instead,
+   * a page at a time as the client drains; no event is lost. @default 1 MiB */
+  maxBufferedBytes?: number;
   /** The `retry:` reconnection delay told to EventSource. @default 2000 */
   retryMs?: number;
 }
@@ -103,6 +110,7 @@ export function resolveHttpOptions<P>(o: ExpressOptions<P> = {}): ResolvedExpres
       pollIntervalMs: positive('stream.pollIntervalMs', s.pollIntervalMs ?? 1000),
       pageSize: positive('stream.pageSize', s.pageSize ?? 100),
       retryMs: positive('stream.retryMs', s.retryMs ?? 2000),
+      maxBufferedBytes: positive('stream.maxBufferedBytes', s.maxBufferedBytes ?? 1024 * 1024),
     },
     inspector: inspectorOption(o.inspector),
     metrics: metricsOption(o.metrics),

@@ -1,36 +1,56 @@
-// One Server-Sent Events connection: follows the log (log/follow.ts) from a resolved start, replay
-// and live in one loop, and writes each event as a message whose `id` is its cursor
-// (`<epoch>:<seq>`), so that EventSource's Last-Event-ID resumes exactly where it was.
+// One Server-Sent Events connection, a receiver of the node's one live tail (fanout/node-tail.ts),
+// exactly as a socket subscription is (fanout/subscription.ts): it replays its backlog from its
+// resume cursor through follow() (log/follow.ts), buffering what the tail routes meanwhile, then
+// hands over to the tail skipping seqs already sent: every event once, in seq order, no gap. Each
+// message's `id` is its cursor (`<epoch>:<seq>`), so EventSource's Last-Event-ID resumes exactly
+// where it was. A live stream reads nothing: the tail routes each event to every stream that
+// matches and may see it, framed once for all of them (sse-door.ts).
 //
 // Gaps: where the log cannot cover the resume (a cursor of another log, beyond the head, or behind
 // what retention pruned) a `gap` message goes out in its place (see sseGapFrame), its `id` the
 // cursor delivery continues after.
 //
-// Bounded buffering: at most one page (`pageSize` events) is written before the loop waits for the
-// socket to drain; follow() reads nothing until asked, so a slow reader holds back the reads, never
-// the server's memory. A read error ends the response: EventSource reconnects with Last-Event-ID
-// and resumes exactly where it was.
+// Bounded buffering: a live stream whose response holds more than `maxBufferedBytes` unsent stops
+// taking events from the tail and catches up from the log instead, one page (`pageSize` events) at
+// a time, each written only once the previous one drained; then it goes live again through the same
+// handover. The log is the buffer: a slow reader costs the server a cursor and at most about
+// `maxBufferedBytes` (plus one event), never an unbounded queue, and it loses nothing. A read error
+// ends the response: EventSource reconnects with Last-Event-ID and resumes exactly where it was.
 import type { ServerResponse } from 'node:http';
 import createDebug from 'debug';
 import { type Envelope, type LatestCleared, formatCursor } from '../../shared/index.js';
 import { encodeForBrowser } from '../fanout/browser-envelope.js';
-import { type FollowGap, follow } from '../log/follow.js';
+import { type FollowGap, type FollowItem, follow } from '../log/follow.js';
 import type { Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import type { LiveEvent } from '../live/live-hub.js';
+import type { TailReceiver } from '../fanout/node-tail.js';
 
 const debug = createDebug('fete:http');
 
 export interface SseStreamOptions {
   pattern: string;
-  /** Where to start (stream-route.ts resolves `from` / Last-Event-ID). */
+  /** The caller's tenant: the tail routes only its events here. */
+  tenant: string;
+  /** Where to start (stream-route.ts resolves `from` / Last-Event-ID against the tail). */
   start: Start;
-  /** Whether an event may be sent to this stream's caller (security/exposure.ts). */
+  /** Whether an event may be sent to this stream's caller (security/exposure.ts, the rule the tail
+   * applies to live events), for the replay's follow(). */
   visible: (e: Envelope) => boolean;
   heartbeatMs: number;
   pollIntervalMs: number;
   pageSize: number;
   retryMs: number;
+  maxBufferedBytes: number;
+}
+
+/** What a stream needs of its door (sse-door.ts) and of the node's tail. */
+export interface SseStreamHost {
+  readonly log: FeteLog;
+  /** Where the tail stands: events after it reach `take`. */
+  tailCursor(): number;
+  /** The stream fell behind and catches up from the log (counted). */
+  overflowed(): void;
 }
 
 /** One SSE message: `id` is the event's cursor, so a reconnect's Last-Event-ID is the resume
@@ -68,11 +88,24 @@ export function sseVolatileGapFrame(lost: { topics: readonly string[] } | { drop
   return `event: gap\ndata: ${JSON.stringify({ reason: 'volatile', ...lost })}\n\n`;
 }
 
-export class SseStream {
+type Mode = 'replay' | 'live' | 'closed';
+
+export class SseStream implements TailReceiver {
+  readonly pattern: string;
+  readonly tenant: string;
   readonly #res: ServerResponse;
-  readonly #log: FeteLog;
+  readonly #host: SseStreamHost;
   readonly #o: SseStreamOptions;
-  #closed = false;
+  #mode: Mode = 'replay';
+  /** The highest seq written (or the start cursor): nothing at or below it is written again. */
+  #lastSent: number;
+  /** Frames taken from the tail while replaying, in seq order; bounded by maxBufferedBytes. */
+  #buffer: Array<{ seq: number; frame: string }> | undefined;
+  #bufferBytes = 0;
+  #bufferOverflowed = false;
+  /** Frames taken and not written yet: written together (sse-door.ts flushes after each routing). */
+  #out: string[] = [];
+  #outBytes = 0;
   #drain: (() => void) | undefined;
   readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -81,14 +114,25 @@ export class SseStream {
   /** Volatile events not written since the last live write (the client was too slow). */
   #droppedVolatile = 0;
 
-  constructor(res: ServerResponse, log: FeteLog, o: SseStreamOptions, onClose: () => void) {
+  constructor(res: ServerResponse, host: SseStreamHost, o: SseStreamOptions, onClose: () => void) {
     this.#res = res;
-    this.#log = log;
+    this.#host = host;
     this.#o = o;
+    this.pattern = o.pattern;
+    this.tenant = o.tenant;
+    this.#lastSent = o.start.cursor;
     this.#onClose = onClose;
   }
 
-  /** Sends the headers and a first comment naming the cursor, then replays and follows the log. */
+  get closed(): boolean {
+    return this.#mode === 'closed';
+  }
+
+  /**
+   * Sends the headers and a first comment naming the cursor, then goes live at once (the start is
+   * the tail's position) or replays the log from the start first. Must be called right after the
+   * stream is registered with the tail, before the tail routes another event.
+   */
   start(): void {
     const res = this.#res;
     res.writeHead(200, {
@@ -99,32 +143,81 @@ export class SseStream {
       'x-accel-buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    res.write(`retry: ${this.#o.retryMs}\n: ok cursor=${formatCursor(this.#log.epoch, this.#o.start.cursor)}\n\n`);
+    const { start } = this.#o;
+    res.write(`retry: ${this.#o.retryMs}\n: ok cursor=${formatCursor(this.#host.log.epoch, start.cursor)}\n\n`);
     res.on('close', () => this.close());
     res.on('drain', () => this.#drained());
     const ping = setInterval(() => this.#write(': ping\n\n'), this.#o.heartbeatMs);
     ping.unref();
     this.#timers.push(ping);
-    void this.#run();
+    if (start.cursor >= this.#host.tailCursor() && start.gaps.length === 0) this.#mode = 'live';
+    else void this.#replay(start);
   }
 
-  /** True while the client reads slower than events come: the loop waits for the socket to drain. */
+  /** True while the client reads slower than events come: a catch-up waits for the response to
+   * drain, or a live stream's response is over its high-water mark. */
   get waitingForDrain(): boolean {
-    return this.#drain !== undefined;
+    return this.#drain !== undefined || (this.#mode === 'live' && this.#res.writableNeedDrain);
+  }
+
+  /**
+   * An event from the tail, framed once for every stream (sseFrame). True: taken, written at the
+   * next `flushOut` (the door's, after the tail's routing batch). False: not now (buffered during a
+   * replay, already written, or the client is too far behind and the stream went back to the log).
+   */
+  take(seq: number, frame: string): boolean {
+    switch (this.#mode) {
+      case 'live': {
+        if (seq <= this.#lastSent) return false;
+        const queued = this.#res.writableLength + this.#outBytes;
+        if (queued > 0 && queued + frame.length > this.#o.maxBufferedBytes) {
+          debug('stream %s overflowed at seq %d: catching up from the log', this.pattern, seq);
+          this.#host.overflowed();
+          this.#mode = 'replay';
+          void this.#replay({ cursor: this.#lastSent, gaps: [] });
+          return false;
+        }
+        this.#lastSent = seq;
+        this.#out.push(frame);
+        this.#outBytes += frame.length;
+        return true;
+      }
+      case 'replay':
+        if (this.#bufferOverflowed) return false;
+        if (this.#bufferBytes > 0 && this.#bufferBytes + frame.length > this.#o.maxBufferedBytes) {
+          // Dropped from memory only: the replay reads them from the log in another round.
+          this.#bufferOverflowed = true;
+          this.#buffer = undefined;
+          this.#bufferBytes = 0;
+          return false;
+        }
+        (this.#buffer ??= []).push({ seq, frame });
+        this.#bufferBytes += frame.length;
+        return false;
+      case 'closed':
+        return false;
+    }
+  }
+
+  /** Writes the frames taken since the last call, as one chunk. */
+  flushOut(): void {
+    if (this.#out.length === 0) return;
+    const chunk = this.#out.length === 1 ? this.#out[0]! : this.#out.join('');
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#write(chunk);
   }
 
   /** Ends, with this stream, its receiver of live events (live/live-hub.ts). */
   withLive(close: () => void): void {
-    if (this.#closed) close();
+    if (this.closed) close();
     else this.#closeLive = close;
   }
 
   /** A volatile or latest event for this stream. A volatile one is dropped while the client is too
    * slow to take the log's events (it could never be replayed); latest changes are always written. */
   live(ev: LiveEvent): void {
-    if (this.#closed) return;
-    // Behind: the log loop waits for a drain, or the response's buffer is over its high-water mark
-    // (a stream that only gets live events has no log loop waiting).
+    if (this.closed) return;
     if (ev.envelope.volatile && (this.waitingForDrain || this.#res.writableNeedDrain)) {
       this.#droppedVolatile++;
       return;
@@ -138,7 +231,7 @@ export class SseStream {
 
   /** A latest value that is gone; always written (as latest changes are). */
   cleared(c: LatestCleared): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     this.#write(sseClearedFrame(c));
   }
 
@@ -147,10 +240,12 @@ export class SseStream {
     this.#write(text);
   }
 
-  /** Ends the stream (client gone, server closing). Idempotent. */
+  /** Ends the stream (client gone, server closing, the log unreadable). Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.closed) return;
+    this.#mode = 'closed';
+    this.#buffer = undefined;
+    this.#out = [];
     this.#closeLive?.();
     for (const t of this.#timers) clearInterval(t);
     this.#abort.abort();
@@ -160,7 +255,7 @@ export class SseStream {
   }
 
   #write(chunk: string): boolean {
-    if (this.#closed) return true;
+    if (this.closed) return true;
     return this.#res.write(chunk);
   }
 
@@ -170,20 +265,75 @@ export class SseStream {
     wake?.();
   }
 
-  async #run(): Promise<void> {
-    const epoch = this.#log.epoch;
-    const { pattern, start, pageSize, pollIntervalMs } = this.#o;
+  /** Resolves once the response took what was written (or the stream closed). */
+  #writable(): Promise<void> {
+    if (this.closed || !this.#res.writableNeedDrain) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const before = this.#drain;
+      this.#drain = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+
+  /** Queues a replayed frame; flushOut writes the queue (before a gap, and after each page). */
+  #send(seq: number, frame: string): void {
+    if (seq <= this.#lastSent) return;
+    this.#lastSent = seq;
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+  }
+
+  /** As Subscription's replay (fanout/subscription.ts): the log from `start` up to (at least)
+   * where the tail stood, paced by the client, then the frames the tail routed meanwhile, then live. */
+  async #replay(start: Start): Promise<void> {
+    const epoch = this.#host.log.epoch;
+    const { pattern, pageSize, pollIntervalMs, visible } = this.#o;
+    // Gaps of the start are due even when the log holds nothing to replay (a reset to an empty log).
+    let gapsDue = start.gaps.length;
+    let read = start.cursor;
+    const items = follow(this.#host.log, { from: start, pattern, pageSize, pollIntervalMs, signal: this.#abort.signal, knownHead: this.#host.tailCursor(), visible });
     try {
-      for await (const item of follow(this.#log, { from: start, pattern, signal: this.#abort.signal, pageSize, pollIntervalMs, visible: this.#o.visible })) {
-        if (this.#closed) return;
-        let flowing = true;
-        if (item.type === 'gap') flowing = this.#write(sseGapFrame(epoch, item));
-        else for (const e of item.events) flowing = this.#write(sseFrame(epoch, e)) && flowing;
-        if (!flowing && !this.#closed) await new Promise<void>((resolve) => (this.#drain = resolve));
+      for (;;) {
+        // Whatever the tail routes from here on lands in the buffer; the log covers the rest.
+        this.#buffer = undefined;
+        this.#bufferBytes = 0;
+        this.#bufferOverflowed = false;
+        const target = this.#host.tailCursor();
+        while (read < target || gapsDue > 0) {
+          await this.#writable();
+          if (this.closed) return;
+          const next = await items.next();
+          if (this.closed || next.done) return;
+          const item: FollowItem = next.value;
+          if (item.type === 'gap') {
+            gapsDue--;
+            this.flushOut(); // events up to resumedAt first: the client's cursor moves past them with the gap
+            this.#lastSent = Math.max(item.reason === 'pruned' ? this.#lastSent : start.cursor, item.resumedAt);
+            this.#write(sseGapFrame(epoch, item));
+            read = Math.max(read, item.resumedAt);
+            continue;
+          }
+          for (const e of item.events) this.#send(e.seq!, sseFrame(epoch, e));
+          this.flushOut();
+          read = Math.max(read, item.seq);
+        }
+        if (this.#bufferOverflowed) continue; // fell behind again: another round from the log
+        // Filled by take() during the awaits above (TypeScript narrowed it to undefined).
+        const buffered = this.#buffer as Array<{ seq: number; frame: string }> | undefined;
+        if (buffered) for (const b of buffered) this.#send(b.seq, b.frame);
+        this.flushOut();
+        this.#buffer = undefined;
+        this.#bufferBytes = 0;
+        this.#mode = 'live';
+        return;
       }
     } catch (err) {
-      debug('stream %s: read failed, ending the stream (the client resumes from its last id): %s', pattern, (err as Error).message);
+      debug('stream %s: read failed after seq %d, ending the stream (the client resumes from its last id): %s', pattern, this.#lastSent, (err as Error).message);
       this.close();
+    } finally {
+      await items.return();
     }
   }
 }

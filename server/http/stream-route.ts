@@ -2,19 +2,23 @@
 // `from` is 'latest' (default: only new events), 'earliest' (the whole retained log) or a cursor
 // (`<epoch>:<seq>`, or a bare seq of the current log) to resume after; a `Last-Event-ID` header
 // (sent by EventSource on reconnect) wins over `from`. A cursor the log cannot cover gets a `gap`
-// message first (sse-stream.ts).
+// message first (sse-stream.ts). Every stream is a receiver of the node's one live tail (shared with
+// the Socket.IO subscriptions: fanout/node-tail.ts, through sse-door.ts): its start is resolved
+// against the tail's position, as a socket `sub` is.
 // Errors before the stream starts are JSON: 400 bad pattern/from, 401, 403 (a pattern that matches
 // no exposed topic, or subscribe denied). Only exposed events of the caller's tenant are sent.
 import type { Request, Response } from 'express';
 import { type Envelope, FeteError, type TopicCatalog, patternsOverlap, requireCursor, validatePattern } from '../../shared/index.js';
-import { type FollowFrom, resolveStart } from '../log/start.js';
+import type { FollowFrom } from '../log/start.js';
 import { exposureOf, isExposed } from '../security/exposure.js';
 import type { LiveHub } from '../live/live-hub.js';
 import type { Security } from '../security/security.js';
 import { allowed } from '../fanout/client-emit.js';
+import type { NodeTail, NodeTailOptions } from '../fanout/node-tail.js';
 import type { FeteLog } from '../types.js';
 import { authenticate } from './authenticate.js';
 import type { ResolvedExpressOptions } from './options.js';
+import type { SseDoor } from './sse-door.js';
 import { SseStream, sseVolatileGapFrame } from './sse-stream.js';
 
 /** Where to stream from: Last-Event-ID (a cursor), else `from`. */
@@ -34,6 +38,8 @@ export interface StreamTarget {
   readonly security: Security;
   /** `volatile` and `latest` events (live/live-hub.ts). */
   readonly live: LiveHub;
+  /** The node's one live tail of the log (fanout/node-tail.ts). */
+  browserTail(options: NodeTailOptions): NodeTail;
 }
 
 /** The exposed volatile topics a pattern can match (a resume loses their events in between). */
@@ -43,8 +49,8 @@ function volatileTopics(catalog: TopicCatalog, pattern: string): string[] {
     .map((t) => t.name);
 }
 
-export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, streams: Set<SseStream>) {
-  const log = fete.log;
+/** `door()`: the router's door of the node's tail (sse-door.ts), made at its first stream. */
+export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, door: () => SseDoor) {
   const exposure = exposureOf(fete.topics);
   return async (req: Request, res: Response): Promise<void> => {
     // Authenticated first: an anonymous caller learns nothing, not even which patterns are valid.
@@ -55,13 +61,17 @@ export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, strea
     exposure.admitPattern(pattern);
     const hook = fete.security.authorize.subscribe;
     if (hook) await allowed(() => hook(caller.principal, pattern), `subscribe to "${pattern}"`);
-    const start = await resolveStart(log, startFrom(req), pattern);
-    if (req.socket.destroyed) return;
-    const visible = (e: Envelope) => exposure.visible(e, caller.tenant);
     const from = startFrom(req);
-    const stream = new SseStream(res, log, { pattern, start, visible, ...o.stream }, () => streams.delete(stream));
-    streams.add(stream);
-    stream.start();
+    const sse = door();
+    const start = await sse.tail.startCursor(from, pattern);
+    if (req.socket.destroyed) return;
+    // Closed while the start was resolved: a stream it took now would never be routed to.
+    if (sse.closed) throw new FeteError('CLOSED', 'the event stream was closed: reconnect');
+    // The rule the tail applies to live events, for the replay and the live hub.
+    const visible: (e: Envelope) => boolean = sse.tail.visibleTo(caller.tenant);
+    const stream = new SseStream(res, sse, { pattern, tenant: caller.tenant, start, visible, ...o.stream }, () => sse.remove(stream));
+    // Synchronous from here: registered with the tail, then live at once or replaying up to it.
+    sse.add(stream);
     if (!fete.live.covers(pattern)) return;
     // A resume: volatile events sent while this client was away are gone; it is told so, first.
     const lost = from === 'latest' || from === 'earliest' ? [] : volatileTopics(fete.topics, pattern);

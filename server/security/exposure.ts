@@ -1,8 +1,9 @@
 // Events leave by kind: the one rule for what may reach a browser. Only `presentation` topics and
 // topics declared `expose: true` are sent, by Socket.IO or SSE, live or replayed, and only to
 // callers of the event's tenant. Both doors admit a subscription with `admitPattern` and pass each
-// event through `visible`: every replay and SSE read through follow()'s `visible` option
-// (log/follow.ts, the one cursor loop), live socket events in fanout-core.ts's routing.
+// event through `visible`: every replay through follow()'s `visible` option (log/follow.ts, the
+// one cursor loop), live events of sockets and SSE streams alike in the node tail's routing
+// (fanout/node-tail.ts).
 import { type AnyTopic, type Envelope, FeteError, type TopicCatalog } from '../../shared/index.js';
 import { patternsOverlap } from '../fanout/pattern-overlap.js';
 import { tenantOf } from './tenant.js';
