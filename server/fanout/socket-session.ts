@@ -24,6 +24,7 @@ import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { PresenceSession } from '../presence/presence-session.js';
 import type { LiveSubscription } from '../live/live-hub.js';
+import { HeldLatest } from './held-latest.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -274,12 +275,20 @@ export class SocketSession implements SubscriptionHost {
   }
 
   /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
-   * first, each version once). Volatile events are dropped for a socket that is already too far
-   * behind (they could never be replayed anyway); latest changes are always sent. */
+   * first, each version once). For a socket that is already too far behind, volatile events are
+   * dropped (they could never be replayed anyway) and latest changes are held, the newest per
+   * subject (held-latest.ts), until the socket drains: a slow reader costs one value per subject. */
   #live(sub: Subscription): LiveSubscription {
     const core = this.#core;
     const socket = this.#socket;
     let dropped = 0;
+    let held: HeldLatest | undefined;
+    const sendHeld = (): void => {
+      const due = held!.take();
+      held = undefined;
+      // Through this turn's flush, after the events taken for the subscription before them.
+      if (!sub.closed && !this.#gone) for (const ev of due) core.takeLive(sub, ev.wire);
+    };
     const live = core.fete.live.subscribe({
       pattern: sub.pattern,
       tenant: this.#caller.tenant,
@@ -287,9 +296,19 @@ export class SocketSession implements SubscriptionHost {
       deliver: (ev) => {
         if (sub.closed || this.#gone) return;
         // Waiting in the socket's buffer or for this turn's flush: both count.
-        if (ev.envelope.volatile && this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents) {
+        const behind = this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents;
+        if (ev.envelope.volatile && behind) {
           core.counters.volatileDropped++;
           dropped++;
+          return;
+        }
+        // While values are held, later ones are held too, so that none overtakes an older one.
+        if (!ev.envelope.volatile && (behind || held !== undefined)) {
+          if (held === undefined) {
+            held = new HeldLatest();
+            void this.whenWritable().then(sendHeld);
+          }
+          held.hold(ev);
           return;
         }
         if (dropped > 0) {
