@@ -25,6 +25,8 @@ import { Subscription, type SubscriptionHost } from './subscription.js';
 import { PresenceSession } from '../presence/presence-session.js';
 import type { LiveSubscription } from '../live/live-hub.js';
 import { HeldLatest } from './held-latest.js';
+import { patternsOverlap } from './pattern-overlap.js';
+import { isExposed } from '../security/exposure.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -76,6 +78,8 @@ export class SocketSession implements SubscriptionHost {
   #queuedEvents: number;
   /** Presence packets and memberships, made on the first that needs them (server/presence/). */
   #presence: PresenceSession | undefined;
+  /** The latest-value snapshots of this socket's subscriptions, read one after another (#sub). */
+  #snapshots: Promise<void> = Promise.resolve();
 
   constructor(core: FanoutCore, socket: Socket, caller: Caller) {
     this.#core = core;
@@ -256,15 +260,25 @@ export class SocketSession implements SubscriptionHost {
       if (presence) this.#presence!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
-      const live = core.fete.live.covers(pattern) ? this.#live(sub) : undefined;
+      if (!core.fete.live.covers(pattern)) return ack(answer);
+      if (!this.#coversLatest(pattern)) {
+        this.#live(sub);
+        return ack(answer);
+      }
       // With latest topics, the ack follows their current values: `sub.ready` in the client then
-      // means the values are there (log events may come before it, as with any replay).
-      if (live?.snapshot)
-        live.ready.then(
-          () => ack(sub!.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
+      // means the values are there (log events may come before it, as with any replay). A snapshot
+      // is every current value of the pattern at once, so a socket reads one at a time, each once
+      // it has taken what was queued before: otherwise each small `sub` packet would queue the
+      // whole snapshot again for a reader that does not read (one per sub, 256 subs a socket).
+      const live = sub;
+      const turn = this.#snapshots.then(() => this.whenWritable()).then(async () => {
+        if (live.closed || this.#gone) return ack({ ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } });
+        await this.#live(live).ready.then(
+          () => ack(live.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
           () => undefined,
         );
-      else ack(answer);
+      });
+      this.#snapshots = turn.catch((err: Error) => debug('latest snapshot failed: %s', err.message));
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);
@@ -272,6 +286,11 @@ export class SocketSession implements SubscriptionHost {
       }
       ack({ ok: false, error: toWireError(err) });
     }
+  }
+
+  /** Whether a subscription on `pattern` gets latest values (a snapshot first). */
+  #coversLatest(pattern: string): boolean {
+    return Object.values(this.#core.fete.topics).some((t) => t.delivery === 'latest' && isExposed(t) && patternsOverlap(pattern, t.pattern));
   }
 
   /** The subscription's volatile and latest events (live/live-hub.ts: current latest values

@@ -75,4 +75,39 @@ describe('a reader that stops reading latest values', () => {
     // buffers took before the server saw the reader fall behind is still sent: a few hundred).
     expect(received.length).toBeLessThan(CHANGES / 2);
   }, 120_000);
+
+  it("does not get a snapshot of every subject queued per sub packet: its snapshots wait for it to read", async () => {
+    const s = await server();
+    const VALUES = 150;
+    const SUBS = 10;
+    for (let i = 0; i < VALUES; i++) await s.fete.emit(topics.price, { symbol: `s${i}`, price: i }, { headers: PAD });
+    const c = io(`${s.url}/fete`, { forceNew: true, transports: ['websocket'], reconnection: false });
+    s.sockets.push(c);
+    const bySid = new Map<string, number>();
+    c.on('evs', (p: { sid: string; es: unknown[] }) => bySid.set(p.sid, (bySid.get(p.sid) ?? 0) + p.es.length));
+    c.on('ev', (p: { sid: string }) => bySid.set(p.sid, (bySid.get(p.sid) ?? 0) + 1));
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    const tcp = (c.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
+    tcp.pause();
+    // Ten small packets, each asking for every current value (about 4.5 MB).
+    const acks = Array.from({ length: SUBS }, (_, i) => c.timeout(60_000).emitWithAck('sub', { sid: `s${i}`, pattern: 'prices.*', from: 'latest' }).catch((err: Error) => err));
+    // What the server holds for this socket: Engine.IO's queue of packets for the transport.
+    const serverSocket = [...s.fanout.io.of('/fete').sockets.values()][0]!;
+    const queuedBytes = () => (serverSocket.conn as unknown as { writeBuffer: Array<{ data?: unknown }> }).writeBuffer.reduce((n, p) => n + (typeof p.data === 'string' ? p.data.length : 0), 0);
+    const snapshotBytes = VALUES * 30 * 1000;
+    // Wait until the server has queued what it will queue while the reader does not read.
+    let before = -1;
+    await until(async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = queuedBytes();
+      const settled = now === before && now > 0;
+      before = now;
+      return settled;
+    }, 'the queue to settle');
+    expect(queuedBytes()).toBeLessThan(3 * snapshotBytes);
+    tcp.resume();
+    // Once it reads, every subscription is answered and gets every value once.
+    for (const ack of acks) expect(await ack).toMatchObject({ ok: true });
+    await until(() => bySid.size === SUBS && [...bySid.values()].every((n) => n === VALUES), 'every snapshot');
+  }, 120_000);
 });
