@@ -270,11 +270,11 @@ export class SocketSession implements SubscriptionHost {
       // is every current value of the pattern at once, so a socket reads one at a time, each once
       // it has taken what was queued before: otherwise each small `sub` packet would queue the
       // whole snapshot again for a reader that does not read (one per sub, 256 subs a socket).
-      const live = sub;
+      const waiting = sub;
       const turn = this.#snapshots.then(() => this.whenWritable()).then(async () => {
-        if (live.closed || this.#gone) return ack({ ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } });
-        await this.#live(live).ready.then(
-          () => ack(live.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
+        if (waiting.closed || this.#gone) return ack({ ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } });
+        await this.#live(waiting).ready.then(
+          () => ack(waiting.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
           () => undefined,
         );
       });
