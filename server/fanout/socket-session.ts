@@ -24,6 +24,9 @@ import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { PresenceSession } from '../presence/presence-session.js';
 import type { LiveSubscription } from '../live/live-hub.js';
+import { HeldLatest } from './held-latest.js';
+import { patternsOverlap } from './pattern-overlap.js';
+import { isExposed } from '../security/exposure.js';
 
 const debug = createDebug('fete:fanout');
 
@@ -75,6 +78,8 @@ export class SocketSession implements SubscriptionHost {
   #queuedEvents: number;
   /** Presence packets and memberships, made on the first that needs them (server/presence/). */
   #presence: PresenceSession | undefined;
+  /** The latest-value snapshots of this socket's subscriptions, read one after another (#sub). */
+  #snapshots: Promise<void> = Promise.resolve();
 
   constructor(core: FanoutCore, socket: Socket, caller: Caller) {
     this.#core = core;
@@ -256,15 +261,26 @@ export class SocketSession implements SubscriptionHost {
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
       // A start from a cursor is a resume: the client may hold latest values cleared meanwhile.
-      const live = core.fete.live.covers(pattern) ? this.#live(sub, from !== 'latest' && from !== 'earliest') : undefined;
+      const resume = from !== 'latest' && from !== 'earliest';
+      if (!core.fete.live.covers(pattern)) return ack(answer);
+      if (!this.#coversLatest(pattern)) {
+        this.#live(sub, resume);
+        return ack(answer);
+      }
       // With latest topics, the ack follows their current values: `sub.ready` in the client then
-      // means the values are there (log events may come before it, as with any replay).
-      if (live?.snapshot)
-        live.ready.then(
-          () => ack(sub!.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
+      // means the values are there (log events may come before it, as with any replay). A snapshot
+      // is every current value of the pattern at once, so a socket reads one at a time, each once
+      // it has taken what was queued before: otherwise each small `sub` packet would queue the
+      // whole snapshot again for a reader that does not read (one per sub, 256 subs a socket).
+      const waiting = sub;
+      const turn = this.#snapshots.then(() => this.whenWritable()).then(async () => {
+        if (waiting.closed || this.#gone) return ack({ ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } });
+        await this.#live(waiting, resume).ready.then(
+          () => ack(waiting.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
           () => undefined,
         );
-      else ack(answer);
+      });
+      this.#snapshots = turn.catch((err: Error) => debug('latest snapshot failed: %s', err.message));
     } catch (err) {
       if (sid !== undefined && sub !== undefined && this.#subs.get(sid) === sub) {
         this.#subs.delete(sid);
@@ -274,13 +290,26 @@ export class SocketSession implements SubscriptionHost {
     }
   }
 
+  /** Whether a subscription on `pattern` gets latest values (a snapshot first). */
+  #coversLatest(pattern: string): boolean {
+    return Object.values(this.#core.fete.topics).some((t) => t.delivery === 'latest' && isExposed(t) && patternsOverlap(pattern, t.pattern));
+  }
+
   /** The subscription's volatile and latest events (live/live-hub.ts: current latest values
-   * first, each version once). Volatile events are dropped for a socket that is already too far
-   * behind (they could never be replayed anyway); latest changes are always sent. */
+   * first, each version once). For a socket that is already too far behind, volatile events are
+   * dropped (they could never be replayed anyway) and latest changes are held, the newest per
+   * subject (held-latest.ts), until the socket drains: a slow reader costs one value per subject. */
   #live(sub: Subscription, resume: boolean): LiveSubscription {
     const core = this.#core;
     const socket = this.#socket;
     let dropped = 0;
+    let held: HeldLatest | undefined;
+    const sendHeld = (): void => {
+      const due = held!.take();
+      held = undefined;
+      // Through this turn's flush, after the events taken for the subscription before them.
+      if (!sub.closed && !this.#gone) for (const ev of due) core.takeLive(sub, ev.wire);
+    };
     const live = core.fete.live.subscribe({
       pattern: sub.pattern,
       tenant: this.#caller.tenant,
@@ -295,9 +324,19 @@ export class SocketSession implements SubscriptionHost {
       deliver: (ev) => {
         if (sub.closed || this.#gone) return;
         // Waiting in the socket's buffer or for this turn's flush: both count.
-        if (ev.envelope.volatile && this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents) {
+        const behind = this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents;
+        if (ev.envelope.volatile && behind) {
           core.counters.volatileDropped++;
           dropped++;
+          return;
+        }
+        // While values are held, later ones are held too, so that none overtakes an older one.
+        if (!ev.envelope.volatile && (behind || held !== undefined)) {
+          if (held === undefined) {
+            held = new HeldLatest();
+            void this.whenWritable().then(sendHeld);
+          }
+          held.hold(ev);
           return;
         }
         if (dropped > 0) {

@@ -51,7 +51,9 @@ interface LocalMember extends PresenceKey {
   version: number;
 }
 
-const keyOf = (k: PresenceKey) => `${k.tenant}\n${k.subject}\n${k.member}`;
+// As a JSON array: tenants and public ids may hold any character (a newline-joined key let a
+// tenant and a public id with newlines name another tenant's member).
+const keyOf = (k: PresenceKey) => JSON.stringify([k.tenant, k.subject, k.member]);
 
 function isMemberData(d: unknown): d is MemberData {
   if (d === null || typeof d !== 'object') return false;
@@ -179,7 +181,7 @@ export class PresenceHub {
   #announce(rows: readonly PresenceRow[]): void {
     const groups = new Map<string, { row: PresenceRow; members: MemberData[]; size: number }[]>();
     for (const r of rows) {
-      const k = `${r.tenant}\n${r.subject}\n${r.node}`;
+      const k = JSON.stringify([r.tenant, r.subject, r.node]);
       const m: MemberData = { member: r.member, v: r.version, c: r.connections, s: r.state ?? null, t: r.updatedAt };
       const size = Buffer.byteLength(JSON.stringify(m)) + 1;
       let list = groups.get(k);

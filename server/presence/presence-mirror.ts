@@ -5,7 +5,7 @@
 // version, and a removal stays as a tombstone (connections 0) so that an older message or read
 // cannot bring it back. A member is the sum of its nodes' rows; its state is the newest one set.
 import createDebug from 'debug';
-import { PatternIndex, type PresenceChange, type PresenceMember, type PresenceState } from '../../shared/index.js';
+import { PatternIndex, isLiteralPattern, matches, type PresenceChange, type PresenceMember, type PresenceState } from '../../shared/index.js';
 import type { PresenceRow } from './presence-store.js';
 
 const debug = createDebug('fete:presence');
@@ -36,7 +36,8 @@ export interface Watch {
   readonly fn: (change: PresenceChange) => void;
 }
 
-const keyOf = (tenant: string, subject: string, member: string) => `${tenant}\n${subject}\n${member}`;
+/** A tenant's held rows: by subject, then by member. */
+type TenantRows = Map<string, Map<string, Entry>>;
 
 function parseState(text: string | undefined): PresenceState | undefined {
   if (text === undefined) return undefined;
@@ -65,7 +66,9 @@ function same(a: PresenceMember, b: PresenceMember): boolean {
 }
 
 export class PresenceMirror {
-  readonly #entries = new Map<string, Entry>();
+  /** Held rows by tenant, subject and member: a watch or an unwatch of one room looks at that
+   * room's rows only, not at every row held (test/presence/presence-watch-cost.test.ts). */
+  readonly #entries = new Map<string, TenantRows>();
   /** Watches by tenant, indexed by pattern: which subjects this process keeps rows for. */
   readonly #watches = new Map<string, PatternIndex<Watch>>();
   #tick = 0;
@@ -90,17 +93,35 @@ export class PresenceMirror {
     if (!index) return;
     index.remove(w.pattern, w);
     // Rows nobody watches any more are dropped: a later watch reads them from the table again.
-    for (const [k, e] of this.#entries) if (e.tenant === w.tenant && !this.covers(e.tenant, e.subject)) this.#entries.delete(k);
+    // Only the subjects of the ended watch's pattern can have lost their last watch.
+    const rows = this.#entries.get(w.tenant);
+    if (rows) {
+      for (const [subject] of this.#subjects(rows, w.pattern, matches)) if (!this.covers(w.tenant, subject)) rows.delete(subject);
+      if (rows.size === 0) this.#entries.delete(w.tenant);
+    }
+    if (index.size === 0) this.#watches.delete(w.tenant);
+  }
+
+  /** A tenant's held subjects matching `pattern`: one lookup for a subject, a walk for a wildcard. */
+  *#subjects(rows: TenantRows, pattern: string, match: (pattern: string, subject: string) => boolean): Iterable<[string, Map<string, Entry>]> {
+    if (isLiteralPattern(pattern)) {
+      const members = rows.get(pattern);
+      if (members) yield [pattern, members];
+      return;
+    }
+    for (const [subject, members] of rows) if (match(pattern, subject)) yield [subject, members];
   }
 
   /** Current members of `tenant` on subjects matching `pattern` (from the rows held). */
   members(tenant: string, pattern: string, matches: (pattern: string, subject: string) => boolean): PresenceMember[] {
     const out: PresenceMember[] = [];
-    for (const e of this.#entries.values()) {
-      if (e.tenant !== tenant || !matches(pattern, e.subject)) continue;
-      const m = aggregate(e);
-      if (m) out.push(m);
-    }
+    const rows = this.#entries.get(tenant);
+    if (rows)
+      for (const [, members] of this.#subjects(rows, pattern, matches))
+        for (const e of members.values()) {
+          const m = aggregate(e);
+          if (m) out.push(m);
+        }
     return out.sort((a, b) => (a.subject === b.subject ? (a.id < b.id ? -1 : 1) : a.subject < b.subject ? -1 : 1));
   }
 
@@ -108,9 +129,12 @@ export class PresenceMirror {
    * watches of the member's change. Rows of subjects nobody here watches are ignored. */
   apply(row: PresenceRow): void {
     if (!this.covers(row.tenant, row.subject)) return;
-    const k = keyOf(row.tenant, row.subject, row.member);
-    let e = this.#entries.get(k);
-    if (!e) this.#entries.set(k, (e = { tenant: row.tenant, subject: row.subject, member: row.member, nodes: new Map() }));
+    let rows = this.#entries.get(row.tenant);
+    if (!rows) this.#entries.set(row.tenant, (rows = new Map()));
+    let members = rows.get(row.subject);
+    if (!members) rows.set(row.subject, (members = new Map()));
+    let e = members.get(row.member);
+    if (!e) members.set(row.member, (e = { tenant: row.tenant, subject: row.subject, member: row.member, nodes: new Map() }));
     const held = e.nodes.get(row.node);
     if (held && held.version >= row.version) return;
     const before = aggregate(e);
@@ -131,32 +155,42 @@ export class PresenceMirror {
    * after `mark` (the read started before those changes: a message was faster than the table).
    */
   reconcile(tenant: string, pattern: string, rows: readonly PresenceRow[], mark: number, matches: (pattern: string, subject: string) => boolean): void {
+    // Keyed as JSON arrays: tenants and public ids may hold any character.
+    const keyOf = (subject: string, member: string, node: string) => JSON.stringify([subject, member, node]);
     const inRead = new Set<string>();
     for (const r of rows) {
-      inRead.add(`${keyOf(r.tenant, r.subject, r.member)}\n${r.node}`);
+      if (r.tenant === tenant) inRead.add(keyOf(r.subject, r.member, r.node));
       this.apply(r);
     }
-    for (const [k, e] of this.#entries) {
-      if (e.tenant !== tenant || !matches(pattern, e.subject)) continue;
-      const before = aggregate(e);
-      let touched = false;
-      for (const [node, r] of e.nodes) {
-        if (r.connections <= 0 || r.seen > mark || inRead.has(`${k}\n${node}`)) continue;
-        // Gone from the table (its node expired or left while a message was lost): a tombstone at
-        // this version, so a late message of the same version does not bring it back.
-        e.nodes.set(node, { ...r, connections: 0, seen: this.mark(), removedAt: Date.now() });
-        touched = true;
+    const held = this.#entries.get(tenant);
+    if (!held) return;
+    for (const [, members] of this.#subjects(held, pattern, matches))
+      for (const e of members.values()) {
+        const before = aggregate(e);
+        let touched = false;
+        for (const [node, r] of e.nodes) {
+          if (r.connections <= 0 || r.seen > mark || inRead.has(keyOf(e.subject, e.member, node))) continue;
+          // Gone from the table (its node expired or left while a message was lost): a tombstone at
+          // this version, so a late message of the same version does not bring it back.
+          e.nodes.set(node, { ...r, connections: 0, seen: this.mark(), removedAt: Date.now() });
+          touched = true;
+        }
+        if (touched) this.#changed(e, before);
       }
-      if (touched) this.#changed(e, before);
-    }
   }
 
   /** Forgets tombstones older than `olderThanMs` (no message that old is still on its way). */
   purge(olderThanMs: number): void {
     const limit = Date.now() - olderThanMs;
-    for (const [k, e] of this.#entries) {
-      for (const [node, r] of e.nodes) if (r.connections <= 0 && r.removedAt < limit) e.nodes.delete(node);
-      if (e.nodes.size === 0) this.#entries.delete(k);
+    for (const [tenant, rows] of this.#entries) {
+      for (const [subject, members] of rows) {
+        for (const [member, e] of members) {
+          for (const [node, r] of e.nodes) if (r.connections <= 0 && r.removedAt < limit) e.nodes.delete(node);
+          if (e.nodes.size === 0) members.delete(member);
+        }
+        if (members.size === 0) rows.delete(subject);
+      }
+      if (rows.size === 0) this.#entries.delete(tenant);
     }
   }
 

@@ -21,12 +21,22 @@ function ownHost(headers: Headers): string | undefined {
   return (first(headers['x-forwarded-host']) ?? first(headers.host))?.toLowerCase();
 }
 
-function hostOf(origin: string): string | undefined {
+function parseOrigin(origin: string): { host: string; protocol: string } | undefined {
   try {
-    return new URL(origin).host.toLowerCase();
+    const u = new URL(origin);
+    return { host: u.host.toLowerCase(), protocol: u.protocol };
   } catch {
     return undefined;
   }
+}
+
+/** Whether the browser reached this server over TLS, when that is known: X-Forwarded-Proto (a
+ * proxy), else the connection itself. A plain connection may still be TLS at a proxy that does
+ * not say so: unknown, not "http". */
+function servedOverTls(headers: Headers, request: unknown): boolean {
+  const proto = first(headers['x-forwarded-proto'])?.toLowerCase();
+  if (proto !== undefined) return proto === 'https' || proto === 'wss';
+  return (request as { socket?: { encrypted?: boolean } } | undefined)?.socket?.encrypted === true;
 }
 
 /** Does Socket.IO's `cors.origin` allow `origin`? (true, '*', a string, a RegExp, a list of
@@ -65,8 +75,10 @@ async function corsAllows(cors: Cors, origin: string, request: unknown): Promise
 export async function assertSameOriginOrAllowed(headers: Headers, cors: Cors, request?: unknown): Promise<void> {
   const origin = first(headers.origin);
   if (origin === undefined) return;
-  const host = hostOf(origin);
-  if (host !== undefined && host === ownHost(headers)) return;
+  const parsed = parseOrigin(origin);
+  // Same host, and not a plain-http page of a site served over TLS (another origin: a page an
+  // attacker on the network can write).
+  if (parsed !== undefined && parsed.host === ownHost(headers) && !(parsed.protocol === 'http:' && servedOverTls(headers, request))) return;
   if (await corsAllows(cors, origin, request)) return;
   throw new FeteError(
     'FORBIDDEN',

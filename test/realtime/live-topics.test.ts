@@ -173,7 +173,7 @@ describe.each(engines)('volatile topics (%s)', (engine) => {
     ]);
   });
 
-  it('a socket too far behind is sent no volatile events (latest changes still are), and is told with a volatile gap before the next one', async () => {
+  it('a socket too far behind is sent no volatile events and only the newest latest value of a subject, and is told with a volatile gap before the next cursor', async () => {
     const s = await serve(engine, undefined, { maxBufferedEvents: 8 });
     const c = client(s);
     const cursors: number[] = [];
@@ -189,10 +189,11 @@ describe.each(engines)('volatile topics (%s)', (engine) => {
     expect(s.fanout.stats().volatileDropped).toBeGreaterThan(0);
     conn.transport.writable = true;
     conn.flush();
-    await until(() => prices.length === 5, 'every latest change');
+    // Changes that went stale while it was behind are not queued for it (slow-reader-latest.test.ts).
+    await until(() => prices.at(-1) === 5, 'the newest latest value');
     await s.fete.emit(topics.cursor, { room: 'r', x: 100 });
     await until(() => cursors.at(-1) === 100, 'the next cursor');
-    expect(prices).toEqual([1, 2, 3, 4, 5]);
+    expect(prices).toEqual([...new Set(prices)].sort((a, b) => a - b));
     expect(cursors.length).toBeLessThan(31);
     expect(cursors.slice(0, -1)).toEqual(Array.from({ length: cursors.length - 1 }, (_, i) => i));
     expect(gaps).toEqual([{ pattern: 'rooms.r.>', reason: 'volatile', after: 0, resumedAt: 0, topics: [topics.cursor.name, topics.typing.name] }]);

@@ -84,4 +84,15 @@ describe('socket handshakes from other sites', () => {
     expect((await app.connect('https://other.example')).connected).toBe(false);
     expect((await app.connect('https://api.example', { 'x-forwarded-host': 'api.example' })).connected).toBe(true);
   });
+
+  it('a plain-http page of the same host cannot open a socket to the site served over TLS', async () => {
+    const app = await cookieApp();
+    const host = new URL(app.origin).host;
+    // Behind a TLS proxy that says so: the https page connects, the http one (which anyone on the
+    // network can write) is another origin.
+    expect((await app.connect(`https://${host}`, { 'x-forwarded-proto': 'https' })).connected).toBe(true);
+    expect(await app.connect(`http://${host}`, { 'x-forwarded-proto': 'https' })).toMatchObject({ connected: false });
+    // A proxy that does not say: the scheme is unknown, the host decides (as before).
+    expect((await app.connect(`https://${host}`)).connected).toBe(true);
+  });
 });
