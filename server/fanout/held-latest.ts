@@ -23,6 +23,13 @@ export class HeldLatest {
     this.#bySubject.set(subject, ev);
   }
 
+  /** Forgets the value held for `subject` if it is older than `version` (the value was cleared or
+   * expired at `version`: sent after the removal, it would bring the value back). */
+  drop(subject: string, version: number): void {
+    const held = this.#bySubject.get(subject);
+    if (held !== undefined && (held.envelope.version ?? 0) < version) this.#bySubject.delete(subject);
+  }
+
   /** The values waiting, oldest subject first; empties the hold. */
   take(): LiveEvent[] {
     const out = [...this.#bySubject.values()];

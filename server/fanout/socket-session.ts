@@ -317,6 +317,7 @@ export class SocketSession implements SubscriptionHost {
       // After the values taken before it (this turn's flush), as the volatile gap notice.
       cleared: (c) => {
         if (sub.closed || this.#gone) return;
+        held?.drop(c.subject, c.version);
         core.flush();
         socket.emit('clr', { sid: sub.sid, topic: c.topic, subject: c.subject, version: c.version, reason: c.reason });
       },

@@ -24,6 +24,7 @@ import { type FollowGap, type FollowItem, follow } from '../log/follow.js';
 import type { Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import type { LiveEvent } from '../live/live-hub.js';
+import { HeldLatest } from '../fanout/held-latest.js';
 import type { TailReceiver } from '../fanout/node-tail.js';
 
 const debug = createDebug('fete:http');
@@ -113,6 +114,8 @@ export class SseStream implements TailReceiver {
   #closeLive: (() => void) | undefined;
   /** Volatile events not written since the last live write (the client was too slow). */
   #droppedVolatile = 0;
+  /** Latest values held while the client is too slow, the newest per subject (held-latest.ts). */
+  #held: HeldLatest | undefined;
 
   constructor(res: ServerResponse, host: SseStreamHost, o: SseStreamOptions, onClose: () => void) {
     this.#res = res;
@@ -214,14 +217,32 @@ export class SseStream implements TailReceiver {
     else this.#closeLive = close;
   }
 
-  /** A volatile or latest event for this stream. A volatile one is dropped while the client is too
-   * slow to take the log's events (it could never be replayed); latest changes are always written. */
+  /** A volatile or latest event for this stream. While the client is too slow to take what was
+   * written, a volatile one is dropped (it could never be replayed; a `volatile` gap is written
+   * before the next live event) and a latest one is held, the newest per subject, until the
+   * response drains: a reader that stopped reading costs one value per subject, not one per change
+   * (an SSE stream has no heartbeat answer that would end it). */
   live(ev: LiveEvent): void {
     if (this.closed) return;
-    if (ev.envelope.volatile && (this.waitingForDrain || this.#res.writableNeedDrain)) {
-      this.#droppedVolatile++;
+    const behind = this.waitingForDrain || this.#res.writableNeedDrain;
+    if (ev.envelope.volatile) {
+      if (behind) {
+        this.#droppedVolatile++;
+        return;
+      }
+    } else if (behind || this.#held !== undefined) {
+      // While values are held, later ones are held too, so that none overtakes an older one.
+      if (this.#held === undefined) {
+        this.#held = new HeldLatest();
+        void this.#writable().then(() => this.#writeHeld());
+      }
+      this.#held.hold(ev);
       return;
     }
+    this.#writeLive(ev);
+  }
+
+  #writeLive(ev: LiveEvent): void {
     if (this.#droppedVolatile > 0) {
       this.#write(sseVolatileGapFrame({ dropped: this.#droppedVolatile }));
       this.#droppedVolatile = 0;
@@ -229,9 +250,18 @@ export class SseStream implements TailReceiver {
     this.#write(sseLiveFrame(ev));
   }
 
-  /** A latest value that is gone; always written (as latest changes are). */
+  #writeHeld(): void {
+    const due = this.#held?.take() ?? [];
+    this.#held = undefined;
+    if (this.closed) return;
+    for (const ev of due) this.#writeLive(ev);
+  }
+
+  /** A latest value that is gone: written at once (removals are rare), after forgetting a held
+   * older value of its subject, which would otherwise bring it back. */
   cleared(c: LatestCleared): void {
     if (this.closed) return;
+    this.#held?.drop(c.subject, c.version);
     this.#write(sseClearedFrame(c));
   }
 
