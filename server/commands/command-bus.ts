@@ -172,7 +172,7 @@ export class CommandBus {
       const actor = commandActor(call.principal);
       shed = true;
       outcome = 'refused';
-      if (actor !== null) release = this.#inFlight.take(`${tenant}\u0000${actor}`, call.kind);
+      if (actor !== null) release = this.#inFlight.take(JSON.stringify([tenant, actor]), call.kind);
       outcome = 'failed';
       shed = false;
       // Validated where the call came in, forwarded or not: a bad input fails without a round trip

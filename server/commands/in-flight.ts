@@ -1,6 +1,7 @@
 // The per-principal cap on commands and queries in flight (`commands.maxInFlightPerPrincipal`):
 // counted where every door's call passes (CommandBus), so a caller with many sockets, HTTP
-// requests and server calls has one budget. Keys are `tenant\0actor` (command-actor.ts).
+// requests and server calls has one budget. Keys are `[tenant, actor]` as JSON (command-actor.ts):
+// both are app strings and may hold any character, a separator included.
 import { FeteError, type RequestKind } from '../../shared/index.js';
 
 export class InFlight {
