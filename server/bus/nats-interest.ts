@@ -13,7 +13,8 @@
 // covers; a remove of an active pattern compares it with each counted pattern it covers, and each
 // of those with the counted patterns covering it. Scanning every active pattern per change (and
 // again per pattern handed back) instead took 16 million comparisons and 17.7 s for one sub and
-// unsub of `>` over 4,000 patterns (test/bus/nats-interest-cost.test.ts).
+// unsub of `>` over 4,000 patterns; with the tries, 8,000 comparisons and 26 ms
+// (test/bus/nats-interest-cost.test.ts).
 import { PatternTrie } from './pattern-trie.js';
 
 export interface InterestSink {
