@@ -76,6 +76,11 @@ export interface OutboxView {
   rejected(): Promise<RejectedEmit[]>;
   /** Forgets rejected emits by id, or all of them. */
   discardRejected(ids?: readonly string[]): Promise<void>;
+  /** Drops every entry still queued (emits and queued commands, of every tab of this outbox) so
+   * that none is ever sent: call it at sign-out, before another user signs in on this browser
+   * profile. Their receipts reject with ABORTED; a batch already sent is not recalled. Resolves
+   * with the counts dropped. Rejects CLOSED, STORE_UNAVAILABLE. */
+  clear(): Promise<{ emits: number; commands: number }>;
 }
 
 export interface ClientEvents {
@@ -184,6 +189,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
   readonly outbox: OutboxView = {
     rejected: async () => (await this.#outbox.rejected()).map(toRejectedEmit),
     discardRejected: (ids) => this.#outbox.discardRejected(ids),
+    clear: () => this.#outbox.clear(),
   };
 
   constructor(o: ResolvedOptions<C>) {

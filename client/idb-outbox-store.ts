@@ -224,6 +224,28 @@ class IdbOutboxStore implements OutboxStore {
     });
   }
 
+  async clearQueue(): Promise<Array<{ id: string; cmd: boolean }>> {
+    const tx = this.#db.transaction(['chunks', 'marks'], 'readwrite', { durability: 'strict' });
+    tx.done.catch(noop); // awaited below; a failed read must not leave it unhandled
+    const chunkStore = tx.objectStore('chunks');
+    const markStore = tx.objectStore('marks');
+    // Read and cleared in one transaction: an append or settle of another tab goes before or after.
+    const [chunks, marks] = await Promise.all([chunkStore.getAll(), markStore.getAll()]);
+    const byKey = new Map(marks.map((m) => [m.key, m]));
+    const out: Array<{ id: string; cmd: boolean }> = [];
+    for (const chunk of chunks) {
+      const mark = byKey.get(chunk.key!);
+      if (mark === undefined) continue;
+      const removed = new Set(mark.removed);
+      chunk.records.forEach((r, i) => {
+        if (!removed.has(i)) out.push({ id: r.id, cmd: r.cmd !== undefined });
+      });
+    }
+    await Promise.all([chunkStore.clear(), markStore.clear()]);
+    await tx.done;
+    return out;
+  }
+
   close(): void {
     this.#db.close();
   }

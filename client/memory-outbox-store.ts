@@ -50,6 +50,11 @@ export function createMemoryOutboxStore(): OutboxStore {
       if (ids === undefined) rejected.clear();
       else for (const id of ids) rejected.delete(id);
     },
+    async clearQueue() {
+      const out = [...queue.values()].map((r) => ({ id: r.id, cmd: r.cmd !== undefined }));
+      queue.clear();
+      return out;
+    },
     close() {},
   };
 }

@@ -189,6 +189,51 @@ export class Outbox {
     await this.#requireStore().discardRejected(ids);
   }
 
+  /**
+   * Drops every entry still queued, of every tab of this outbox (emits and queued commands), so
+   * that none is ever sent: for sign-out, before another user signs in on the same browser profile
+   * (queued entries go out with whoever's credentials the connection has when they are sent).
+   * Entries submitted before the call are written first, then dropped. Their receipts, in every
+   * tab, reject with ABORTED. A batch already sent to the server is not recalled: the server may
+   * still apply it. Resolves with how many emits and commands were dropped. Rejects CLOSED, or
+   * with the storage's error (nothing dropped then).
+   */
+  async clear(): Promise<{ emits: number; commands: number }> {
+    if (this.#closed) throw closedError();
+    await this.#ready;
+    const store = this.#requireStore();
+    await this.#commit.flushed();
+    let removed: Array<{ id: string; cmd: boolean }>;
+    try {
+      removed = await store.clearQueue();
+    } catch (err) {
+      throw storageError(err);
+    }
+    const ids = removed.map((r) => r.id);
+    this.#dropped(ids);
+    this.#adjustPending(-removed.length);
+    this.#channel?.post({ t: 'cleared', ids });
+    const commands = removed.filter((r) => r.cmd).length;
+    return { emits: removed.length - commands, commands };
+  }
+
+  /** Receipts of entries cleared from the queue: they will never be sent. */
+  #dropped(ids: readonly string[]): void {
+    const error = (id: string) => new FeteError('ABORTED', `entry ${id} was cleared from the outbox (client.outbox.clear()) and not sent`, { details: { id } });
+    for (const id of ids) {
+      const list = this.#waiters.get(id);
+      if (list !== undefined) {
+        this.#waiters.delete(id);
+        for (const w of list) w.reject(error(id));
+      }
+      const commands = this.#commandWaiters.get(id);
+      if (commands !== undefined) {
+        this.#commandWaiters.delete(id);
+        for (const w of commands) w({ ok: false, error: error(id) });
+      }
+    }
+  }
+
   /** Stops draining (the transport must be closed first, so an ack in flight is rejected), writes
    * what was already submitted, releases leadership, rejects open receipts with CLOSED (their
    * entries stay queued for the next client) and closes the store. Idempotent. */
@@ -312,6 +357,7 @@ export class Outbox {
   #onTabMessage(message: TabMessage): void {
     if (this.#closed) return;
     if (message.t === 'settled') this.#applyResults(message.results);
+    else if (message.t === 'cleared') this.#dropped(message.ids);
     else if (this.leader) this.#drainer?.wake();
     void this.#refreshPending();
   }

@@ -8,7 +8,9 @@ export type TabMessage =
   /** Entries were appended to the queue: the leader should look. */
   | { t: 'enqueued' }
   /** The leader settled entries; `results` are those written by other tabs. */
-  | { t: 'settled'; results: ResultRecord[] };
+  | { t: 'settled'; results: ResultRecord[] }
+  /** A tab cleared the queue (`client.outbox.clear()`): these entries will never be sent. */
+  | { t: 'cleared'; ids: string[] };
 
 export type ChannelFactory = (name: string) => BroadcastChannel;
 
@@ -21,8 +23,8 @@ const silent: TabChannel = { post() {}, close() {} };
 
 function isTabMessage(value: unknown): value is TabMessage {
   if (value === null || typeof value !== 'object') return false;
-  const m = value as { t?: unknown; results?: unknown };
-  return m.t === 'enqueued' || (m.t === 'settled' && Array.isArray(m.results));
+  const m = value as { t?: unknown; results?: unknown; ids?: unknown };
+  return m.t === 'enqueued' || (m.t === 'settled' && Array.isArray(m.results)) || (m.t === 'cleared' && Array.isArray(m.ids) && m.ids.every((id) => typeof id === 'string'));
 }
 
 export function openTabChannel(factory: ChannelFactory | undefined, name: string, onMessage: (m: TabMessage) => void): TabChannel {

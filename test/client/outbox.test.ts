@@ -387,3 +387,45 @@ describe('status', () => {
     expect(seen).toHaveLength(count);
   });
 });
+
+describe('outbox.clear (sign-out)', () => {
+  it('drops every queued entry, of this and other clients of the outbox, so none is sent after the next sign-in; their receipts reject ABORTED', async () => {
+    const server = fakeServer();
+    server.setAccepting(false); // offline: everything stays queued
+    const indexedDB = new IDBFactory();
+    const name = `db-${uuidv7()}`;
+    const bob = track(testClient(server, { indexedDB, name, label: 'bob' }));
+    const otherTab = track(testClient(server, { indexedDB, name, label: 'bob, another tab' }));
+    const mine = await Promise.all([0, 1, 2].map((i) => bob.emit(topics.orderPlaced, order(`b-${i}`))));
+    const theirs = await otherTab.emit(topics.orderPlaced, order('b-tab'));
+    expect(await bob.outbox.clear()).toEqual({ emits: 4, commands: 0 });
+    for (const r of mine) await expect(r.delivered).rejects.toMatchObject({ code: 'ABORTED', details: { id: r.id } });
+    // The other tab hears of it over the tab channel.
+    await expect(theirs.delivered).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(bob.status.pending).toBe(0);
+    await bob.close();
+    await otherTab.close();
+
+    // The next user signs in on the same profile: only their own emit goes out.
+    server.setAccepting(true);
+    const carol = track(testClient(server, { indexedDB, name, label: 'carol' }));
+    const hers = await carol.emit(topics.orderPlaced, order('c-1'));
+    await expect(hers.delivered).resolves.toMatchObject({ id: hers.id, duplicate: false });
+    await settle();
+    expect(server.ids).toEqual([hers.id]);
+  });
+
+  it('writes emits called before it, then drops them too; later emits are queued and sent as usual', async () => {
+    const server = fakeServer();
+    server.setAccepting(false);
+    const client = track(testClient(server));
+    const before = client.emit(topics.orderPlaced, order('a'));
+    const cleared = client.outbox.clear();
+    expect(await cleared).toEqual({ emits: 1, commands: 0 });
+    await expect((await before).delivered).rejects.toMatchObject({ code: 'ABORTED' });
+    const after = await client.emit(topics.orderPlaced, order('b'));
+    server.setAccepting(true);
+    await expect(after.delivered).resolves.toMatchObject({ id: after.id });
+    expect(server.ids).toEqual([after.id]);
+  });
+});
