@@ -10,7 +10,8 @@
 // the server a cursor, never an unbounded queue, and loses nothing (no gap is reported for it).
 import createDebug from 'debug';
 import type { Envelope, WireEnvelope } from '../../shared/index.js';
-import { type FollowItem, follow } from '../log/follow.js';
+import { follow } from '../log/follow.js';
+import { replayThenLive } from '../log/replay-handover.js';
 import type { GapNotice, Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import { wireForBrowser } from './browser-envelope.js';
@@ -177,9 +178,6 @@ export class Subscription {
   async #replay(start: Start): Promise<void> {
     const host = this.#host;
     host.catchUp(1);
-    // Gaps of the start are due even when the log holds nothing to replay (a reset to an empty log).
-    let gapsDue = start.gaps.length;
-    let read = start.cursor;
     const items = follow(host.log, {
       from: start,
       pattern: this.pattern,
@@ -188,40 +186,37 @@ export class Subscription {
       knownHead: host.tailCursor(),
       visible: (e) => host.visible(e),
     });
+    const self = this;
     try {
-      for (;;) {
-        // Whatever the tail routes from here on lands in the buffer; the log covers the rest.
-        this.#buffer = undefined;
-        this.#bufferOverflowed = false;
-        const target = host.tailCursor();
-        while (read < target || gapsDue > 0) {
-          await host.whenWritable();
-          if (this.closed) return;
-          const next = await items.next();
-          if (this.closed || next.done) return;
-          const item: FollowItem = next.value;
-          if (item.type === 'gap') {
-            gapsDue--;
-            this.#flushOut(); // events up to resumedAt first: the client skips seqs <= resumedAt after the gap
-            // The client moves its cursor to resumedAt (a seq of this log, also after a reset).
-            this.#lastSent = Math.max(item.reason === 'pruned' ? this.#lastSent : start.cursor, item.resumedAt);
-            host.gap(this.sid, item);
-            read = Math.max(read, item.resumedAt);
-            continue;
-          }
-          for (const ev of item.events) this.#send(ev.seq!, wireForBrowser(ev));
+      await replayThenLive(items, start, {
+        get closed() {
+          return self.closed;
+        },
+        writable: () => host.whenWritable(),
+        tailCursor: () => host.tailCursor(),
+        // Whatever the tail routes from here on lands in the buffer (take()); the log covers the rest.
+        bufferFromTail: () => {
+          this.#buffer = undefined;
+          this.#bufferOverflowed = false;
+        },
+        overflowed: () => this.#bufferOverflowed,
+        gap: (item) => {
+          this.#flushOut(); // events up to resumedAt first: the client skips seqs <= resumedAt after the gap
+          // The client moves its cursor to resumedAt (a seq of this log, also after a reset).
+          this.#lastSent = Math.max(item.reason === 'pruned' ? this.#lastSent : start.cursor, item.resumedAt);
+          host.gap(this.sid, item);
+        },
+        page: (events) => {
+          for (const ev of events) this.#send(ev.seq!, wireForBrowser(ev));
           this.#flushOut();
-          read = Math.max(read, item.seq);
-        }
-        if (this.#bufferOverflowed) continue; // fell behind again: another round from the log
-        // Filled by take() during the awaits above (TypeScript narrowed it to undefined).
-        const buffered = this.#buffer as Array<{ seq: number; e: WireEnvelope }> | undefined;
-        if (buffered) for (const b of buffered) this.#send(b.seq, b.e);
-        this.#flushOut();
-        this.#buffer = undefined;
-        this.#mode = 'live';
-        return;
-      }
+        },
+        goLive: () => {
+          for (const b of this.#buffer ?? []) this.#send(b.seq, b.e);
+          this.#flushOut();
+          this.#buffer = undefined;
+          this.#mode = 'live';
+        },
+      });
     } catch (err) {
       debug('replay of sub %s (%s) failed after seq %d: %s', this.sid, this.pattern, this.#lastSent, (err as Error).message);
       const byOwner = this.#closedByOwner;

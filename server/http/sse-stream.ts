@@ -20,7 +20,8 @@ import type { ServerResponse } from 'node:http';
 import createDebug from 'debug';
 import { type Envelope, type LatestCleared, formatCursor } from '../../shared/index.js';
 import { encodeForBrowser } from '../fanout/browser-envelope.js';
-import { type FollowGap, type FollowItem, follow } from '../log/follow.js';
+import { type FollowGap, follow } from '../log/follow.js';
+import { replayThenLive } from '../log/replay-handover.js';
 import type { Start } from '../log/start.js';
 import type { FeteLog } from '../types.js';
 import type { LiveEvent } from '../live/live-hub.js';
@@ -320,45 +321,39 @@ export class SseStream implements TailReceiver {
   async #replay(start: Start): Promise<void> {
     const epoch = this.#host.log.epoch;
     const { pattern, pageSize, pollIntervalMs, visible } = this.#o;
-    // Gaps of the start are due even when the log holds nothing to replay (a reset to an empty log).
-    let gapsDue = start.gaps.length;
-    let read = start.cursor;
     const items = follow(this.#host.log, { from: start, pattern, pageSize, pollIntervalMs, signal: this.#abort.signal, knownHead: this.#host.tailCursor(), visible });
+    const self = this;
     try {
-      for (;;) {
-        // Whatever the tail routes from here on lands in the buffer; the log covers the rest.
-        this.#buffer = undefined;
-        this.#bufferBytes = 0;
-        this.#bufferOverflowed = false;
-        const target = this.#host.tailCursor();
-        while (read < target || gapsDue > 0) {
-          await this.#writable();
-          if (this.closed) return;
-          const next = await items.next();
-          if (this.closed || next.done) return;
-          const item: FollowItem = next.value;
-          if (item.type === 'gap') {
-            gapsDue--;
-            this.flushOut(); // events up to resumedAt first: the client's cursor moves past them with the gap
-            this.#lastSent = Math.max(item.reason === 'pruned' ? this.#lastSent : start.cursor, item.resumedAt);
-            this.#write(sseGapFrame(epoch, item));
-            read = Math.max(read, item.resumedAt);
-            continue;
-          }
-          for (const e of item.events) this.#send(e.seq!, sseFrame(epoch, e));
+      await replayThenLive(items, start, {
+        get closed() {
+          return self.closed;
+        },
+        writable: () => this.#writable(),
+        tailCursor: () => this.#host.tailCursor(),
+        // Whatever the tail routes from here on lands in the buffer (take()); the log covers the rest.
+        bufferFromTail: () => {
+          this.#buffer = undefined;
+          this.#bufferBytes = 0;
+          this.#bufferOverflowed = false;
+        },
+        overflowed: () => this.#bufferOverflowed,
+        gap: (item) => {
+          this.flushOut(); // events up to resumedAt first: the client's cursor moves past them with the gap
+          this.#lastSent = Math.max(item.reason === 'pruned' ? this.#lastSent : start.cursor, item.resumedAt);
+          this.#write(sseGapFrame(epoch, item));
+        },
+        page: (events) => {
+          for (const e of events) this.#send(e.seq!, sseFrame(epoch, e));
           this.flushOut();
-          read = Math.max(read, item.seq);
-        }
-        if (this.#bufferOverflowed) continue; // fell behind again: another round from the log
-        // Filled by take() during the awaits above (TypeScript narrowed it to undefined).
-        const buffered = this.#buffer as Array<{ seq: number; frame: string }> | undefined;
-        if (buffered) for (const b of buffered) this.#send(b.seq, b.frame);
-        this.flushOut();
-        this.#buffer = undefined;
-        this.#bufferBytes = 0;
-        this.#mode = 'live';
-        return;
-      }
+        },
+        goLive: () => {
+          for (const b of this.#buffer ?? []) this.#send(b.seq, b.frame);
+          this.flushOut();
+          this.#buffer = undefined;
+          this.#bufferBytes = 0;
+          this.#mode = 'live';
+        },
+      });
     } catch (err) {
       debug('stream %s: read failed after seq %d, ending the stream (the client resumes from its last id): %s', pattern, this.#lastSent, (err as Error).message);
       this.close();
