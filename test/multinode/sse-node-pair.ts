@@ -9,6 +9,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { defineTopic, defineTopics } from '../../shared/index.js';
 import { type Fete, createFete } from '../../server/index.js';
+import { readSseBlocks } from '../support/sse-blocks.js';
 
 export const topics = defineTopics({
   orderCreated: defineTopic('orders.{orderId}.created', { kind: 'domain', expose: true, schema: z.object({ orderId: z.string(), total: z.number() }) }),
@@ -52,22 +53,17 @@ export class SseCounter {
   async #read(url: string, headers: Record<string, string>): Promise<void> {
     const res = await fetch(url, { headers, signal: this.#abort.signal });
     if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
+    await readSseBlocks(
+      res.body!,
+      (block) => {
         if (block.includes(': ok cursor=')) this.#ok = true;
         const id = /^id: (.*)$/m.exec(block)?.[1];
         if (id !== undefined && /^event: (?!gap)/m.test(block)) this.seqs.push(Number(id.split(':').at(-1)));
-      }
-      for (const w of this.#waiters.splice(0)) w();
-    }
+      },
+      () => {
+        for (const w of this.#waiters.splice(0)) w();
+      },
+    );
   }
 
   /** Resolves once the stream answered (its first comment) and once it holds `n` events. */

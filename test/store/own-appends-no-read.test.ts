@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFete, type Fete, type FanoutHandle } from '../../server/index.js';
 import { defineTopic, defineTopics } from '../../shared/index.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemas, freshSchema, postgresAvailability, watchPoolQueries } from '../support/postgres.js';
 
 const availability = await postgresAvailability();
 if (availability.skipReason) process.stdout.write(`[fete] skipping the own-appends test: ${availability.skipReason}\n`);
@@ -25,17 +25,8 @@ describe.skipIf(availability.skipReason !== undefined)('own appends on PostgreSQ
 
   beforeAll(async () => {
     pool = new pg.Pool({ connectionString: availability.url!, max: 8 });
-    pool.on('acquire', (client) => {
-      const c = client as pg.PoolClient & { __counted?: boolean };
-      if (c.__counted) return;
-      c.__counted = true;
-      const query = c.query.bind(c) as (...args: unknown[]) => unknown;
-      (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-        const q = args[0] as string | { text?: string } | undefined;
-        const text = typeof q === 'string' ? q : (q?.text ?? '');
-        if (/\be\.hit\b/.test(text)) reads++;
-        return query(...args);
-      };
+    watchPoolQueries(pool, (text) => {
+      if (/\be\.hit\b/.test(text)) reads++;
     });
     // A long poll: the only reads left would be the ones a NOTIFY caused.
     fete = await createFete({ topics, store: pool, schema, roles: ['web'], security: { auth: 'anonymous' } });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Driver } from '../../server/store/driver.js';
 import { openPgDriver } from '../../server/store/pg-driver.js';
 import { sqlLiteral } from '../../server/store/sql-literal.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemas, freshSchema, postgresAvailability, watchPoolQueries } from '../support/postgres.js';
 
 const availability = await postgresAvailability();
 if (availability.skipReason) process.stdout.write(`[fete] skipping the PostgreSQL round-trip tests: ${availability.skipReason}\n`);
@@ -26,17 +26,7 @@ describe.skipIf(availability.skipReason !== undefined)('PostgreSQL transactions 
     pool = new pg.Pool({ connectionString: availability.url!, max: 4 });
     await pool.query(`CREATE SCHEMA "${schema}"`);
     await pool.query(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
-    pool.on('acquire', (client) => {
-      const c = client as pg.PoolClient & { __counted?: boolean };
-      if (c.__counted) return;
-      c.__counted = true;
-      const query = c.query.bind(c) as (...args: unknown[]) => unknown;
-      (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-        const q = args[0] as string | { text: string };
-        sent.push(typeof q === 'string' ? q : q.text);
-        return query(...args);
-      };
-    });
+    watchPoolQueries(pool, (text) => void sent.push(text));
     driver = await openPgDriver({ pool });
   });
 

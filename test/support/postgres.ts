@@ -39,3 +39,20 @@ export function freshSchema(prefix = 't'): string {
 export async function dropSchemas(pool: pg.Pool, schemas: readonly string[]): Promise<void> {
   for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
 }
+
+/** Calls `onQuery` with the text of every query the pool's clients send (a simple query's text, or
+ * a prepared statement's), from the first time each client is checked out: to count round trips
+ * or reads in a test. */
+export function watchPoolQueries(pool: pg.Pool, onQuery: (text: string) => void): void {
+  pool.on('acquire', (client) => {
+    const c = client as pg.PoolClient & { __watched?: boolean };
+    if (c.__watched) return;
+    c.__watched = true;
+    const query = c.query.bind(c) as (...args: unknown[]) => unknown;
+    (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const q = args[0] as string | { text?: string } | undefined;
+      onQuery(typeof q === 'string' ? q : (q?.text ?? ''));
+      return query(...args);
+    };
+  });
+}

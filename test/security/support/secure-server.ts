@@ -10,6 +10,7 @@ import { sharePGlite, sharedStore } from '../../realtime/support.js';
 import { createFete, type ExpressOptions, type Fete, type FeteRouter, type SecurityOptions } from '../../../server/index.js';
 import type { FeteOptions } from '../../../server/options.js';
 import { type Envelope, decodeEnvelope, defineTopic, defineTopics } from '../../../shared/index.js';
+import { readSseBlocks } from '../../support/sse-blocks.js';
 
 export const topics = defineTopics({
   /** Presentation: always exposed, server emits only. */
@@ -120,31 +121,15 @@ export async function collectSse(url: string, headers: Record<string, string> = 
     await res.body?.cancel();
     return out;
   }
-  let buffer = '';
   let markStarted!: () => void;
   out.started = new Promise((r) => (markStarted = r));
-  void (async () => {
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (block.includes(': ok cursor=')) markStarted();
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data !== undefined) {
-            out.raw.push(data);
-            out.events.push(decodeEnvelope(data));
-          }
-        }
-      }
-    } catch {
-      // aborted
+  readSseBlocks(res.body!, (block) => {
+    if (block.includes(': ok cursor=')) markStarted();
+    const data = /^data: (.*)$/m.exec(block)?.[1];
+    if (data !== undefined) {
+      out.raw.push(data);
+      out.events.push(decodeEnvelope(data));
     }
-  })();
+  }).catch(() => undefined); // aborted
   return out;
 }
