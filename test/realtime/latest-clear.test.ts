@@ -405,6 +405,18 @@ describe('ttlMs at defineTopic', () => {
   });
 });
 
+describe('SSE event names of removals and gaps', () => {
+  // FAULT (probe2): SSE names a log or live event by its topic (`event: <topic name>`) and a
+  // removal `event: cleared`, a gap `event: gap` (server/http/sse-stream.ts sseFrame,
+  // sseClearedFrame, sseGapFrame); defineTopic (shared/topic.ts) accepts a topic named `cleared`
+  // or `gap`, whose events a reader cannot tell from the notices (its `addEventListener('gap')`
+  // gets both). Proposed: refuse these two names (and `message`, EventSource's default) at
+  // defineTopic with INVALID_TOPIC, or give notices names no template can take (`fete:gap`).
+  it.fails.each(['cleared', 'gap'])('refuses a topic named %s, which SSE could not tell from its notice', (name) => {
+    expect(() => defineTopic(name, { kind: 'presentation' })).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));
+  });
+});
+
 /** a clears and a's values expire; b's subscribers are told. */
 async function acrossTwoFetes(a: Served, b: Served): Promise<void> {
   await a.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
