@@ -415,6 +415,28 @@ describe('outbox.clear (sign-out)', () => {
     expect(server.ids).toEqual([hers.id]);
   });
 
+  // FAULT (probe2): clear() empties the queue only (idb-outbox-store.ts `clearQueue` clears
+  // `chunks` and `marks`; outbox.ts `clear`): the previous user's rejected emits, with their
+  // payloads, stay in the `rejected` store, and the next user of the profile reads them with
+  // `client.outbox.rejected()`. The README gives clear() as the sign-out step for a shared
+  // profile. Proposed: clear() also drops the rejected list (and the queued commands' recorded
+  // results) in the same transaction, or the README names `discardRejected()` as part of sign-out.
+  it.fails('leaves nothing of the previous user readable: their rejected emits are gone after it', async () => {
+    const server = fakeServer({
+      reject: (env) => ((env.payload as { orderId?: string }).orderId === 'secret' ? { code: 'FORBIDDEN', message: 'not yours' } : undefined),
+    });
+    const indexedDB = new IDBFactory();
+    const name = `db-${uuidv7()}`;
+    const bob = track(testClient(server, { indexedDB, name, label: 'bob' }));
+    const bad = await bob.emit(topics.orderPlaced, order('secret', 99));
+    await expect(bad.delivered).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await bob.outbox.clear();
+    await bob.close();
+
+    const carol = track(testClient(server, { indexedDB, name, label: 'carol' }));
+    expect(await carol.outbox.rejected()).toEqual([]);
+  });
+
   it('writes emits called before it, then drops them too; later emits are queued and sent as usual', async () => {
     const server = fakeServer();
     server.setAccepting(false);

@@ -131,3 +131,51 @@ describe('POST /emit', () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe('POST /emit of a latest-value topic', () => {
+  // FAULT (probe2): the HTTP answer of a `latest` (or `volatile`) item is `{ id, status, seq: 0 }`:
+  // it drops the value's `version` (what `fete.emit` resolves with for a latest topic, and what a
+  // caller needs to order its own updates) and gives a `seq` that is no position of the log (a
+  // caller that keeps the highest seq as its resume cursor goes back to the start). The result is
+  // built from the one ack item shape (shared/protocol.ts EmitAckItem, `seq: number` required; the
+  // socket ack and the client receipt share it). Proposed: a latest item answers `{ id, status, version }`, a volatile one
+  // `{ id, status }`, with no `seq`; the README's result shape says so.
+  it.fails('answers the value version and no log seq', async () => {
+    const { createFete } = await import('../../server/index.js');
+    const { defineTopic, defineTopics } = await import('../../shared/index.js');
+    const { z } = await import('zod');
+    const live = defineTopics({
+      price: defineTopic('prices.{symbol}', { kind: 'domain', expose: true, clientEmit: true, delivery: 'latest', schema: z.object({ symbol: z.string(), price: z.number() }) }),
+    });
+    const fete = await createFete({ topics: live, store: 'memory', logger: false, security: { auth: 'anonymous', authorize: { emit: () => true } } });
+    const { url } = await startServer({}, fete as unknown as Parameters<typeof startServer>[1]);
+    const id = uuidv7();
+    const res = await postJson(`${url}/emit`, { topic: 'prices.{symbol}', payload: { symbol: 'ACME', price: 1 }, id });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ results: [{ id, status: 'accepted', version: 1 }] });
+  });
+
+  // FAULT (probe2): a latest emit is a duplicate only when its id is the subject's current value's
+  // (server/live/latest-store.ts, `latest_upsert` `WHERE l.id <> EXCLUDED.id`, and memoryLatest's
+  // `upsert`): a batch [A, B] of one subject resent after a lost ack (the outbox's resend, an HTTP
+  // retry) applies A again over B, at a new version: subscribers get the stale A back, then B, and
+  // the answers say 'accepted'. Proposed: remember recent ids per (tenant, subject) (or per tenant,
+  // as volatile ids are), so that a resent id answers 'duplicate' with its first version.
+  it.fails('answers a resent batch as duplicates and keeps the newer value', async () => {
+    const { createFete } = await import('../../server/index.js');
+    const { defineTopic, defineTopics } = await import('../../shared/index.js');
+    const { z } = await import('zod');
+    const live = defineTopics({
+      price: defineTopic('prices.{symbol}', { kind: 'domain', expose: true, clientEmit: true, delivery: 'latest', schema: z.object({ symbol: z.string(), price: z.number() }) }),
+    });
+    const fete = await createFete({ topics: live, store: 'memory', logger: false, security: { auth: 'anonymous', authorize: { emit: () => true } } });
+    const { url } = await startServer({}, fete as unknown as Parameters<typeof startServer>[1]);
+    const batch = [1, 2].map((price) => ({ topic: 'prices.{symbol}', payload: { symbol: 'ACME', price }, id: uuidv7() }));
+    expect((await postJson(`${url}/emit`, batch)).status).toBe(200);
+    const again = (await (await postJson(`${url}/emit`, batch)).json()) as { results: Array<{ status: string }> };
+    expect(again.results.map((r) => r.status)).toEqual(['duplicate', 'duplicate']);
+    const [value] = await fete.latest('prices.ACME');
+    expect(value).toMatchObject({ payload: { price: 2 }, version: 2 });
+  });
+});
+

@@ -65,3 +65,45 @@ describe('an SSE reader that stops reading latest values', () => {
     expect(frames().length).toBeLessThan(CHANGES / 2);
   }, 120_000);
 });
+
+describe('an SSE reader that stops reading while latest values are cleared', () => {
+  // FAULT (probe2): SseStream.cleared (server/http/sse-stream.ts, `cleared()`) writes every
+  // `event: cleared` frame to the response at once ("removals are rare"), even while the response
+  // waits for a drain: a stalled reader buffers one frame per clear or expiry, without bound (a
+  // subject set and cleared in a loop, or a ttl topic whose values keep expiring), and nothing ends
+  // an SSE stream. Held values coalesce per subject; removals should too (hold the newest removal
+  // per subject beside the held values, written at the drain in version order).
+  it.fails('is sent at most the newest removal of each subject once it reads again, not every clear it missed', async () => {
+    const fete = await createFete({ topics, store: 'memory', logger: false, security: { auth: 'anonymous' } });
+    const router = fete.express();
+    const app = express();
+    app.use('/fete', router);
+    const http = createServer(app);
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as AddressInfo).port;
+    const tcp = net.connect(port, '127.0.0.1');
+    opened.push({ fete, http, close: () => (tcp.destroy(), router.close()) });
+    await new Promise((r) => tcp.once('connect', r));
+    let text = '';
+    tcp.on('data', (d: Buffer) => (text += d.toString('utf8')));
+    tcp.write(`GET /fete/stream?pattern=prices.*&from=latest HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    await until(() => text.includes(': ok'), 'the stream started');
+
+    // The reader stops reading; large values fill the kernel's buffers, so the response waits.
+    tcp.pause();
+    for (let i = 0; i < 500; i++) await fete.emit(topics.price, { symbol: 'filler', price: i }, { headers: PAD });
+    // Then the subjects are set and cleared over and over.
+    let last = 0;
+    for (let i = 0; i < CHANGES; i++) {
+      await fete.emit(topics.price, { symbol: `s${i % SUBJECTS}`, price: i });
+      const { version } = await fete.clearLatest(topics.price, { symbol: `s${i % SUBJECTS}` });
+      last = Math.max(last, version!);
+    }
+    tcp.resume();
+
+    const removals = () => text.split('\n\n').filter((f) => f.includes('event: cleared'));
+    await until(() => removals().some((f) => f.includes(`"version":${last}`)), 'the newest removal');
+    // Each subject's newest removal is all a reader that was away needs.
+    expect(removals().length).toBeLessThan(CHANGES / 2);
+  }, 120_000);
+});

@@ -111,3 +111,35 @@ describe('a reader that stops reading latest values', () => {
     await until(() => bySid.size === SUBS && [...bySid.values()].every((n) => n === VALUES), 'every snapshot');
   }, 120_000);
 });
+
+describe('a reader that stops reading while latest values are cleared', () => {
+  // FAULT (probe2): the `cleared` callback of socket-session.ts `#live` emits a `clr` packet for
+  // every removal at once, whatever the socket's backlog (`maxBufferedEvents` is not consulted and
+  // the held values are not used for removals): a stalled reader queues one packet per clear or
+  // expiry in Engine.IO's write buffer until the heartbeat ends it (or for ever with a long one).
+  // The same class as the SSE door's `cleared()` (test/http/sse-slow-reader-latest.test.ts).
+  // Proposed: past the backlog, hold the newest removal per subject with the held values
+  // (held-latest.ts), sent at the drain in version order.
+  it.fails('is sent the newest removal of each subject once it reads again, not every clear it missed', async () => {
+    const s = await server();
+    const c = io(`${s.url}/fete`, { forceNew: true, transports: ['websocket'], reconnection: false });
+    s.sockets.push(c);
+    const clears: Array<{ subject: string; version: number }> = [];
+    c.on('clr', (p: { subject: string; version: number }) => clears.push(p));
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    expect(await c.timeout(10_000).emitWithAck('sub', { sid: 'p', pattern: 'prices.*', from: 'latest' })).toMatchObject({ ok: true });
+    const tcp = (c.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws._socket;
+    tcp.pause();
+    // Large values fill the kernel's buffers, so the socket is behind.
+    for (let i = 0; i < 300; i++) await s.fete.emit(topics.price, { symbol: 'filler', price: i }, { headers: PAD });
+    let last = 0;
+    for (let i = 0; i < CHANGES; i++) {
+      await s.fete.emit(topics.price, { symbol: `s${i % SUBJECTS}`, price: i });
+      const { version } = await s.fete.clearLatest(topics.price, { symbol: `s${i % SUBJECTS}` });
+      last = Math.max(last, version!);
+    }
+    tcp.resume();
+    await until(() => clears.some((c) => c.version === last), 'the newest removal');
+    expect(clears.length).toBeLessThan(CHANGES / 2);
+  }, 120_000);
+});
