@@ -1,37 +1,49 @@
-// Latest values held back from a reader that is behind. Only the newest value of a subject is ever
-// due (the client drops a version it already has), so while a door's reader is too slow, changes
-// wait here, one per subject, each replacing the one before; the door writes them when the reader
-// has caught up. A slow or stalled reader then costs at most one value per subject of its pattern,
-// not one per change (before: every change was queued, ~1.5 KB of heap each, for as long as the
-// reader lasted). Volatile events are not held (they are dropped); log events are paced by the log.
+// Latest values and removals held back from a reader that is behind. Only the newest state of a
+// subject is ever due (the client drops a version it already has), so while a door's reader is too
+// slow, changes wait here, one per subject, each replacing the one before: a newer value, or a
+// removal (clear or expiry) at a newer version, which also stands for every older value. The door
+// writes them when the reader has caught up. A slow or stalled reader then costs at most one entry
+// per subject of its pattern, not one per change or per clear (before: every change was queued,
+// ~1.5 KB of heap each, for as long as the reader lasted). Volatile events are not held (they are
+// dropped); log events are paced by the log.
+import type { LatestCleared } from '../../shared/index.js';
 import type { LiveEvent } from '../live/live-hub.js';
+
+/** What is due for a subject: its newest value, or its removal. */
+export type HeldEntry = { value: LiveEvent } | { removal: LatestCleared };
+
+function versionOf(e: HeldEntry): number {
+  return 'value' in e ? (e.value.envelope.version ?? 0) : e.removal.version;
+}
 
 export class HeldLatest {
   /** By subject, in the order subjects were first held (a Map keeps insertion order). */
-  readonly #bySubject = new Map<string, LiveEvent>();
+  readonly #bySubject = new Map<string, HeldEntry>();
 
-  /** How many subjects have a value waiting. */
+  /** How many subjects have something waiting. */
   get size(): number {
     return this.#bySubject.size;
   }
 
-  /** Holds `ev` (a latest value), replacing an older version of its subject. */
+  /** Holds `ev` (a latest value), replacing an older value or removal of its subject. */
   hold(ev: LiveEvent): void {
-    const { subject, version } = ev.envelope;
-    const held = this.#bySubject.get(subject);
-    if (held !== undefined && (held.envelope.version ?? 0) >= (version ?? 0)) return;
-    this.#bySubject.set(subject, ev);
+    this.#put(ev.envelope.subject, { value: ev });
   }
 
-  /** Forgets the value held for `subject` if it is older than `version` (the value was cleared or
-   * expired at `version`: sent after the removal, it would bring the value back). */
-  drop(subject: string, version: number): void {
-    const held = this.#bySubject.get(subject);
-    if (held !== undefined && (held.envelope.version ?? 0) < version) this.#bySubject.delete(subject);
+  /** Holds a removal, replacing an older value or removal of its subject (a value held at an older
+   * version must not be sent after the removal: it would bring the value back). */
+  holdRemoval(c: LatestCleared): void {
+    this.#put(c.subject, { removal: c });
   }
 
-  /** The values waiting, oldest subject first; empties the hold. */
-  take(): LiveEvent[] {
+  #put(subject: string, entry: HeldEntry): void {
+    const held = this.#bySubject.get(subject);
+    if (held !== undefined && versionOf(held) >= versionOf(entry)) return;
+    this.#bySubject.set(subject, entry);
+  }
+
+  /** What is waiting, oldest subject first; empties the hold. */
+  take(): HeldEntry[] {
     const out = [...this.#bySubject.values()];
     this.#bySubject.clear();
     return out;

@@ -8,6 +8,7 @@ import {
   type EmitAck,
   type Envelope,
   FeteError,
+  type LatestCleared,
   PROTOCOL_LIMITS,
   type SubAck,
   type WireEnvelope,
@@ -304,40 +305,51 @@ export class SocketSession implements SubscriptionHost {
     const socket = this.#socket;
     let dropped = 0;
     let held: HeldLatest | undefined;
+    const sendClr = (c: LatestCleared): void => {
+      // After the values taken before it (this turn's flush), as the volatile gap notice.
+      core.flush();
+      socket.emit('clr', { sid: sub.sid, topic: c.topic, subject: c.subject, version: c.version, reason: c.reason });
+    };
     const sendHeld = (): void => {
       const due = held!.take();
       held = undefined;
-      // Through this turn's flush, after the events taken for the subscription before them.
-      if (!sub.closed && !this.#gone) for (const ev of due) core.takeLive(sub, ev.wire);
+      if (sub.closed || this.#gone) return;
+      // Values through this turn's flush, after the events taken for the subscription before them.
+      for (const entry of due) if ('value' in entry) core.takeLive(sub, entry.value.wire);
+      else sendClr(entry.removal);
+    };
+    const behind = (): boolean => this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents;
+    /** Holds a value or a removal (see held-latest.ts), sending what is held once the socket drains. */
+    const holding = (): HeldLatest => {
+      if (held === undefined) {
+        held = new HeldLatest();
+        void this.whenWritable().then(sendHeld);
+      }
+      return held;
     };
     const live = core.fete.live.subscribe({
       pattern: sub.pattern,
       tenant: this.#caller.tenant,
       resume,
-      // After the values taken before it (this turn's flush), as the volatile gap notice.
+      // Held like values while the socket is behind (a stalled reader would queue every clear).
       cleared: (c) => {
         if (sub.closed || this.#gone) return;
-        held?.drop(c.subject, c.version);
-        core.flush();
-        socket.emit('clr', { sid: sub.sid, topic: c.topic, subject: c.subject, version: c.version, reason: c.reason });
+        if (held !== undefined || behind()) holding().holdRemoval(c);
+        else sendClr(c);
       },
       visible: (e) => this.visible(e),
       deliver: (ev) => {
         if (sub.closed || this.#gone) return;
         // Waiting in the socket's buffer or for this turn's flush: both count.
-        const behind = this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents;
-        if (ev.envelope.volatile && behind) {
+        const late = behind();
+        if (ev.envelope.volatile && late) {
           core.counters.volatileDropped++;
           dropped++;
           return;
         }
         // While values are held, later ones are held too, so that none overtakes an older one.
-        if (!ev.envelope.volatile && (behind || held !== undefined)) {
-          if (held === undefined) {
-            held = new HeldLatest();
-            void this.whenWritable().then(sendHeld);
-          }
-          held.hold(ev);
+        if (!ev.envelope.volatile && (late || held !== undefined)) {
+          holding().hold(ev);
           return;
         }
         if (dropped > 0) {

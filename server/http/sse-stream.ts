@@ -233,11 +233,7 @@ export class SseStream implements TailReceiver {
       }
     } else if (behind || this.#held !== undefined) {
       // While values are held, later ones are held too, so that none overtakes an older one.
-      if (this.#held === undefined) {
-        this.#held = new HeldLatest();
-        void this.#writable().then(() => this.#writeHeld());
-      }
-      this.#held.hold(ev);
+      this.#holding().hold(ev);
       return;
     }
     this.#writeLive(ev);
@@ -255,15 +251,25 @@ export class SseStream implements TailReceiver {
     const due = this.#held?.take() ?? [];
     this.#held = undefined;
     if (this.closed) return;
-    for (const ev of due) this.#writeLive(ev);
+    for (const entry of due) if ('value' in entry) this.#writeLive(entry.value);
+    else this.#write(sseClearedFrame(entry.removal));
   }
 
-  /** A latest value that is gone: written at once (removals are rare), after forgetting a held
-   * older value of its subject, which would otherwise bring it back. */
+  /** Holds a value or a removal while the client is too slow (see held-latest.ts). */
+  #holding(): HeldLatest {
+    if (this.#held === undefined) {
+      this.#held = new HeldLatest();
+      void this.#writable().then(() => this.#writeHeld());
+    }
+    return this.#held;
+  }
+
+  /** A latest value that is gone: held like values while the client is too slow (a stalled reader
+   * would otherwise have every clear queued), written at once otherwise. */
   cleared(c: LatestCleared): void {
     if (this.closed) return;
-    this.#held?.drop(c.subject, c.version);
-    this.#write(sseClearedFrame(c));
+    if (this.#held !== undefined || this.waitingForDrain || this.#res.writableNeedDrain) this.#holding().holdRemoval(c);
+    else this.#write(sseClearedFrame(c));
   }
 
   /** Writes a comment-free frame as is (the volatile notice). */

@@ -67,13 +67,11 @@ describe('an SSE reader that stops reading latest values', () => {
 });
 
 describe('an SSE reader that stops reading while latest values are cleared', () => {
-  // FAULT (probe2): SseStream.cleared (server/http/sse-stream.ts, `cleared()`) writes every
-  // `event: cleared` frame to the response at once ("removals are rare"), even while the response
-  // waits for a drain: a stalled reader buffers one frame per clear or expiry, without bound (a
-  // subject set and cleared in a loop, or a ttl topic whose values keep expiring), and nothing ends
-  // an SSE stream. Held values coalesce per subject; removals should too (hold the newest removal
-  // per subject beside the held values, written at the drain in version order).
-  it.fails('is sent at most the newest removal of each subject once it reads again, not every clear it missed', async () => {
+  // Found by probe2: SseStream.cleared wrote every `event: cleared` frame at once, even while the
+  // response waited for a drain, so a stalled reader buffered one frame per clear or expiry without
+  // bound, and nothing ends an SSE stream. Removals are now held with the values, the newest per
+  // subject (server/fanout/held-latest.ts), and written at the drain.
+  it('is sent at most the newest removal of each subject once it reads again, not every clear it missed', async () => {
     const fete = await createFete({ topics, store: 'memory', logger: false, security: { auth: 'anonymous' } });
     const router = fete.express();
     const app = express();

@@ -113,14 +113,11 @@ describe('a reader that stops reading latest values', () => {
 });
 
 describe('a reader that stops reading while latest values are cleared', () => {
-  // FAULT (probe2): the `cleared` callback of socket-session.ts `#live` emits a `clr` packet for
-  // every removal at once, whatever the socket's backlog (`maxBufferedEvents` is not consulted and
-  // the held values are not used for removals): a stalled reader queues one packet per clear or
-  // expiry in Engine.IO's write buffer until the heartbeat ends it (or for ever with a long one).
-  // The same class as the SSE door's `cleared()` (test/http/sse-slow-reader-latest.test.ts).
-  // Proposed: past the backlog, hold the newest removal per subject with the held values
-  // (held-latest.ts), sent at the drain in version order.
-  it.fails('is sent the newest removal of each subject once it reads again, not every clear it missed', async () => {
+  // Found by probe2: the socket's `cleared` callback emitted a `clr` packet for every removal at
+  // once, whatever its backlog, so a stalled reader queued one packet per clear or expiry until the
+  // heartbeat ended it. Past the backlog, removals are now held with the values, the newest per
+  // subject (held-latest.ts), and sent at the drain; the same rule as the SSE door.
+  it('is sent the newest removal of each subject once it reads again, not every clear it missed', async () => {
     const s = await server();
     const c = io(`${s.url}/fete`, { forceNew: true, transports: ['websocket'], reconnection: false });
     s.sockets.push(c);
