@@ -77,8 +77,8 @@ export interface OutboxView {
   /** Forgets rejected emits by id, or all of them. */
   discardRejected(ids?: readonly string[]): Promise<void>;
   /** Drops every entry still queued (emits and queued commands, of every tab of this outbox) so
-   * that none is ever sent: call it at sign-out, before another user signs in on this browser
-   * profile. Their receipts reject with ABORTED; a batch already sent is not recalled. Resolves
+   * that none is ever sent, and the rejected emits and recorded command results: call it at
+   * sign-out, before another user signs in on this browser profile. Their receipts reject with ABORTED; a batch already sent is not recalled. Resolves
    * with the counts dropped. Rejects CLOSED, STORE_UNAVAILABLE. */
   clear(): Promise<{ emits: number; commands: number }>;
 }

@@ -225,7 +225,7 @@ class IdbOutboxStore implements OutboxStore {
   }
 
   async clearQueue(): Promise<Array<{ id: string; cmd: boolean }>> {
-    const tx = this.#db.transaction(['chunks', 'marks'], 'readwrite', { durability: 'strict' });
+    const tx = this.#db.transaction(['chunks', 'marks', 'rejected', 'results'], 'readwrite', { durability: 'strict' });
     tx.done.catch(noop); // awaited below; a failed read must not leave it unhandled
     const chunkStore = tx.objectStore('chunks');
     const markStore = tx.objectStore('marks');
@@ -241,7 +241,7 @@ class IdbOutboxStore implements OutboxStore {
         if (!removed.has(i)) out.push({ id: r.id, cmd: r.cmd !== undefined });
       });
     }
-    await Promise.all([chunkStore.clear(), markStore.clear()]);
+    await Promise.all([chunkStore.clear(), markStore.clear(), tx.objectStore('rejected').clear(), tx.objectStore('results').clear()]);
     await tx.done;
     return out;
   }

@@ -53,6 +53,8 @@ export function createMemoryOutboxStore(): OutboxStore {
     async clearQueue() {
       const out = [...queue.values()].map((r) => ({ id: r.id, cmd: r.cmd !== undefined }));
       queue.clear();
+      rejected.clear();
+      results.clear();
       return out;
     },
     close() {},

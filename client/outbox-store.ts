@@ -73,8 +73,8 @@ export interface OutboxStore {
   rejected(): Promise<RejectedRecord[]>;
   /** Deletes rejected records by id, or all of them. */
   discardRejected(ids?: readonly string[]): Promise<void>;
-  /** Deletes every queued record in one transaction; returns what was queued (id, and whether it
-   * was a command), in queue order. */
+  /** Deletes every queued record, and the rejected and result records (what a user left behind),
+   * in one transaction; returns what was queued (id, and whether it was a command), in queue order. */
   clearQueue(): Promise<Array<{ id: string; cmd: boolean }>>;
   close(): void;
 }

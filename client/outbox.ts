@@ -191,8 +191,9 @@ export class Outbox {
 
   /**
    * Drops every entry still queued, of every tab of this outbox (emits and queued commands), so
-   * that none is ever sent: for sign-out, before another user signs in on the same browser profile
-   * (queued entries go out with whoever's credentials the connection has when they are sent).
+   * that none is ever sent, and the rejected emits and recorded command results (payloads and
+   * outputs of the user who leaves): for sign-out, before another user signs in on the same browser
+   * profile (queued entries go out with whoever's credentials the connection has when they are sent).
    * Entries submitted before the call are written first, then dropped. Their receipts, in every
    * tab, reject with ABORTED. A batch already sent to the server is not recalled: the server may
    * still apply it. Resolves with how many emits and commands were dropped. Rejects CLOSED, or

@@ -415,13 +415,10 @@ describe('outbox.clear (sign-out)', () => {
     expect(server.ids).toEqual([hers.id]);
   });
 
-  // FAULT (probe2): clear() empties the queue only (idb-outbox-store.ts `clearQueue` clears
-  // `chunks` and `marks`; outbox.ts `clear`): the previous user's rejected emits, with their
-  // payloads, stay in the `rejected` store, and the next user of the profile reads them with
-  // `client.outbox.rejected()`. The README gives clear() as the sign-out step for a shared
-  // profile. Proposed: clear() also drops the rejected list (and the queued commands' recorded
-  // results) in the same transaction, or the README names `discardRejected()` as part of sign-out.
-  it.fails('leaves nothing of the previous user readable: their rejected emits are gone after it', async () => {
+  // Found by probe2: clear() emptied the queue only, and the next user of the profile read the
+  // previous user's rejected emits, payloads included. It now drops the rejected and result records
+  // in the same transaction.
+  it('leaves nothing of the previous user readable: their rejected emits are gone after it', async () => {
     const server = fakeServer({
       reject: (env) => ((env.payload as { orderId?: string }).orderId === 'secret' ? { code: 'FORBIDDEN', message: 'not yours' } : undefined),
     });
