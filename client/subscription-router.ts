@@ -212,8 +212,10 @@ export class SubscriptionRouter {
   }
 
   /** One `clr` packet (untrusted): a latest value that is gone. Handed to the subscription when it
-   * has a value of the subject older than the removal (a removal of a value it never had, or
-   * repeated on a resume, is dropped), through its bus, in order with the events. */
+   * has a value of the subject older than the removal, or when it started from a stored cursor and
+   * has seen nothing of the subject (the app may keep values from before a reload); a removal it
+   * had already, or of a value a fresh subscription never had, is dropped. Through its bus, in
+   * order with the events. */
   clr(packet: unknown): void {
     if (this.#closed) return;
     if (!isClrPacket(packet)) {
@@ -228,7 +230,10 @@ export class SubscriptionRouter {
       return;
     }
     const had = sub.versions.get(packet.subject);
-    if (had === undefined || had >= packet.version) return;
+    // A subscription started from a stored cursor (a resume after a reload) may hold values the
+    // app kept from before: the resume's removals of subjects it has not seen here are handed over.
+    const resumed = sub.from !== 'latest' && sub.from !== 'earliest';
+    if (had === undefined ? !resumed : had >= packet.version) return;
     sub.versions.set(packet.subject, packet.version);
     this.#bus.publish(sub.sid, removalMessage({ topic: packet.topic, subject: packet.subject, version: packet.version, reason: packet.reason })).catch(noop);
   }

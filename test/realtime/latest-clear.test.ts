@@ -368,16 +368,10 @@ describe.each(engines)('expiring latest values (%s)', (engine) => {
 });
 
 describe('resuming in a new client from a stored cursor', () => {
-  // FAULT (probe2): the README says a subscription that resumes "from: sub.cursor" is told of the
-  // values removed while it was away, and advises storing sub.cursor to resume across a reload.
-  // The server does send the tombstones on such a resume, but the client drops every `clr` of a
-  // subject the subscription has not handed a value of (client/subscription-router.ts `clr`:
-  // `had === undefined` returns), and a new client (a reload) has handed none: onCleared is never
-  // called, and an app that kept the values with the cursor shows a removed value for good.
-  // Proposed: on a subscription started from a cursor, hand over the resume's removals of
-  // subjects it has not seen (the server already limits them to the pattern and tenant), or say
-  // in the README that a reload must re-read values rather than keep them.
-  it.fails('is told of a value removed while it was away', async () => {
+  // Found by probe2: the client dropped every `clr` of a subject its subscription had not handed a
+  // value of, and a new client (a reload) has handed none, so onCleared was never called on a
+  // resume from a stored cursor. A subscription started from a cursor now hands them over.
+  it('is told of a value removed while it was away', async () => {
     const s = await serve('inline');
     await s.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
     const first = client(s);
