@@ -150,6 +150,10 @@ type PayloadFor<S, P> = [S] extends [StandardSchemaV1] ? StandardSchemaV1.InferO
 type InputFor<S, P> = [S] extends [StandardSchemaV1] ? StandardSchemaV1.InferInput<S> : P;
 type SchemaCheck<T extends string, S> = [S] extends [StandardSchemaV1] ? ParamsCheck<T, StandardSchemaV1.InferOutput<S>> : unknown;
 
+/** Names no topic may have: an SSE frame's `event:` is its topic's name, and these name fete's own
+ * notices (`gap`, `cleared`) and EventSource's default event (`message`). */
+const RESERVED_TOPIC_NAMES: readonly string[] = ['gap', 'cleared', 'message'];
+
 /**
  * Declares a topic: `template` is its name and subject shape (`orders.{orderId}.status`, each
  * `{param}` one token filled from the payload field of that name); `options.kind` is required,
@@ -177,6 +181,8 @@ export function defineTopic<
 export function defineTopic(template: string, options: TopicOptions): AnyTopic {
   const bad = (m: string) => new FeteError('INVALID_TOPIC', `topic "${template}": ${m}`, { details: { template } });
   if (typeof template !== 'string' || template.length === 0) throw bad('template must be a non-empty string');
+  if (RESERVED_TOPIC_NAMES.includes(template))
+    throw bad(`"${template}" is reserved: Server-Sent Events name fete's own notices (and EventSource's default event) so`);
   if (!options || !TOPIC_KINDS.includes(options.kind)) throw bad(`kind must be one of ${TOPIC_KINDS.join(', ')}`);
   if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function')
     throw bad('schema must implement Standard Schema (`~standard.validate`)');

@@ -95,6 +95,8 @@ export function storeLatest(driver: Driver, tables: Tables, ttlOf: TtlOf = () =>
     'latest_clear',
     `UPDATE ${table} SET cleared = 'cleared', version = version + 1, payload = '', headers = '{}'::jsonb, expires_at = NULL, updated_at = now()
      WHERE tenant = $1 AND subject = $2 AND topic = $3 AND cleared IS NULL
+       -- A value past its expiry is the sweep's to remove (as 'expired'): it has no value to clear.
+       AND (expires_at IS NULL OR expires_at > now())
      RETURNING version`,
   );
   // SKIP LOCKED: processes sweeping at once take disjoint rows; the outer conditions are checked
@@ -229,6 +231,7 @@ export function memoryLatest(ttlOf: TtlOf = () => undefined, now: () => number =
     async clear(tenant, topic, subject) {
       const row = byTenant.get(tenant)?.get(subject);
       if (row === undefined || row.cleared !== undefined || row.value.topic !== topic) return undefined;
+      if (row.expiresAt !== undefined && row.expiresAt <= now()) return undefined; // the sweep's, as 'expired'
       return remove(tenant, row, 'cleared');
     },
     async sweep(limit) {

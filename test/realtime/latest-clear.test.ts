@@ -395,14 +395,9 @@ describe('resuming in a new client from a stored cursor', () => {
 });
 
 describe('clearing a value past its expiry before the sweep', () => {
-  // FAULT (probe2): `latest_clear` (server/live/latest-store.ts: `WHERE ... AND cleared IS NULL`,
-  // no `expires_at` condition) and memoryLatest's `clear` remove a value that has already expired
-  // but is not swept yet: clearLatest answers `{ cleared: true }` (its docstring, latest-clears.ts
-  // ClearLatestResult: false when the subject had no value, "never set, or already cleared or
-  // expired") and subscribers are told 'cleared' instead of 'expired'. Reads already skip such a
-  // value. Proposed: the clear's condition also requires `expires_at IS NULL OR expires_at > now()`
-  // (the memory store the same), leaving the expiry to the sweep.
-  it.fails('the memory store answers no value for a subject past its expiry', async () => {
+  // Found by probe2: a clear removed a value already past its expiry but not yet swept, answering
+  // { cleared: true } and telling subscribers 'cleared'. The expiry is now the sweep's alone.
+  it('the memory store answers no value for a subject past its expiry', async () => {
     let now = 1_000;
     const store = memoryLatest(() => 100, () => now);
     await store.upsert([{ id: '1', topic: 'eta', subject: 'a', time: '', headers: {}, payload: 1, context: {} }]);
@@ -410,7 +405,7 @@ describe('clearing a value past its expiry before the sweep', () => {
     expect(await store.clear('', 'eta', 'a')).toBeUndefined();
   });
 
-  it.fails.each(engines.filter((e) => e !== 'inline'))('clearLatest answers { cleared: false } for a value past its expiry (%s)', async (engine) => {
+  it.each(engines.filter((e) => e !== 'inline'))('clearLatest answers { cleared: false } for a value past its expiry (%s)', async (engine) => {
     const s = await serve(engine);
     await s.fete.emit(topics.note, { orderId: 'o1', text: 'ring twice' });
     await expireInStore(s);
@@ -457,13 +452,10 @@ describe('ttlMs at defineTopic', () => {
 });
 
 describe('SSE event names of removals and gaps', () => {
-  // FAULT (probe2): SSE names a log or live event by its topic (`event: <topic name>`) and a
-  // removal `event: cleared`, a gap `event: gap` (server/http/sse-stream.ts sseFrame,
-  // sseClearedFrame, sseGapFrame); defineTopic (shared/topic.ts) accepts a topic named `cleared`
-  // or `gap`, whose events a reader cannot tell from the notices (its `addEventListener('gap')`
-  // gets both). Proposed: refuse these two names (and `message`, EventSource's default) at
-  // defineTopic with INVALID_TOPIC, or give notices names no template can take (`fete:gap`).
-  it.fails.each(['cleared', 'gap'])('refuses a topic named %s, which SSE could not tell from its notice', (name) => {
+  // Found by probe2: SSE names an event by its topic and fete's notices `gap` and `cleared`, so a
+  // topic with one of those names could not be told from them. defineTopic refuses them (and
+  // `message`, EventSource's default event).
+  it.each(['cleared', 'gap', 'message'])('refuses a topic named %s, which SSE could not tell from its notice', (name) => {
     expect(() => defineTopic(name, { kind: 'presentation' })).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));
   });
 });
