@@ -44,10 +44,12 @@ export function deliveryOf(catalog: TopicCatalog, topic: AnyTopic | string): Top
 }
 
 export class EmitRoute {
-  /** Volatile events this process published lately, by tenant and id: a resend of one (its ack
-   * was lost and the outbox sent it again) is a duplicate, not sent twice. A resend through
-   * another node is caught by the browser client, which drops a volatile id it had. */
-  readonly #recentVolatile = new RecentIds(RECENT_VOLATILE_IDS, RECENT_VOLATILE_MS);
+  /** Volatile events and latest values this process published lately, by tenant and id: a resend
+   * of one (its ack was lost and the outbox or an HTTP caller sent it again) is a duplicate, not
+   * sent (or stored) twice; a resent batch of latest values would otherwise put an older value back
+   * over a newer one. A volatile resend through another node is caught by the browser client,
+   * which drops a volatile id it had; a latest one only if its id is still the current value. */
+  readonly #recentLive = new RecentIds(RECENT_LIVE_IDS, RECENT_LIVE_MS);
 
   constructor(private readonly d: EmitRouteDeps) {}
 
@@ -64,9 +66,9 @@ export class EmitRoute {
   /**
    * Routes a batch in autocommit: log envelopes go to `appendLog` (one call, in order), live ones
    * are published. Results in input order; a live event's `seq` is 0 (it has none). A volatile
-   * event whose id this process published in the last RECENT_VOLATILE_MS (of its last
-   * RECENT_VOLATILE_IDS) is a duplicate, and a latest value whose id is already its subject's
-   * current value is one too (a resend after a lost ack: not sent again).
+   * event or latest value whose id this process published in the last RECENT_LIVE_MS (of its last
+   * RECENT_LIVE_IDS) is a duplicate, and a latest value whose id is already its subject's current
+   * value is one too (a resend after a lost ack: not sent or stored again).
    */
   async emit(
     envelopes: Envelope[],
@@ -163,19 +165,20 @@ export class EmitRoute {
 
   /** What became of each live envelope: volatile (nothing stored), or the latest upsert's outcome. */
   async #store(envelopes: readonly Envelope[], q: Queryable | undefined): Promise<Stored[]> {
-    const latest = envelopes.filter((e) => this.#delivery(e) === 'latest');
+    // An id sent lately (or twice in this batch) is a resend: a duplicate, neither stored nor sent.
     const batch = new Set<string>();
-    const volatile = (e: Envelope): Stored => {
-      const key = volatileKey(e);
-      if (batch.has(key) || this.#recentVolatile.has(key)) return DUPLICATE;
+    const resent = envelopes.map((e) => {
+      const key = liveKey(e);
+      const again = batch.has(key) || this.#recentLive.has(key);
       batch.add(key);
-      return VOLATILE;
-    };
-    if (latest.length === 0) return envelopes.map(volatile);
-    const versions = await this.d.latest.upsert(latest, q);
+      return again;
+    });
+    const latest = envelopes.filter((e, i) => !resent[i] && this.#delivery(e) === 'latest');
+    const versions = latest.length === 0 ? [] : await this.d.latest.upsert(latest, q);
     let k = 0;
-    return envelopes.map((e): Stored => {
-      if (this.#delivery(e) !== 'latest') return volatile(e);
+    return envelopes.map((e, i): Stored => {
+      if (resent[i]) return DUPLICATE;
+      if (this.#delivery(e) !== 'latest') return VOLATILE;
       const version = versions[k++];
       return version === undefined ? DUPLICATE : { version };
     });
@@ -191,7 +194,7 @@ export class EmitRoute {
       const marked: Envelope = s === VOLATILE ? { ...e, volatile: true } : { ...e, version: s.version };
       const message: LiveMessage = { kind: s === VOLATILE ? 'volatile' : 'latest', tenant: tenantOf(e), subject: e.subject, data: wireForBrowser(marked) };
       await this.d.channel.publish(message);
-      if (s === VOLATILE) this.#recentVolatile.add(volatileKey(e));
+      this.#recentLive.add(liveKey(e));
       sent.push(marked);
       sentOptions.push(options[i]);
     }
@@ -199,12 +202,12 @@ export class EmitRoute {
   }
 }
 
-/** How many volatile ids, and for how long (ms), a process remembers what it published: an outbox
+/** How many live ids, and for how long (ms), a process remembers what it published: an outbox
  * resends within seconds of a lost ack. */
-const RECENT_VOLATILE_IDS = 10_000;
-const RECENT_VOLATILE_MS = 120_000;
+const RECENT_LIVE_IDS = 10_000;
+const RECENT_LIVE_MS = 120_000;
 
-function volatileKey(e: Envelope): string {
+function liveKey(e: Envelope): string {
   return `${tenantOf(e)}\n${e.id}`;
 }
 
@@ -212,7 +215,7 @@ function volatileKey(e: Envelope): string {
 type Stored = typeof VOLATILE | typeof DUPLICATE | typeof LATER | { version: number };
 const VOLATILE = 'volatile' as const;
 /** A latest value whose id was already the subject's current value, or a volatile event published
- * lately (#recentVolatile). */
+ * lately (#recentLive). */
 const DUPLICATE = 'duplicate' as const;
 /** A latest value of an in-memory transaction: stored at the commit, its version unknown before. */
 const LATER = 'later' as const;
