@@ -3,9 +3,11 @@
 // emitting the `latest` topic `tracking.{orderId}`; when the courier arrives the value is cleared
 // (`fete.clearLatest`: every tab watching is told) and the order is done. Nobody watching: nothing
 // moves, and the last position expires after the topic's ttlMs (the trip starts over when
-// someone looks again). Arrivals are kept in memory: a demo's simplification.
+// someone looks again). Only placed orders have a courier. Arrivals are kept in memory (one per
+// placed order): a demo's simplification.
 import type { Fete } from 'fete/server';
 import { topics, type Topics } from '../shared/catalog.js';
+import { orderPlaced } from './orders.js';
 
 /** Stops on a trip (a minute and a bit at the default pace); each is two minutes of the ETA. */
 const STOPS = 30;
@@ -30,6 +32,9 @@ export function startCouriers(fete: Fete<Topics>, everyMs = 2_000): Couriers {
   async function step(subject: string, startOnly = false): Promise<void> {
     const orderId = subject.slice(subject.indexOf('.') + 1);
     if (arrived.has(orderId)) return;
+    // Anyone may look at any `tracking.<id>`: only an order that was placed has a courier (else a
+    // script could make the server run couriers for ids it invents, and fill `arrived`).
+    if (!(await orderPlaced(fete, orderId))) return;
     const [current] = await fete.latest(subject);
     const at = current?.payload as { stop: number; stops: number } | undefined;
     if (startOnly && at) return;

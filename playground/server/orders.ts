@@ -7,6 +7,11 @@ import { FULFILMENTS } from './fulfilment.js';
 
 const ORDERS = 'playground_orders';
 
+/** Whether an order with this id was placed (the couriers move only those). */
+export async function orderPlaced(fete: Fete<Topics>, orderId: string): Promise<boolean> {
+  return fete.transaction(async (tx) => (await tx.query(`SELECT 1 FROM ${ORDERS} WHERE order_id = $1`, [orderId])).rows.length > 0);
+}
+
 export async function createOrdersTable(fete: Fete<Topics>): Promise<void> {
   await fete.transaction(async (tx) => {
     await tx.query(`CREATE TABLE IF NOT EXISTS ${ORDERS} (
