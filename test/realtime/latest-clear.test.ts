@@ -6,24 +6,16 @@
 // - a clear of a subject without a value is a no-op; clears are scoped by tenant;
 // - a resume is told of the clears made while it was away (tombstones);
 // - ttlMs is validated at defineTopic.
-import 'fake-indexeddb/auto';
-import { IDBFactory } from 'fake-indexeddb';
-import { PGlite } from '@electric-sql/pglite';
-import express from 'express';
-import pg from 'pg';
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type Client } from '../../client/index.js';
-import { createFete, type Fete } from '../../server/index.js';
-import type { FanoutHandle } from '../../server/fanout/types.js';
-import type { SecurityOptions } from '../../server/security/security-options.js';
-import { type ClrPacket, type Envelope, FeteError, type LatestCleared, defineTopic, defineTopics, uuidv7 } from '../../shared/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Client } from '../../client/index.js';
+import { type ClrPacket, type Envelope, FeteError, type LatestCleared, defineTopic, defineTopics } from '../../shared/index.js';
 import { memoryLatest } from '../../server/live/latest-store.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { freshSchema, postgresAvailability } from '../support/postgres.js';
 import { natsAvailability } from '../multinode/nats.js';
-import { RawClient, until } from './support.js';
+import { type RawClient, until } from './support.js';
+import { readSseBlocks } from '../support/sse-blocks.js';
+import { type Served as LiveServed, liveHarness, tokenSecurity } from './live-harness.js';
 
 const availability = await postgresAvailability();
 const nats = await natsAvailability();
@@ -40,93 +32,9 @@ const topics = defineTopics({
 });
 type Topics = typeof topics;
 
-type Engine = 'inline' | 'pglite' | 'postgres';
-const engines: Engine[] = ['inline', 'pglite', ...(availability.url ? (['postgres'] as const) : [])];
-
-let pglite: PGlite | undefined;
-let pool: pg.Pool | undefined;
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  if (availability.url) pool = new pg.Pool({ connectionString: availability.url });
-});
-const pgSchemas: string[] = [];
-afterAll(async () => {
-  await pglite?.close();
-  if (pool && pgSchemas.length > 0) await dropSchemas(pool, pgSchemas);
-  await pool?.end();
-});
-
-/** `token` is `<id>@<tenant>`; without one, the anonymous user of the default tenant. */
-const security: SecurityOptions<{ id: string; tenant: string }> = {
-  auth: ({ credentials, headers }) => {
-    const token = typeof credentials.token === 'string' ? credentials.token : headers['x-token'];
-    if (typeof token !== 'string') return { id: 'anon', tenant: '' };
-    const [id, tenant] = token.split('@');
-    return { id: id!, tenant: tenant ?? '' };
-  },
-  tenant: (u) => u.tenant,
-};
-
-interface Served {
-  fete: Fete<Topics>;
-  fanout: FanoutHandle;
-  url: string;
-  engine: Engine;
-  schema: string;
-  close(): Promise<void>;
-}
-const served: Served[] = [];
-const clients: Client<Topics>[] = [];
-const raws: RawClient[] = [];
-const sses: Array<{ close(): void }> = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  for (const r of raws.splice(0)) r.close();
-  for (const s of sses.splice(0)) s.close();
-  for (const s of served.splice(0)) await s.close();
-});
-
-async function serve(engine: Engine, schema = freshSchema('lclr'), bus?: { nats: string }): Promise<Served> {
-  const store = engine === 'postgres' ? availability.url! : { pglite: pglite! };
-  if (engine === 'postgres' && !pgSchemas.includes(schema)) pgSchemas.push(schema);
-  const fete =
-    engine === 'inline'
-      ? ((await createFete({ topics, security, dispatch: 'inline' })) as unknown as Fete<Topics>)
-      : await createFete({ topics, security, store, schema, ...(bus ? { bus } : {}) });
-  const app = express();
-  app.use('/fete', fete.express());
-  const http: HttpServer = createServer(app);
-  const fanout = fete.attach(http, { pollIntervalMs: 50 });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const s: Served = {
-    fete,
-    fanout,
-    engine,
-    schema,
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-    async close() {
-      await fete.stop();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-    },
-  };
-  served.push(s);
-  return s;
-}
-
-function client(s: Served, token?: string): Client<Topics> {
-  const c = createClient({
-    url: s.url,
-    topics,
-    auth: token === undefined ? {} : { token },
-    indexedDB: new IDBFactory(),
-    name: `db-${uuidv7()}`,
-    locks: null,
-    retry: { initialDelayMs: 5, maxDelayMs: 50 },
-  });
-  clients.push(c);
-  return c;
-}
+const h = liveHarness(topics, { postgresUrl: availability.url, security: tokenSecurity, schemaPrefix: 'lclr' });
+const { engines, serve, client } = h;
+type Served = LiveServed<Topics>;
 
 /** What a client subscription sees, values and removals in one list, in the order the app got them. */
 function watch(c: Client<Topics>, pattern: string) {
@@ -140,50 +48,33 @@ const show = (xs: ReadonlyArray<Envelope | LatestCleared>) =>
 
 /** A raw socket that records `clr` packets too. */
 function raw(s: Served, token?: string): RawClient & { clears: ClrPacket[] } {
-  const r = new RawClient(s.url, token === undefined ? {} : { token }) as RawClient & { clears: ClrPacket[] };
+  const r = h.raw(s, token) as RawClient & { clears: ClrPacket[] };
   r.clears = [];
   r.socket.on('clr', (p: ClrPacket) => void r.clears.push(p));
-  raws.push(r);
   return r;
 }
 
+/** An SSE stream's messages (`event` and `data` of each block that has data), closed after the test. */
 async function openSse(url: string, headers: Record<string, string> = {}) {
   const abort = new AbortController();
   const res = await fetch(url, { headers, signal: abort.signal });
   if (res.status !== 200) throw new Error(`SSE ${res.status}: ${await res.text()}`);
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffered = '';
   const messages: Array<{ event?: string; data: string }> = [];
-  void (async () => {
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return;
-      buffered += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffered.indexOf('\n\n')) >= 0) {
-        const block = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        const m: { event?: string; data: string } = { data: '' };
-        let isEvent = false;
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event: ')) m.event = line.slice(7);
-          else if (line.startsWith('data: ')) (m.data = line.slice(6)), (isEvent = true);
-        }
-        if (isEvent) messages.push(m);
-      }
+  readSseBlocks(res.body!, (block) => {
+    const m: { event?: string; data: string } = { data: '' };
+    let isEvent = false;
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event: ')) m.event = line.slice(7);
+      else if (line.startsWith('data: ')) (m.data = line.slice(6)), (isEvent = true);
     }
-  })();
-  const stream = { messages, close: () => abort.abort() };
-  sses.push(stream);
-  return stream;
+    if (isEvent) messages.push(m);
+  }).catch(() => undefined); // aborted at the end of the test
+  return h.closeAfter({ messages, close: () => abort.abort() });
 }
 
 /** Makes every value of the served store's `latest` table past its expiry (as if its ttl passed). */
 async function expireInStore(s: Served): Promise<void> {
-  const sql = `UPDATE "${s.schema}".latest SET expires_at = now() - interval '1 second' WHERE expires_at IS NOT NULL`;
-  if (s.engine === 'pglite') await pglite!.query(sql);
-  else await pool!.query(sql);
+  await h.sql(s, `UPDATE "${s.schema}".latest SET expires_at = now() - interval '1 second' WHERE expires_at IS NOT NULL`);
 }
 
 describe.each(engines)('clearing latest values (%s)', (engine) => {
@@ -491,7 +382,7 @@ async function acrossTwoFetes(a: Served, b: Served): Promise<void> {
 describe.runIf(availability.url !== undefined)('across two fetes on one PostgreSQL schema', () => {
   it('clears and expiries made by one fete reach the subscribers of the other', async () => {
     const schema = freshSchema('lclr2');
-    await acrossTwoFetes(await serve('postgres', schema), await serve('postgres', schema));
+    await acrossTwoFetes(await serve('postgres', { schema }), await serve('postgres', { schema }));
   });
 });
 
@@ -499,6 +390,6 @@ describe.runIf(availability.url !== undefined && nats.url !== undefined)('across
   it('clears and expiries travel on the live channel of the bus', async () => {
     const schema = freshSchema('lclr3');
     const bus = { nats: nats.url! };
-    await acrossTwoFetes(await serve('postgres', schema, bus), await serve('postgres', schema, bus));
+    await acrossTwoFetes(await serve('postgres', { schema, bus }), await serve('postgres', { schema, bus }));
   });
 });

@@ -4,128 +4,26 @@
 //   reconnects is told with a 'volatile' gap.
 // - latest: a new subscription gets the current values first, then changes, each version once.
 // Both respect exposure and tenants; durable listeners on them are refused.
-import 'fake-indexeddb/auto';
-import { IDBFactory } from 'fake-indexeddb';
-import { PGlite } from '@electric-sql/pglite';
-import express from 'express';
 import pg from 'pg';
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type Client, type Gap } from '../../client/index.js';
-import { createFete, type Fete } from '../../server/index.js';
-import type { FanoutHandle } from '../../server/fanout/types.js';
-import type { SecurityOptions } from '../../server/security/security-options.js';
+import { describe, expect, it } from 'vitest';
+import type { Gap } from '../../client/index.js';
 import { type Envelope, FeteError, uuidv7 } from '../../shared/index.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
-import { RawClient, until } from './support.js';
+import { freshSchema, postgresAvailability } from '../support/postgres.js';
+import { until } from './support.js';
 import { IpcChild } from '../support/ipc-child.js';
 import type { LiveChildCommand, LiveChildReply } from './live-emitter-child.js';
 import { natsAvailability } from '../multinode/nats.js';
 import { liveTopics as topics, type LiveTopics } from './live-topics.js';
+import { type Served as LiveServed, liveHarness, tokenSecurity } from './live-harness.js';
 
 const availability = await postgresAvailability();
 const nats = await natsAvailability();
 if (availability.skipReason) console.log(`live-topics: PostgreSQL cases skipped: ${availability.skipReason}`);
 
-type Engine = 'inline' | 'pglite' | 'postgres';
-const engines: Engine[] = ['inline', 'pglite', ...(availability.url ? (['postgres'] as const) : [])];
-
-let pglite: PGlite | undefined;
-beforeAll(async () => {
-  pglite = await PGlite.create();
-});
-const pgSchemas: string[] = [];
-afterAll(async () => {
-  await pglite?.close();
-  if (availability.url && pgSchemas.length > 0) {
-    const pool = new pg.Pool({ connectionString: availability.url });
-    await dropSchemas(pool, pgSchemas);
-    await pool.end();
-  }
-});
-
-interface User {
-  id: string;
-  tenant: string;
-}
-/** `token` is `<id>@<tenant>`; without one, the anonymous user of the default tenant. */
-const security: SecurityOptions<User> = {
-  auth: ({ credentials, headers }) => {
-    const token = typeof credentials.token === 'string' ? credentials.token : headers['x-token'];
-    if (typeof token !== 'string') return { id: 'anon', tenant: '' };
-    const [id, tenant] = token.split('@');
-    return { id: id!, tenant: tenant ?? '' };
-  },
-  tenant: (u) => u.tenant,
-  authorize: { emit: () => true },
-};
-
-interface Served {
-  fete: Fete<LiveTopics>;
-  fanout: FanoutHandle;
-  url: string;
-  http: HttpServer;
-  close(): Promise<void>;
-}
-const served: Served[] = [];
-const clients: Client<LiveTopics>[] = [];
-const raws: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  for (const r of raws.splice(0)) r.close();
-  for (const s of served.splice(0)) await s.close();
-});
-
-/** A fete on `engine` with Socket.IO and the Express router (`/fete`) on one HTTP server. `schema`
- * shares a PostgreSQL schema between two fetes (two processes of one deployment). */
-async function serve(engine: Engine, schema = freshSchema('live'), attach: { maxBufferedEvents?: number } = {}, bus?: { nats: string }): Promise<Served> {
-  const store = engine === 'postgres' ? availability.url! : { pglite: pglite! };
-  if (engine === 'postgres' && !pgSchemas.includes(schema)) pgSchemas.push(schema);
-  const fete =
-    engine === 'inline'
-      ? ((await createFete({ topics, security, dispatch: 'inline' })) as unknown as Fete<LiveTopics>)
-      : await createFete({ topics, security, store, schema, ...(bus ? { bus } : {}) });
-  const app = express();
-  app.use('/fete', fete.express());
-  const http = createServer(app);
-  const fanout = fete.attach(http, { pollIntervalMs: 50, ...attach });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  const s: Served = {
-    fete,
-    fanout,
-    url,
-    http,
-    async close() {
-      await fete.stop();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-    },
-  };
-  served.push(s);
-  return s;
-}
-
-function client(s: Served, token?: string): Client<LiveTopics> {
-  const c = createClient({
-    url: s.url,
-    topics,
-    auth: token === undefined ? {} : { token },
-    indexedDB: new IDBFactory(),
-    name: `db-${uuidv7()}`,
-    locks: null,
-    retry: { initialDelayMs: 5, maxDelayMs: 50 },
-  });
-  clients.push(c);
-  return c;
-}
-
-function raw(s: Served, token?: string): RawClient {
-  const r = new RawClient(s.url, token === undefined ? {} : { token });
-  raws.push(r);
-  return r;
-}
+/** Browsers may emit (authorize.emit), as `token`'s user. */
+const h = liveHarness(topics, { postgresUrl: availability.url, security: { ...tokenSecurity, authorize: { emit: () => true } }, schemaPrefix: 'live' });
+const { engines, serve, client, raw } = h;
+type Served = LiveServed<LiveTopics>;
 
 /** Server-side: ends every socket (the client reconnects by itself). */
 function dropConnections(s: Served): void {
@@ -174,7 +72,7 @@ describe.each(engines)('volatile topics (%s)', (engine) => {
   });
 
   it('a socket too far behind is sent no volatile events and only the newest latest value of a subject, and is told with a volatile gap before the next cursor', async () => {
-    const s = await serve(engine, undefined, { maxBufferedEvents: 8 });
+    const s = await serve(engine, { attach: { maxBufferedEvents: 8 } });
     const c = client(s);
     const cursors: number[] = [];
     const prices: number[] = [];
@@ -533,8 +431,8 @@ describe('SSE, a client too slow to read', () => {
 describe.runIf(availability.url !== undefined)('across two fetes on one PostgreSQL', () => {
   it('a latest change missed while the live channel was down reaches the subscriber once it is back, once', async () => {
     const schema = freshSchema('live3');
-    const a = await serve('postgres', schema);
-    const b = await serve('postgres', schema);
+    const a = await serve('postgres', { schema });
+    const b = await serve('postgres', { schema });
     const r = raw(b);
     await r.connected();
     await r.sub('s0', 'prices.*');
@@ -559,7 +457,7 @@ describe.runIf(availability.url !== undefined)('across two fetes on one PostgreS
 
   it('volatile events and latest changes emitted on one reach subscribers of the other, and its new subscribers read the values', async () => {
     const schema = freshSchema('live2');
-    await acrossTwoFetes(await serve('postgres', schema), await serve('postgres', schema));
+    await acrossTwoFetes(await serve('postgres', { schema }), await serve('postgres', { schema }));
   });
 
   it('an event too large for NOTIFY is refused at the emit with LIVE_TOO_LARGE, and nothing is stored or sent', async () => {
@@ -586,8 +484,8 @@ describe.runIf(availability.url !== undefined && nats.url !== undefined)('across
   it('volatile events and latest changes travel on NATS between the fetes, tenants hold', async () => {
     const schema = freshSchema('live4');
     const bus = { nats: nats.url! };
-    const a = await serve('postgres', schema, {}, bus);
-    const b = await serve('postgres', schema, {}, bus);
+    const a = await serve('postgres', { schema, bus });
+    const b = await serve('postgres', { schema, bus });
     expect(a.fanout.stats().bus).toBeDefined();
     // Nothing of it went through PostgreSQL: the schema's live channel (every node listens there,
     // for when NATS is away: server/bus/fallback-live-channel.ts) carried no notification.
@@ -612,7 +510,7 @@ describe.runIf(availability.url !== undefined && nats.url !== undefined)('across
 describe.runIf(availability.url !== undefined)('across OS processes on one PostgreSQL', () => {
   it("another process's volatile events and latest changes reach this one's subscribers, and its values are read by new ones, each version once", async () => {
     const schema = freshSchema('livep');
-    const s = await serve('postgres', schema);
+    const s = await serve('postgres', { schema });
     const child = new IpcChild<LiveChildCommand, LiveChildReply>(new URL('./live-emitter-child.ts', import.meta.url).pathname, [JSON.stringify({ url: availability.url!, schema })], {
       label: 'live emitter',
     });
