@@ -133,14 +133,8 @@ describe('POST /emit', () => {
 });
 
 describe('POST /emit of a latest-value topic', () => {
-  // FAULT (probe2): the HTTP answer of a `latest` (or `volatile`) item is `{ id, status, seq: 0 }`:
-  // it drops the value's `version` (what `fete.emit` resolves with for a latest topic, and what a
-  // caller needs to order its own updates) and gives a `seq` that is no position of the log (a
-  // caller that keeps the highest seq as its resume cursor goes back to the start). The result is
-  // built from the one ack item shape (shared/protocol.ts EmitAckItem, `seq: number` required; the
-  // socket ack and the client receipt share it). Proposed: a latest item answers `{ id, status, version }`, a volatile one
-  // `{ id, status }`, with no `seq`; the README's result shape says so.
-  it.fails('answers the value version and no log seq', async () => {
+  /** A fete whose browsers may emit `prices.{symbol}`, a latest topic, over HTTP. */
+  async function latestServer() {
     const { createFete } = await import('../../server/index.js');
     const { defineTopic, defineTopics } = await import('../../shared/index.js');
     const { z } = await import('zod');
@@ -149,6 +143,18 @@ describe('POST /emit of a latest-value topic', () => {
     });
     const fete = await createFete({ topics: live, store: 'memory', logger: false, security: { auth: 'anonymous', authorize: { emit: () => true } } });
     const { url } = await startServer({}, fete as unknown as Parameters<typeof startServer>[1]);
+    return { fete, url };
+  }
+
+  // FAULT (probe2): the HTTP answer of a `latest` (or `volatile`) item is `{ id, status, seq: 0 }`:
+  // it drops the value's `version` (what `fete.emit` resolves with for a latest topic, and what a
+  // caller needs to order its own updates) and gives a `seq` that is no position of the log (a
+  // caller that keeps the highest seq as its resume cursor goes back to the start). The result is
+  // built from the one ack item shape (shared/protocol.ts EmitAckItem, `seq: number` required; the
+  // socket ack and the client receipt share it). Proposed: a latest item answers `{ id, status, version }`, a volatile one
+  // `{ id, status }`, with no `seq`; the README's result shape says so.
+  it.fails('answers the value version and no log seq', async () => {
+    const { url } = await latestServer();
     const id = uuidv7();
     const res = await postJson(`${url}/emit`, { topic: 'prices.{symbol}', payload: { symbol: 'ACME', price: 1 }, id });
     expect(res.status).toBe(200);
@@ -159,14 +165,7 @@ describe('POST /emit of a latest-value topic', () => {
   // value's, so a batch [A, B] resent after a lost ack put the older A back over B. The process now
   // remembers the live ids it published lately, as it does for volatile events (emit-route.ts).
   it('answers a resent batch as duplicates and keeps the newer value', async () => {
-    const { createFete } = await import('../../server/index.js');
-    const { defineTopic, defineTopics } = await import('../../shared/index.js');
-    const { z } = await import('zod');
-    const live = defineTopics({
-      price: defineTopic('prices.{symbol}', { kind: 'domain', expose: true, clientEmit: true, delivery: 'latest', schema: z.object({ symbol: z.string(), price: z.number() }) }),
-    });
-    const fete = await createFete({ topics: live, store: 'memory', logger: false, security: { auth: 'anonymous', authorize: { emit: () => true } } });
-    const { url } = await startServer({}, fete as unknown as Parameters<typeof startServer>[1]);
+    const { fete, url } = await latestServer();
     const batch = [1, 2].map((price) => ({ topic: 'prices.{symbol}', payload: { symbol: 'ACME', price }, id: uuidv7() }));
     expect((await postJson(`${url}/emit`, batch)).status).toBe(200);
     const again = (await (await postJson(`${url}/emit`, batch)).json()) as { results: Array<{ status: string }> };

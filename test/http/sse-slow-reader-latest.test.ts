@@ -31,22 +31,30 @@ const CHANGES = 2000;
 /** About 30 KB of headers per value, so that the kernel's socket buffers fill after a few hundred. */
 const PAD = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`pad-${i}`, 'x'.repeat(1000)]));
 
+/** A fete serving SSE, and a raw TCP reader of `GET /fete/stream?pattern=prices.*` that has
+ * started (`tcp.pause()` stops reading); `text()` is what it has read. */
+async function stalledReader() {
+  const fete = await createFete({ topics, store: 'memory', logger: false, security: { auth: 'anonymous' } });
+  const router = fete.express();
+  const app = express();
+  app.use('/fete', router);
+  const http = createServer(app);
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const port = (http.address() as AddressInfo).port;
+  const tcp = net.connect(port, '127.0.0.1');
+  opened.push({ fete, http, close: () => (tcp.destroy(), router.close()) });
+  await new Promise((r) => tcp.once('connect', r));
+  let read = '';
+  tcp.on('data', (d: Buffer) => (read += d.toString('utf8')));
+  tcp.write(`GET /fete/stream?pattern=prices.*&from=latest HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  const text = () => read;
+  await until(() => text().includes(': ok'), 'the stream started');
+  return { fete, tcp, text };
+}
+
 describe('an SSE reader that stops reading latest values', () => {
   it('is sent the newest value of each subject once it reads again, not every change it missed', async () => {
-    const fete = await createFete({ topics, store: 'memory', logger: false, security: { auth: 'anonymous' } });
-    const router = fete.express();
-    const app = express();
-    app.use('/fete', router);
-    const http = createServer(app);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const port = (http.address() as AddressInfo).port;
-    const tcp = net.connect(port, '127.0.0.1');
-    opened.push({ fete, http, close: () => (tcp.destroy(), router.close()) });
-    await new Promise((r) => tcp.once('connect', r));
-    let text = '';
-    tcp.on('data', (d: Buffer) => (text += d.toString('utf8')));
-    tcp.write(`GET /fete/stream?pattern=prices.*&from=latest HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
-    await until(() => text.includes(': ok'), 'the stream started');
+    const { fete, tcp, text } = await stalledReader();
 
     // The reader stops reading.
     tcp.pause();
@@ -57,7 +65,7 @@ describe('an SSE reader that stops reading latest values', () => {
     }
     tcp.resume();
 
-    const frames = () => text.split('\n\n').filter((f) => f.includes('event: prices.{symbol}'));
+    const frames = () => text().split('\n\n').filter((f) => f.includes('event: prices.{symbol}'));
     // Every subject's newest version arrives...
     await until(() => frames().filter((f) => f.includes(`"version":${last}`)).length > 0, 'the newest value');
     // ...without the changes that went stale while it was not reading (a few hundred were taken
@@ -72,20 +80,7 @@ describe('an SSE reader that stops reading while latest values are cleared', () 
   // bound, and nothing ends an SSE stream. Removals are now held with the values, the newest per
   // subject (server/fanout/held-latest.ts), and written at the drain.
   it('is sent at most the newest removal of each subject once it reads again, not every clear it missed', async () => {
-    const fete = await createFete({ topics, store: 'memory', logger: false, security: { auth: 'anonymous' } });
-    const router = fete.express();
-    const app = express();
-    app.use('/fete', router);
-    const http = createServer(app);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const port = (http.address() as AddressInfo).port;
-    const tcp = net.connect(port, '127.0.0.1');
-    opened.push({ fete, http, close: () => (tcp.destroy(), router.close()) });
-    await new Promise((r) => tcp.once('connect', r));
-    let text = '';
-    tcp.on('data', (d: Buffer) => (text += d.toString('utf8')));
-    tcp.write(`GET /fete/stream?pattern=prices.*&from=latest HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
-    await until(() => text.includes(': ok'), 'the stream started');
+    const { fete, tcp, text } = await stalledReader();
 
     // The reader stops reading; large values fill the kernel's buffers, so the response waits.
     tcp.pause();
@@ -99,7 +94,7 @@ describe('an SSE reader that stops reading while latest values are cleared', () 
     }
     tcp.resume();
 
-    const removals = () => text.split('\n\n').filter((f) => f.includes('event: cleared'));
+    const removals = () => text().split('\n\n').filter((f) => f.includes('event: cleared'));
     await until(() => removals().some((f) => f.includes(`"version":${last}`)), 'the newest removal');
     // Each subject's newest removal is all a reader that was away needs.
     expect(removals().length).toBeLessThan(CHANGES / 2);
