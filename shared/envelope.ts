@@ -1,6 +1,7 @@
 // The envelope: one event on the wire and in storage. `createEnvelope` is the single place where a
 // payload becomes an event: it validates the payload, fills the subject from it, and stamps id/time.
 import { FeteError } from './errors.js';
+import { isStorableText } from './storable-text.js';
 import { isValidSubject } from './subject.js';
 import { type AnyTopic, type InputOf, type PayloadOf, type TemplateOf, subjectOf, validatePayloadSync } from './topic.js';
 import { isUuid, uuidv7 } from './uuid.js';
@@ -56,10 +57,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** A NUL or a lone surrogate: the store keeps headers as jsonb, which refuses both (a store error
- * that would look retryable), and no header needs them. */
-// eslint-disable-next-line no-control-regex
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Checks a header map: a plain object of string values, with no NUL or lone surrogate. */
 export function validateHeaders(headers: unknown): Record<string, string> {
@@ -68,7 +65,8 @@ export function validateHeaders(headers: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== 'string') throw new FeteError('MALFORMED', `header "${k}" must be a string`);
-    if (UNSTORABLE.test(k) || UNSTORABLE.test(v)) throw new FeteError('MALFORMED', `header ${JSON.stringify(k)} holds a NUL or a lone surrogate`);
+    // The store keeps headers as jsonb, which refuses both (a store error that would look retryable).
+    if (!isStorableText(k) || !isStorableText(v)) throw new FeteError('MALFORMED', `header ${JSON.stringify(k)} holds a NUL or a lone surrogate`);
     out[k] = v;
   }
   return out;

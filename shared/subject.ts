@@ -6,9 +6,12 @@ import { InvalidPatternError, InvalidSubjectError } from './errors.js';
 export const MAX_SUBJECT_TOKENS = 16;
 export const MAX_SUBJECT_BYTES = 256;
 
-// A token may not hold `.`, `*`, `>`, whitespace, or control characters (which no log line or
-// header should ever carry). Checked with one regex: faster than a per-char loop in V8.
-const BAD_TOKEN_CHAR = /[.*>\s\u0000-\u001f\u007f]/u;
+// A token may not hold `.`, `*`, `>`, whitespace, control characters (which no log line or
+// header should ever carry), or a lone surrogate: the store would keep it as U+FFFD, so that
+// 'a\ud800' and 'a\udc00' were one latest value and a replayed subject was not the emitted one
+// (storable-text.ts). In a `u` regex the range \ud800-\udfff matches only unpaired surrogates.
+// Checked with one regex: faster than a per-char loop in V8.
+const BAD_TOKEN_CHAR = /[.*>\s\u0000-\u001f\u007f\ud800-\udfff]/u;
 const encoder = new TextEncoder();
 
 function byteLength(s: string): number {
@@ -39,7 +42,7 @@ function checkShape(s: unknown, what: 'subject' | 'pattern'): string[] {
 // Fast paths: one regex answers "valid" for the common case (~20M/s against ~4M/s for the
 // split-per-token walk, measured by the bus helper); only input that fails it, or that might be
 // over the byte limit, takes the slow walk below, which also words the error.
-const TOKEN = '[^.*>\\s\\u0000-\\u001f\\u007f]+';
+const TOKEN = '[^.*>\\s\\u0000-\\u001f\\u007f\\ud800-\\udfff]+';
 const SUBJECT_RE = new RegExp(`^${TOKEN}(?:\\.${TOKEN}){0,${MAX_SUBJECT_TOKENS - 1}}$`, 'u');
 const PATTERN_TOKEN = `(?:${TOKEN}|\\*)`;
 const PATTERN_RE = new RegExp(`^(?:>|${PATTERN_TOKEN}(?:\\.${PATTERN_TOKEN}){0,${MAX_SUBJECT_TOKENS - 2}}(?:\\.(?:${PATTERN_TOKEN}|>))?)$`, 'u');

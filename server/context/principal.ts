@@ -2,7 +2,8 @@
 // `runAs(principal, fn)` makes it current, emits capture it into `envelope.context.principal`, and
 // listeners run as it again. Its `id` (if a string or number) also fills the `actor` header.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Headers } from '../../shared/index.js';
+import { FeteError, Headers } from '../../shared/index.js';
+import { isStorableText } from '../../shared/storable-text.js';
 import type { ContextCodec } from './context-registry.js';
 
 /** Any superjson-serializable value; `{ id }` objects also name the actor in headers. */
@@ -21,14 +22,19 @@ export function currentPrincipal<P = Principal>(): P | undefined {
 }
 
 /** Who a principal is, as the `actor` header says it: a string principal itself, else its `id`
- * (a string or number); undefined for anything else. */
+ * (a string or number); undefined for anything else. Throws INVALID_OPTIONS when that text holds a
+ * NUL or a lone surrogate: the actor is a jsonb header (which refuses both: the emit failed
+ * STORE_UNAVAILABLE) and the owner of command results (where 'bob\ud800' and 'bob\udc00' would be
+ * one owner, stored as U+FFFD). Every door calls it when it authenticates, refusing such a caller. */
 export function actorOf(p: Principal): string | undefined {
-  if (typeof p === 'string') return p;
-  if (p !== null && typeof p === 'object') {
+  let actor: string | undefined;
+  if (typeof p === 'string') actor = p;
+  else if (p !== null && typeof p === 'object') {
     const id = (p as { id?: unknown }).id;
-    if (typeof id === 'string' || typeof id === 'number') return String(id);
+    if (typeof id === 'string' || typeof id === 'number') actor = String(id);
   }
-  return undefined;
+  if (actor !== undefined && !isStorableText(actor)) throw new FeteError('INVALID_OPTIONS', "a principal's id (or a string principal) must not hold a NUL or a lone surrogate");
+  return actor;
 }
 
 export const principalCodec: ContextCodec<Principal> = {

@@ -6,6 +6,7 @@ import { keepableCause } from '../../shared/describe-thrown.js';
 import { FeteError, isFeteError } from '../../shared/index.js';
 import type { Auth, AuthRequest, Authorize, SecurityOptions } from './security-options.js';
 import { DEFAULT_TENANT, validTenant } from './tenant.js';
+import { actorOf } from '../context/principal.js';
 
 /** Who is calling, as every door sees it after authentication. */
 export interface Caller<P = unknown> {
@@ -72,6 +73,11 @@ export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
         throw new FeteError('UNAUTHORIZED', 'authentication failed', { cause: keepableCause(err) });
       }
       if (principal === undefined || principal === null || principal === false) throw new FeteError('UNAUTHORIZED', AUTH_REQUIRED);
+      try {
+        actorOf(principal); // an id the store cannot keep as given: refused here, at every door
+      } catch (err) {
+        throw new FeteError('UNAUTHORIZED', (err as Error).message, { cause: err });
+      }
       return { principal, tenant: tenantOf(principal) };
     },
   };

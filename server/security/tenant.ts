@@ -3,6 +3,7 @@
 // emit and restored around listeners, so a listener's emits stay in its event's tenant.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Envelope, FeteError, Headers } from '../../shared/index.js';
+import { isStorableText } from '../../shared/storable-text.js';
 import type { ContextCodec } from '../context/context-registry.js';
 
 /** The tenant of events and principals that have none. Stored as '' (not NULL) so that the
@@ -12,11 +13,15 @@ export const MAX_TENANT_LENGTH = 128;
 
 const storage = new AsyncLocalStorage<string>();
 
-/** Checks a tenant given by the app (the `tenant` hook, `emit({ tenant })`); undefined is the default. */
+/** Checks a tenant given by the app (the `tenant` hook, `emit({ tenant })`); undefined is the default.
+ * Throws INVALID_OPTIONS for a non-string, one over 128 characters, or one with a NUL or a lone surrogate. */
 export function validTenant(tenant: unknown, what = 'tenant'): string {
   if (tenant === undefined || tenant === null) return DEFAULT_TENANT;
   if (typeof tenant !== 'string' || tenant.length > MAX_TENANT_LENGTH)
     throw new FeteError('INVALID_OPTIONS', `${what} must be a string of at most ${MAX_TENANT_LENGTH} characters`);
+  // Stored as text (a lone surrogate becomes U+FFFD: two tenants would share one) and in the jsonb
+  // headers (which refuse it: every emit of the tenant failed STORE_UNAVAILABLE, a false outage).
+  if (!isStorableText(tenant)) throw new FeteError('INVALID_OPTIONS', `${what} holds a NUL or a lone surrogate`);
   return tenant;
 }
 
