@@ -97,15 +97,15 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     this.#p.admin.schedule(name, spec, handlerOrEmit as ScheduleHandler | { topic: unknown; payload: unknown }, options);
   }
 
-  off(target: AnyTopic | string, name: string): Promise<boolean> {
+  async off(target: AnyTopic | string, name: string): Promise<boolean> {
     return this.#p.admin.off(target, name);
   }
 
-  skip(deliveryId: number): Promise<void> {
+  async skip(deliveryId: number): Promise<void> {
     return this.#p.admin.skip(deliveryId);
   }
 
-  waitIdle(options: WaitIdleOptions = {}): Promise<void> {
+  async waitIdle(options: WaitIdleOptions = {}): Promise<void> {
     return this.#life.waitIdle(this.#p, options);
   }
 
@@ -113,11 +113,12 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#p.emits.emit([{ topic, payload, ...options }]).then((r) => r[0]!);
   }
 
-  emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]> {
+  async emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]> {
+    if (!Array.isArray(items)) throw new FeteError('INVALID_OPTIONS', 'emitMany takes an array of { topic, payload, ...options }');
     return this.#p.emits.emit(items);
   }
 
-  transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
+  async transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
     // The caller's statements are checked (store/handler-sql.ts): fete ends the transaction itself.
     return this.#p.emits.transaction((tx) => fn({ ...tx, query: (sql, params) => (checkHandlerSql(sql), tx.query(sql, params)) }));
   }
@@ -150,7 +151,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return followPattern(this.#p.log, pattern, { ...options, visible: (e) => tenantOf(e) === only });
   }
 
-  latest(pattern: string, options: { tenant?: string } = {}): Promise<Envelope[]> {
+  async latest(pattern: string, options: { tenant?: string } = {}): Promise<Envelope[]> {
     this.#life.assertOpen();
     validatePattern(pattern);
     const tenant = options.tenant === undefined ? (currentTenant() ?? '') : validTenant(options.tenant, 'latest: tenant');
@@ -180,7 +181,7 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#p.doors.router(createExpressMiddleware(this, options, this.#p.logs));
   }
 
-  presence(pattern: string, options?: PresenceQueryOptions): Promise<PresenceMember[]> {
+  async presence(pattern: string, options?: PresenceQueryOptions): Promise<PresenceMember[]> {
     this.#life.assertOpen();
     return this.presenceService.members(pattern, options);
   }
@@ -204,11 +205,11 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#p.doors.fanoutStats();
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     return this.#life.start(this.#p);
   }
 
-  stop(options: StopOptions = {}): Promise<void> {
+  async stop(options: StopOptions = {}): Promise<void> {
     return this.#life.stop(this.#p, options.drain ?? true);
   }
 
