@@ -16,6 +16,7 @@ import {
   validateRequestInput,
 } from '../../shared/index.js';
 import { currentPrincipal, runAs } from '../context/principal.js';
+import { validTenant } from '../security/tenant.js';
 import { commandActor } from './command-actor.js';
 import type { Role } from '../options.js';
 import type { Store } from '../store/open-store.js';
@@ -161,7 +162,9 @@ export class CommandBus {
     let shed = false;
     try {
       this.#host.assertOpen();
-      tenant ??= this.#tenantOf(call.principal);
+      // A tenant given by server code (`execute(..., { tenant })`) is checked as every app-given
+      // tenant is (security/tenant.ts): it keys the result ledger.
+      tenant = tenant === undefined ? this.#tenantOf(call.principal) : validTenant(tenant, `${call.kind}: tenant`);
       if (!reg || reg.decl.kind !== call.kind) throw new FeteError('NO_HANDLER', `no handler for ${call.kind} ${JSON.stringify(String(call.name).slice(0, 140))}`);
       const local = this.#runsHere(reg);
       if (!local && !this.#forwarder)
@@ -255,7 +258,7 @@ export class CommandBus {
     if (command !== undefined && (!isRequestDecl(command) || command.kind !== 'command'))
       throw new FeteError('INVALID_OPTIONS', 'commandResult expects a defineCommand declaration (or only the id)');
     if (!isUuid(id)) throw new FeteError('MALFORMED', `a command id must be a UUID, got ${JSON.stringify(String(id).slice(0, 64))}`);
-    const tenant = who.tenant ?? this.#tenantOf(who.principal);
+    const tenant = who.tenant === undefined ? this.#tenantOf(who.principal) : validTenant(who.tenant, 'commandResult: tenant');
     const recorded = await this.#run.ledger.read(this.#host.store?.driver, tenant, canonicalId(id), commandActor(who.principal));
     if (!recorded || (command !== undefined && recorded.name !== (command as AnyRequest).name))
       throw new FeteError('NOT_FOUND', `no recorded outcome of command ${id}`, { details: { id } });

@@ -25,9 +25,10 @@ export function validTenant(tenant: unknown, what = 'tenant'): string {
   return tenant;
 }
 
-/** Runs `fn` with `tenant` current: emits inside it are stamped with that tenant. */
+/** Runs `fn` with `tenant` current: emits inside it are stamped with that tenant. Throws
+ * INVALID_OPTIONS (before running `fn`) for a tenant `validTenant` refuses. */
 export function runInTenant<R>(tenant: string, fn: () => R): R {
-  return storage.run(tenant, fn);
+  return storage.run(validTenant(tenant, 'runInTenant: tenant'), fn);
 }
 
 /** The current tenant (undefined outside `runInTenant` and outside listeners of tenant events). */

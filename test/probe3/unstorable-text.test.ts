@@ -5,8 +5,8 @@
 // clients retry forever). Now every such string is refused at the edge with a typed error.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createFete, runAs } from '../../server/index.js';
-import { defineTopic, defineTopics, isFeteError, validatePattern, validateSubject } from '../../shared/index.js';
+import { createFete, runAs, runInTenant } from '../../server/index.js';
+import { defineCommand, defineTopic, defineTopics, isFeteError, uuidv7, validatePattern, validateSubject } from '../../shared/index.js';
 import { RawClient, sharedStore } from '../realtime/support.js';
 import { freshSchema } from '../support/postgres.js';
 import { bearer, postEmit, sharePGlite, startSecureServer, topics as secureTopics, type SecureServer, type User } from '../security/support/secure-server.js';
@@ -17,6 +17,7 @@ const topics = defineTopics({
   price: defineTopic('prices.{symbol}', { kind: 'presentation', delivery: 'latest', schema: z.object({ symbol: z.string(), price: z.number() }) }),
   note: defineTopic('notes.{id}', { kind: 'presentation', schema: z.object({ id: z.string() }) }),
 });
+const ping = defineCommand('pings.send', { input: z.object({}), output: z.number() });
 
 const stops: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -61,6 +62,16 @@ describe('text the store cannot keep as given', () => {
     for (const tenant of ['acme\ud800', 'acme\u0000'])
       expect(await codeOf(fete.emit(topics.note, { id: 'n1' }, { tenant })), JSON.stringify(tenant)).toBe('INVALID_OPTIONS');
     expect(await codeOf(fete.latest('prices.*', { tenant: 'acme\udc00' }))).toBe('INVALID_OPTIONS');
+    // Every API that takes a tenant from the app checks it in the same place: commands too (their
+    // tenant keys the result ledger), and runInTenant.
+    let ran = 0;
+    fete.handle(ping, () => ++ran);
+    expect(await codeOf(fete.execute(ping, {}, { tenant: 'acme\ud800' }))).toBe('INVALID_OPTIONS');
+    expect(await codeOf(fete.execute(ping, {}, { tenant: 5 as never }))).toBe('INVALID_OPTIONS');
+    expect(await codeOf(fete.commandResult(uuidv7(), { tenant: 'acme\ud800' }))).toBe('INVALID_OPTIONS');
+    expect(ran).toBe(0);
+    expect(await fete.execute(ping, {}, { tenant: 'acme' })).toBe(1);
+    expect(() => runInTenant('acme\udc00', () => fete.emit(topics.note, { id: 'n2' }))).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
 
     // A tenant hook answering such a tenant (an org name a user chose) refuses that caller. HTTP
     // headers are Latin-1, so the token carries JSON escapes, as a JWT's claims would.
