@@ -54,10 +54,14 @@ export async function callFromClient(
   if (typeof call.name !== 'string') throw new FeteError('MALFORMED', 'the command name must be a string');
   const decl = bus.declaration(call.name);
   const kind = call.kind ?? decl?.kind ?? 'command';
+  const hook = caller.authorize?.command;
+  // A door nobody opened does no work: without the hook nothing is decoded or validated (an input
+  // schema may be costly, or refine against the database), and a name without an owner is not told
+  // apart from one with (probe3: callers no hook could ever allow had their input validated).
+  if (!hook) throw denied(kind, call.name);
   if (kind === 'command' && !isUuid(call.id)) throw new FeteError('MALFORMED', 'a command id must be a UUID');
   const maxBytes = caller.maxPayloadBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
   const input = call.encoded ? decodeValue(call.input, { maxBytes }) : call.input;
-  const hook = caller.authorize?.command;
   return bus.call({
     kind,
     name: call.name,
@@ -65,16 +69,19 @@ export async function callFromClient(
     id: kind === 'command' ? (call.id as string) : undefined,
     principal: caller.caller.principal,
     tenant: caller.caller.tenant,
-    // Deny by default: a browser runs only what the app's hook allows, judged on the validated input.
+    // A browser runs only what the app's hook allows, judged on the validated input.
     authorize: async (name, validated) => {
-      if (!hook)
-        throw new FeteError(
-          'FORBIDDEN',
-          `${kind} "${name}" is denied: commands and queries from browsers and HTTP run only where createFete({ security: { authorize: { command: (principal, name, input, kind) => boolean } } }) allows them`,
-        );
       await allowed(() => hook(caller.caller.principal, name, validated, kind), `${kind} "${name}"`);
     },
   });
+}
+
+/** The answer of the door when no `authorize.command` hook is configured (deny by default). */
+function denied(kind: RequestKind, name: string): FeteError {
+  return new FeteError(
+    'FORBIDDEN',
+    `${kind} ${JSON.stringify(name.slice(0, 140))} is denied: commands and queries from browsers and HTTP run only where createFete({ security: { authorize: { command: (principal, name, input, kind) => boolean } } }) allows them`,
+  );
 }
 
 /** The recorded output of command `id` for a browser caller (its principal and tenant only; with
