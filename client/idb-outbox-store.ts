@@ -95,6 +95,15 @@ export async function openIdbOutboxStore(factory: IDBFactory, name: string): Pro
 
 const noop = () => {};
 
+/** A stored record with its key. The database is the profile's, written by older versions, other
+ * tabs, extensions: a value that is not a record (probe3: a `null` in a chunk made every `head`
+ * throw, and nothing queued after it was ever sent) is handed on as an entry that cannot decode,
+ * so the drainer sends it, the server rejects it MALFORMED, and it is settled into `rejected`. */
+function queued(record: unknown, key: number): QueuedRecord {
+  if (record !== null && typeof record === 'object') return Object.assign(record as OutboxRecord, { key });
+  return { id: typeof record === 'string' ? record : '', topic: '', e: '', tab: '', key };
+}
+
 /** Issues requests synchronously, then waits for the commit. A request that throws while being
  * issued (a key or clone error) aborts the transaction, so nothing of it is written. */
 async function inTransaction<S extends StoreNames<OutboxSchema>[]>(
@@ -146,7 +155,7 @@ class IdbOutboxStore implements OutboxStore {
       if (mark === undefined) continue;
       const removed = new Set(mark.removed);
       for (let i = 0; i < chunk.records.length && out.length < limit; i++)
-        if (!removed.has(i)) out.push(Object.assign(chunk.records[i]!, { key: mark.key * SPAN + i }));
+        if (!removed.has(i)) out.push(queued(chunk.records[i], mark.key * SPAN + i));
     }
     return out;
   }
@@ -238,7 +247,9 @@ class IdbOutboxStore implements OutboxStore {
       if (mark === undefined) continue;
       const removed = new Set(mark.removed);
       chunk.records.forEach((r, i) => {
-        if (!removed.has(i)) out.push({ id: r.id, cmd: r.cmd !== undefined });
+        if (removed.has(i)) return;
+        const q = queued(r, 0); // a stored value that is not a record must not stop the clear
+        out.push({ id: q.id, cmd: q.cmd !== undefined });
       });
     }
     await Promise.all([chunkStore.clear(), markStore.clear(), tx.objectStore('rejected').clear(), tx.objectStore('results').clear()]);
