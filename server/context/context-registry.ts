@@ -30,6 +30,7 @@ export interface Captured {
 
 export class Contexts implements ContextRegistry {
   readonly #codecs: ContextCodec<unknown>[] = [];
+  #carried = new Set<string>();
 
   register<T>(codec: ContextCodec<T>): void {
     if (!codec || typeof codec.name !== 'string' || codec.name.length === 0 || typeof codec.capture !== 'function' || typeof codec.restore !== 'function')
@@ -37,6 +38,13 @@ export class Contexts implements ContextRegistry {
     if (this.#codecs.some((c) => c.name === codec.name))
       throw new FeteError('CONFLICT', `a context codec named "${codec.name}" is already registered`);
     this.#codecs.push(codec as ContextCodec<unknown>);
+    if (codec.header !== undefined) this.#carried = new Set([...this.#carried, codec.header.toLowerCase()]);
+  }
+
+  /** The headers (lowercased) that carry a codec's value: restored as the app's context around
+   * listeners, so a client door must not set them (security/client-headers.ts). */
+  get carriedHeaders(): ReadonlySet<string> {
+    return this.#carried;
   }
 
   names(): string[] {

@@ -2,14 +2,10 @@
 // admitted envelope gets them (and the context codecs' snapshot), for every door. A client's headers
 // pass security/client-headers.ts (actor and tenant dropped, traceparent only in W3C form, sizes
 // bounded); its tenant is stamped by the tenant codec from `runInTenant` (fanout/client-emit.ts).
-import { type Envelope, type TopicCatalog, Headers, subjectOf } from '../../shared/index.js';
+import { type Envelope, type TopicCatalog, subjectOf } from '../../shared/index.js';
 import type { Contexts } from '../context/context-registry.js';
 import { clientHeaders } from '../security/client-headers.js';
 import { resolveTopic } from './resolve-topic.js';
-
-/** Headers only the server may set: they come from authentication (the principal codec, the
- * app's own codecs), never from a browser or an HTTP caller. */
-export const SERVER_HEADERS: readonly string[] = [Headers.actor, Headers.tenant];
 
 /** Where an emit came in: the server's own code (`fete.emit`, `tx.emit`, `ctx.emit`) is trusted
  * with every header; a client door (Socket.IO, HTTP) is not. */
@@ -21,7 +17,8 @@ export type Door = 'server' | 'client';
  * over captured ones; a client's pass `clientHeaders` first (server-owned ones dropped).
  */
 export function stampServerHeaders(contexts: Contexts, given: Record<string, string>, door: Door): { headers: Record<string, string>; context: Record<string, unknown> } {
-  const headers = door === 'client' ? clientHeaders(given) : { ...given };
+  // The headers only the server may set (actor, tenant, every context codec's) are dropped here.
+  const headers = door === 'client' ? clientHeaders(given, contexts.carriedHeaders) : { ...given };
   const captured = contexts.capture(headers);
   return { headers: { ...captured.headers, ...headers }, context: captured.context };
 }

@@ -14,7 +14,10 @@ export const CLIENT_HEADER_LIMITS = {
   maxValueLength: 1024,
 } as const;
 
-/** Set by the server only: a client's value is never read. */
+/** Set by the server only: a client's value is never read. Besides these, every header a context
+ * codec carries (`carried`, the app's own codecs included) except the W3C `traceparent`: its value
+ * is restored as the app's context around listeners (probe3: a client's `x-role: admin` header
+ * became the `role` context of an app codec carried in `x-role`). */
 const SERVER_OWNED: readonly string[] = [Headers.actor, Headers.tenant];
 
 /** W3C trace context: version 00, a 32-hex trace id and a 16-hex parent id, neither all zeros. */
@@ -26,11 +29,14 @@ export function isValidTraceparent(value: string): boolean {
   return m !== null && !ZEROS.test(m[1]!) && !ZEROS.test(m[2]!);
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /**
- * The headers of a client emit as the server keeps them. Throws TOO_LARGE when the client sent too
+ * The headers of a client emit as the server keeps them: without the server-owned ones, nor those
+ * in `carried` (the context codecs' headers, lowercased: `Contexts.carriedHeaders`). Throws TOO_LARGE when the client sent too
  * many headers or a name or value over the limits (CLIENT_HEADER_LIMITS), MALFORMED for an empty name.
  */
-export function clientHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+export function clientHeaders(headers: Readonly<Record<string, string>>, carried: ReadonlySet<string> = NONE): Record<string, string> {
   const entries = Object.entries(headers);
   const { maxCount, maxKeyLength, maxValueLength } = CLIENT_HEADER_LIMITS;
   if (entries.length > maxCount)
@@ -44,7 +50,9 @@ export function clientHeaders(headers: Readonly<Record<string, string>>): Record
     // Names compared lowercased: a downstream reader that ignores case must not see a client's `Tenant`.
     const name = k.toLowerCase();
     if (SERVER_OWNED.includes(name)) continue;
-    if (name === Headers.traceparent && (k !== name || !isValidTraceparent(v))) continue;
+    if (name === Headers.traceparent) {
+      if (k !== name || !isValidTraceparent(v)) continue;
+    } else if (carried.has(name)) continue;
     out[k] = v;
   }
   return out;
