@@ -86,11 +86,84 @@ function leadingWords(sql: string, max: number): string[] {
   return words;
 }
 
+/** Functions whose effect outlives the transaction (probe3: `SELECT set_config('search_path',
+ * 'x', false)` in a query handler changed the search path of every later transaction on that
+ * connection, PGlite's only one): session advisory locks, and set_config unless its third argument
+ * is literally `true` (transaction-local, as SET LOCAL; the usual row-level-security pattern). */
+const SESSION_LOCKS = new Set(['PG_ADVISORY_LOCK', 'PG_ADVISORY_LOCK_SHARED', 'PG_TRY_ADVISORY_LOCK', 'PG_TRY_ADVISORY_LOCK_SHARED']);
+/** Statements that act on the session, refused by their first keyword: LISTEN and UNLISTEN. */
+const SESSION_STATEMENTS = new Set(['LISTEN', 'UNLISTEN']);
+
+/** The top-level arguments of the call whose `(` is at `open`, as text. */
+function callArguments(sql: string, open: number): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let start = open + 1;
+  for (let i = open; i < sql.length; ) {
+    const past = skipQuoted(sql, i);
+    if (past !== i) {
+      i = past;
+      continue;
+    }
+    const c = sql[i];
+    if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) {
+      args.push(sql.slice(start, i));
+      return args;
+    } else if (c === ',' && depth === 1) {
+      args.push(sql.slice(start, i));
+      start = i + 1;
+    }
+    i++;
+  }
+  args.push(sql.slice(start));
+  return args;
+}
+
+/** Refuses calls of functions whose effect outlives the handler's transaction. */
+function checkSessionCalls(sql: string): void {
+  for (let i = 0; i < sql.length; ) {
+    let word: string | undefined;
+    let next = i;
+    if (sql[i] === '"') {
+      next = skipQuoted(sql, i);
+      word = sql.slice(i + 1, next - 1).replaceAll('""', '"').toUpperCase();
+    } else {
+      const past = skipQuoted(sql, i);
+      if (past !== i) {
+        i = past;
+        continue;
+      }
+      const m = /^[A-Za-z_][\w$]*/.exec(sql.slice(i, i + 64));
+      if (!m) {
+        i++;
+        continue;
+      }
+      word = m[0].toUpperCase();
+      next = i + m[0].length;
+    }
+    const open = /^\s*\(/.exec(sql.slice(next, next + 64));
+    if (open) {
+      if (SESSION_LOCKS.has(word)) refuse(`${word.toLowerCase()} holds its lock past the transaction; use the pg_advisory_xact_lock forms`);
+      if (word === 'SET_CONFIG') {
+        const args = callArguments(sql, next + open[0].length - 1);
+        const local = args[2]?.trim();
+        if (local === undefined || !/^(true|'t'|'true')$/i.test(local))
+          refuse("set_config(name, value, false) changes the session; pass true as its third argument (transaction-local, like SET LOCAL)");
+        const name = /^'([^']*)'$/.exec(args[0]?.trim() ?? '')?.[1]?.toLowerCase();
+        if (name !== undefined && REFUSED_SETTINGS.has(name)) refuse(`set_config of ${name} is not allowed`);
+      }
+    }
+    i = next;
+  }
+}
+
 /**
  * Throws FeteError FORBIDDEN when `sql` holds more than one statement, controls the transaction
  * (BEGIN, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION, SET TRANSACTION,
  * SET SESSION), changes a setting beyond the transaction (a SET that is not SET LOCAL, RESET,
- * DISCARD) or changes the transaction's mode or role with SET LOCAL. MALFORMED when it is not a
+ * DISCARD, set_config(..., false)), takes a session advisory lock, LISTENs or UNLISTENs, or changes
+ * the transaction's mode or role with SET LOCAL. MALFORMED when it is not a
  * string. Everything else goes to the store, which judges it.
  */
 export function checkHandlerSql(sql: unknown): void {
@@ -108,10 +181,12 @@ export function checkHandlerSql(sql: unknown): void {
   const [first, second, third] = leadingWords(sql, 3);
   if (first === undefined) return;
   if (REFUSED.has(first)) refuse(`${first} is not allowed in a handler's transaction`);
+  if (SESSION_STATEMENTS.has(first)) refuse(`${first} acts on the session, beyond the handler's transaction`);
   if (first === 'PREPARE' && second === 'TRANSACTION') refuse('PREPARE TRANSACTION is not allowed');
   if (first === 'SET') {
     if (second === 'TRANSACTION' || second === 'SESSION') refuse(`SET ${second} is not allowed`);
     if (second !== 'LOCAL') refuse('only SET LOCAL is allowed (a session setting would outlive the transaction on a pooled connection)');
     if (third !== undefined && REFUSED_SETTINGS.has(third.toLowerCase())) refuse(`SET LOCAL ${third.toLowerCase()} is not allowed`);
   }
+  if (/set_config|advisory_lock/i.test(sql)) checkSessionCalls(sql);
 }

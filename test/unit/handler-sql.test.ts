@@ -63,3 +63,35 @@ describe("a handler's statements in ctx.tx", () => {
     expect(() => checkHandlerSql(42)).toThrow(expect.objectContaining({ code: 'MALFORMED' }));
   });
 });
+
+// probe3: the function forms of what SET refuses. `SELECT set_config('search_path', 'x', false)` in
+// a query handler changed the search path of every later transaction on that connection (PGlite
+// has only one), and a session advisory lock outlived the handler's transaction.
+describe('handler SQL: session effects through functions', () => {
+  it('set_config that is not transaction-local, or that changes the mode or role, and session advisory locks and LISTEN are refused', () => {
+    for (const sql of [
+      "SELECT set_config('search_path', 'evil', false)",
+      "select SET_CONFIG ( 'app.user' , $1 , $2 )",
+      "SELECT pg_catalog.set_config('statement_timeout', '1', 'f')",
+      "SELECT \"set_config\"('search_path', 'x', false)",
+      "SELECT set_config('role', 'postgres', true)",
+      "SELECT set_config('transaction_read_only', 'off', true)",
+      'SELECT pg_advisory_lock(42)',
+      'SELECT pg_try_advisory_lock_shared(1, 2)',
+      'LISTEN anything',
+      'unlisten *',
+    ])
+      expect(() => checkHandlerSql(sql), sql).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+  });
+
+  it('transaction-local set_config and transaction advisory locks pass, as do the words in quotes or comments', () => {
+    for (const sql of [
+      "SELECT set_config('app.user_id', $1, true)",
+      "SELECT set_config('app.tenant', concat('a', 'b'), TRUE), 1",
+      'SELECT pg_advisory_xact_lock(42)',
+      "SELECT 'set_config(x, y, false)' AS text -- pg_advisory_lock(1)",
+      'SELECT set_config_count FROM t',
+    ])
+      expect(() => checkHandlerSql(sql), sql).not.toThrow();
+  });
+});
