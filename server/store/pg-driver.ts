@@ -101,9 +101,12 @@ async function beginOn(pool: pg.Pool, options: BeginOptions = {}): Promise<TxHan
       await begun;
       const script = sql === 'COMMIT' ? [...(begun === undefined ? ['BEGIN'] : []), ...deferred, 'COMMIT'].join('; ') : 'ROLLBACK';
       const res = lastOf(await client.query(script));
-      // COMMIT of a transaction that had an error answers ROLLBACK: the caller must know.
+      // COMMIT of a transaction that had an error answers ROLLBACK: the caller must know. Only a
+      // statement that failed and whose error was caught gets here (a handler that went on): the
+      // same call fails the same way again, so it is INTERNAL, as PGlite's 25P02 is, not a
+      // retryable outage (probe3: such a command answered STORE_UNAVAILABLE, retried forever).
       if (sql === 'COMMIT' && res.command === 'ROLLBACK')
-        throw new FeteError('STORE_UNAVAILABLE', 'the transaction was rolled back by the database (a statement in it failed)');
+        throw new FeteError('INTERNAL', 'the transaction was rolled back by the database: a statement in it failed, and its error was caught instead of ending the handler');
     } catch (err) {
       if (!(err instanceof FeteError)) broken ??= err as Error;
       throw err;
