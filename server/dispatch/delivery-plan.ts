@@ -2,6 +2,7 @@
 // the ordering keys (a listener's `orderBy`, an emit's `orderKey`), checked once here and turned
 // into what the append stores (delivery rows' run_at and order_key) or the inline dispatcher uses.
 import { type Envelope, FeteError } from '../../shared/index.js';
+import { isStorableText } from '../../shared/storable-text.js';
 import { type RegisteredListener, listenerMatches } from '../registry.js';
 import type { DeliveryPlan } from '../store/event-queries.js';
 import type { EmitOptions } from '../types.js';
@@ -30,7 +31,10 @@ export function dueTime(options: EmitOptions | undefined, now = Date.now()): num
   return undefined;
 }
 
-/** A key as stored: a non-empty string of at most MAX_KEY_LENGTH; undefined for "no key". */
+/** A key as stored: a non-empty string of at most MAX_KEY_LENGTH; undefined for "no key". A key
+ * the store cannot keep as given (a NUL, a lone surrogate: storable-text.ts), often taken from a
+ * browser's payload by `orderBy`, is stored as its JSON text, which is ASCII-escaped and distinct
+ * for distinct keys (probe3: a NUL made the append fail STORE_UNAVAILABLE, retried forever). */
 export function orderKeyOf(value: unknown, from: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' && typeof value !== 'number')
@@ -38,7 +42,7 @@ export function orderKeyOf(value: unknown, from: string): string | undefined {
   const key = String(value);
   if (key.length === 0 || key.length > MAX_KEY_LENGTH)
     throw new FeteError('INVALID_OPTIONS', `${from}: an ordering key must have 1 to ${MAX_KEY_LENGTH} characters`);
-  return key;
+  return isStorableText(key) ? key : JSON.stringify(key);
 }
 
 /** The ordering key of `envelope` for one listener: its `orderBy`, else the emit's `orderKey`. */

@@ -135,9 +135,12 @@ export class LogWriter {
   /** Due times and ordering keys, checked the same way with or without a store (after recording:
    * the keys of local listeners need their store ids). Throws for bad options (this emit only). */
   #plans(envelopes: readonly Envelope[], options: ReadonlyArray<EmitOptions | undefined> | undefined): Array<DeliveryPlan | undefined> | undefined {
-    if (!options) return undefined;
     const durable = this.d.log.durable ? this.d.registry.all().filter((l) => l.options.durable) : [];
-    return envelopes.map((e, i) => planDelivery(e, options[i], durable));
+    // Without emit options only the listeners' `orderBy` can plan anything. Client emits (socket,
+    // HTTP) pass none: probe3 found their events appended without those keys, so a listener's
+    // deliveries of one key ran at once (3 at a time with concurrency 4).
+    if (!options && !durable.some((l) => l.options.orderBy)) return undefined;
+    return envelopes.map((e, i) => planDelivery(e, options?.[i], durable));
   }
 
   /** Runs `fn` in one transaction; `append` appends in it. What follows the commit runs after it. */
