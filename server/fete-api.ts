@@ -3,7 +3,7 @@
 // importing the root.
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AnyCommand, AnyQuery, AnyRequest, AnyTopic, CheckedPattern, Envelope, InputOf, MatchingTopics, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
+import type { AnyCommand, AnyQuery, AnyRequest, AnyTopic, CheckedPattern, Envelope, InputOf, MatchingTopics, PayloadOf, RequestInputOf, RequestOutputOf, SubscribeFrom, TopicCatalog, TopicsOf } from '../shared/index.js';
 import type { ScheduleOptions, ScheduleTick } from './schedule/scheduler.js';
 import type { ScheduleSpec } from './schedule/schedule-spec.js';
 import type { RetireResult } from './store/listener-queries.js';
@@ -44,10 +44,10 @@ import type {
 /** The options argument of `fete.on(topic, ...)`: optional, except for a topic known to be outside
  * the log (`volatile`, `latest`) under durable dispatch, where `{ durable: false }` is required. */
 export type ListenerOptionsArg<T extends AnyTopic, D extends DispatchMode> = 'log' extends T['delivery']
-  ? [options?: ListenerOptions]
+  ? [options?: ListenerOptions<PayloadOf<T>>]
   : D extends 'inline'
-    ? [options?: ListenerOptions]
-    : [options: ListenerOptions & { durable: false }];
+    ? [options?: ListenerOptions<PayloadOf<T>>]
+    : [options: ListenerOptions<PayloadOf<T>> & { durable: false }];
 
 /** Options of `fete.follow`. */
 export interface FollowOptions {

@@ -82,9 +82,9 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   on<T extends TopicsOf<C>>(topic: T, name: string, handler: TopicHandler<C, T, D>, ...options: ListenerOptionsArg<T, D>): void;
   on<const P extends string>(pattern: CheckedPattern<C, P>, name: string, handler: PatternHandler<C, P, D>, ...options: ListenerOptionsArg<MatchingTopics<C, P>, D>): void;
-  on(target: AnyTopic | string, name: string, handler: (payload: never, ctx: never) => unknown, options?: ListenerOptions): void {
-    // The overloads above type the handler per topic or pattern; the registry runs any handler.
-    this.#p.admin.on(target, name, handler as AnyHandler, options);
+  on(target: AnyTopic | string, name: string, handler: (payload: never, ctx: never) => unknown, options?: ListenerOptions<never>): void {
+    // The overloads above type the handler and orderBy per topic or pattern; the registry runs any.
+    this.#p.admin.on(target, name, handler as AnyHandler, options as ListenerOptions | undefined);
   }
 
   schedule<T extends TopicsOf<C>>(

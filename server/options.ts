@@ -31,7 +31,8 @@ export type Role = 'web' | 'worker';
  */
 export type StoreOption = 'memory' | string | pg.Pool | { pglite: string | PGlite } | { driver: Driver };
 
-export interface ListenerOptions {
+/** Options of `fete.on`. `P` is the payload type of the listener's topics (`orderBy` gets it). */
+export interface ListenerOptions<P = unknown> {
   /** Attempts after the first one fails: `retries: 5` means at most 6 attempts. @default 8 */
   retries?: number;
   /** Delay between attempts. @default { initialMs: 1000, factor: 2, maxMs: 300_000, jitter: 0.5 } */
@@ -53,7 +54,7 @@ export interface ListenerOptions {
    * the listener in every process that emits its topics (an emit from a process that does not
    * know it falls back to the emit's `orderKey`). `undefined` from the function: no key.
    * @default no key (an emit's `orderKey` still applies) */
-  orderBy?: (payload: unknown, envelope: Envelope) => string | number | undefined;
+  orderBy?: (payload: P, envelope: Envelope<P>) => string | number | undefined;
   /** The name of a listener (same target) this one takes over: its deliveries, pending, running
    * and dead, become this listener's and the old one is retired. For a rename. @default none */
   replaces?: string;

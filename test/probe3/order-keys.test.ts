@@ -9,10 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEnvelope, encodeEnvelope } from '../../shared/index.js';
 import { orderKeyOf } from '../../server/dispatch/delivery-plan.js';
-import { bearer, postEmit, sharePGlite, startSecureServer } from '../security/support/secure-server.js';
+import { type SecureServer, bearer, postEmit, sharePGlite, startSecureServer } from '../security/support/secure-server.js';
 import { RawClient, until } from '../realtime/support.js';
 
 sharePGlite();
+
+// Types end to end: `orderBy` gets the topic's payload type (it was `unknown`). Compiled, never run.
+export function orderByIsTyped(fete: SecureServer['fete']): void {
+  fete.on(fete.topics.order, 'typed', () => undefined, { orderBy: (p, e) => `${p.orderId}:${e.payload.n}` });
+  // @ts-expect-error the payload has no `customer`
+  fete.on(fete.topics.order, 'untyped', () => undefined, { orderBy: (p) => p.customer });
+}
 
 describe("a listener's orderBy", () => {
   it('runs the deliveries of one key one at a time for client emits too, over HTTP and Socket.IO', async () => {
@@ -31,7 +38,7 @@ describe("a listener's orderBy", () => {
           running--;
           done.push(p.n);
         },
-        { orderBy: (p) => (p as { orderId: string }).orderId, concurrency: 4 },
+        { orderBy: (p) => p.orderId, concurrency: 4 },
       );
       await s.fete.start();
       const res = await postEmit(s.api, [1, 2, 3].map((n) => ({ topic: s.fete.topics.order.name, payload: { orderId: 'o', n } })), bearer('ann'));
@@ -61,7 +68,7 @@ describe('ordering keys taken from a payload', () => {
     const s = await startSecureServer({ auth: () => ({ id: 'ann', tenant: undefined, secret: '' }), authorize: { emit: () => true } });
     try {
       const seen: string[] = [];
-      s.fete.on(s.fete.topics.order, 'by-order', (p) => void seen.push(p.orderId), { orderBy: (p) => `${(p as { orderId: string }).orderId}\u0000${(p as { n: number }).n}` });
+      s.fete.on(s.fete.topics.order, 'by-order', (p) => void seen.push(p.orderId), { orderBy: (p) => `${p.orderId}\u0000${p.n}` });
       await s.fete.start();
       const res = await postEmit(s.api, { topic: s.fete.topics.order.name, payload: { orderId: 'o1', n: 1 } }, bearer('ann'));
       expect(res.status).toBe(200);
