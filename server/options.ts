@@ -22,7 +22,8 @@ export type Role = 'web' | 'worker';
  * Where the log and the delivery queue live.
  * - omitted: PGlite in the data directory `./.fete/data`
  * - `'memory'`: PGlite in memory (gone when the process ends)
- * - `{ pglite: dir }`: PGlite in that directory; `{ pglite: instance }`: an open PGlite the app
+ * - `{ pglite: dir }`: PGlite in that directory (`'memory://'`: in memory, as `'memory'`; other
+ *   PGlite URLs such as `idb://` are INVALID_OPTIONS); `{ pglite: instance }`: an open PGlite the app
  *   also uses (its own tables then share transactions with fete's, see `ctx.tx`). fete's own
  *   PGlite (omitted, `'memory'`, a directory) runs in a worker thread; an app's instance stays on
  *   the main thread, where its queries block the event loop while they run.

@@ -31,6 +31,13 @@ export async function openDriver(store: StoreOption): Promise<{ driver: Driver; 
   if ('driver' in store) return { driver: store.driver, owned: false };
   if ('pglite' in store) {
     const p = store.pglite;
+    if (typeof p === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(p)) {
+      // PGlite's own data-dir URLs: `memory://` is what its users write for an in-memory database
+      // (probe3: it was taken as a directory, and `./memory:/` filled with a database that
+      // outlived the process); the browser ones (idb://, opfs-ahp://) have no meaning in Node.
+      if (/^memory:\/\/\/?$/i.test(p)) return { driver: await openPGliteDriver(), owned: true };
+      throw new FeteError('INVALID_OPTIONS', `store: { pglite: ${JSON.stringify(p)} } is a PGlite URL fete does not open; give a directory, or 'memory'`);
+    }
     return { driver: await openPGliteDriver(typeof p === 'string' ? { dataDir: p } : { instance: p }), owned: true };
   }
   throw new FeteError('INVALID_OPTIONS', 'store: expected "memory", a postgres:// URL, a pg.Pool, { pglite } or { driver }');
