@@ -9,10 +9,11 @@
 // bytes more per closure, which the memory scenario would count against fete alone).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { Server } from 'socket.io';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, latestTopics, now, settledMemory, topics, volatileTopics } from './common.js';
+import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, isPlain, latestTopics, now, settledMemory, topics, volatileTopics } from './common.js';
 
 const [impl, url, schema, emitMode, build] = process.argv.slice(2) as [Impl, string, string, EmitMode, 'dist' | 'source' | undefined];
 const serverModule = build === 'dist' ? '../../dist/server/index.js' : '../../server/index.js';
@@ -35,7 +36,7 @@ let emitOne: (p: StatusPayload, i: number) => Promise<unknown>;
 let stop: () => Promise<void>;
 let emitMany: ((ps: StatusPayload[]) => Promise<unknown>) | undefined;
 
-if (impl === 'plain') {
+if (impl === 'plain' || impl === 'plain-pg') {
   const io = new Server(http);
   const nsp = io.of('/fete');
   nsp.on('connection', (socket) => {
@@ -44,12 +45,25 @@ if (impl === 'plain') {
       ack({ ok: true, cursor: 0 });
     });
   });
+  // plain-pg: the envelope is INSERTed (one row, autocommit, one pool connection per emit in
+  // flight) and broadcast when the INSERT returns, with the row's seq: the durable write an app
+  // would hand-wire before `emit`, without fete's routing, deliveries or resume.
+  const pool = impl === 'plain-pg' ? new pg.Pool({ connectionString: url, max: 10 }) : undefined;
+  const table = `"${schema}".events`;
+  if (pool) await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"; CREATE TABLE IF NOT EXISTS ${table} (seq bigserial PRIMARY KEY, topic text NOT NULL, envelope jsonb NOT NULL)`);
   emitOne = async (payload, i) => {
     // The same event fete sends (an envelope), as the plain object a Socket.IO app would emit.
-    nsp.to('orders').emit('ev', { ...createEnvelope(topics.orderStatus, payload), seq: i + 1 });
+    const envelope = createEnvelope(topics.orderStatus, payload);
+    if (!pool) {
+      nsp.to('orders').emit('ev', { ...envelope, seq: i + 1 });
+      return;
+    }
+    const res = await pool.query<{ seq: string }>({ name: 'plain_insert', text: `INSERT INTO ${table} (topic, envelope) VALUES ($1, $2) RETURNING seq`, values: [envelope.topic, envelope] });
+    nsp.to('orders').emit('ev', { ...envelope, seq: Number(res.rows[0]!.seq) });
   };
   stop = async () => {
     io.close();
+    await pool?.end();
   };
 } else {
   // The benchmark's subscribers are anonymous (as the plain Socket.IO anchor's are).
@@ -108,7 +122,7 @@ async function rate(perSecond: number, events: number): Promise<void> {
   const pending: Promise<unknown>[] = [];
   const took: number[] = [];
   const sentAt = new Map<number, number>();
-  if (impl !== 'plain') commitAt = new Map();
+  if (!isPlain(impl)) commitAt = new Map();
   for (let i = 0; i < events; i++) {
     const due = firstAt + (i * 1000) / perSecond;
     const wait = due - now();
