@@ -13,6 +13,7 @@ import pg from 'pg';
 import { Server } from 'socket.io';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
+import { handWiredInsert } from '../hand-wired-insert.js';
 import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, isPlain, latestTopics, now, settledMemory, topics, volatileTopics } from './common.js';
 
 const [impl, url, schema, emitMode, build] = process.argv.slice(2) as [Impl, string, string, EmitMode, 'dist' | 'source' | undefined];
@@ -48,22 +49,15 @@ if (impl === 'plain' || impl === 'plain-pg') {
   // plain-pg: the envelope is INSERTed (one row, autocommit, one pool connection per emit in
   // flight) and broadcast when the INSERT returns, with the row's seq: the durable write an app
   // would hand-wire before `emit`, without fete's routing, deliveries or resume.
-  const pool = impl === 'plain-pg' ? new pg.Pool({ connectionString: url, max: 10 }) : undefined;
-  const table = `"${schema}".events`;
-  if (pool) await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"; CREATE TABLE IF NOT EXISTS ${table} (seq bigserial PRIMARY KEY, topic text NOT NULL, envelope jsonb NOT NULL)`);
+  const durable = impl === 'plain-pg' ? await handWiredInsert(pg, url, schema) : undefined;
   emitOne = async (payload, i) => {
     // The same event fete sends (an envelope), as the plain object a Socket.IO app would emit.
     const envelope = createEnvelope(topics.orderStatus, payload);
-    if (!pool) {
-      nsp.to('orders').emit('ev', { ...envelope, seq: i + 1 });
-      return;
-    }
-    const res = await pool.query<{ seq: string }>({ name: 'plain_insert', text: `INSERT INTO ${table} (topic, envelope) VALUES ($1, $2) RETURNING seq`, values: [envelope.topic, envelope] });
-    nsp.to('orders').emit('ev', { ...envelope, seq: Number(res.rows[0]!.seq) });
+    nsp.to('orders').emit('ev', { ...envelope, seq: durable ? await durable.insert(envelope) : i + 1 });
   };
   stop = async () => {
     io.close();
-    await pool?.end();
+    await durable?.end();
   };
 } else {
   // The benchmark's subscribers are anonymous (as the plain Socket.IO anchor's are).

@@ -11,6 +11,7 @@ import { createClient } from 'redis';
 import { createFete } from '../../server/index.js';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
+import { handWiredInsert } from '../hand-wired-insert.js';
 import { type EmitterCommand, type EmitterReply, type Impl, isRedis, type StatusPayload, now, reportCrashes, feteOptions, topics, usage, countPgQueries } from './common.js';
 
 const [impl, dbUrl, schema, natsUrl, redisUrl] = process.argv.slice(2) as [Impl, string, string, string, string];
@@ -25,9 +26,7 @@ let stop: () => Promise<void>;
 if (isRedis(impl)) {
   // redis-pg: the pg the fete processes use (its queries are counted as theirs are).
   const pg = createRequire(new URL('../../server/index.ts', import.meta.url))('pg') as typeof import('pg');
-  const pool = impl === 'redis-pg' ? new pg.Pool({ connectionString: dbUrl, max: 10 }) : undefined;
-  const table = `"${schema}".events`;
-  if (pool) await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"; CREATE TABLE IF NOT EXISTS ${table} (seq bigserial PRIMARY KEY, topic text NOT NULL, envelope jsonb NOT NULL)`);
+  const durable = impl === 'redis-pg' ? await handWiredInsert(pg, dbUrl, schema) : undefined;
   const pub = createClient({ url: redisUrl });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
@@ -35,16 +34,11 @@ if (isRedis(impl)) {
   const nsp = io.of('/fete');
   emit = async (payload, i) => {
     const envelope = createEnvelope(topics.orderStatus, payload);
-    if (!pool) {
-      nsp.to('orders').emit('ev', { ...envelope, seq: i + 1 });
-      return;
-    }
-    const res = await pool.query<{ seq: string }>({ name: 'plain_insert', text: `INSERT INTO ${table} (topic, envelope) VALUES ($1, $2) RETURNING seq`, values: [envelope.topic, envelope] });
-    nsp.to('orders').emit('ev', { ...envelope, seq: Number(res.rows[0]!.seq) });
+    nsp.to('orders').emit('ev', { ...envelope, seq: durable ? await durable.insert(envelope) : i + 1 });
   };
   stop = async () => {
     io.close();
-    await Promise.allSettled([pub.quit(), sub.quit(), pool?.end()]);
+    await Promise.allSettled([pub.quit(), sub.quit(), durable?.end()]);
   };
 } else {
   const fete = await createFete(feteOptions(impl, 'worker', dbUrl, schema, natsUrl));
