@@ -94,10 +94,12 @@ export class PresenceService {
   /** Refuses to watch a pattern that can match no presence topic's subject (FORBIDDEN), or
    * anything when no `security.publicId` is configured (INVALID_OPTIONS: nobody could be listed). */
   admitWatch(pattern: string): void {
+    // The caller's mistake before the server's: an app without presence topics answers any watch
+    // 403, never a 500 for the missing hook (HTTP maps INVALID_OPTIONS to 500).
+    if (!this.#topics.some((t) => patternsOverlap(pattern, t.pattern)))
+      throw new FeteError('FORBIDDEN', `pattern "${pattern}" matches no topic declared presence: true`, { details: { pattern } });
     if (this.#security.publicId === undefined)
       throw new FeteError('INVALID_OPTIONS', 'presence needs createFete({ security: { publicId } }): the public id under which a principal is listed');
-    if (this.#topics.some((t) => patternsOverlap(pattern, t.pattern))) return;
-    throw new FeteError('FORBIDDEN', `pattern "${pattern}" matches no topic declared presence: true`, { details: { pattern } });
   }
 
   /** The id `principal` is listed under, or undefined (not listed). Throws INTERNAL when the hook
