@@ -25,8 +25,18 @@ export function presenceSnapshotFrame(members: readonly PresenceMember[]): strin
   return `event: snapshot\ndata: ${JSON.stringify({ members })}\n\n`;
 }
 
+/** Frames by change: the mirror hands the same change object to every watch of its region
+ * (presence-mirror.ts), so a crowd of SSE watchers of one room costs one JSON.stringify per change,
+ * not one per watcher (as presence-broadcast.ts encodes a socket packet once). */
+const framed = new WeakMap<PresenceChange, string>();
+
 export function presenceChangeFrame(change: PresenceChange): string {
-  return `event: ${change.type}\ndata: ${JSON.stringify({ type: change.type, member: change.member })}\n\n`;
+  let frame = framed.get(change);
+  if (frame === undefined) {
+    frame = `event: ${change.type}\ndata: ${JSON.stringify({ type: change.type, member: change.member })}\n\n`;
+    framed.set(change, frame);
+  }
+  return frame;
 }
 
 export class PresenceSseStream {
