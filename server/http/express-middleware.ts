@@ -97,6 +97,7 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
       streams: () => door?.streams.size ?? 0,
       streamsWaiting: () => (door ? [...door.streams].filter((s) => s.waitingForDrain).length : 0),
       streamOverflows: () => door?.overflows ?? 0,
+      presenceStreams: () => presenceStreams?.streams.size ?? 0,
     }, fanoutStats?.(), fete.workerStatus?.());
     if (fete.commands) families.push(...requestMetricFamilies(fete.commands.metrics.counts()));
     res.setHeader('cache-control', 'no-store');

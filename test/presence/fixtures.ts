@@ -49,7 +49,7 @@ export interface PresenceServer {
 
 export async function startPresenceServer(feteOptions: Partial<FeteOptions<Topics>> & Pick<FeteOptions<Topics>, 'store' | 'schema'>): Promise<PresenceServer> {
   const fete = await createFete({ topics, security, presence: { heartbeatMs: 50, ttlMs: 300 }, ...feteOptions });
-  const router = fete.express({ stream: { pollIntervalMs: 50, heartbeatMs: 1000 } });
+  const router = fete.express({ stream: { pollIntervalMs: 50, heartbeatMs: 1000 }, metrics: 'public' });
   const http = createServer(express().use('/fete', router));
   const fanout = fete.attach(http);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

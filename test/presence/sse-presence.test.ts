@@ -166,6 +166,8 @@ function ssePresenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | 'sche
     const over = await watch(s, 'rooms.r1.chat', { user: 'alice' });
     expect([over.opened.status, over.opened.error?.code]).toEqual([429, 'RATE_LIMITED']);
     expect((await watch(s, 'rooms.r1.chat', { user: 'bob' })).opened.status).toBe(200);
+    const gauge = async () => /^fete_http_presence_streams (\d+)$/m.exec(await (await fetch(`${s.url}/fete/metrics`)).text())?.[1];
+    await until(async () => (await gauge()) === '33', 'the open streams counted');
     open[0]!.close();
     const again = await until(async () => {
       const w = await watch(s, 'rooms.r1.chat', { user: 'alice' });
