@@ -4,13 +4,11 @@
 // packet is untrusted: shapes, sizes and rates are checked here, and nothing thrown escapes. Who is
 // present is decided in presence-membership.ts and what may be watched in presence-service.ts, the
 // places the SSE door (http/stream-route.ts, http/presence-route.ts) passes too.
-import createDebug from 'debug';
 import type { Socket } from 'socket.io';
 import { FeteError, PRESENCE_LIMITS, PROTOCOL_LIMITS, type PresenceSetAck, type PresenceWatchAck } from '../../shared/index.js';
 import { toWireError } from '../fanout/client-emit.js';
 import type { Caller } from '../security/security.js';
 import type { PresenceService, SubPresence } from './presence-service.js';
-import type { PresenceKey } from './presence-store.js';
 import { type PresenceBroadcast, presenceBroadcastOf, type WatchTarget } from './presence-broadcast.js';
 import { Bucket } from './presence-limits.js';
 import { PresenceMembership } from './presence-membership.js';
