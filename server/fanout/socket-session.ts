@@ -135,7 +135,7 @@ export class SocketSession implements SubscriptionHost {
   #presenceSession(): PresenceSession | undefined {
     const service = this.#core.fete.presenceService;
     if (!service) return undefined;
-    return (this.#presence ??= new PresenceSession(service, this.#socket, this.#caller, this.#core.options.authorize));
+    return (this.#presence ??= new PresenceSession(service, this.#socket, this.#caller));
   }
 
   get subscriptionCount(): number {
@@ -240,8 +240,7 @@ export class SocketSession implements SubscriptionHost {
       const pattern = validatePattern(packet.pattern);
       core.exposure.admitPattern(pattern);
       const from = parseFrom(packet.from);
-      const presence =
-        packet.presence !== undefined || core.fete.presenceService?.isPresenceSubject(pattern) ? this.#presenceSession()?.admitSub(packet.presence) : undefined;
+      const presence = core.fete.presenceService?.admitSub(pattern, packet.presence);
       // A sub for a sid this socket holds replaces it (the client retries a sub under the same sid).
       this.#drop(sid);
       if (this.#subs.size >= PROTOCOL_LIMITS.maxSubscriptionsPerSocket)
@@ -258,7 +257,7 @@ export class SocketSession implements SubscriptionHost {
       this.#subs.set(sid, sub);
       core.register(sub);
       const answer: SubAck = { ok: true, cursor: start.cursor, epoch: core.log.epoch };
-      if (presence) this.#presence!.subscribed(sid, pattern, presence);
+      if (presence) this.#presenceSession()!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
       // A start from a cursor is a resume: the client may hold latest values cleared meanwhile.

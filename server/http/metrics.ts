@@ -23,6 +23,8 @@ export interface HttpCounters {
   streamsWaiting: () => number;
   /** Times a slow stream stopped live delivery and caught up from the log. */
   streamOverflows?: () => number;
+  /** Presence watches open now as SSE (GET /presence). */
+  presenceStreams?: () => number;
 }
 
 const OUTCOMES = ['completed', 'retried', 'dead'] as const;
@@ -83,6 +85,12 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       help: 'Server-Sent Events streams paused until a slow client reads what was sent (backpressure).',
       type: 'gauge',
       samples: [{ value: http.streamsWaiting() }],
+    },
+    {
+      name: 'fete_http_presence_streams',
+      help: 'Presence watches open now as Server-Sent Events (GET /presence).',
+      type: 'gauge',
+      samples: [{ value: http.presenceStreams?.() ?? 0 }],
     },
     {
       name: 'fete_http_stream_overflows_total',

@@ -9,6 +9,7 @@ import { dropSchemas, freshSchema, postgresAvailability } from '../support/postg
 import { brief, PresenceClient, type PresenceServer, startPresenceServer, until } from './fixtures.js';
 import type { NodeConfig, NodeReply } from './presence-node-child.js';
 import { presenceSuite } from './presence-suite.js';
+import { presenceJson, streamOver, watchOverSse } from './sse-support.js';
 import { canRunPrivateNats, natsAvailability, PrivateNats } from '../multinode/nats.js';
 
 const availability = await postgresAvailability();
@@ -93,6 +94,37 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       await until(() => watcher.events('w').some((e) => e.type === 'leave'), 'leave');
       expect(watcher.events('w').map((e) => `${e.type} x${e.member.connections}`)).toEqual(['join x1', 'update x2', 'update x1', 'leave x0']);
       expect(await a.fete.presence('rooms.>')).toEqual([]);
+    });
+
+    test('over HTTP across fetes: an SSE watcher on one sees socket and SSE members of the other join and leave, and so does a socket watcher', async () => {
+      const s = schema();
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
+      servers.push(a, b);
+      const sse = await watchOverSse(b.url, 'rooms.*.chat', { user: 'bob' });
+      const socketWatcher = await client(b.url, { user: 'carol' });
+      await socketWatcher.watch('w', 'rooms.*.chat');
+      try {
+        await until(() => sse.snapshots.length === 1, 'snapshot');
+        expect(sse.snapshots[0]).toEqual([]);
+        const alice = await client(a.url, { user: 'alice' });
+        await alice.sub('s', 'rooms.r1.chat', { state: 'on a' });
+        const dave = await streamOver(a.url, 'rooms.r2.chat', { user: 'dave' });
+        expect(dave.status).toBe(200);
+        await until(() => sse.changes.length === 2, 'alice and dave join');
+        expect((await presenceJson(b.url, 'rooms.>', { user: 'bob' })).body.members).toEqual([
+          { subject: 'rooms.r1.chat', id: '@alice', connections: 1, state: 'on a' },
+          { subject: 'rooms.r2.chat', id: '@dave', connections: 1 },
+        ]);
+        alice.close();
+        dave.close();
+        await until(() => sse.changes.length === 4, 'both leave');
+        expect(sse.changes.map((c) => `${c.type} ${c.member.id}`).sort()).toEqual(['join @alice', 'join @dave', 'leave @alice', 'leave @dave']);
+        await until(() => socketWatcher.events('w').length === 4, 'the socket watcher saw the same');
+        expect(socketWatcher.events('w').map(({ wid: _wid, ...change }) => change)).toEqual(sse.changes);
+      } finally {
+        sse.close();
+      }
     });
 
     test("a member's state is the newest one set by its connections on any fete, and goes with the connection that set it", async () => {
