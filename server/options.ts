@@ -273,6 +273,7 @@ function resolveBus(b: BusOptions | undefined, dispatch: 'durable' | 'inline'): 
     gapReadDelayMs: positive('bus.gapReadDelayMs', b.gapReadDelayMs ?? 50, 0),
     required: flag('bus.required', b.required),
     retryMaxMs: positive('bus.retryMaxMs', b.retryMaxMs ?? 5000, 1),
+    connectTimeoutMs: positive('bus.connectTimeoutMs', b.connectTimeoutMs ?? 2000, 1),
   };
 }
 

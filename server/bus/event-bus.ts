@@ -40,6 +40,13 @@ export interface BusOptions {
   /** The longest wait between two attempts to reach NATS before it was ever reached (later
    * reconnects follow the NATS client's `reconnectTimeWait`), in ms. @default 5000 */
   retryMaxMs?: number;
+  /** How long one attempt to reach NATS may take, in ms: at createFete (which then goes on
+   * degraded, or throws NETWORK with `required`), and at each background retry. It bounds the
+   * whole attempt, however many servers are listed, and is also the client's per-server handshake
+   * `timeout` (unless the NATS options give their own), so that a host that does not answer at all
+   * (a blackholed address: the TCP SYN is dropped) costs this long, not the client's 20 s default.
+   * The default is the Go client's connect timeout. @default 2000 */
+  connectTimeoutMs?: number;
 }
 
 export interface ResolvedBusOptions {
@@ -49,6 +56,7 @@ export interface ResolvedBusOptions {
   gapReadDelayMs: number;
   required: boolean;
   retryMaxMs: number;
+  connectTimeoutMs: number;
 }
 
 /** Where this node's bus is:

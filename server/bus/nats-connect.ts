@@ -24,24 +24,62 @@ export function natsServers(option: NatsOption): string {
   return [given ?? 'localhost:4222'].flat().join(',');
 }
 
-/** One attempt to connect (once connected, the client reconnects by itself for ever).
- * @throws FeteError NETWORK when NATS cannot be reached; INVALID_OPTIONS without the package or
- * when the client refuses the options themselves (a malformed server URL: no retry will help). */
-export async function connectNats(option: NatsOption, name: string, mod?: NatsModule): Promise<NatsConnection> {
+/** The bound of one attempt when the caller gives none (`bus.connectTimeoutMs`'s default). */
+export const CONNECT_TIMEOUT_MS = 2000;
+
+/** One attempt to connect, taking at most `timeoutMs` (once connected, the client reconnects by
+ * itself for ever).
+ *
+ * The bound is ours, not only the client's: its `timeout` (set to `timeoutMs` unless the options
+ * give one) is per server address and handshake, so a list of several blackholed servers would
+ * take that much per server; `waitOnFirstConnect` is forced off (the bus retries itself, with a
+ * backoff that `close` can stop). An attempt still under way when the bound passes goes on alone
+ * (it ends within the client's per-server timeouts) and closes the connection it gets, if any.
+ * @throws FeteError NETWORK when NATS cannot be reached or does not answer within `timeoutMs`;
+ * INVALID_OPTIONS without the package or when the client refuses the options themselves (a
+ * malformed server URL: no retry will help). */
+export async function connectNats(option: NatsOption, name: string, mod?: NatsModule, timeoutMs = CONNECT_TIMEOUT_MS): Promise<NatsConnection> {
   const nats = mod ?? (await loadNats());
   const given = (typeof option === 'string' || Array.isArray(option) ? { servers: option } : option) as NodeConnectionOptions;
+  const where = JSON.stringify(natsServers(option));
+  let attempt: Promise<NatsConnection>;
   try {
-    return await nats.connect({
+    attempt = nats.connect({
       name,
       // Keep trying for ever: the bus is an optimisation over the store, which covers any outage.
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      timeout: timeoutMs,
       ...given,
       noEcho: true,
+      waitOnFirstConnect: false,
     });
   } catch (err) {
-    if (err instanceof TypeError || (err as Error)?.name === 'InvalidArgumentError')
-      throw new FeteError('INVALID_OPTIONS', `bus.nats: the NATS client refused the options: ${(err as Error).message}`, { cause: err });
-    throw new FeteError('NETWORK', `bus: cannot connect to NATS at ${JSON.stringify(natsServers(option))}: ${(err as Error).message}`, { cause: err });
+    throw refused(err, where);
   }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+  try {
+    const first = await Promise.race([attempt, late]);
+    if (first === 'late') {
+      void attempt.then((nc) => nc.close()).catch(() => undefined);
+      throw new FeteError('NETWORK', `bus: NATS at ${where} did not answer within ${timeoutMs} ms (bus.connectTimeoutMs)`, { details: { servers: natsServers(option), timeoutMs } });
+    }
+    return first;
+  } catch (err) {
+    throw refused(err, where, timeoutMs);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The client's failure as a FeteError (a FeteError passes through). */
+function refused(err: unknown, where: string, timeoutMs?: number): FeteError {
+  if (err instanceof FeteError) return err;
+  if (err instanceof TypeError || (err as Error)?.name === 'InvalidArgumentError')
+    return new FeteError('INVALID_OPTIONS', `bus.nats: the NATS client refused the options: ${(err as Error).message}`, { cause: err });
+  // The client's own per-server handshake timeout.
+  if ((err as Error)?.name === 'TimeoutError' && timeoutMs !== undefined)
+    return new FeteError('NETWORK', `bus: NATS at ${where} did not answer within ${timeoutMs} ms (bus.connectTimeoutMs)`, { cause: err });
+  return new FeteError('NETWORK', `bus: cannot connect to NATS at ${where}: ${(err as Error).message}`, { cause: err });
 }
