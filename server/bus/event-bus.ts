@@ -35,7 +35,8 @@ export interface BusOptions {
    * PostgreSQL live channel for volatile, latest and presence messages), keeps trying NATS in the
    * background (backoff from 250 ms doubling to `retryMaxMs`, with jitter) and moves onto it once
    * it answers, with no gap and no duplicate. With `true`, createFete throws FeteError NETWORK
-   * instead; outages after start are survived either way. @default false */
+   * instead (also when NATS does not answer within `connectTimeoutMs`); outages after start are
+   * survived either way. @default false */
   required?: boolean;
   /** The longest wait between two attempts to reach NATS before it was ever reached (later
    * reconnects follow the NATS client's `reconnectTimeWait`), in ms. @default 5000 */
@@ -80,6 +81,10 @@ export interface BusStatus {
   recoveries: number;
   /** The last connection error, while not connected (undefined once connected). */
   lastError?: string | undefined;
+  /** Other nodes that said, in the last few seconds, that they are on the PostgreSQL fallback
+   * (cut off from NATS). While there is one, this node also sends its volatile, latest and
+   * presence messages on the PostgreSQL live channel, so that they reach it. */
+  peersOnFallback: number;
 }
 
 /** What one fanout's tail follows over the bus (bus/nats-tail.ts), and how it says what it wants. */

@@ -169,8 +169,10 @@ export class NatsBus implements EventBus {
 
   #channelToNats(channel: FallbackLiveChannel): void {
     let nats = this.#channels.get(channel);
-    if (!nats) this.#channels.set(channel, (nats = createNatsLiveChannel(this.nc!, { root: this.subjects.root })));
-    channel.toNats(nats);
+    const nc = this.nc!;
+    if (!nats) this.#channels.set(channel, (nats = createNatsLiveChannel(nc, { root: this.subjects.root })));
+    // Ready once NATS has the channel's subscriptions: the flush's PONG follows them.
+    channel.toNats(nats, nc.flush());
   }
 
   /** Publishes committed events and their notices. Never throws: a failed publish shows up at the
@@ -225,7 +227,9 @@ export class NatsBus implements EventBus {
   }
 
   status(): BusStatus {
-    return this.#health.status();
+    let peers = 0;
+    for (const c of this.#channels.keys()) peers = Math.max(peers, c.peersOnFallback);
+    return { ...this.#health.status(), peersOnFallback: peers };
   }
 
   /** On NATS now (not on the fallback). */
