@@ -26,6 +26,9 @@ export function natsServers(option: NatsOption): string {
 
 /** The bound of one attempt when the caller gives none (`bus.connectTimeoutMs`'s default). */
 export const CONNECT_TIMEOUT_MS = 2000;
+/** How often the client pings NATS (unless the options give `pingInterval`): a PING and a PONG of
+ * a few bytes per connection every 5 s. */
+export const PING_INTERVAL_MS = 5000;
 
 /** One attempt to connect, taking at most `timeoutMs` (once connected, the client reconnects by
  * itself for ever).
@@ -50,6 +53,11 @@ export async function connectNats(option: NatsOption, name: string, mod?: NatsMo
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: timeoutMs,
+      // A connection that goes silent without a reset (a partition, a blackholed route) is only
+      // noticed by unanswered pings: every PING_INTERVAL_MS, stale at the third unanswered tick
+      // (10 to 15 s) instead of the client's default of minutes (2 min, 2 out).
+      pingInterval: PING_INTERVAL_MS,
+      maxPingOut: 2,
       ...given,
       noEcho: true,
       waitOnFirstConnect: false,

@@ -284,6 +284,28 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     await until(() => cb.events.get('p')!.some((e) => e.version === 2), 'the next value on b, over NATS');
   }, 90_000);
 
+  it('a node whose NATS link goes silent without a reset (a partition) notices by its pings, moves onto the fallback and still gets the others\' volatile events', async () => {
+    const nats = await downNats();
+    await nats.start();
+    const proxy = await natsProxy(nats);
+    await proxy.open();
+    const schema = freshSchema('busfz');
+    const a = await node(schema, nats);
+    // Pings every 200 ms here (the bus's default is 5 s), to notice the silence within a second.
+    const b = await node(schema, proxy, { nats: { servers: proxy.url, pingInterval: 200, maxPingOut: 2 }, connectTimeoutMs: 300 });
+    expect(await busState(b)).toBe('connected');
+    const cb = await raw(b);
+    expect(await cb.sub('c', 'rooms.*.cursor')).toMatchObject({ ok: true });
+    await proxy.freeze();
+    await until(async () => (await busState(b)) === 'degraded', 'b notices the silence', 30_000);
+    await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 1, "b's notice at a");
+    await a.fete.emit(catalog.cursor, { room: 'r', x: 1 });
+    await until(() => cb.events.get('c')?.length === 1, "a's volatile event on b");
+    await proxy.open(); // the link answers again (new connections)
+    await until(async () => (await busState(b)) === 'connected', 'b back on NATS', 30_000);
+    await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 0, "b's return at a", 30_000);
+  }, 60_000);
+
   it('a NATS that accepts connections and never answers at start: the node starts degraded after connectTimeoutMs, and moves onto NATS once it answers', async () => {
     const nats = await downNats();
     await nats.start();

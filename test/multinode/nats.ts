@@ -108,9 +108,11 @@ export class PrivateNats {
 /** A TCP port in front of a NATS, for one node: `closed` refuses connections (a NATS that is down),
  * `open` relays them to `target`, `silent` accepts them and never answers (a host that does not
  * answer: the stand-in for a blackholed address, whose SYN is dropped). `cut()` drops the relayed
- * connections as a crash or a partition would, and refuses new ones. */
+ * connections as a crash would, and refuses new ones; `freeze()` stops relaying without closing
+ * anything, as a partition does (only pings tell). */
 export class NatsProxy {
   readonly #sockets = new Set<Socket>();
+  readonly #pairs = new Set<[Socket, Socket]>();
   #server: Server | undefined;
   #mode: 'open' | 'silent' = 'open';
   private constructor(
@@ -140,6 +142,18 @@ export class NatsProxy {
     return this.#listen();
   }
 
+  /** Relays nothing more on the open connections (they stay open) and answers no new one. */
+  async freeze(): Promise<void> {
+    this.#mode = 'silent';
+    for (const [down, up] of this.#pairs) {
+      down.unpipe(up);
+      up.unpipe(down);
+      down.pause();
+      up.pause();
+    }
+    this.#pairs.clear();
+  }
+
   /** Drops every connection and refuses new ones. */
   async cut(): Promise<void> {
     const server = this.#server;
@@ -155,6 +169,14 @@ export class NatsProxy {
       if (this.#mode === 'silent' || !this.target) return;
       const up = tcpConnect({ host: '127.0.0.1', port: this.target.port });
       this.#track(up);
+      const pair: [Socket, Socket] = [down, up];
+      this.#pairs.add(pair);
+      // One side gone: the other goes too.
+      down.on('close', () => {
+        this.#pairs.delete(pair);
+        up.destroy();
+      });
+      up.on('close', () => down.destroy());
       down.pipe(up).pipe(down);
     });
     this.#server = server;
