@@ -133,6 +133,22 @@ describe.skipIf(pgAvail.skipReason !== undefined || natsSkip !== undefined)('the
     }
   });
 
+  it('a node that stops saying it is on the fallback (a crash) stops costing the others a NOTIFY per message once its notice is stale', async () => {
+    const tables = tablesFor(freshSchema('flct'));
+    const a = createFallbackLiveChannel(await pgChannel(tables));
+    channels.push(a);
+    const nc = await connectNats(nats.url, 'test');
+    conns.push(nc);
+    a.toNats(createNatsLiveChannel(nc, { root: 'fete.flct' }), nc.flush());
+    // b: on the fallback, on a database connection of its own that then dies with it.
+    const { driver } = await openDriver(pgAvail.url!);
+    const b = createFallbackLiveChannel(await createPostgresLiveChannel({ driver, tables }));
+    await until(() => a.peersOnFallback === 1, "b's notice at a");
+    await driver.close(); // b can no longer send anything, nor say it is leaving
+    await until(() => a.peersOnFallback === 0, "b's notice going stale at a", 30_000);
+    await b.close();
+  }, 40_000);
+
   it('a message the size of maxMessageBytes is still carried when it goes on both transports (its id fits NOTIFY)', async () => {
     const tables = tablesFor(freshSchema('flcm'));
     const open = async () => {
