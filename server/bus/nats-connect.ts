@@ -4,6 +4,7 @@
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { FeteError } from '../../shared/index.js';
 import type { NatsOption } from './event-bus.js';
+import { natsAddresses, probeNats } from './nats-probe.js';
 
 export type NatsModule = typeof import('@nats-io/transport-node');
 
@@ -36,8 +37,10 @@ export const PING_INTERVAL_MS = 5000;
  * The bound is ours, not only the client's: its `timeout` (set to `timeoutMs` unless the options
  * give one) is per server address and handshake, so a list of several blackholed servers would
  * take that much per server; `waitOnFirstConnect` is forced off (the bus retries itself, with a
- * backoff that `close` can stop). An attempt still under way when the bound passes goes on alone
- * (it ends within the client's per-server timeouts) and closes the connection it gets, if any.
+ * backoff that `close` can stop). The client is asked to connect only once a server said INFO to
+ * a probe of ours (nats-probe.ts), because the client leaves a socket open behind each handshake
+ * that times out. An attempt still under way when the bound passes goes on alone (it ends within
+ * the client's per-server timeouts) and closes the connection it gets, if any.
  * @throws FeteError NETWORK when NATS cannot be reached or does not answer within `timeoutMs`;
  * INVALID_OPTIONS without the package or when the client refuses the options themselves (a
  * malformed server URL: no retry will help). */
@@ -45,6 +48,15 @@ export async function connectNats(option: NatsOption, name: string, mod?: NatsMo
   const nats = mod ?? (await loadNats());
   const given = (typeof option === 'string' || Array.isArray(option) ? { servers: option } : option) as NodeConnectionOptions;
   const where = JSON.stringify(natsServers(option));
+  const silent = () => new FeteError('NETWORK', `bus: NATS at ${where} did not answer within ${timeoutMs} ms (bus.connectTimeoutMs)`, { details: { servers: natsServers(option), timeoutMs } });
+  const deadline = Date.now() + timeoutMs;
+  const addresses = natsAddresses(given);
+  if (addresses) {
+    const tlsFirst = (given.tls as { handshakeFirst?: boolean } | null | undefined)?.handshakeFirst === true;
+    const probe = await probeNats(addresses, timeoutMs, !tlsFirst);
+    if (probe.outcome === 'silent') throw silent();
+    if (probe.outcome === 'failed') throw refused(probe.error, where);
+  }
   let attempt: Promise<NatsConnection>;
   try {
     attempt = nats.connect({
@@ -66,12 +78,12 @@ export async function connectNats(option: NatsOption, name: string, mod?: NatsMo
     throw refused(err, where);
   }
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()))));
   try {
     const first = await Promise.race([attempt, late]);
     if (first === 'late') {
       void attempt.then((nc) => nc.close()).catch(() => undefined);
-      throw new FeteError('NETWORK', `bus: NATS at ${where} did not answer within ${timeoutMs} ms (bus.connectTimeoutMs)`, { details: { servers: natsServers(option), timeoutMs } });
+      throw silent();
     }
     return first;
   } catch (err) {

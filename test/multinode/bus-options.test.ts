@@ -6,6 +6,7 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
+import { until } from '../realtime/support.js';
 import { topics } from '../realtime/topics.js';
 import { NatsProxy } from './nats.js';
 
@@ -104,6 +105,22 @@ describe('the bus option', () => {
       } finally {
         await fete.stop();
       }
+    }, 30_000);
+
+    // The NATS client leaves a socket open behind each handshake that times out (nats.js #64):
+    // the bus asks it to connect only after a probe of its own got INFO.
+    it('retries against a silent NATS leave no socket behind, and stop() completes with none open', async () => {
+      const nats = await silentNats();
+      const fete = await createFete({ topics, store: 'memory', logger: false, bus: { nats: nats.url, connectTimeoutMs: 300, retryMaxMs: 50 } });
+      let most = 0;
+      await until(() => {
+        most = Math.max(most, nats.connections);
+        return nats.accepted >= 4;
+      }, 'three retries after the first attempt');
+      expect(most).toBeLessThanOrEqual(1);
+      await fete.stop();
+      // An attempt under way at stop ends at its own bound and closes its socket.
+      await until(() => nats.connections === 0, 'no connection left to the silent NATS');
     }, 30_000);
 
     it('with required: true, fails createFete with NETWORK, naming the timeout', async () => {

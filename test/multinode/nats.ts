@@ -115,6 +115,7 @@ export class NatsProxy {
   readonly #pairs = new Set<[Socket, Socket]>();
   #server: Server | undefined;
   #mode: 'open' | 'silent' = 'open';
+  #accepted = 0;
   private constructor(
     readonly port: number,
     readonly target: PrivateNats | undefined,
@@ -127,6 +128,16 @@ export class NatsProxy {
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** Connections open through the proxy now (from the node's side and to the target). */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Connections accepted from the node's side so far. */
+  get accepted(): number {
+    return this.#accepted;
   }
 
   /** Relays new connections to the target. */
@@ -165,6 +176,7 @@ export class NatsProxy {
   #listen(): Promise<void> {
     if (this.#server) return Promise.resolve();
     const server = createServer((down) => {
+      this.#accepted++;
       this.#track(down);
       if (this.#mode === 'silent' || !this.target) return;
       const up = tcpConnect({ host: '127.0.0.1', port: this.target.port });
