@@ -38,8 +38,8 @@ export const PING_INTERVAL_MS = 5000;
  * give one) is per server address and handshake, so a list of several blackholed servers would
  * take that much per server; `waitOnFirstConnect` is forced off (the bus retries itself, with a
  * backoff that `close` can stop). The client is asked to connect only once a server said INFO to
- * a probe of ours (nats-probe.ts), because the client leaves a socket open behind each handshake
- * that times out. An attempt still under way when the bound passes goes on alone (it ends within
+ * a probe of ours (nats-probe.ts), because the client leaves a socket open behind a first
+ * connect whose handshake times out. An attempt still under way when the bound passes goes on alone (it ends within
  * the client's per-server timeouts) and closes the connection it gets, if any.
  * @throws FeteError NETWORK when NATS cannot be reached or does not answer within `timeoutMs`;
  * INVALID_OPTIONS without the package or when the client refuses the options themselves (a

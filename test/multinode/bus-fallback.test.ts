@@ -284,7 +284,7 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     await until(() => cb.events.get('p')!.some((e) => e.version === 2), 'the next value on b, over NATS');
   }, 90_000);
 
-  it('a node whose NATS link goes silent without a reset (a partition) notices by its pings, moves onto the fallback and still gets the others\' volatile events', async () => {
+  it('a node whose NATS link goes silent without a reset (a partition) notices by its pings, moves onto the fallback, still gets the others\' volatile events, and retries without leaving sockets behind', async () => {
     const nats = await downNats();
     await nats.start();
     const proxy = await natsProxy(nats);
@@ -301,6 +301,16 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 1, "b's notice at a");
     await a.fete.emit(catalog.cursor, { room: 'r', x: 1 });
     await until(() => cb.events.get('c')?.length === 1, "a's volatile event on b");
+    // b keeps trying the silent link (the NATS client's own reconnects), and leaves no socket
+    // behind: one attempt open at a time.
+    const base = proxy.accepted;
+    await until(() => proxy.accepted >= base + 2, 'b retrying');
+    let most = 0;
+    await until(() => {
+      most = Math.max(most, proxy.connections);
+      return proxy.accepted >= base + 5;
+    }, 'three more attempts');
+    expect(most).toBeLessThanOrEqual(1);
     await proxy.open(); // the link answers again (new connections)
     await until(async () => (await busState(b)) === 'connected', 'b back on NATS', 30_000);
     await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 0, "b's return at a", 30_000);

@@ -113,6 +113,7 @@ export class PrivateNats {
 export class NatsProxy {
   readonly #sockets = new Set<Socket>();
   readonly #pairs = new Set<[Socket, Socket]>();
+  readonly #frozen = new Set<Socket>();
   #server: Server | undefined;
   #mode: 'open' | 'silent' = 'open';
   #accepted = 0;
@@ -130,9 +131,12 @@ export class NatsProxy {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  /** Connections open through the proxy now (from the node's side and to the target). */
+  /** Connections open through the proxy now (from the node's side and to the target), the
+   * frozen ones left out (their far end may be long gone: a partition hides that). */
   get connections(): number {
-    return this.#sockets.size;
+    let n = 0;
+    for (const s of this.#sockets) if (!this.#frozen.has(s)) n++;
+    return n;
   }
 
   /** Connections accepted from the node's side so far. */
@@ -161,6 +165,7 @@ export class NatsProxy {
       up.unpipe(down);
       down.pause();
       up.pause();
+      this.#frozen.add(down).add(up);
     }
     this.#pairs.clear();
   }
@@ -197,7 +202,10 @@ export class NatsProxy {
 
   #track(s: Socket): void {
     this.#sockets.add(s);
-    s.on('close', () => this.#sockets.delete(s));
+    s.on('close', () => {
+      this.#sockets.delete(s);
+      this.#frozen.delete(s);
+    });
     s.on('error', () => undefined);
   }
 }
