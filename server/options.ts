@@ -143,8 +143,9 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * web node receives only the events its sockets subscribed to instead of tailing the log itself
    * (see bus/nats-bus.ts). Needs a shared PostgreSQL store and the optional peer dependency
    * @nats-io/transport-node. `{ nats: 'nats://127.0.0.1:4222' }` or `{ nats: { servers, ... } }`.
-   * NATS unreachable at start does not fail createFete unless `bus.required`: the node serves on
-   * the PostgreSQL fallback and moves onto NATS when it answers (`fete.stats().bus` says where).
+   * NATS unreachable at start (or silent for `bus.connectTimeoutMs`, default 2000) does not fail
+   * createFete unless `bus.required`: the node serves on the PostgreSQL fallback and moves onto
+   * NATS when it answers (`fete.stats().bus` says where).
    * @default none: every web process tails the log (LISTEN/NOTIFY and a read per wake-up) */
   bus?: BusOptions;
 }
@@ -273,6 +274,7 @@ function resolveBus(b: BusOptions | undefined, dispatch: 'durable' | 'inline'): 
     gapReadDelayMs: positive('bus.gapReadDelayMs', b.gapReadDelayMs ?? 50, 0),
     required: flag('bus.required', b.required),
     retryMaxMs: positive('bus.retryMaxMs', b.retryMaxMs ?? 5000, 1),
+    connectTimeoutMs: positive('bus.connectTimeoutMs', b.connectTimeoutMs ?? 2000, 1),
   };
 }
 

@@ -142,6 +142,12 @@ function busFamilies(b: BusStatus): MetricFamily[] {
     },
     { name: 'fete_bus_fallbacks_total', help: 'Times this node moved onto the PostgreSQL fallback because NATS was unreachable.', type: 'counter', samples: [{ value: b.fallbacks }] },
     { name: 'fete_bus_recoveries_total', help: 'Times this node moved (back) onto NATS, the first connection included.', type: 'counter', samples: [{ value: b.recoveries }] },
+    {
+      name: 'fete_bus_peers_on_fallback',
+      help: 'Other nodes cut off from NATS (on the PostgreSQL fallback), for which this node also sends its live messages on PostgreSQL.',
+      type: 'gauge',
+      samples: [{ value: b.peersOnFallback }],
+    },
   ];
 }
 
