@@ -30,7 +30,7 @@ import type {
   DispatchMode,
   EmitFn,
   EmitItem,
-  EmitResult,
+  EmitResultsOf,
   FeteLog,
   FeteStats,
   FeteTransaction,
@@ -169,7 +169,7 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   emit: EmitFn<C>;
   /** Appends several events in one transaction: all or none (live ones: see `emit`; they are not
    * part of the log's transaction). */
-  emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
+  emitMany<const I extends ReadonlyArray<EmitItem<C>>>(items: I): Promise<EmitResultsOf<I>>;
   /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;
   /** Registers the one owner of a command or query: `handler(input, ctx)` with `ctx.tx`, `ctx.emit`

@@ -56,7 +56,7 @@ export async function emitMarks(run: string, tab: string, from: number, count: n
 /** Waits for the server's ack of every emit this page made; resolves with their seqs. */
 export async function delivered(): Promise<number[]> {
   const all = await Promise.all(receipts.map((r) => r.delivered));
-  return all.map((d) => d.seq);
+  return all.map((d) => ('seq' in d ? d.seq : Number.NaN));
 }
 
 export function status(): PageStatus {
