@@ -6,7 +6,7 @@
 // (POST /emit: test/http/emit.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createEnvelope, defineTopic, defineTopics, encodeEnvelope, uuidv7 } from '../../shared/index.js';
+import { createEnvelope, defineCommand, defineTopic, defineTopics, encodeEnvelope, uuidv7 } from '../../shared/index.js';
 import { postgresAvailability } from '../support/postgres.js';
 import { liveHarness, tokenSecurity } from './live-harness.js';
 
@@ -96,5 +96,22 @@ describe.each(h.engines)('the emit answer of live topics (%s)', (engine) => {
     // Process b never sent this id: the store says it is the subject's current value, at version 1.
     expect(await rb.emit([quote(1, id)])).toEqual({ ok: true, results: [{ id, status: 'duplicate', version: 1 }] });
     expect(await b.fete.latest('quotes.ACME')).toMatchObject([{ id, version: 1 }]);
+  });
+
+  // Found with this change: a command's ctx.emit answered `seq: 0` for every topic (it resolves
+  // before the commit, so no seq exists yet), and its events of live topics were appended to the
+  // log at the commit like log events. It now resolves with the id only, and a latest value is
+  // upserted (a volatile event sent) once the command commits.
+  it("a command's ctx.emit of a latest topic resolves with the id only and stores the value, not a log event", async () => {
+    const s = await h.serve(engine);
+    const setQuote = defineCommand('quotes.set', { input: z.object({ price: z.number() }), output: z.object({ id: z.string() }) });
+    s.fete.handle(setQuote, async ({ price }, ctx) => {
+      const emitted = await ctx.emit(topics.quote, { symbol: 'ACME', price });
+      expect(emitted).toEqual({ id: expect.any(String) });
+      return emitted;
+    });
+    const { id } = await s.fete.execute(setQuote, { price: 7 }, { principal: { id: 'server', tenant: '' } });
+    expect(await s.fete.latest('quotes.ACME')).toMatchObject([{ id, version: 1, payload: { price: 7 } }]);
+    expect((await s.fete.log.read(0)).events.filter((e) => e.topic === topics.quote.name)).toEqual([]);
   });
 });
