@@ -106,7 +106,9 @@ export async function applyClientEmits(target: ClientEmitTarget, ctx: ClientEmit
       // `tenant` header (client-set actor and tenant headers are dropped: client-headers.ts).
       const { principal, tenant } = ctx.caller;
       const outcomes = await runAs(principal, () => runInTenant(tenant, () => target.log.append(admitted)));
-      // An id twice in the batch: the second is a duplicate of the first, with its position.
+      // An id twice in the batch: the second is a duplicate of the first; a log event answers
+      // the first's seq. A live item's result is its own (the route answers a repeated id, and a
+      // volatile event never takes a latest value's version).
       const seen = new Map<string, EmitResult>();
       outcomes.forEach((o, k) => {
         const slot = slots[k]!;
@@ -114,7 +116,8 @@ export async function applyClientEmits(target: ClientEmitTarget, ctx: ClientEmit
         if (!o.ok) return void (results[slot] = rejected(id, o.error));
         const earlier = seen.get(id);
         if (earlier === undefined) seen.set(id, o);
-        results[slot] = takenItem(id, earlier ?? o, o.duplicate || earlier !== undefined);
+        const position = earlier !== undefined && 'seq' in earlier && 'seq' in o ? earlier : o;
+        results[slot] = takenItem(id, position, o.duplicate || earlier !== undefined);
       });
     } catch (err) {
       slots.forEach((slot, k) => (results[slot] = rejected(admitted[k]!.id, err)));
