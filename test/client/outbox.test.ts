@@ -359,7 +359,7 @@ describe("outbox: 'memory'", () => {
     // @ts-expect-error simulate an environment without IndexedDB
     delete globalThis.indexedDB;
     try {
-      expect(() => testClient(server, { indexedDB: undefined })).toThrow(/outbox: 'memory'/);
+        expect(() => testClient(server, { indexedDB: undefined })).toThrow(/outbox: 'memory'/);
     } finally {
       globalThis.indexedDB = saved;
     }
@@ -467,20 +467,24 @@ describe('outcomes an older client stored', () => {
     server.setAccepting(false); // this tab never sends: the outcome comes from the store
     const indexedDB = new IDBFactory();
     const name = `db-${uuidv7()}`;
-    const client = track(createClient({ url: 'http://fete.test', topics: live, indexedDB, name, transport: server.transport, locks: null, pollIntervalMs: 25 }));
-    const quote = await client.emit(live.quote, { symbol: 'A', price: 1 });
-    const typing = await client.emit(live.typing, { room: 'r' });
-    const older = await openIdbOutboxStore(indexedDB, `fete-outbox:${name}`); // the client's database
-    await older.settle({
-      keys: [],
-      rejected: [],
-      results: [
-        { id: quote.id, outcome: { status: 'accepted', seq: 0 }, at: Date.now() },
-        { id: typing.id, outcome: { status: 'duplicate', seq: 0 }, at: Date.now() },
-      ],
-    });
-    older.close();
-    expect(await quote.delivered).toEqual({ id: quote.id, duplicate: false });
-    expect(await typing.delivered).toEqual({ id: typing.id, duplicate: true });
+    const client = createClient({ url: 'http://fete.test', topics: live, indexedDB, name, transport: server.transport, locks: null, pollIntervalMs: 25 });
+    try {
+      const quote = await client.emit(live.quote, { symbol: 'A', price: 1 });
+      const typing = await client.emit(live.typing, { room: 'r' });
+      const older = await openIdbOutboxStore(indexedDB, `fete-outbox:${name}`); // the client's database
+      await older.settle({
+        keys: [],
+        rejected: [],
+        results: [
+          { id: quote.id, outcome: { status: 'accepted', seq: 0 }, at: Date.now() },
+          { id: typing.id, outcome: { status: 'duplicate', seq: 0 }, at: Date.now() },
+        ],
+      });
+      older.close();
+      expect(await quote.delivered).toEqual({ id: quote.id, duplicate: false });
+      expect(await typing.delivered).toEqual({ id: typing.id, duplicate: true });
+    } finally {
+      await client.close();
+    }
   });
 });

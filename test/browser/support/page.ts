@@ -59,6 +59,15 @@ export async function delivered(): Promise<number[]> {
   return all.map((d) => ('seq' in d ? d.seq : Number.NaN));
 }
 
+/** Emits a `quote` value per price, in order (`ids[i]` as the id of the i-th when given), and
+ * resolves with what each receipt's `delivered` resolved to. */
+export async function emitQuotes(symbol: string, prices: number[], ids: Array<string | undefined> = []): Promise<unknown[]> {
+  const c = current();
+  const sent = [];
+  for (let i = 0; i < prices.length; i++) sent.push(await c.emit(topics.quote, { symbol, price: prices[i]! }, { id: ids[i] }));
+  return Promise.all(sent.map((r) => r.delivered));
+}
+
 export function status(): PageStatus {
   const s = current().status;
   return { connected: s.connected, leader: s.leader, pending: s.pending, lastError: s.lastError?.code };
