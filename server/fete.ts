@@ -36,7 +36,7 @@ import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOp
 import type { AnyHandler } from './registry.js';
 import type { PruneReport } from './retention-job.js';
 import type { Store } from './store/open-store.js';
-import type { DeadLetter, DeadLetterQuery, EmitItem, EmitOptions, EmitResult, FeteLog, FeteStats } from './types.js';
+import type { DeadLetter, DeadLetterQuery, EmitItem, EmitOptions, EmitResultOf, EmitResultsOf, FeteLog, FeteStats } from './types.js';
 import type { DispatchMode, FeteTransaction, ListenerContext, PatternHandler, StopOptions, TopicHandler, WorkerStatus } from './types.js';
 import { type Parts, assemble } from './assemble.js';
 import { Lifecycle } from './lifecycle.js';
@@ -109,12 +109,13 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#life.waitIdle(this.#p, options);
   }
 
-  emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitResult> {
-    return this.#p.emits.emit([{ topic, payload, ...options }]).then((r) => r[0]!);
+  emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitResultOf<T>> {
+    // The route gives each topic's result by its delivery (ingress/emit-route.ts).
+    return this.#p.emits.emit([{ topic, payload, ...options }]).then((r) => r[0] as EmitResultOf<T>);
   }
 
-  emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]> {
-    return this.#p.emits.emit(items);
+  emitMany<const I extends ReadonlyArray<EmitItem<C>>>(items: I): Promise<EmitResultsOf<I>> {
+    return this.#p.emits.emit(items) as Promise<EmitResultsOf<I>>;
   }
 
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {

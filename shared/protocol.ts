@@ -44,10 +44,46 @@ export interface UnsubPacket {
 
 /** `emit`: a batch of encoded envelopes, applied in order; acked per envelope, in the same order. */
 export type EmitPacket = string[];
-export type EmitAckItem =
-  | { id: string; status: 'accepted'; seq: number }
-  | { id: string; status: 'duplicate'; seq: number }
-  | { id: string | null; status: 'rejected'; error: WireError };
+
+/** The answer for an item of a `delivery: 'log'` topic the server took: `seq` is the event's
+ * offset in the log (for a duplicate, the first emit's), a resume cursor's seq. */
+export interface EmitAckLogged {
+  id: string;
+  status: 'accepted' | 'duplicate';
+  seq: number;
+}
+
+/** The answer for a value of a `delivery: 'latest'` topic the server took: `version` is the version
+ * the value got for its subject (1, 2, ...; stale values are dropped by receivers below it). It
+ * has no `seq`: the value is in no log. A duplicate (its id was stored lately: a resend after a
+ * lost ack) stores nothing and answers the version that id got, when the server still knows it:
+ * the process that stored it remembers it for two minutes (its last 10,000 live ids), and any
+ * process while the id is still its subject's current value; otherwise (another process, after
+ * the value was cleared, expired or replaced) the duplicate has no `version`. */
+export type EmitAckLatest = { id: string; status: 'accepted'; version: number } | { id: string; status: 'duplicate'; version?: number };
+
+/** The answer for an event of a `delivery: 'volatile'` topic the server took (sent to who was
+ * connected, or a duplicate of an id it sent lately): no `seq`, no `version`, it is stored nowhere. */
+export interface EmitAckVolatile {
+  id: string;
+  status: 'accepted' | 'duplicate';
+}
+
+/** An item the server refused; `id` is null when the input was not even an envelope. */
+export interface EmitAckRejected {
+  id: string | null;
+  status: 'rejected';
+  error: WireError;
+}
+
+/** The answer for an item the server took, by the delivery of its topic. Tell them apart by the
+ * field: `'seq' in item` (log), `'version' in item` (latest), neither (volatile, or a latest
+ * duplicate whose version the server no longer knows). */
+export type EmitAckTaken = EmitAckLogged | EmitAckLatest | EmitAckVolatile;
+
+/** One item of an emit's answer, on every door (the Socket.IO `emit` ack, `POST /emit`'s
+ * `results`): taken (EmitAckTaken), or rejected. */
+export type EmitAckItem = EmitAckTaken | EmitAckRejected;
 /** Ack of `emit`: one item per envelope, or a batch-level error (malformed packet, too many). */
 export type EmitAck = { ok: true; results: EmitAckItem[] } | { ok: false; error: WireError };
 
