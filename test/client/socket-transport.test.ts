@@ -130,7 +130,9 @@ describe('socket transport', () => {
     try {
       await until(() => client.status.refused !== undefined, 'refused');
       expect(client.status).toMatchObject({ connected: false, refused: { code: 'UNAUTHORIZED' } });
-      await new Promise((r) => setTimeout(r, 1500)); // at least one more refused attempt
+      // At least one more refused attempt, handled by the client (each refusal is a new lastError).
+      const firstRefusal = client.status.lastError;
+      await until(() => client.status.lastError !== firstRefusal, 'one more refused attempt');
       expect(errors).toEqual(['UNAUTHORIZED']);
       token = 'ok';
       await until(() => client.status.connected, 'connected');
