@@ -5,13 +5,11 @@
 // log events appended all along. The NATS is a private nats-server (test/multinode/nats.ts) that
 // starts mid-test; under CI=true a missing nats-server fails these tests, never skips them.
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createFete, type Fete, type FeteLogger } from '../../server/index.js';
 import type { FanoutHandle } from '../../server/fanout/types.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { RawClient, until } from '../realtime/support.js';
 import { topics } from '../realtime/topics.js';
 import { liveTopics } from '../realtime/live-topics.js';
@@ -19,6 +17,7 @@ import { NatsProxy, PrivateNats, privateNatsSkipReason } from './nats.js';
 import { PresenceClient, startPresenceServer } from '../presence/fixtures.js';
 import { defineTopics } from '../../shared/index.js';
 import type { EventBus } from '../../server/bus/event-bus.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const pgAvail = await postgresAvailability();
 const skip = pgAvail.skipReason ?? (await privateNatsSkipReason());
@@ -62,9 +61,7 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     for (const c of closers.splice(0)) await c();
   });
   afterAll(async () => {
-    const pool = new pg.Pool({ connectionString: pgAvail.url! });
-    await dropSchemas(pool, schemas);
-    await pool.end();
+    await dropSchemasAt(pgAvail.url!, schemas);
   });
 
   /** A NATS that is not running yet. */
@@ -100,17 +97,16 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     app.use('/fete', fete.express({ metrics: 'public' }));
     const http = createServer(app);
     const fanout = fete.attach(http, { pollIntervalMs: 50 });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = await listen(http);
     const n: Node = {
       fete,
       fanout,
       http,
       lines,
-      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      url,
       async close() {
         await fete.stop();
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await closeHttp(http);
       },
     };
     nodes.push(n);

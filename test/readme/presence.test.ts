@@ -3,12 +3,12 @@
 // listed to them; a leave reaches the one who stays; a watcher over plain HTTP sees the same.
 import 'fake-indexeddb/auto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fete } from '../../server/index.js';
 import { joinRoom, roomTopics, startRooms, watchRoomOverHttp } from '../../examples/quickstart/presence.js';
 import { waitFor } from '../support/wait.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 describe('examples/quickstart/presence.ts', () => {
   let fete: Fete<typeof roomTopics>;
@@ -23,13 +23,11 @@ describe('examples/quickstart/presence.ts', () => {
     fete = await startRooms(users, 'memory');
     http = createServer(express().use('/fete', fete.express()));
     fete.attach(http);
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    base = await listen(http);
   });
   afterAll(async () => {
     await fete.stop();
-    http.closeAllConnections();
-    await new Promise((resolve) => http.close(resolve));
+    await closeHttp(http);
   });
 
   it('members of one team see each other with their state, never another team, and see a leave', async () => {

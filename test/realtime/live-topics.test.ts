@@ -15,6 +15,7 @@ import type { LiveChildCommand, LiveChildReply } from './live-emitter-child.js';
 import { natsAvailability } from '../multinode/nats.js';
 import { liveTopics as topics, type LiveTopics } from './live-topics.js';
 import { type Served as LiveServed, liveHarness, tokenSecurity } from './live-harness.js';
+import { parseSseMessage, readSseBlocks, type SseMessage } from '../support/sse-blocks.js';
 
 const availability = await postgresAvailability();
 const nats = await natsAvailability();
@@ -557,33 +558,16 @@ async function openSse(url: string, headers: Record<string, string> = {}, { paus
   const abort = new AbortController();
   const res = await fetch(url, { headers, signal: abort.signal });
   if (res.status !== 200) throw new Error(`SSE ${res.status}: ${await res.text()}`);
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffered = '';
-  const messages: Array<{ event?: string; id?: string; data: string }> = [];
+  const messages: Array<SseMessage & { data: string }> = [];
   let resume!: () => void;
   const resumed = paused ? new Promise<void>((r) => (resume = r)) : Promise.resolve();
   const pump = (async () => {
     await resumed;
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return;
-      buffered += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffered.indexOf('\n\n')) >= 0) {
-        const block = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        const m: { event?: string; id?: string; data: string } = { data: '' };
-        let isEvent = false;
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event: ')) m.event = line.slice(7);
-          else if (line.startsWith('id: ')) m.id = line.slice(4);
-          else if (line.startsWith('data: ')) (m.data = line.slice(6)), (isEvent = true);
-        }
-        if (isEvent) messages.push(m);
-      }
-    }
-  })();
+    await readSseBlocks(res.body!, (block) => {
+      const m = parseSseMessage(block);
+      if (m.data !== undefined) messages.push(m as SseMessage & { data: string });
+    });
+  })().catch(() => undefined); // aborted
   let taken = 0;
   return {
     async take(n: number) {

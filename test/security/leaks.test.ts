@@ -1,7 +1,7 @@
 // Regression tests for the leaks of issue 10, each named after the behaviour that now holds:
 // idempotency keys and ids per tenant, the inspector scoped and stripped, domain events kept from
 // browsers on both doors, and the headers the server owns.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEnvelope, encodeEnvelope, uuidv7 } from '../../shared/index.js';
 import { runAs, runInTenant } from '../../server/index.js';
 import { RawClient, until } from '../realtime/support.js';
@@ -16,16 +16,12 @@ import {
   users,
   type SecureServer,
 } from './support/secure-server.js';
+import { closedAfterEach } from '../support/closed-after-each.js';
 
 sharePGlite();
-const servers: SecureServer[] = [];
-const raws: RawClient[] = [];
-const closers: Array<() => void> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0)) c();
-  for (const c of raws.splice(0)) c.close();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closedAfterEach<SecureServer>();
+const raws = closedAfterEach<RawClient>();
+const streams = closedAfterEach<{ close(): void }>();
 async function server(...args: Parameters<typeof startSecureServer>): Promise<SecureServer> {
   const s = await startSecureServer(...args);
   servers.push(s);
@@ -195,7 +191,7 @@ describe('events leave by kind', () => {
     await s.fete.emit(topics.order, { orderId: 'o1', n: 1 }, { tenant: 'acme' });
     await s.fete.emit(topics.chat, { room: 'r', n: 1 }, { tenant: 'acme' });
     const sse = await collectSse(`${s.api}/stream?pattern=>&from=earliest`, bearer('alice'));
-    closers.push(() => sse.close());
+    streams.push(sse);
     expect(sse.status).toBe(200);
     await until(() => sse.events.length === 1, 'replayed chat');
     await s.fete.emit(topics.ledger, { account: 'a', secret: 'ledger-secret' }, { tenant: 'acme' });
