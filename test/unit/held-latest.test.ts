@@ -9,7 +9,8 @@ import type { LatestCleared } from '../../shared/index.js';
 
 const ev = (subject: string, version: number) => ({ envelope: { subject, version } }) as unknown as LiveEvent;
 const removal = (subject: string, version: number): LatestCleared => ({ topic: 't', subject, version, reason: 'cleared' });
-const show = (entries: HeldEntry[]) => entries.map((e) => ('value' in e ? ['value', e.value.envelope.subject, e.value.envelope.version] : ['removal', e.removal.subject, e.removal.version]));
+const show = (entries: HeldEntry[]) =>
+  entries.map((e) => ('value' in e ? ['value', e.value.envelope.subject, e.value.envelope.version] : 'removal' in e ? ['removal', e.removal.subject, e.removal.version] : ['restated']));
 
 describe('latest values held for a slow reader', () => {
   it('keeps the newest version of each subject, subjects in the order first held', () => {

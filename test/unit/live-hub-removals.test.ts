@@ -41,7 +41,7 @@ function setup() {
     const [version] = await latest.upsert([e]);
     await channel.publish({ kind: 'latest', tenant: '', subject: e.subject, data: wireForBrowser({ ...e, version }) });
   };
-  const receiver = (resume = false) => {
+  const receiver = (resume?: { after: number }) => {
     const got: Array<[string, string, number]> = [];
     const sub = hub.subscribe({
       pattern: 'prices.*',
@@ -95,7 +95,7 @@ describe('the live hub and removals of latest values', () => {
     await emit('A', 1);
     await latest.clear('', topics.price.name, 'prices.A');
     const fresh = receiver();
-    const resumed = receiver(true);
+    const resumed = receiver({ after: 0 });
     await Promise.all([fresh.sub.ready, resumed.sub.ready]);
     expect(fresh.got).toEqual([]);
     expect(resumed.got).toEqual([['cleared', 'prices.A', 2]]);
