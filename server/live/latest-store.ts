@@ -116,11 +116,25 @@ export function storeLatest(driver: Driver, tables: Tables, ttlOf: TtlOf = () =>
        AND cleared IS NULL AND (expires_at IS NULL OR expires_at > now())
      ORDER BY subject LIMIT $5`,
   );
+  // The removals at or after `since` first (latest_removals: what the resume is sent, not every
+  // tombstone kept), then the page of them in subject order. MATERIALIZED keeps the planner from
+  // walking latest_topic in subject order instead, filtering every row of the tenant (a page
+  // asks for few rows, so that plan looks cheap: 100,000 tombstones kept, 11 due: 288 ms a resume).
   const tombstones = statement(
     'latest_tombstones',
+    `WITH due AS MATERIALIZED (
+       SELECT subject, topic, version, cleared FROM ${table}
+       WHERE tenant = $1 AND cleared IS NOT NULL AND COALESCE(removed_through, 9223372036854775807) >= $6::bigint
+     )
+     SELECT subject, topic, version, cleared FROM due
+     WHERE topic = ANY($2::text[]) AND subject ~ $3 AND ($4::text IS NULL OR subject > $4)
+     ORDER BY subject LIMIT $5`,
+  );
+  // Every tombstone of the pattern (no `since`): walked in subject order.
+  const allTombstones = statement(
+    'latest_all_tombstones',
     `SELECT subject, topic, version, cleared FROM ${table}
      WHERE tenant = $1 AND cleared IS NOT NULL AND topic = ANY($2::text[]) AND subject ~ $3 AND ($4::text IS NULL OR subject > $4)
-       AND ($6::bigint IS NULL OR removed_through IS NULL OR removed_through >= $6)
      ORDER BY subject LIMIT $5`,
   );
   const clear = statement(
@@ -203,14 +217,11 @@ export function storeLatest(driver: Driver, tables: Tables, ttlOf: TtlOf = () =>
     },
     async tombstones({ tenant, pattern, topics, after, limit, since }) {
       if (topics.length === 0) return [];
-      const res = await driver.query<{ subject: string; topic: string; version: string | number; cleared: LatestClearReason }>(tombstones, [
-        tenant,
-        topics,
-        patternToRegex(pattern),
-        after ?? null,
-        limit,
-        since ?? null,
-      ]);
+      const params = [tenant, topics, patternToRegex(pattern), after ?? null, limit];
+      const res = await driver.query<{ subject: string; topic: string; version: string | number; cleared: LatestClearReason }>(
+        since === undefined ? allTombstones : tombstones,
+        since === undefined ? params : [...params, since],
+      );
       return res.rows.map((r) => ({ topic: r.topic, subject: r.subject, version: Number(r.version), reason: r.cleared }));
     },
     async clear(tenant, topic, subject) {

@@ -11,8 +11,11 @@
 ALTER TABLE {{schema}}.latest ADD COLUMN removed_at timestamptz;
 ALTER TABLE {{schema}}.latest ADD COLUMN removed_through bigint;
 UPDATE {{schema}}.latest SET removed_at = updated_at WHERE cleared IS NOT NULL;
--- A resume's read (its tenant's tombstones in subject order), the stamping and the pruning (age).
-CREATE INDEX latest_removals ON {{schema}}.latest (tenant, subject) WHERE cleared IS NOT NULL;
+-- A resume's read: its tenant's removals at or after its cursor, unsettled ones counting as the
+-- highest position (so a resume reads what it is sent, not every tombstone kept).
+CREATE INDEX latest_removals ON {{schema}}.latest (tenant, (COALESCE(removed_through, 9223372036854775807))) WHERE cleared IS NOT NULL;
+-- The settling (unsettled removals only, oldest first) and the pruning (settled ones by age).
+CREATE INDEX latest_unsettled ON {{schema}}.latest (removed_at) WHERE cleared IS NOT NULL AND removed_through IS NULL;
 CREATE INDEX latest_removals_age ON {{schema}}.latest (removed_at) WHERE cleared IS NOT NULL;
 -- Per tenant, what pruning removed: `pruned_through`, the highest removed_through of a pruned
 -- tombstone (a resume from a cursor at or below it may have missed a removal that is gone: it is

@@ -28,15 +28,17 @@ const topics = defineTopics({
 type Topics = typeof topics;
 type Served = LiveServed<Topics>;
 
-/** Connections (new ones and reconnects) wait while `away` is held: the client stays offline. */
+/** Connections (new ones and reconnects) wait while `hold` is pending: the client stays offline. */
 let hold: Promise<void> | undefined;
-const security: SecurityOptions<{ id: string; tenant: string }> = {
+type User = { id: string; tenant: string };
+const authenticate = tokenSecurity.auth as Exclude<SecurityOptions<User>['auth'], 'anonymous' | undefined>;
+const security: SecurityOptions<User> = {
   ...tokenSecurity,
   auth: async (req) => {
     await hold;
-    return tokenSecurity.auth(req);
+    return authenticate(req);
   },
-} as SecurityOptions<{ id: string; tenant: string }>;
+};
 
 const h = liveHarness(topics, { postgresUrl: availability.url, security, schemaPrefix: 'lrem' });
 const { engines, serve, client } = h;
