@@ -13,12 +13,14 @@ import { describe, expect, it } from 'vitest';
 import type { Client, Gap } from '../../client/index.js';
 import { type Envelope, type LatestCleared, defineTopic, defineTopics } from '../../shared/index.js';
 import type { SecurityOptions } from '../../server/security/security-options.js';
-import { postgresAvailability } from '../support/postgres.js';
+import { freshSchema, postgresAvailability } from '../support/postgres.js';
+import { natsAvailability } from '../multinode/nats.js';
 import { readSseBlocks } from '../support/sse-blocks.js';
 import { until } from './support.js';
 import { type Served as LiveServed, liveHarness, tokenSecurity } from './live-harness.js';
 
 const availability = await postgresAvailability();
+const nats = await natsAvailability();
 if (availability.skipReason) console.log(`latest-removals: PostgreSQL cases skipped: ${availability.skipReason}`);
 
 const topics = defineTopics({
@@ -194,6 +196,33 @@ describe.each(engines)('pruning removals (%s)', (engine) => {
       [topics.position.name, 'orders.o2.position'],
       [topics.position.name, 'orders.o3.position'],
       ['gap', JSON.stringify({ reason: 'removals' })],
+    ]);
+  });
+});
+
+describe.runIf(availability.url !== undefined && nats.url !== undefined)('across two fetes with the NATS bus', () => {
+  it("a removal made by one fete is told to a resume on the other, and once pruned there the other's older resume is told its snapshot is complete", async () => {
+    const schema = freshSchema('lrem2');
+    const options = { schema, bus: { nats: nats.url! }, retention: { graceMs: 0, removalsMs: 0, intervalMs: 0 } };
+    const a = await serve('postgres', options);
+    const b = await serve('postgres', options);
+    await a.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
+    await a.fete.emit(topics.position, { orderId: 'o2', lat: 1 });
+    const before = await mark(a, 'before the removal');
+    await a.fete.clearLatest(topics.position, { orderId: 'o1' });
+    // Settled or not by now (a grace of 0), its position is at or above `before`: told.
+    const told = await rawResume(b, before.cursor);
+    await until(() => told.length === 2, 'the value and the removal');
+    expect(told).toEqual([
+      ['value', 'orders.o2.position', 1],
+      ['removed', 'orders.o1.position', 2, 'cleared'],
+    ]);
+    expect((await a.fete.prune()).map((r) => [r.topic, r.deleted])).toEqual([[topics.position.name, 1]]);
+    const complete = await rawResume(b, before.cursor);
+    await until(() => complete.length === 2, 'the value and the removals gap');
+    expect(complete).toEqual([
+      ['value', 'orders.o2.position', 1],
+      ['gap', 'removals'],
     ]);
   });
 });

@@ -41,4 +41,14 @@ describe('latest values held for a slow reader', () => {
       ['value', 'c', 3],
     ]);
   });
+
+  it('the end of a complete snapshot held for a slow reader goes after every value and removal held', () => {
+    const h = new HeldLatest();
+    h.hold(ev('a', 1));
+    h.holdRestated();
+    h.holdRemoval(removal('b', 2));
+    h.hold(ev('a', 2));
+    expect(show(h.take())).toEqual([['value', 'a', 2], ['removal', 'b', 2], ['restated']]);
+    expect(h.take()).toEqual([]);
+  });
 });
