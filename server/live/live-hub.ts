@@ -259,8 +259,9 @@ export class LiveHub {
     const { r } = receiver;
     receiver.snapshotting++;
     try {
-      // Read before the values: a prune after it only removes what the values then restate.
-      const complete = !resync && r.resume !== undefined && r.restated !== undefined && (await this.#beyondRemovals(r.tenant, r.resume.after));
+      // A resume already beyond the removals kept reads none of them (checked again below).
+      const checked = !resync && r.resume !== undefined && r.restated !== undefined;
+      let complete = checked && (await this.#beyondRemovals(r.tenant, r.resume!.after));
       let after: string | undefined;
       for (;;) {
         const page = await this.#latest.page({ tenant: r.tenant, pattern: r.pattern, topics: receiver.latestTopics, after, limit: SNAPSHOT_PAGE });
@@ -272,13 +273,15 @@ export class LiveHub {
         if (receiver.closed || page.length < SNAPSHOT_PAGE) break;
         after = page.at(-1)!.subject;
       }
-      if (complete) {
-        // Before the changes buffered meanwhile (handed over next): they are newer than the snapshot.
-        if (!receiver.closed) r.restated!();
-      } else if (r.cleared && (r.resume !== undefined || resync)) {
+      if (!complete && r.cleared && (r.resume !== undefined || resync)) {
         const since = resync ? (r.resume?.after ?? r.since ?? 0) : r.restated === undefined ? undefined : r.resume!.after;
         await this.#tombstones(receiver, r.resume === undefined, since);
+        // A prune that ran since the first check may have deleted a removal before it was read: the
+        // horizon moves in the same statement as the delete, so it shows here.
+        if (checked) complete = await this.#beyondRemovals(r.tenant, r.resume!.after);
       }
+      // Before the changes buffered meanwhile (handed over next): they are newer than the snapshot.
+      if (complete && !receiver.closed) r.restated!();
     } finally {
       // Changes that raced the reading, in arrival order; stale ones are dropped by version.
       if (--receiver.snapshotting === 0) {
