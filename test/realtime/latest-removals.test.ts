@@ -156,6 +156,15 @@ describe.each(engines)('pruning removals (%s)', (engine) => {
     ]);
   });
 
+  it('every process prunes them by itself every retention.intervalMs, without fete.prune()', async () => {
+    const s = await serve(engine, { retention: { graceMs: 0, removalsMs: 0, intervalMs: 1 } });
+    await s.fete.emit(topics.position, { orderId: 'o1', lat: 1 });
+    await s.fete.clearLatest(topics.position, { orderId: 'o1' }); // at version 2
+    // Once the tombstone is pruned, a new subject starts above its version.
+    let n = 0;
+    await until(async () => ((await s.fete.emit(topics.position, { orderId: `new${n++}`, lat: 1 })) as { version?: number }).version === 3, 'the periodic prune');
+  });
+
   it('a resume older than the horizon drops the values it held that are gone (onCleared reason gone) and keeps the others, on every door', async () => {
     const s = await serve(engine, { retention: { graceMs: 0, removalsMs: 0, intervalMs: 0 } });
     for (const id of ['o1', 'o2', 'o3']) await s.fete.emit(topics.position, { orderId: id, lat: 1 });
