@@ -231,7 +231,9 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   start(): Promise<void>;
   /** Prunes the log now, per topic `retention` (what workers do every `retention.intervalMs`):
    * events past their topic's retention whose durable deliveries are all done. One report per
-   * topic with a rule. Under `dispatch: 'inline'` there is no store and nothing to prune. */
+   * topic with a rule. Under `dispatch: 'inline'` there is no store and no log to prune. Also
+   * prunes the removals of latest values older than `retention.removalsMs` (in memory too): one
+   * report per latest topic that had some (`prunedThrough` undefined). */
   prune(): Promise<PruneReport[]>;
   /** Stops workers (draining by default) and closes the store. The instance is closed afterwards. */
   stop(options?: StopOptions): Promise<void>;

@@ -193,8 +193,13 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   async prune(): Promise<PruneReport[]> {
     this.#life.assertOpen();
-    if (!this.#p.retention) return [];
-    return this.#life.track(this.#p.retention.run());
+    const run = async (): Promise<PruneReport[]> => {
+      const reports = this.#p.retention ? await this.#p.retention.run() : [];
+      const removals = await this.#p.live.clears.prune();
+      for (const [topic, deleted] of removals) reports.push({ topic, deleted, prunedThrough: undefined });
+      return reports;
+    };
+    return this.#life.track(run());
   }
 
   workerStatus(): WorkerStatus {

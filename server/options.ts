@@ -116,7 +116,8 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   worker?: WorkerOptions;
   /** Random source in [0, 1) for backoff jitter (tests make it deterministic). @default Math.random */
   random?: () => number;
-  /** The pruning of topics that declare `retention` (worker role only). @default see RetentionOptions */
+  /** The pruning of topics that declare `retention` (worker role only), and of removals of latest
+   * values (every process). @default see RetentionOptions */
   retention?: RetentionOptions;
   /** Largest event a server emit may make (`fete.emit`, `emitMany`, `tx.emit`, `ctx.emit`), in
    * UTF-8 bytes of its encoded envelope; beyond it the emit fails with TOO_LARGE. Keep it at or
@@ -223,6 +224,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     intervalMs: positive('retention.intervalMs', r.intervalMs ?? 60_000, 0),
     graceMs: positive('retention.graceMs', r.graceMs ?? 10_000, 0),
     batchSize: positive('retention.batchSize', r.batchSize ?? 1000),
+    removalsMs: positive('retention.removalsMs', r.removalsMs ?? 86_400_000, 0),
   };
   const lo = o.listeners ?? {};
   const orphanRetention = lo.orphanRetention ?? 'release';

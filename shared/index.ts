@@ -133,6 +133,7 @@ export {
   type EvsPacket,
   type GapPacket,
   type VolatileGapPacket,
+  type RemovalsGapPacket,
   type GapReason,
   type LatestClearReason,
   type LatestCleared,

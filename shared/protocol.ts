@@ -153,9 +153,22 @@ export interface VolatileGapPacket {
   epoch: string;
 }
 
+/** `gap` with reason 'removals': subscription `sid` resumed from a cursor older than the removals
+ * of latest values the server keeps (`retention.removalsMs`), or of another log, so it cannot be
+ * told which values it holds were removed meanwhile. Sent right after its snapshot of current
+ * values: every latest value the subscription holds that the snapshot did not restate is gone.
+ * Over SSE: `event: gap` with data `{ "reason": "removals" }`. */
+export interface RemovalsGapPacket {
+  sid: string;
+  reason: 'removals';
+  epoch: string;
+}
+
 /** Why a `latest` value is gone: removed by `fete.clearLatest` ('cleared'), or older than its
- * topic's `ttlMs` and removed by the server's sweep ('expired'). */
-export type LatestClearReason = 'cleared' | 'expired';
+ * topic's `ttlMs` and removed by the server's sweep ('expired'); 'gone': removed while the
+ * subscription was away for longer than the server keeps removals (`retention.removalsMs`), one of
+ * the two (told by the client after a `removals` gap, never by the server). */
+export type LatestClearReason = 'cleared' | 'expired' | 'gone';
 
 /** A `latest` value that is gone: the subject of topic `topic` has no current value any more.
  * `version` is the subject's version of the removal (above the value's): a value of that subject
@@ -189,7 +202,7 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
   evs(packet: EvsPacket): void;
-  gap(packet: GapPacket | VolatileGapPacket): void;
+  gap(packet: GapPacket | VolatileGapPacket | RemovalsGapPacket): void;
   /** A latest value that is gone (ClrPacket). */
   clr(packet: ClrPacket): void;
   /** A change of a presence watch, after its `pwatch` ack. */

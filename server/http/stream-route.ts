@@ -14,7 +14,7 @@ import type { Request, Response } from 'express';
 import { type Envelope, FeteError, type TopicCatalog, patternsOverlap, requireCursor, validatePattern } from '../../shared/index.js';
 import type { FollowFrom } from '../log/start.js';
 import { exposureOf, isExposed } from '../security/exposure.js';
-import type { LiveHub } from '../live/live-hub.js';
+import { type LiveHub, resumeOf } from '../live/live-hub.js';
 import type { Security } from '../security/security.js';
 import { allowed } from '../fanout/client-emit.js';
 import type { NodeTail, NodeTailOptions } from '../fanout/node-tail.js';
@@ -106,8 +106,16 @@ export function streamRoute(fete: StreamTarget, o: ResolvedExpressOptions, door:
     const lost = from === 'latest' || from === 'earliest' ? [] : volatileTopics(fete.topics, pattern);
     if (lost.length > 0) stream.frame(sseVolatileGapFrame({ topics: lost }));
     // A resume (Last-Event-ID or a cursor) is also told of the latest values removed meanwhile.
-    const resume = from !== 'latest' && from !== 'earliest';
-    const live = fete.live.subscribe({ pattern, tenant: caller.tenant, visible, resume, deliver: (ev) => stream.live(ev), cleared: (c) => stream.cleared(c) });
+    const live = fete.live.subscribe({
+      pattern,
+      tenant: caller.tenant,
+      visible,
+      resume: resumeOf(from, start),
+      since: start.cursor,
+      deliver: (ev) => stream.live(ev),
+      cleared: (c) => stream.cleared(c),
+      restated: () => stream.restated(),
+    });
     live.ready.catch(() => stream.close()); // EventSource reconnects and reads the values again
     stream.withLive(() => live.close());
   };

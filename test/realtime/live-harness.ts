@@ -36,6 +36,8 @@ export interface ServeOptions {
   schema?: string;
   attach?: { maxBufferedEvents?: number };
   bus?: { nats: string };
+  /** createFete's `retention` (the settling and pruning of latest removals). */
+  retention?: { graceMs?: number; removalsMs?: number; intervalMs?: number };
 }
 
 interface User {
@@ -87,8 +89,8 @@ export function liveHarness<C extends TopicCatalog>(topics: C, o: { postgresUrl:
     const security = o.security;
     const fete =
       engine === 'inline'
-        ? ((await createFete({ topics, security, dispatch: 'inline' })) as unknown as Fete<C>)
-        : await createFete({ topics, security, store, schema, ...(s.bus ? { bus: s.bus } : {}) });
+        ? ((await createFete({ topics, security, dispatch: 'inline', ...(s.retention ? { retention: s.retention } : {}) })) as unknown as Fete<C>)
+        : await createFete({ topics, security, store, schema, ...(s.bus ? { bus: s.bus } : {}), ...(s.retention ? { retention: s.retention } : {}) });
     const app = express();
     app.use('/fete', fete.express());
     const http = createServer(app);

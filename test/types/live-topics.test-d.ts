@@ -129,7 +129,7 @@ describe('delivery', () => {
       onCleared: (n) => {
         expectTypeOf(n).toEqualTypeOf<LatestCleared>();
         expectTypeOf(n.reason).toEqualTypeOf<LatestClearReason>();
-        expectTypeOf<LatestClearReason>().toEqualTypeOf<'cleared' | 'expired'>();
+        expectTypeOf<LatestClearReason>().toEqualTypeOf<'cleared' | 'expired' | 'gone'>();
       },
     });
     expectTypeOf(defineTopic('a.{id}', { kind: 'presentation', delivery: 'latest', ttlMs: 5_000 }).ttlMs).toEqualTypeOf<number | undefined>();
