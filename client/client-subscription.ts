@@ -32,10 +32,16 @@ const VOLATILE_IDS_KEPT = 512;
  * cursor was from another log (the server's store was recreated): delivery restarts at the
  * beginning of the new log, whose seqs start over. 'ahead': the cursor was beyond anything the
  * server's log ever held: the same. 'overflow': the subscription's buffer was full (see
- * `bufferSize`) and (`after`, `resumedAt`] were dropped. */
+ * `bufferSize`) and (`after`, `resumedAt`] were dropped.
+ * 'removals': the subscription resumed from a cursor older than the removals of latest values the
+ * server keeps (its `retention.removalsMs`), or of another log, so it could not be told which
+ * values were removed meanwhile: every latest value it held that the server did not send again
+ * on this resume is gone. Those this subscription had handed over were reported through
+ * `onCleared` (reason 'gone') just before; an app that keeps values from before a reload drops
+ * the others (`after` = `resumedAt` = the cursor). */
 export interface Gap {
   pattern: string;
-  reason: GapReason | 'overflow' | 'volatile';
+  reason: GapReason | 'overflow' | 'volatile' | 'removals';
   after: number;
   resumedAt: number;
   /** 'volatile' only: the volatile topics whose events in between are lost. */
@@ -59,7 +65,8 @@ export interface SubscribeOptions {
    * removed by the server's `fete.clearLatest` (reason 'cleared') or past its topic's `ttlMs`
    * (reason 'expired'). In order with the events: the handler (or the `for await` loop) has seen
    * every earlier value first, and a later value of the subject comes after it. Also called after
-   * a reconnect for values removed while the connection was down. @default none */
+   * a reconnect for values removed while the connection was down (reason 'gone' when it was down
+   * for longer than the server keeps removals: see the 'removals' gap). @default none */
   onCleared?: (notice: LatestCleared) => void;
 }
 
@@ -123,6 +130,12 @@ export class ClientSubscriptionImpl<E = Envelope> implements ClientSubscription<
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** `latest` topics: the highest version handed over per subject (in log `epoch`'s store). */
   readonly versions = new Map<string, number>();
+  /** `latest` topics: the subjects whose last state handed over is a value (not a removal), with
+   * their topic: what a 'removals' gap may take away. */
+  readonly holding = new Map<string, string>();
+  /** `latest` subjects the server sent (values, even at a version already handed over) since the
+   * `sub` on the current connection: a 'removals' gap keeps these. */
+  restated = new Set<string>();
   /** `volatile` topics: the ids of the last events handed over, so that one sent twice (an emit
    * resent after a lost ack, through another server) is handed over once. */
   readonly volatileIds = new RecentIds(VOLATILE_IDS_KEPT);

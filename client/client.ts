@@ -35,7 +35,7 @@ import { Emitter } from './emitter.js';
 import { openIdbOutboxStore } from './idb-outbox-store.js';
 import { createMemoryOutboxStore } from './memory-outbox-store.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
-import { Outbox, type Delivered } from './outbox.js';
+import { Outbox, type Delivered, type DeliveredOf } from './outbox.js';
 import type { OutboxStore, RejectedRecord } from './outbox-store.js';
 import { StatusHolder, type ClientStatus } from './status.js';
 import { SubscriptionRouter } from './subscription-router.js';
@@ -51,14 +51,16 @@ export interface EmitOptions {
   headers?: Record<string, string>;
 }
 
-export interface EmitReceipt<E = Envelope> {
+export interface EmitReceipt<E = Envelope, D = Delivered> {
   readonly id: string;
   /** The envelope as queued (validated payload, subject, time). */
   readonly envelope: E;
-  /** Resolves when the server acknowledges the envelope (`duplicate` if it already had the id);
-   * rejects with the server's FeteError if it refused the envelope for good (the entry is then in
+  /** Resolves when the server acknowledges the envelope (`duplicate` if it already had the id),
+   * with its position by the topic's delivery (DeliveredOf): `{ id, duplicate, seq }` for a log
+   * topic, `{ id, duplicate, version }` for a latest one, `{ id, duplicate }` for a volatile one.
+   * Rejects with the server's FeteError if it refused the envelope for good (the entry is then in
    * `client.outbox.rejected()`), or CLOSED if the client closes first (the entry stays queued). */
-  readonly delivered: Promise<Delivered>;
+  readonly delivered: Promise<D>;
 }
 
 /** An emit the server refused for good; it left the queue and waits here for the app. */
@@ -134,7 +136,7 @@ export interface Client<C extends TopicCatalog = TopicCatalog> {
   /** Validates and queues an event; resolves once it is durably in the outbox. Rejects (nothing
    * queued) with INVALID_PAYLOAD / MALFORMED, UNKNOWN_TOPIC, FORBIDDEN (not a `clientEmit` topic),
    * TOO_LARGE, QUOTA_EXCEEDED, STORE_UNAVAILABLE or CLOSED. */
-  emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitReceipt<EnvelopeOf<T>>>;
+  emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitReceipt<EnvelopeOf<T>, DeliveredOf<T>>>;
   /** Runs a command on the server and resolves with its output. The call keeps one id (`options.id`
    * or a new one) across resends after a lost connection, so the server runs it at most once.
    * Rejects INVALID_PAYLOAD / TOO_LARGE (input), FORBIDDEN, NO_HANDLER, REJECTED (`details.reason`),
@@ -264,7 +266,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
     return this.#presence.watch(pattern);
   }
 
-  async emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options: EmitOptions = {}): Promise<EmitReceipt<EnvelopeOf<T>>> {
+  async emit<T extends ClientEmitTopicsOf<C>>(topic: T, payload: InputOf<T>, options: EmitOptions = {}): Promise<EmitReceipt<EnvelopeOf<T>, DeliveredOf<T>>> {
     if (this.#closing !== undefined) throw new FeteError('CLOSED', 'the client is closed');
     const name: unknown = (topic as { name?: unknown } | null)?.name;
     const known = typeof name === 'string' ? topicByName(this.#o.topics, name) : undefined;
@@ -290,7 +292,7 @@ class FeteClient<C extends TopicCatalog> implements Client<C> {
       cancel();
       throw err;
     }
-    return { id: envelope.id, envelope, delivered };
+    return { id: envelope.id, envelope, delivered: delivered as Promise<DeliveredOf<T>> };
   }
 
   // The overloads in Client carry the types; at runtime outputs are whatever the server decoded.

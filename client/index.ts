@@ -15,7 +15,7 @@ export {
 export type { ClientOptions } from './options.js';
 export type { CallOptions } from './command-caller.js';
 export type { ClientStatus } from './status.js';
-export type { Delivered } from './outbox.js';
+export type { Delivered, DeliveredLatest, DeliveredLogged, DeliveredOf, DeliveredVolatile } from './outbox.js';
 export type { ClientSubscription, Gap, SubscribeOptions, SubscriptionHandler } from './client-subscription.js';
 export type { PresenceEvents, PresenceView } from './presence.js';
 export type { ClientAuth, Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js';

@@ -11,7 +11,7 @@
 // A batch-level refusal with a permanent code (a packet the server will not take, e.g. one envelope
 // too large) halves the batch until the offending entry is alone, then rejects that entry: one bad
 // entry must not block the queue behind it.
-import { FeteError, PROTOCOL_LIMITS, type CmdAck, type EmitAck } from '../shared/index.js';
+import { FeteError, PROTOCOL_LIMITS, type CmdAck, type EmitAck, type EmitAckTaken } from '../shared/index.js';
 import { fromCmdError } from './command-ack.js';
 import { backoffDelay, Wakeup, type RetryOptions } from './backoff.js';
 import { takeBatch } from './emit-batch.js';
@@ -183,7 +183,7 @@ export class OutboxDrainer {
       if (item.id !== null && item.id !== record.id)
         return { settled, retry: new FeteError('MALFORMED', `emit ack item ${i} is for ${item.id}, expected ${record.id}`) };
       if (item.status !== 'rejected') {
-        settled.push({ record, outcome: { status: item.status, seq: item.seq } });
+        settled.push({ record, outcome: takenOutcome(item) });
         continue;
       }
       const error = fromWireError(item.error);
@@ -230,4 +230,11 @@ export class OutboxDrainer {
       // Housekeeping only: tried again at the next prune.
     }
   }
+}
+
+/** The outcome kept for an item the server took: its status and the position it gave, as given. */
+function takenOutcome(item: EmitAckTaken): Outcome {
+  if ('seq' in item) return { status: item.status, seq: item.seq };
+  if ('version' in item && item.version !== undefined) return { status: item.status, version: item.version };
+  return { status: item.status };
 }

@@ -20,9 +20,12 @@ export interface QueuedRecord extends OutboxRecord {
   key: number;
 }
 
-/** What the server said about one envelope. */
+/** What the server said about one envelope. Taken: with the position its topic's delivery gives
+ * (shared/protocol.ts EmitAckTaken): `seq` (log), `version` (latest) or neither (volatile). Kept in
+ * IndexedDB and sent between tabs, so read back as written by any client version: older ones
+ * stored `seq: 0` for volatile and latest topics (outbox.ts deliveredOf drops it). */
 export type Outcome =
-  | { status: 'accepted' | 'duplicate'; seq: number }
+  | { status: 'accepted' | 'duplicate'; seq?: number; version?: number }
   | { status: 'rejected'; error: WireError & { reason?: string } }
   /** A queued command ran: `result` is its encoded output. */
   | { status: 'executed'; result: string };

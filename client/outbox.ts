@@ -13,13 +13,42 @@ import type { Transport } from './transport.js';
 import { fromWireError } from './wire.js';
 import { fromCmdError } from './command-ack.js';
 
-/** What `receipt.delivered` resolves to: the server's seq for the envelope, and whether the server
- * already had it (a replay after a lost ack, or an id the app reused). */
-export interface Delivered {
+/** What `receipt.delivered` resolves to for a `delivery: 'log'` topic: the event's `seq` in the
+ * server's log (a duplicate: the first emit's), and whether the server already had the id (a
+ * resend after a lost ack, or an id the app reused). */
+export interface DeliveredLogged {
   id: string;
-  /** The event's seq in the server's log; 0 for a `volatile` or `latest` topic (not in the log). */
   seq: number;
   duplicate: boolean;
+}
+
+/** `receipt.delivered` of a `delivery: 'latest'` topic: the `version` the value got for its
+ * subject, no seq (it is in no log). A duplicate answers the version its id got when the server
+ * still knows it (the README's "Volatile and latest-value topics"), else none. */
+export type DeliveredLatest = { id: string; duplicate: false; version: number } | { id: string; duplicate: true; version?: number };
+
+/** `receipt.delivered` of a `delivery: 'volatile'` topic: sent (or a duplicate); no seq, no version. */
+export interface DeliveredVolatile {
+  id: string;
+  duplicate: boolean;
+}
+
+/** What `receipt.delivered` resolves to, by the topic's delivery (DeliveredOf). */
+export type Delivered = DeliveredLogged | DeliveredLatest | DeliveredVolatile;
+
+/** `receipt.delivered` of topic `T`: DeliveredLogged, DeliveredLatest or DeliveredVolatile. */
+export type DeliveredOf<T> = T extends { readonly delivery: infer D } ? DeliveredBy<D> : Delivered;
+type DeliveredBy<D> = D extends 'latest' ? DeliveredLatest : D extends 'volatile' ? DeliveredVolatile : DeliveredLogged;
+
+/** The receipt's answer from an outcome: the position the server gave (a log seq, a latest
+ * version) as it is. A seq of 0 is no position: older servers, and outcomes older clients stored in
+ * IndexedDB, answered it for volatile and latest topics; it is dropped, never handed on. */
+export function deliveredOf(id: string, outcome: { status: 'accepted' | 'duplicate'; seq?: number; version?: number }): Delivered {
+  const duplicate = outcome.status === 'duplicate';
+  if (typeof outcome.seq === 'number' && outcome.seq > 0) return { id, seq: outcome.seq, duplicate };
+  const version = outcome.version;
+  if (typeof version === 'number') return duplicate ? { id, duplicate: true, version } : { id, duplicate: false, version };
+  return { id, duplicate };
 }
 
 export interface OutboxOptions {
@@ -341,7 +370,7 @@ export class Outbox {
     for (const w of list) {
       if (outcome.status === 'rejected') w.reject(rejectedError(id, outcome.error));
       else if (outcome.status === 'executed') w.reject(new FeteError('INTERNAL', `entry ${id} is a command, not an emit`));
-      else w.resolve({ id, seq: outcome.seq, duplicate: outcome.status === 'duplicate' });
+      else w.resolve(deliveredOf(id, outcome));
     }
     return true;
   }

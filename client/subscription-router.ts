@@ -30,6 +30,7 @@ import {
   type Envelope,
   type GapPacket,
   type VolatileGapPacket,
+  type RemovalsGapPacket,
   type PresenceState,
   type SubAck,
   type TopicCatalog,
@@ -205,8 +206,10 @@ export class SubscriptionRouter {
       return;
     }
     if (env.version !== undefined) {
+      sub.restated.add(env.subject);
       if ((sub.versions.get(env.subject) ?? 0) >= env.version) return;
       sub.versions.set(env.subject, env.version);
+      sub.holding.set(env.subject, env.topic);
     } else if (!sub.volatileIds.add(env.id)) return; // handed over already
     this.#bus.publish(sub.sid, env).catch(noop);
   }
@@ -235,10 +238,16 @@ export class SubscriptionRouter {
     const resumed = sub.from !== 'latest' && sub.from !== 'earliest';
     if (had === undefined ? !resumed : had >= packet.version) return;
     sub.versions.set(packet.subject, packet.version);
+    sub.holding.delete(packet.subject);
     this.#bus.publish(sub.sid, removalMessage({ topic: packet.topic, subject: packet.subject, version: packet.version, reason: packet.reason })).catch(noop);
   }
 
   gap(packet: unknown): void {
+    if (!this.#closed && isRemovalsGapPacket(packet)) {
+      const sub = this.#subs.get(packet.sid);
+      if (sub !== undefined) this.#removalsGap(sub);
+      return;
+    }
     if (!this.#closed && isVolatileGapPacket(packet)) {
       // The server dropped volatile events for this slow connection; the log's cursor stays.
       const sub = this.#subs.get(packet.sid);
@@ -262,6 +271,22 @@ export class SubscriptionRouter {
     this.#gap(sub, { pattern: sub.pattern, reason: packet.reason, after: packet.after, resumedAt: packet.resumedAt });
   }
 
+  /** The resume was older than the server's removals (RemovalsGapPacket), and the snapshot before
+   * this packet is complete: every value held that it did not restate is gone. Each is handed over
+   * as a removal ('gone', one version above the value: any later value of the subject is newer), in
+   * order with the events, then the app is told with a 'removals' gap. */
+  #removalsGap(sub: ClientSubscriptionImpl<unknown>): void {
+    for (const [subject, topic] of [...sub.holding]) {
+      if (sub.restated.has(subject)) continue;
+      const version = (sub.versions.get(subject) ?? 0) + 1;
+      sub.versions.set(subject, version);
+      sub.holding.delete(subject);
+      this.#bus.publish(sub.sid, removalMessage({ topic, subject, version, reason: 'gone' })).catch(noop);
+    }
+    const at = sub.seq ?? 0;
+    this.#gap(sub, { pattern: sub.pattern, reason: 'removals', after: at, resumedAt: at });
+  }
+
   /** Ends every subscription at once (nothing is delivered after it returns). */
   close(): void {
     if (this.#closed) return;
@@ -277,6 +302,8 @@ export class SubscriptionRouter {
     const t = this.#o.transport;
     if (sub.closed || !t.connected || sub.sentOn === this.#epoch) return;
     const epoch = (sub.sentOn = this.#epoch);
+    // What this `sub`'s snapshot restates (a 'removals' gap that follows it keeps these).
+    sub.restated = new Set();
     const from = sub.seq === undefined ? sub.from : formatCursor(sub.epoch, sub.seq);
     t.sub({ sid: sub.sid, pattern: sub.pattern, from, ...(sub.presence === undefined ? {} : { presence: sub.presence }) }, this.#o.ackTimeoutMs).then(
       (ack) => this.#acked(sub, epoch, ack),
@@ -388,6 +415,10 @@ function isClrPacket(value: unknown): value is ClrPacket {
     (value.version as number) > 0 &&
     (value.reason === 'cleared' || value.reason === 'expired')
   );
+}
+
+function isRemovalsGapPacket(value: unknown): value is RemovalsGapPacket {
+  return isObject(value) && typeof value.sid === 'string' && value.reason === 'removals' && isEpoch(value.epoch);
 }
 
 function isVolatileGapPacket(value: unknown): value is VolatileGapPacket {

@@ -2,7 +2,7 @@
 // protocol (shared/protocol.ts) through it and never sees Socket.IO. The default implementation is
 // socket-transport.ts; tests plug in an in-memory double of the protocol (NATS.js injects its
 // transport the same way).
-import type { ClrPacket, CmdAck, CmdPacket, CmdResultPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, VolatileGapPacket, SubPacket, UnsubPacket } from '../shared/index.js';
+import type { ClrPacket, CmdAck, CmdPacket, CmdResultPacket, EmitAck, EmitPacket, EvPacket, EvsPacket, GapPacket, SubAck, VolatileGapPacket, RemovalsGapPacket, SubPacket, UnsubPacket } from '../shared/index.js';
 import type { PresenceEventPacket, PresenceSetAck, PresenceSetPacket, PresenceUnwatchPacket, PresenceWatchAck, PresenceWatchPacket } from '../shared/index.js';
 import type { FeteError } from '../shared/index.js';
 
@@ -21,7 +21,7 @@ export interface TransportHandlers {
   /** Several events of one subscription, in seq order. Optional for handlers written before
    * `evs` existed (a wrapping transport): the transport then reports them as one `ev` each. */
   evs?(packet: EvsPacket): void;
-  gap(packet: GapPacket | VolatileGapPacket): void;
+  gap(packet: GapPacket | VolatileGapPacket | RemovalsGapPacket): void;
   /** A latest value that is gone. Optional for handlers written before clears. */
   clr?(packet: ClrPacket): void;
   /** A presence change of a watch. Optional for handlers written before presence. */

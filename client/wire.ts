@@ -26,9 +26,19 @@ export function isSubAck(value: unknown): value is SubAck {
   return value.ok === true ? isSeq(value.cursor) && isEpoch(value.epoch) : value.ok === false && isWireError(value.error);
 }
 
+function isVersion(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+}
+
+/** A taken item carries a log `seq`, a latest `version`, or neither (volatile), never both. A
+ * `seq: 0` (older servers answered it for volatile and latest topics) is taken, as no position. */
 function isEmitAckItem(value: unknown): value is EmitAckItem {
   if (!isObject(value)) return false;
-  if (value.status === 'accepted' || value.status === 'duplicate') return typeof value.id === 'string' && isSeq(value.seq);
+  if (value.status === 'accepted' || value.status === 'duplicate') {
+    if (typeof value.id !== 'string') return false;
+    if (value.seq !== undefined) return isSeq(value.seq) && value.version === undefined;
+    return value.version === undefined || isVersion(value.version);
+  }
   return value.status === 'rejected' && (value.id === null || typeof value.id === 'string') && isWireError(value.error);
 }
 

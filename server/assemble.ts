@@ -180,10 +180,17 @@ export function assemble<C extends TopicCatalog>(o: ResolvedOptions, store: Stor
     },
   });
   // Non-durable listeners of live events run here, in the emitting process, as after a commit.
-  live = liveParts(o.topics, store, channel, (e, opts) => {
-    const ls = registry.inlineFor(e);
-    if (ls.length > 0) inline.dispatch(e, ls, opts);
-  });
+  live = liveParts(
+    o.topics,
+    store,
+    channel,
+    (e, opts) => {
+      const ls = registry.inlineFor(e);
+      if (ls.length > 0) inline.dispatch(e, ls, opts);
+    },
+    { settleMs: o.retention.graceMs, keepMs: o.retention.removalsMs, pruneEveryMs: o.retention.intervalMs },
+    () => log.highWater(),
+  );
   const memoryHead = () => (log instanceof MemoryLog ? log.headSeq : undefined);
   const operations = new Operations({ store, catalog: o.topics, registry, inline, memoryHead, orphanAfterMs: o.listeners.orphanAfterMs });
   const commands = new CommandBus(

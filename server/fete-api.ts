@@ -30,7 +30,7 @@ import type {
   DispatchMode,
   EmitFn,
   EmitItem,
-  EmitResult,
+  EmitResultsOf,
   FeteLog,
   FeteStats,
   FeteTransaction,
@@ -162,14 +162,19 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
     target: ((tick: ScheduleTick, ctx: ListenerContext<C, Envelope, D>) => unknown) | { topic: T; payload: InputOf<T> | ((tick: Date) => InputOf<T>) },
     options?: ScheduleOptions,
   ): void;
-  /** Validates and appends one event. A repeated id or idempotency key appends nothing. A
-   * `volatile` topic's event is published live instead (result seq 0); a `latest` topic's is
-   * upserted as its subject's value (result `version`, seq 0). LIVE_TOO_LARGE when a live event
-   * does not fit the live channel (PostgreSQL: under 8000 bytes). */
+  /** Validates and appends one event; resolves with `{ id, seq, duplicate }` (LoggedResult). A
+   * repeated id or idempotency key appends nothing (`duplicate: true`, the first emit's seq). A
+   * `volatile` topic's event is published live instead and resolves `{ id, duplicate }`
+   * (VolatileResult); a `latest` topic's is upserted as its subject's value and resolves
+   * `{ id, duplicate, version }` (LatestResult): neither has a seq, they are in no log. The type
+   * follows the topic (EmitResultOf). Rejects INVALID_PAYLOAD, UNKNOWN_TOPIC, TOO_LARGE, CLOSED,
+   * STORE_UNAVAILABLE, and LIVE_TOO_LARGE when a live event does not fit the live channel
+   * (PostgreSQL: under 8000 bytes). */
   emit: EmitFn<C>;
   /** Appends several events in one transaction: all or none (live ones: see `emit`; they are not
-   * part of the log's transaction). */
-  emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
+   * part of the log's transaction). Resolves with one result per item, in order, each typed by
+   * its item's topic (EmitResultsOf). */
+  emitMany<const I extends ReadonlyArray<EmitItem<C>>>(items: I): Promise<EmitResultsOf<I>>;
   /** Runs `fn` in one store transaction: `tx.query` (your tables) and `tx.emit` commit together. */
   transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R>;
   /** Registers the one owner of a command or query: `handler(input, ctx)` with `ctx.tx`, `ctx.emit`
@@ -226,7 +231,9 @@ export interface Fete<C extends TopicCatalog, D extends DispatchMode = 'durable'
   start(): Promise<void>;
   /** Prunes the log now, per topic `retention` (what workers do every `retention.intervalMs`):
    * events past their topic's retention whose durable deliveries are all done. One report per
-   * topic with a rule. Under `dispatch: 'inline'` there is no store and nothing to prune. */
+   * topic with a rule. Under `dispatch: 'inline'` there is no store and no log to prune. Also
+   * prunes the removals of latest values older than `retention.removalsMs` (in memory too): one
+   * report per latest topic that had some (`prunedThrough` undefined). */
   prune(): Promise<PruneReport[]>;
   /** Stops workers (draining by default) and closes the store. The instance is closed afterwards. */
   stop(options?: StopOptions): Promise<void>;

@@ -36,7 +36,7 @@ import { type FeteOptions, type ListenerOptions, type ResolvedOptions, resolveOp
 import type { AnyHandler } from './registry.js';
 import type { PruneReport } from './retention-job.js';
 import type { Store } from './store/open-store.js';
-import type { DeadLetter, DeadLetterQuery, EmitItem, EmitOptions, EmitResult, FeteLog, FeteStats } from './types.js';
+import type { DeadLetter, DeadLetterQuery, EmitItem, EmitOptions, EmitResultOf, EmitResultsOf, FeteLog, FeteStats } from './types.js';
 import type { DispatchMode, FeteTransaction, ListenerContext, PatternHandler, StopOptions, TopicHandler, WorkerStatus } from './types.js';
 import { type Parts, assemble } from './assemble.js';
 import { Lifecycle } from './lifecycle.js';
@@ -109,13 +109,14 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
     return this.#life.waitIdle(this.#p, options);
   }
 
-  emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitResult> {
-    return this.#p.emits.emit([{ topic, payload, ...options }]).then((r) => r[0]!);
+  emit<T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions): Promise<EmitResultOf<T>> {
+    // The route gives each topic's result by its delivery (ingress/emit-route.ts).
+    return this.#p.emits.emit([{ topic, payload, ...options }]).then((r) => r[0] as EmitResultOf<T>);
   }
 
-  async emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]> {
+  async emitMany<const I extends ReadonlyArray<EmitItem<C>>>(items: I): Promise<EmitResultsOf<I>> {
     if (!Array.isArray(items)) throw new FeteError('INVALID_OPTIONS', 'emitMany takes an array of { topic, payload, ...options }');
-    return this.#p.emits.emit(items);
+    return (await this.#p.emits.emit(items)) as EmitResultsOf<I>;
   }
 
   async transaction<R>(fn: (tx: FeteTransaction<C>) => Promise<R>): Promise<R> {
@@ -193,8 +194,13 @@ class FeteServer<C extends TopicCatalog, D extends DispatchMode> implements Fete
 
   async prune(): Promise<PruneReport[]> {
     this.#life.assertOpen();
-    if (!this.#p.retention) return [];
-    return this.#life.track(this.#p.retention.run());
+    const run = async (): Promise<PruneReport[]> => {
+      const reports = this.#p.retention ? await this.#p.retention.run() : [];
+      const removals = await this.#p.live.clears.prune();
+      for (const [topic, deleted] of removals) reports.push({ topic, deleted, prunedThrough: undefined });
+      return reports;
+    };
+    return this.#life.track(run());
   }
 
   workerStatus(): WorkerStatus {

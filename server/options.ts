@@ -118,7 +118,8 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
   worker?: WorkerOptions;
   /** Random source in [0, 1) for backoff jitter (tests make it deterministic). @default Math.random */
   random?: () => number;
-  /** The pruning of topics that declare `retention` (worker role only). @default see RetentionOptions */
+  /** The pruning of topics that declare `retention` (worker role only), and of removals of latest
+   * values (every process). @default see RetentionOptions */
   retention?: RetentionOptions;
   /** Largest event a server emit may make (`fete.emit`, `emitMany`, `tx.emit`, `ctx.emit`), in
    * UTF-8 bytes of its encoded envelope; beyond it the emit fails with TOO_LARGE. Keep it at or
@@ -145,8 +146,9 @@ export interface FeteOptions<C extends TopicCatalog = TopicCatalog> {
    * web node receives only the events its sockets subscribed to instead of tailing the log itself
    * (see bus/nats-bus.ts). Needs a shared PostgreSQL store and the optional peer dependency
    * @nats-io/transport-node. `{ nats: 'nats://127.0.0.1:4222' }` or `{ nats: { servers, ... } }`.
-   * NATS unreachable at start does not fail createFete unless `bus.required`: the node serves on
-   * the PostgreSQL fallback and moves onto NATS when it answers (`fete.stats().bus` says where).
+   * NATS unreachable at start (or silent for `bus.connectTimeoutMs`, default 2000) does not fail
+   * createFete unless `bus.required`: the node serves on the PostgreSQL fallback and moves onto
+   * NATS when it answers (`fete.stats().bus` says where).
    * @default none: every web process tails the log (LISTEN/NOTIFY and a read per wake-up) */
   bus?: BusOptions;
 }
@@ -224,6 +226,7 @@ export function resolveOptions<C extends TopicCatalog>(o: FeteOptions<C>): Resol
     intervalMs: positive('retention.intervalMs', r.intervalMs ?? 60_000, 0),
     graceMs: positive('retention.graceMs', r.graceMs ?? 10_000, 0),
     batchSize: positive('retention.batchSize', r.batchSize ?? 1000),
+    removalsMs: positive('retention.removalsMs', r.removalsMs ?? 86_400_000, 0),
   };
   const lo = o.listeners ?? {};
   const orphanRetention = lo.orphanRetention ?? 'release';
@@ -275,6 +278,7 @@ function resolveBus(b: BusOptions | undefined, dispatch: 'durable' | 'inline'): 
     gapReadDelayMs: positive('bus.gapReadDelayMs', b.gapReadDelayMs ?? 50, 0),
     required: flag('bus.required', b.required),
     retryMaxMs: positive('bus.retryMaxMs', b.retryMaxMs ?? 5000, 1),
+    connectTimeoutMs: positive('bus.connectTimeoutMs', b.connectTimeoutMs ?? 2000, 1),
   };
 }
 

@@ -21,8 +21,16 @@ const debug = createDebug('fete:retention');
 export interface RetentionOptions {
   /** How often the worker prunes (0: never by itself; `fete.prune()` still does). @default 60_000 */
   intervalMs?: number;
-  /** Events younger than this are never pruned, whatever a topic declares. @default 10_000 */
+  /** Events younger than this are never pruned, whatever a topic declares; and a removal of a
+   * latest value (a clear, an expiry) younger than this is told to every resume, whatever its
+   * cursor (a live subscriber has had it by then, or lost its connection). @default 10_000 */
   graceMs?: number;
+  /** How long removals of latest values (`fete.clearLatest`, a topic's `ttlMs`) are kept, in
+   * milliseconds, to tell a resume which values it holds are gone. A resume from a cursor older
+   * than that is told instead that its snapshot is complete (the client drops the values it holds
+   * that the snapshot does not restate, and calls `onCleared` for each). Pruned by every server
+   * process every `intervalMs`, and at `fete.prune()`. @default 86_400_000 (one day) */
+  removalsMs?: number;
   /** Events deleted per statement (each batch is its own short transaction). @default 1000 */
   batchSize?: number;
 }

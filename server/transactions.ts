@@ -15,7 +15,7 @@ import { MemoryLog } from './log/memory-log.js';
 import type { Registry } from './registry.js';
 import type { TxHandle } from './store/driver.js';
 import type { Store } from './store/open-store.js';
-import type { EmitOptions, EmitResult, FeteTransaction } from './types.js';
+import type { EmitOptions, EmitResult, EmitResultOf, FeteTransaction, LoggedResult } from './types.js';
 
 /** One item of `emitMany` (and of `tx.emitMany`), untyped past the public signatures. */
 export type EmitItemArg = { topic: unknown; payload: unknown } & EmitOptions;
@@ -73,11 +73,13 @@ export class Emits<C extends TopicCatalog> {
           if (!q) return Promise.reject(new FeteError('INVALID_OPTIONS', "tx.query needs a store; dispatch: 'inline' has none"));
           return q.query(sql, params);
         },
-        emit: (topic, payload, options) => emitMany([{ topic, payload, ...options }]).then((r) => r[0]!),
-        emitMany,
+        emit: <T>(topic: T, payload: unknown, options?: EmitOptions) => emitMany([{ topic, payload, ...options }]).then((r) => r[0] as EmitResultOf<T>),
+        emitMany: emitMany as FeteTransaction<C>['emitMany'],
       };
-      // The store's transaction handle where there is one (the log hands it over as a Queryable).
-      return fn(tx, append, q as Partial<TxHandle> | undefined);
+      // A command's emits, admitted before: routed like tx.emit's (a live topic's event never goes
+      // to the log). The store's transaction handle where there is one (a Queryable from the log).
+      const appendAdmitted: AppendAdmitted = (envelopes, options) => this.d.route.inTransaction(envelopes, options, q, pending, append);
+      return fn(tx, appendAdmitted, q as Partial<TxHandle> | undefined);
     });
     // Live events of the transaction go out once it committed (none if it rolled back).
     return this.d.life.track(
@@ -98,7 +100,7 @@ export class Emits<C extends TopicCatalog> {
   #logAttemptEmits(build: (t: unknown, p: unknown, opts?: EmitOptions) => Promise<Envelope>): AttemptEmits {
     const deps = {
       build,
-      afterCommit: (envs: Envelope[], results: EmitResult[], opts: EmitOptions[]) => this.d.writer.committed(envs, results, opts),
+      afterCommit: (envs: Envelope[], results: LoggedResult[], opts: EmitOptions[]) => this.d.writer.committed(envs, results, opts),
     };
     const { log, store, registry } = this.d;
     if (log instanceof MemoryLog) return memoryAttemptEmits(log, deps);

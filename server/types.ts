@@ -25,9 +25,10 @@ import type {
   TopicCatalog,
   TopicsOf,
 } from '../shared/index.js';
-import type { EmitResult, LogView } from './log/event-log.js';
+import type { LogView } from './log/event-log.js';
+import type { EmitResult, EmitResultOf, LatestResult, LoggedResult, VolatileResult } from './emit-result.js';
 
-export type { EmitResult };
+export type { EmitResult, EmitResultOf, LatestResult, LoggedResult, VolatileResult };
 import type { QueryResult } from './store/driver.js';
 
 export interface EmitOptions {
@@ -58,7 +59,16 @@ export type EmitItem<C extends TopicCatalog> = {
   [K in keyof C]: { topic: C[K]; payload: InputOf<C[K]> } & EmitOptions;
 }[keyof C];
 
-export type EmitFn<C extends TopicCatalog> = <T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions) => Promise<EmitResult>;
+/** The results of `emitMany(items)`, one per item, in order: each by its topic (EmitResultOf). */
+export type EmitResultsOf<I extends ReadonlyArray<{ topic: unknown }>> = { -readonly [K in keyof I]: EmitResultOf<I[K]['topic']> };
+
+/** Emits one event of topic `T`; resolves with its result by the topic's delivery (EmitResultOf:
+ * a `seq` for a log topic, a `version` for a latest one, neither for a volatile one). */
+export type EmitFn<C extends TopicCatalog> = <T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions) => Promise<EmitResultOf<T>>;
+
+/** Emits one event of topic `T` with a transaction that commits later (a command's `ctx.emit`):
+ * resolves with the event id only, since it has no seq or version before the commit. */
+export type DeferredEmitFn<C extends TopicCatalog> = <T extends TopicsOf<C>>(topic: T, payload: InputOf<T>, options?: EmitOptions) => Promise<{ id: string }>;
 
 /** SQL access inside a transaction: the app's own tables, on fete's store connection. */
 export interface TxQuery {
@@ -68,7 +78,7 @@ export interface TxQuery {
 /** What `fete.transaction(fn)` hands to `fn`: queries and emits that commit together. */
 export interface FeteTransaction<C extends TopicCatalog> extends TxQuery {
   emit: EmitFn<C>;
-  emitMany(items: ReadonlyArray<EmitItem<C>>): Promise<EmitResult[]>;
+  emitMany<const I extends ReadonlyArray<EmitItem<C>>>(items: I): Promise<EmitResultsOf<I>>;
 }
 
 /** How a fete runs listeners (its `dispatch` option); listener contexts differ by it (`ctx.tx`). */

@@ -44,10 +44,46 @@ export interface UnsubPacket {
 
 /** `emit`: a batch of encoded envelopes, applied in order; acked per envelope, in the same order. */
 export type EmitPacket = string[];
-export type EmitAckItem =
-  | { id: string; status: 'accepted'; seq: number }
-  | { id: string; status: 'duplicate'; seq: number }
-  | { id: string | null; status: 'rejected'; error: WireError };
+
+/** The answer for an item of a `delivery: 'log'` topic the server took: `seq` is the event's
+ * offset in the log (for a duplicate, the first emit's), a resume cursor's seq. */
+export interface EmitAckLogged {
+  id: string;
+  status: 'accepted' | 'duplicate';
+  seq: number;
+}
+
+/** The answer for a value of a `delivery: 'latest'` topic the server took: `version` is the version
+ * the value got for its subject (1, 2, ...; stale values are dropped by receivers below it). It
+ * has no `seq`: the value is in no log. A duplicate (its id was stored lately: a resend after a
+ * lost ack) stores nothing and answers the version that id got, when the server still knows it:
+ * the process that stored it remembers it for two minutes (its last 10,000 live ids), and any
+ * process while the id is still its subject's current value; otherwise (another process, after
+ * the value was cleared, expired or replaced) the duplicate has no `version`. */
+export type EmitAckLatest = { id: string; status: 'accepted'; version: number } | { id: string; status: 'duplicate'; version?: number };
+
+/** The answer for an event of a `delivery: 'volatile'` topic the server took (sent to who was
+ * connected, or a duplicate of an id it sent lately): no `seq`, no `version`, it is stored nowhere. */
+export interface EmitAckVolatile {
+  id: string;
+  status: 'accepted' | 'duplicate';
+}
+
+/** An item the server refused; `id` is null when the input was not even an envelope. */
+export interface EmitAckRejected {
+  id: string | null;
+  status: 'rejected';
+  error: WireError;
+}
+
+/** The answer for an item the server took, by the delivery of its topic. Tell them apart by the
+ * field: `'seq' in item` (log), `'version' in item` (latest), neither (volatile, or a latest
+ * duplicate whose version the server no longer knows). */
+export type EmitAckTaken = EmitAckLogged | EmitAckLatest | EmitAckVolatile;
+
+/** One item of an emit's answer, on every door (the Socket.IO `emit` ack, `POST /emit`'s
+ * `results`): taken (EmitAckTaken), or rejected. */
+export type EmitAckItem = EmitAckTaken | EmitAckRejected;
 /** Ack of `emit`: one item per envelope, or a batch-level error (malformed packet, too many). */
 export type EmitAck = { ok: true; results: EmitAckItem[] } | { ok: false; error: WireError };
 
@@ -117,9 +153,22 @@ export interface VolatileGapPacket {
   epoch: string;
 }
 
+/** `gap` with reason 'removals': subscription `sid` resumed from a cursor older than the removals
+ * of latest values the server keeps (`retention.removalsMs`), or of another log, so it cannot be
+ * told which values it holds were removed meanwhile. Sent right after its snapshot of current
+ * values: every latest value the subscription holds that the snapshot did not restate is gone.
+ * Over SSE: `event: gap` with data `{ "reason": "removals" }`. */
+export interface RemovalsGapPacket {
+  sid: string;
+  reason: 'removals';
+  epoch: string;
+}
+
 /** Why a `latest` value is gone: removed by `fete.clearLatest` ('cleared'), or older than its
- * topic's `ttlMs` and removed by the server's sweep ('expired'). */
-export type LatestClearReason = 'cleared' | 'expired';
+ * topic's `ttlMs` and removed by the server's sweep ('expired'); 'gone': removed while the
+ * subscription was away for longer than the server keeps removals (`retention.removalsMs`), one of
+ * the two (told by the client after a `removals` gap, never by the server). */
+export type LatestClearReason = 'cleared' | 'expired' | 'gone';
 
 /** A `latest` value that is gone: the subject of topic `topic` has no current value any more.
  * `version` is the subject's version of the removal (above the value's): a value of that subject
@@ -153,7 +202,7 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   ev(packet: EvPacket): void;
   evs(packet: EvsPacket): void;
-  gap(packet: GapPacket | VolatileGapPacket): void;
+  gap(packet: GapPacket | VolatileGapPacket | RemovalsGapPacket): void;
   /** A latest value that is gone (ClrPacket). */
   clr(packet: ClrPacket): void;
   /** A change of a presence watch, after its `pwatch` ack. */

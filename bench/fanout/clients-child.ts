@@ -7,7 +7,7 @@
 //   clients-child.ts <url> <impl> <count> <sidMode>
 import { io, type Socket } from 'socket.io-client';
 import { percentile } from '../harness.js';
-import { type ClientsCommand, type ClientsMessage, type Impl, PATTERNS, type SidMode, cpuUsage, now } from './common.js';
+import { type ClientsCommand, type ClientsMessage, type Impl, PATTERNS, isPlain, type SidMode, cpuUsage, now } from './common.js';
 
 const [url, impl, countArg, sidMode] = process.argv.slice(2) as [string, Impl, string, SidMode];
 const count = Number(countArg);
@@ -28,8 +28,10 @@ let measured = 0;
 type Payload = { sentAt: number; n: number };
 type WireEvent = { json: { payload: Payload } };
 
+const plain = isPlain(impl);
+
 function onEv(packet: unknown): void {
-  if (impl === 'plain') delivery((packet as { payload: Payload }).payload);
+  if (plain) delivery((packet as { payload: Payload }).payload);
   else delivery((packet as { e: WireEvent }).e.json.payload);
 }
 

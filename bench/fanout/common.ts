@@ -34,9 +34,14 @@ export interface Percentiles {
 /** What each client subscribes to, by client index: all of them match every `orders.<id>.status`. */
 export const PATTERNS = ['orders.*.status', 'orders.>', 'orders.*.*', '>'] as const;
 
-/** Which server: plain Socket.IO room broadcast, or fete on PostgreSQL / PGlite (in memory);
- * `-volatile` / `-latest`: fete on PostgreSQL with the topic declared so. */
-export type Impl = 'plain' | 'fete-pg' | 'fete-pglite' | 'fete-pg-volatile' | 'fete-pg-latest';
+/** Which server: plain Socket.IO room broadcast; `plain-pg` the same broadcast after a one-row
+ * INSERT of the envelope on PostgreSQL (autocommit), as an app that hand-wires a durable write to
+ * Socket.IO would; or fete on PostgreSQL / PGlite (in memory); `-volatile` / `-latest`: fete on
+ * PostgreSQL with the topic declared so. */
+export type Impl = 'plain' | 'plain-pg' | 'fete-pg' | 'fete-pglite' | 'fete-pg-volatile' | 'fete-pg-latest';
+
+/** Whether `impl` is one of the plain Socket.IO servers (its packets are the envelope itself). */
+export const isPlain = (impl: Impl): boolean => impl === 'plain' || impl === 'plain-pg';
 
 /** How a fete server emits a burst: `fete.emit` per event (32 in flight), or `fete.emitMany` of 100. */
 export type EmitMode = 'each' | 'many';

@@ -59,7 +59,7 @@ async function phase(server: Server, clients: Clients, command: ServerCommand & 
 }
 
 export async function runPair(c: PairConfig): Promise<PairResult> {
-  const schema = c.impl.startsWith('fete-pg') ? freshSchema('fanout') : undefined;
+  const schema = c.impl.startsWith('fete-pg') || c.impl === 'plain-pg' ? freshSchema('fanout') : undefined;
   // FETE_BENCH_FANOUT_PROFILE=<dir>: CPU profiles of both children (node --cpu-prof), named by role.
   const profile = process.env.FETE_BENCH_FANOUT_PROFILE;
   const prof = (role: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', `${profile}/${c.impl}-${c.sids}-${c.emit}-${role}-${Date.now()}`] : []);

@@ -9,10 +9,12 @@
 // bytes more per closure, which the memory scenario would count against fete alone).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { Server } from 'socket.io';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, latestTopics, now, settledMemory, topics, volatileTopics } from './common.js';
+import { handWiredInsert } from '../hand-wired-insert.js';
+import { type EmitMode, type Impl, type ServerCommand, type ServerMessage, type StatusPayload, cpuUsage, isPlain, latestTopics, now, settledMemory, topics, volatileTopics } from './common.js';
 
 const [impl, url, schema, emitMode, build] = process.argv.slice(2) as [Impl, string, string, EmitMode, 'dist' | 'source' | undefined];
 const serverModule = build === 'dist' ? '../../dist/server/index.js' : '../../server/index.js';
@@ -35,7 +37,7 @@ let emitOne: (p: StatusPayload, i: number) => Promise<unknown>;
 let stop: () => Promise<void>;
 let emitMany: ((ps: StatusPayload[]) => Promise<unknown>) | undefined;
 
-if (impl === 'plain') {
+if (impl === 'plain' || impl === 'plain-pg') {
   const io = new Server(http);
   const nsp = io.of('/fete');
   nsp.on('connection', (socket) => {
@@ -44,12 +46,18 @@ if (impl === 'plain') {
       ack({ ok: true, cursor: 0 });
     });
   });
+  // plain-pg: the envelope is INSERTed (one row, autocommit, one pool connection per emit in
+  // flight) and broadcast when the INSERT returns, with the row's seq: the durable write an app
+  // would hand-wire before `emit`, without fete's routing, deliveries or resume.
+  const durable = impl === 'plain-pg' ? await handWiredInsert(pg, url, schema) : undefined;
   emitOne = async (payload, i) => {
     // The same event fete sends (an envelope), as the plain object a Socket.IO app would emit.
-    nsp.to('orders').emit('ev', { ...createEnvelope(topics.orderStatus, payload), seq: i + 1 });
+    const envelope = createEnvelope(topics.orderStatus, payload);
+    nsp.to('orders').emit('ev', { ...envelope, seq: durable ? await durable.insert(envelope) : i + 1 });
   };
   stop = async () => {
     io.close();
+    await durable?.end();
   };
 } else {
   // The benchmark's subscribers are anonymous (as the plain Socket.IO anchor's are).
@@ -108,7 +116,7 @@ async function rate(perSecond: number, events: number): Promise<void> {
   const pending: Promise<unknown>[] = [];
   const took: number[] = [];
   const sentAt = new Map<number, number>();
-  if (impl !== 'plain') commitAt = new Map();
+  if (!isPlain(impl)) commitAt = new Map();
   for (let i = 0; i < events; i++) {
     const due = firstAt + (i * 1000) / perSecond;
     const wait = due - now();

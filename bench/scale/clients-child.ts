@@ -4,7 +4,7 @@
 // `report` answers with the count and percentiles.
 import { io, type Socket } from 'socket.io-client';
 import { percentile } from '../harness.js';
-import { type ClientsCommand, type ClientsReply, type Impl, PATTERNS, now, reportCrashes, usage } from './common.js';
+import { type ClientsCommand, type ClientsReply, type Impl, isRedis, PATTERNS, now, reportCrashes, usage } from './common.js';
 
 const [impl, countArg, urlsArg] = process.argv.slice(2) as [Impl, string, string];
 const count = Number(countArg);
@@ -30,7 +30,7 @@ const sockets: Socket[] = [];
 async function connect(i: number): Promise<void> {
   const socket = io(`${urls[i % urls.length]}/fete`, { transports: ['websocket'], reconnection: false, forceNew: true });
   sockets.push(socket);
-  if (impl === 'redis') socket.on('ev', (p: { payload: { sentAt: number } }) => delivery(p.payload.sentAt));
+  if (isRedis(impl)) socket.on('ev', (p: { payload: { sentAt: number } }) => delivery(p.payload.sentAt));
   else {
     socket.on('ev', (p: { e: WireEvent }) => delivery(p.e.json.payload.sentAt));
     socket.on('evs', (p: { es: WireEvent[] }) => {

@@ -16,8 +16,13 @@ export const topics = defineTopics({
  * - `pg-tail`: fete web nodes on PostgreSQL, each tailing the log (LISTEN/NOTIFY + a read per wake-up).
  * - `nats`: fete web nodes on PostgreSQL with `bus: { nats }` (events over NATS, the log only on a gap).
  * - `redis`: plain Socket.IO nodes with @socket.io/redis-adapter: the same fanout without durability.
+ * - `redis-pg`: the same, the emitter INSERTing each event (one row, autocommit) on PostgreSQL before
+ *   it broadcasts: the durable write an app hand-wires before `emit`, with no resume or gap repair.
  */
-export type Impl = 'pg-tail' | 'nats' | 'redis';
+export type Impl = 'pg-tail' | 'nats' | 'redis' | 'redis-pg';
+
+/** Whether `impl` is plain Socket.IO on the Redis adapter (its packets are the envelope itself). */
+export const isRedis = (impl: Impl): boolean => impl === 'redis' || impl === 'redis-pg';
 
 /** The options of a fete process of the benchmark (`web` node or `worker` emitter): PostgreSQL,
  * anonymous subscribers, and the NATS bus for `nats`. */

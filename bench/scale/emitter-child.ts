@@ -2,14 +2,17 @@
 // fete: a worker-role process (with the NATS bus for `nats`) calling `fete.emit` at a fixed rate,
 // with one domain event nobody subscribes to every `auditEvery` emits (a node over NATS skips it);
 // `redis`: a Socket.IO server with the Redis adapter and no clients, broadcasting to the room every
-// node's sockets joined (what an app without durability would do).
+// node's sockets joined (what an app without durability would do); `redis-pg` INSERTs each event on
+// PostgreSQL first and broadcasts when the INSERT returns.
+import { createRequire } from 'node:module';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { createFete } from '../../server/index.js';
 import { createEnvelope } from '../../shared/index.js';
 import { percentile } from '../harness.js';
-import { type EmitterCommand, type EmitterReply, type Impl, type StatusPayload, now, reportCrashes, feteOptions, topics, usage, countPgQueries } from './common.js';
+import { handWiredInsert } from '../hand-wired-insert.js';
+import { type EmitterCommand, type EmitterReply, type Impl, isRedis, type StatusPayload, now, reportCrashes, feteOptions, topics, usage, countPgQueries } from './common.js';
 
 const [impl, dbUrl, schema, natsUrl, redisUrl] = process.argv.slice(2) as [Impl, string, string, string, string];
 const say = (m: EmitterReply) => process.send!(m);
@@ -20,18 +23,22 @@ countPgQueries();
 const audits: Promise<unknown>[] = [];
 let emit: (p: StatusPayload, i: number, audit: boolean) => Promise<unknown>;
 let stop: () => Promise<void>;
-if (impl === 'redis') {
+if (isRedis(impl)) {
+  // redis-pg: the pg the fete processes use (its queries are counted as theirs are).
+  const pg = createRequire(new URL('../../server/index.ts', import.meta.url))('pg') as typeof import('pg');
+  const durable = impl === 'redis-pg' ? await handWiredInsert(pg, dbUrl, schema) : undefined;
   const pub = createClient({ url: redisUrl });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
   const io = new Server({ adapter: createAdapter(pub, sub) as never });
   const nsp = io.of('/fete');
   emit = async (payload, i) => {
-    nsp.to('orders').emit('ev', { ...createEnvelope(topics.orderStatus, payload), seq: i + 1 });
+    const envelope = createEnvelope(topics.orderStatus, payload);
+    nsp.to('orders').emit('ev', { ...envelope, seq: durable ? await durable.insert(envelope) : i + 1 });
   };
   stop = async () => {
     io.close();
-    await Promise.allSettled([pub.quit(), sub.quit()]);
+    await Promise.allSettled([pub.quit(), sub.quit(), durable?.end()]);
   };
 } else {
   const fete = await createFete(feteOptions(impl, 'worker', dbUrl, schema, natsUrl));

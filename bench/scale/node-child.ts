@@ -8,7 +8,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { Server } from 'socket.io';
 import { createFete } from '../../server/index.js';
-import { type Impl, type NodeCommand, type NodeReply, reportCrashes, feteOptions, usage, countPgQueries } from './common.js';
+import { type Impl, isRedis, type NodeCommand, type NodeReply, reportCrashes, feteOptions, usage, countPgQueries } from './common.js';
 
 const [impl, dbUrl, schema, natsUrl, redisUrl] = process.argv.slice(2) as [Impl, string, string, string, string];
 const say = (m: NodeReply) => process.send!(m);
@@ -17,7 +17,7 @@ countPgQueries();
 
 const http = createServer();
 let stop: () => Promise<void>;
-if (impl === 'redis') {
+if (isRedis(impl)) {
   const pub = createClient({ url: redisUrl });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);

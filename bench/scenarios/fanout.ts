@@ -38,6 +38,7 @@ interface Run {
 
 const RUNS: Run[] = [
   { key: 'plain', name: 'Socket.IO room broadcast', impl: 'plain', sids: 'shared', emit: 'each', target: false },
+  { key: 'plain-pg', name: 'Socket.IO room broadcast after a one-row INSERT', impl: 'plain-pg', sids: 'shared', emit: 'each', target: false },
   { key: 'fete-pg', name: 'fete (PostgreSQL)', impl: 'fete-pg', sids: 'shared', emit: 'each', target: true },
   { key: 'fete-pglite', name: 'fete (PGlite memory)', impl: 'fete-pglite', sids: 'shared', emit: 'each', target: true },
   { key: 'fete-pg-many', name: 'fete (PostgreSQL, emitMany of 100)', impl: 'fete-pg', sids: 'shared', emit: 'many', target: false },
@@ -153,6 +154,17 @@ const scenario: Scenario = {
         if (f.fanoutP99 !== undefined) comparisons.push(lowerIsBetter(`fanout p99 (commit to receipt), ${r.name}`, f.fanoutP99, plain.p99, anchor));
       }
     }
+    // The durable anchor: the same broadcast, each event INSERTed first, under the same load.
+    const durable = best.get('plain-pg');
+    const durableName = RUNS.find((r) => r.key === 'plain-pg')!.name;
+    if (durable) {
+      for (const r of runs.filter((x) => x.impl.startsWith('fete-pg') && x.impl !== 'fete-pglite')) {
+        const f = best.get(r.key)!;
+        comparisons.push(higherIsBetter(`throughput, ${r.name}`, f.throughput, durable.throughput, durableName));
+        comparisons.push(lowerIsBetter(`latency p99, ${r.name}`, f.p99, durable.p99, durableName));
+        comparisons.push(lowerIsBetter(`latency p50, ${r.name}`, f.p50, durable.p50, durableName));
+      }
+    }
 
     return {
       settings: {
@@ -180,6 +192,7 @@ const scenario: Scenario = {
         'emit call: how long `fete.emit` took to resolve in the fixed-rate phase (the append round trip, then the send to this process\'s sockets, which runs in the commit hook before the emit resolves); for plain it is the synchronous broadcast to 500 sockets.',
         'append / fanout split (fete, fixed-rate phase, the reported round): append = emit call to the commit hook (a hook registered before attach, so before the fanout sends), fanout = commit hook to receipt in the clients\' process, over every delivery. The fanout figure is compared with the anchor\'s whole emit-to-receipt latency.',
         'server CPU per delivery: the server child\'s user+system CPU time during the timed burst over events x subscribers (lowest round). Unlike wall-clock figures it moves little when other work shares the machine; fete\'s includes its appends (PostgreSQL\'s own CPU is not counted).',
+        'Socket.IO room broadcast after a one-row INSERT (plain-pg): the plain anchor, but each event is first INSERTed (envelope as jsonb, autocommit, a pool of 10) on the same PostgreSQL and broadcast when the INSERT returns: the durable write an app hand-wires before `emit`, run under the same fanout load as fete. It has no resume, no deliveries, no routing by pattern; its latency holds the same commit wait as fete\'s.',
         'one-row INSERT: the same PostgreSQL, one INSERT per tick at the fixed rate in autocommit (one round trip, one WAL flush), measured at the start of each round; the lowest-p99 round is reported. It bounds what any durable path can do: fete sends an event only after its commit returns.',
         'Emits are group-committed since 2026-11-30 (server/log/group-commit.ts): the burst\'s 32 concurrent emits go to the store in a few appends, not 32, and their commits reach each socket as one `evs` frame.',
         'This machine has 2 cores shared by the three processes (and PostgreSQL): figures move between rounds; all rounds are in each figure\'s settings.',

@@ -5,7 +5,9 @@
 // - fete with `bus: { nats }`: the worker publishes its commits on NATS, each node receives only
 //   what its sockets subscribed to and reads the log only on a gap;
 // - the anchor: plain Socket.IO nodes with @socket.io/redis-adapter (Redis on 6379), the emitter
-//   broadcasting to one room through Redis: the same fanout without durability.
+//   broadcasting to one room through Redis: the same fanout without durability;
+// - a durable anchor: the same, the emitter INSERTing each event (one row, autocommit) on the same
+//   PostgreSQL before it broadcasts (the hand-wired durable write; no resume, no gap repair).
 // Per arrangement and N: queries sent to PostgreSQL per second (counted in each process's pg
 // driver: by all processes, and by the web nodes alone), deliveries/s, p50/p99 emit-to-receipt latency (timestamp in the
 // payload, same machine clock), CPU of one web node (mean over nodes, % of one core). One domain
@@ -27,10 +29,10 @@ const RATE = Number(process.env.FETE_BENCH_SCALE_RATE ?? 25);
 const SECONDS = Number(process.env.FETE_BENCH_SCALE_SECONDS ?? 5);
 const AUDIT_EVERY = 10;
 const ROUNDS = Number(process.env.FETE_BENCH_ROUNDS ?? 2);
-const IMPLS = (process.env.FETE_BENCH_SCALE_IMPLS?.split(',') ?? ['pg-tail', 'nats', 'redis']) as Impl[];
+const IMPLS = (process.env.FETE_BENCH_SCALE_IMPLS?.split(',') ?? ['pg-tail', 'nats', 'redis', 'redis-pg']) as Impl[];
 const NATS_URL = process.env.FETE_BENCH_NATS_URL ?? process.env.FETE_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS_URL = process.env.FETE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const NAMES: Record<Impl, string> = { 'pg-tail': 'fete PostgreSQL tail', nats: 'fete NATS bus', redis: 'Socket.IO Redis adapter' };
+const NAMES: Record<Impl, string> = { 'pg-tail': 'fete PostgreSQL tail', nats: 'fete NATS bus', redis: 'Socket.IO Redis adapter', 'redis-pg': 'Socket.IO Redis adapter after a one-row INSERT' };
 
 /** The benchmark's own database next to DATABASE_URL's, so that pg_stat_database counts only it. */
 async function benchDatabase(): Promise<string> {
@@ -64,7 +66,7 @@ const scenario: Scenario = {
           for (let k = 0; k < IMPLS.length; k++) {
             const impl = IMPLS[(k + round) % IMPLS.length]!;
             process.stdout.write(`  ${NAMES[impl]}, ${nodes} node(s), round ${round + 1}...`);
-            const r = await runConfig({ impl, nodes, clients: CLIENTS, perSecond: RATE, seconds: SECONDS, auditEvery: impl === 'redis' ? 0 : AUDIT_EVERY, dbUrl, natsUrl: NATS_URL, redisUrl: REDIS_URL }, admin);
+            const r = await runConfig({ impl, nodes, clients: CLIENTS, perSecond: RATE, seconds: SECONDS, auditEvery: impl.startsWith('redis') ? 0 : AUDIT_EVERY, dbUrl, natsUrl: NATS_URL, redisUrl: REDIS_URL }, admin);
             const line = `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, emit p50 ${r.emitCallP50.toFixed(1)} ms, ${r.dbQueriesPerSec.toFixed(1)} queries/s (nodes ${r.nodeQueriesPerSec.toFixed(1)}), ${(r.deliveredShare * 100).toFixed(1)}% delivered`;
             process.stdout.write(` ${line}\n`);
             roundNotes.push(`${NAMES[impl]}, N=${nodes}, round ${round + 1}: ${line}`);
@@ -108,6 +110,12 @@ const scenario: Scenario = {
       const a = get(impl, hi);
       const r = get('redis', hi);
       if (a && r) comparisons.push(lowerIsBetter(`${NAMES[impl]}: p99 at N=${hi}`, a.p99, r.p99, NAMES.redis, impl === 'nats' ? 1.5 : undefined));
+    }
+    // The durable anchor: the Redis adapter's broadcast after the same commit wait fete has.
+    for (const impl of ['nats', 'pg-tail'] as const) {
+      const a = get(impl, hi);
+      const r = get('redis-pg', hi);
+      if (a && r) comparisons.push(lowerIsBetter(`${NAMES[impl]}: p99 at N=${hi}`, a.p99, r.p99, NAMES['redis-pg']));
     }
     const n8 = get('nats', hi);
     const p8 = get('pg-tail', hi);

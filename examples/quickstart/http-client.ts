@@ -2,7 +2,8 @@
 import { decodeEnvelope } from 'fete/shared';
 
 /** POST /fete/emit: one item (or an array of up to 100). The answer has one result per item:
- * { id, status: 'accepted' | 'duplicate', seq } or { id, status: 'rejected', error: { code, message } }. */
+ * { id, status: 'accepted' | 'duplicate', seq } (a log topic; `version` instead for a latest topic,
+ * neither for a volatile one) or { id, status: 'rejected', error: { code, message } }. */
 export async function emitOverHttp(base: string, token: string, orderId: string) {
   const res = await fetch(`${base}/fete/emit`, {
     method: 'POST',
@@ -13,7 +14,7 @@ export async function emitOverHttp(base: string, token: string, orderId: string)
       idempotencyKey: `order-${orderId}`, // optional; or "id": a UUID of your own
     }),
   });
-  return { status: res.status, body: (await res.json()) as { results: Array<{ id: string; status: string; seq?: number }> } };
+  return { status: res.status, body: (await res.json()) as { results: Array<{ id: string; status: string; seq?: number; version?: number }> } };
 }
 
 /** GET /fete/stream?pattern=…&from=…: Server-Sent Events. `from` is 'latest' (default), 'earliest'

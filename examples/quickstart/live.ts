@@ -39,10 +39,11 @@ export async function delist(fete: Pick<Fete<typeof liveTopics>, 'clearLatest'>,
 }
 
 // Browser: the current prices first, then each change once (stale versions are dropped), and
-// `onCleared` when a price is gone (reason 'cleared', or 'expired' past a topic's ttlMs), in order
-// with the changes; cursors live only. After a reconnect a `volatile` gap says which cursors may
-// have been missed (and values cleared meanwhile are reported through onCleared).
-type Board = { price(symbol: string, price: number): void; gone(subject: string, reason: 'cleared' | 'expired'): void; cursor(user: string, x: number, y: number): void; missed(): void };
+// `onCleared` when a price is gone (reason 'cleared', or 'expired' past a topic's ttlMs; 'gone'
+// after a reconnect older than the server keeps removals), in order with the changes; cursors live
+// only. After a reconnect a `volatile` gap says which cursors may have been missed (and values
+// removed meanwhile are reported through onCleared).
+type Board = { price(symbol: string, price: number): void; gone(subject: string, reason: 'cleared' | 'expired' | 'gone'): void; cursor(user: string, x: number, y: number): void; missed(): void };
 export function watchBoard(url: string, token: string, show: Board) {
   const client = createClient({ url, topics: liveTopics, auth: () => ({ token }) });
   client.subscribe('prices.*', (ev) => show.price(ev.payload.symbol, ev.payload.price), {

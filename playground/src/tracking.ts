@@ -8,7 +8,7 @@ import { topics, type Topics } from '../shared/catalog.js';
 import { fill, h, scheduler, timeOf } from './dom.js';
 
 type Courier = { stop: number; stops: number; etaMinutes: number };
-type Gone = 'cleared' | 'expired';
+type Gone = 'cleared' | 'expired' | 'gone';
 
 export interface Tracking {
   /** The orders that can be tracked changed (newest first): the first one is tracked if none is. */
@@ -44,7 +44,7 @@ export function mountTracking(root: HTMLElement, client: Client<Topics>, me: str
               h('div', {}, h('strong', {}, `stop ${courier.at.stop} of ${courier.at.stops}`), ` · ETA ${courier.at.etaMinutes} min`),
               h('div', { class: 'muted small' }, `version ${courier.version} · ${timeOf(courier.time)}`),
             ].reduce((box, el) => (box.append(el), box), h('div'))
-          : h('span', { class: 'muted' }, orderId === undefined ? 'Place an order to track its courier.' : gone === 'cleared' ? 'Arrived: the server cleared the position.' : gone === 'expired' ? 'No recent position (expired).' : 'Waiting for the courier…'),
+          : h('span', { class: 'muted' }, orderId === undefined ? 'Place an order to track its courier.' : gone === 'cleared' ? 'Arrived: the server cleared the position.' : gone === 'expired' ? 'No recent position (expired).' : gone === 'gone' ? 'No current position.' : 'Waiting for the courier…'),
     );
     const members = view?.members ?? [];
     fill(

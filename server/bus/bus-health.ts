@@ -61,7 +61,7 @@ export class BusHealth {
     this.#since = this.#now();
   }
 
-  status(): BusStatus {
+  status(): Omit<BusStatus, 'peersOnFallback'> {
     return {
       state: this.#state,
       since: new Date(this.#since).toISOString(),

@@ -35,11 +35,19 @@ export interface BusOptions {
    * PostgreSQL live channel for volatile, latest and presence messages), keeps trying NATS in the
    * background (backoff from 250 ms doubling to `retryMaxMs`, with jitter) and moves onto it once
    * it answers, with no gap and no duplicate. With `true`, createFete throws FeteError NETWORK
-   * instead; outages after start are survived either way. @default false */
+   * instead (also when NATS does not answer within `connectTimeoutMs`); outages after start are
+   * survived either way. @default false */
   required?: boolean;
   /** The longest wait between two attempts to reach NATS before it was ever reached (later
    * reconnects follow the NATS client's `reconnectTimeWait`), in ms. @default 5000 */
   retryMaxMs?: number;
+  /** How long one attempt to reach NATS may take, in ms: at createFete (which then goes on
+   * degraded, or throws NETWORK with `required`), and at each background retry. It bounds the
+   * whole attempt, however many servers are listed, and is also the client's per-server handshake
+   * `timeout` (unless the NATS options give their own), so that a host that does not answer at all
+   * (a blackholed address: the TCP SYN is dropped) costs this long, not the client's 20 s default.
+   * The default is the Go client's connect timeout. @default 2000 */
+  connectTimeoutMs?: number;
 }
 
 export interface ResolvedBusOptions {
@@ -49,6 +57,7 @@ export interface ResolvedBusOptions {
   gapReadDelayMs: number;
   required: boolean;
   retryMaxMs: number;
+  connectTimeoutMs: number;
 }
 
 /** Where this node's bus is:
@@ -72,6 +81,10 @@ export interface BusStatus {
   recoveries: number;
   /** The last connection error, while not connected (undefined once connected). */
   lastError?: string | undefined;
+  /** Other nodes that said, in the last few seconds, that they are on the PostgreSQL fallback
+   * (cut off from NATS). While there is one, this node also sends its volatile, latest and
+   * presence messages on the PostgreSQL live channel, so that they reach it. */
+  peersOnFallback: number;
 }
 
 /** What one fanout's tail follows over the bus (bus/nats-tail.ts), and how it says what it wants. */

@@ -9,7 +9,9 @@
 // - local (one process: PGlite, the in-memory log, or PostgreSQL with a single process): a message
 //   reaches this process's own handlers only.
 // - postgres (NOTIFY on a channel of the store's schema): every process on the same database.
-// - nats (`createFete({ bus: { nats } })`): every process on the same NATS, narrowed by subject.
+// - nats (`createFete({ bus: { nats } })`): every process on the same NATS, narrowed by subject,
+//   with the store's channel as its fallback (fallback-live-channel.ts), which also carries the
+//   others' messages to a process cut off from NATS while that lasts.
 //
 // The sending process delivers its own messages to itself directly (no round trip): `publish`
 // calls local handlers synchronously before it hands the message to the transport, and a
@@ -17,14 +19,19 @@
 
 /** One message on the live channel. `data` is JSON-safe (already in wire form). */
 export interface LiveMessage {
-  /** What it carries: a volatile event, a latest value, a presence change. */
-  kind: 'volatile' | 'latest' | 'presence';
+  /** What it carries: a volatile event, a latest value, a presence change; `bus`: the NATS bus's
+   * own notice that a node is on its fallback (fallback-live-channel.ts; never sent on NATS). */
+  kind: 'volatile' | 'latest' | 'presence' | 'bus';
   /** The tenant it belongs to ('' is the default tenant). Receivers deliver it to that tenant only. */
   tenant: string;
   /** The fete subject it concerns (`orders.42.status`). Transports may route by it. */
   subject: string;
   /** The payload, JSON-safe (a wire envelope, a presence record...). */
   data: unknown;
+  /** Set when one message is sent on two transports (a node with the NATS bus while another node
+   * is cut off from NATS: fallback-live-channel.ts); a receiver delivers one copy per id. Every
+   * transport carries it as it is. */
+  id?: string | undefined;
 }
 
 export interface LiveChannel {

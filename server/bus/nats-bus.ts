@@ -20,7 +20,8 @@
 // passed with the gap still open, and a slow poll reads the log even when the bus is quiet.
 // While NATS is down the tail also goes back to the store's NOTIFY.
 //
-// NATS down at start (the default, `bus.required` false): the bus opens without a connection, the
+// NATS down at start (the default, `bus.required` false; "down" includes a server that does not
+// answer within `connectTimeoutMs`, default 2 s): the bus opens without a connection, the
 // tails follow the store's NOTIFY and reads, the live channel publishes on its fallback
 // (fallback-live-channel.ts), and a background loop tries NATS again (250 ms doubling to
 // `retryMaxMs`, with jitter). Once connected, each tail subscribes to the notices and its
@@ -100,16 +101,17 @@ export class NatsBus implements EventBus {
     this.#unhook = log.onCommit((events) => this.publish(events));
   }
 
-  /** Opens the bus and starts publishing this process's commits. Tries NATS once (a refused
-   * connection fails at once; a server that does not answer at all takes the client's `timeout`,
-   * 20 s by default): when it cannot be reached, throws FeteError NETWORK with `options.required`,
-   * else returns a bus on the PostgreSQL fallback that keeps trying in the background.
+  /** Opens the bus and starts publishing this process's commits. Tries NATS once, for at most
+   * `options.connectTimeoutMs` (a refused connection fails at once; a server that does not answer
+   * at all, a blackholed address, takes that long): when it cannot be reached, throws FeteError
+   * NETWORK with `options.required`, else returns a bus on the PostgreSQL fallback that keeps
+   * trying in the background.
    * INVALID_OPTIONS without the package, or for options the NATS client refuses. */
   static async open(options: ResolvedBusOptions, log: EventLog, catalog: TopicCatalog, logs: LogEvents): Promise<NatsBus> {
     const mod = await loadNats();
     const bus = new NatsBus(mod, options, log, catalog, logs);
     try {
-      bus.#attach(await connectNats(options.nats, bus.#name, mod));
+      bus.#attach(await connectNats(options.nats, bus.#name, mod, options.connectTimeoutMs));
     } catch (err) {
       if (options.required || isFeteError(err, 'INVALID_OPTIONS')) {
         await bus.close();
@@ -139,7 +141,7 @@ export class NatsBus implements EventBus {
       if (this.#closing) return;
       let nc: NatsConnection;
       try {
-        nc = await connectNats(this.options.nats, this.#name, this.#mod);
+        nc = await connectNats(this.options.nats, this.#name, this.#mod, this.options.connectTimeoutMs);
       } catch (err) {
         this.#health.degraded(err);
         debug('NATS still unreachable (next try in about %d ms): %s', Math.min(wait * 2, this.options.retryMaxMs), (err as Error).message);
@@ -167,8 +169,10 @@ export class NatsBus implements EventBus {
 
   #channelToNats(channel: FallbackLiveChannel): void {
     let nats = this.#channels.get(channel);
-    if (!nats) this.#channels.set(channel, (nats = createNatsLiveChannel(this.nc!, { root: this.subjects.root })));
-    channel.toNats(nats);
+    const nc = this.nc!;
+    if (!nats) this.#channels.set(channel, (nats = createNatsLiveChannel(nc, { root: this.subjects.root })));
+    // Ready once NATS has the channel's subscriptions: the flush's PONG follows them.
+    channel.toNats(nats, nc.flush());
   }
 
   /** Publishes committed events and their notices. Never throws: a failed publish shows up at the
@@ -223,7 +227,9 @@ export class NatsBus implements EventBus {
   }
 
   status(): BusStatus {
-    return this.#health.status();
+    let peers = 0;
+    for (const c of this.#channels.keys()) peers = Math.max(peers, c.peersOnFallback);
+    return { ...this.#health.status(), peersOnFallback: peers };
   }
 
   /** On NATS now (not on the fallback). */

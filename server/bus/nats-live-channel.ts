@@ -1,7 +1,7 @@
 // The live channel (live-channel.ts) over NATS: volatile events, latest-value changes and presence
 // between the processes of one deployment, on the bus's connection (`createFete({ bus: { nats } })`).
 // A message goes out on `<root>.live.<kind>.<tenant>.<subject>` (nats-subjects.ts) as JSON
-// `{ tenant, subject, data }`; a process subscribes to `<root>.live.<kind>.>` once it has a
+// `{ tenant, subject, data, id? }`; a process subscribes to `<root>.live.<kind>.>` once it has a
 // handler for that kind. The connection is opened with `noEcho`, so a process never gets its own
 // messages back: `publish` hands them to its own handlers directly, before NATS. At most once: a
 // message published while a process is cut off from NATS is lost to it, and `onLost` tells it so
@@ -43,7 +43,7 @@ export function createNatsLiveChannel(nc: NatsConnection, options: NatsLiveChann
   })();
 
   function deliver(kind: LiveMessage['kind'], raw: Uint8Array, subject: string): void {
-    let body: { tenant?: unknown; subject?: unknown; data?: unknown };
+    let body: { tenant?: unknown; subject?: unknown; data?: unknown; id?: unknown };
     try {
       body = JSON.parse(new TextDecoder().decode(raw)) as typeof body;
     } catch {
@@ -51,7 +51,7 @@ export function createNatsLiveChannel(nc: NatsConnection, options: NatsLiveChann
       return;
     }
     if (typeof body?.tenant !== 'string' || typeof body.subject !== 'string') return;
-    handlers.get(kind)?.run({ kind, tenant: body.tenant, subject: body.subject, data: body.data });
+    handlers.get(kind)?.run({ kind, tenant: body.tenant, subject: body.subject, data: body.data, ...(typeof body.id === 'string' ? { id: body.id } : {}) });
   }
 
   return {
@@ -64,7 +64,7 @@ export function createNatsLiveChannel(nc: NatsConnection, options: NatsLiveChann
 
     async publish(message: LiveMessage): Promise<void> {
       if (!KINDS.has(message.kind)) throw new FeteError('INVALID_OPTIONS', `live channel: unknown kind ${JSON.stringify(message.kind)}`);
-      const data = encoder.encode(JSON.stringify({ tenant: message.tenant, subject: message.subject, data: message.data }));
+      const data = encoder.encode(JSON.stringify({ tenant: message.tenant, subject: message.subject, data: message.data, id: message.id }));
       const max = nc.info?.max_payload ?? 1024 * 1024;
       if (data.length > max)
         throw new FeteError('LIVE_TOO_LARGE', `live message of ${data.length} bytes exceeds the NATS server's max_payload (${max} bytes)`, {

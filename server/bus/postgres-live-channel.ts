@@ -1,6 +1,7 @@
 // The live channel between the processes on one PostgreSQL: NOTIFY on the channel
 // `<store channel>_live` (one per store schema), LISTEN on the driver's long-lived listening
-// connection. A notification is `{"o":origin,"k":kind,"t":tenant,"s":subject,"d":data}` as JSON;
+// connection. A notification is `{"o":origin,"k":kind,"t":tenant,"s":subject,"d":data}` as JSON
+// (plus `"i":id` when the message has one);
 // `o` is this channel's random id, so a process skips its own notifications (it delivered them to
 // itself synchronously in `publish`, before the NOTIFY).
 //
@@ -20,9 +21,10 @@ const debug = createDebug('fete:live');
 
 /** PostgreSQL's NOTIFY payload limit: "must be shorter than 8000 bytes" (docs, NOTIFY). */
 export const NOTIFY_MAX_BYTES = 7999;
-/** What the notification adds around a message: `{"o":"<uuid>","k":..,"t":..,"s":..,"d":..}`. */
-const FRAMING_BYTES = 64;
-const KINDS = new Set<LiveMessage['kind']>(['volatile', 'latest', 'presence']);
+/** What the notification adds around a message: `{"o":"<uuid>","k":..,"t":..,"s":..,"d":..,"i":"<uuid>"}`
+ * is 87 bytes more than `{"tenant":..,"subject":..,"data":..}`, which emitters measure. */
+const FRAMING_BYTES = 96;
+const KINDS = new Set<LiveMessage['kind']>(['volatile', 'latest', 'presence', 'bus']);
 
 export interface PostgresLiveChannelOptions {
   driver: Driver;
@@ -40,7 +42,7 @@ export async function createPostgresLiveChannel({ driver, tables }: PostgresLive
   const channel = liveChannelName(tables);
   const handlers = new LiveHandlers();
   const received = (text: string) => {
-    let m: { o?: unknown; k?: unknown; t?: unknown; s?: unknown; d?: unknown };
+    let m: { o?: unknown; k?: unknown; t?: unknown; s?: unknown; d?: unknown; i?: unknown };
     try {
       m = JSON.parse(text) as typeof m;
     } catch {
@@ -52,14 +54,14 @@ export async function createPostgresLiveChannel({ driver, tables }: PostgresLive
       debug('skipped a notification of the wrong shape');
       return;
     }
-    handlers.deliver({ kind: m.k as LiveMessage['kind'], tenant: m.t, subject: m.s, data: m.d });
+    handlers.deliver({ kind: m.k as LiveMessage['kind'], tenant: m.t, subject: m.s, data: m.d, ...(typeof m.i === 'string' ? { id: m.i } : {}) });
   };
   let unlisten: (() => Promise<void>) | undefined = await driver.listen(channel, received, () => handlers.lost());
   return {
     transport: 'postgres',
     maxMessageBytes: NOTIFY_MAX_BYTES - FRAMING_BYTES,
     async publish(message) {
-      const text = JSON.stringify({ o: origin, k: message.kind, t: message.tenant, s: message.subject, d: message.data });
+      const text = JSON.stringify({ o: origin, k: message.kind, t: message.tenant, s: message.subject, d: message.data, i: message.id });
       const bytes = Buffer.byteLength(text);
       if (bytes > NOTIFY_MAX_BYTES)
         throw new FeteError(

@@ -195,7 +195,7 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
             },
           },
           reject: rejectFn(decl),
-          emit: async (topic: unknown, payload: unknown, options: EmitOptions = {}): Promise<EmitResult> => {
+          emit: async (topic: unknown, payload: unknown, options: EmitOptions = {}): Promise<{ id: string }> => {
             if (deadline.expired) throw deadline.expired;
             // Admitted now (a bad payload throws where the handler made it), appended as is below.
             const headers = tenant === '' ? options.headers : { ...options.headers, [Headers.tenant]: tenant };
@@ -204,7 +204,7 @@ export async function runCommand(host: RunHost, call: RunCall): Promise<RunResul
             if (deadline.expired) throw deadline.expired;
             emits.push(envelope);
             emitOptions.push(opts);
-            return { id: envelope.id, seq: 0, duplicate: false };
+            return { id: envelope.id };
           },
         };
         return call.handler(call.input, ctx as never);

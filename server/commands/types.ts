@@ -11,7 +11,7 @@ import type {
   TopicCatalog,
 } from '../../shared/index.js';
 import type { Role } from '../options.js';
-import type { EmitFn, TxQuery } from '../types.js';
+import type { DeferredEmitFn, TxQuery } from '../types.js';
 
 /** What every handler gets. */
 export interface RequestContext<R extends AnyRequest = AnyRequest> {
@@ -36,10 +36,11 @@ export interface RequestContext<R extends AnyRequest = AnyRequest> {
 /** A command handler's context: `emit` commits with the handler's writes, only if it returns. */
 export interface CommandContext<C extends TopicCatalog, R extends AnyRequest = AnyCommand> extends RequestContext<R> {
   /** Admits the event now through ingress (its schema runs here, once: a bad payload throws here)
-   * and appends that envelope when the handler returns,
-   * in the same transaction as its writes; a throw or rejection drops it. Resolves with the event
-   * id; `seq` is 0 until commit (the event is not in the log before). */
-  emit: EmitFn<C>;
+   * and appends that envelope when the handler returns, in the same transaction as its writes (a
+   * `latest` value is upserted there, a `volatile` event sent after the commit); a throw or
+   * rejection drops it. Resolves with the event id only: it has no seq (or version) before the
+   * commit. */
+  emit: DeferredEmitFn<C>;
 }
 
 export type CommandHandler<C extends TopicCatalog, R extends AnyCommand> = (

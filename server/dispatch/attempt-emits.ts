@@ -12,19 +12,19 @@ import type { Driver, QueryResult, TxHandle } from '../store/driver.js';
 import type { DeliveryPlan } from '../store/event-queries.js';
 import { appendEvents } from '../store/event-queries.js';
 import type { Tables } from '../store/tables.js';
-import type { EmitOptions, EmitResult, TxQuery } from '../types.js';
+import type { EmitOptions, LoggedResult, TxQuery } from '../types.js';
 import type { AttemptEmits } from './inline-dispatcher.js';
 
 export interface AttemptEmitDeps {
   build(topic: unknown, payload: unknown, options?: EmitOptions): Promise<Envelope>;
   /** Runs what follows a commit (listeners of the new events, log hooks). */
-  afterCommit(envelopes: Envelope[], results: EmitResult[], options: EmitOptions[]): void;
+  afterCommit(envelopes: Envelope[], results: LoggedResult[], options: EmitOptions[]): void;
 }
 
 /** `dispatch: 'inline'`: over the in-memory log. */
 export function memoryAttemptEmits(log: MemoryLog, d: AttemptEmitDeps): AttemptEmits {
   const envelopes: Envelope[] = [];
-  const results: EmitResult[] = [];
+  const results: LoggedResult[] = [];
   const options: EmitOptions[] = [];
   return {
     async emit(topic, payload, o = {}) {
@@ -59,7 +59,7 @@ export function storeAttemptEmits(
   let open: Promise<TxHandle> | undefined;
   let ended = false;
   const envelopes: Envelope[] = [];
-  const results: EmitResult[] = [];
+  const results: LoggedResult[] = [];
   const options: EmitOptions[] = [];
   const handle = () => (open ??= driver.begin());
   return {

@@ -30,7 +30,7 @@ import { type Claimed, completeDelivery, failDelivery, releaseDeliveries } from 
 import { type DeliveryPlan, appendEvents } from '../store/event-queries.js';
 import type { Store } from '../store/open-store.js';
 import { pgliteTxScope } from '../store/pglite-driver.js';
-import type { EmitOptions, EmitResult, ListenerContext, TxQuery } from '../types.js';
+import type { EmitOptions, EmitResult, ListenerContext, LoggedResult, TxQuery } from '../types.js';
 import type { FailureReport } from '../logger.js';
 import type { StoreOutage } from '../store-outage.js';
 import { AttemptAbort } from './attempt-abort.js';
@@ -49,7 +49,7 @@ export interface AttemptDeps {
   /** When the deliveries of an event emitted by a handler may run (delay, ordering keys). */
   plan?(envelope: Envelope, options: EmitOptions | undefined): DeliveryPlan | undefined;
   /** Runs after a commit that appended events (non-durable listeners, local hooks). */
-  afterCommit(envelopes: Envelope[], results: EmitResult[]): void;
+  afterCommit(envelopes: Envelope[], results: LoggedResult[]): void;
   /** `ctx.emit` of topics that are not in the log (`volatile`, `latest`): kept out of the
    * attempt's transaction and sent once the attempt succeeded (ingress/emit-route.ts). */
   live?: { defers(topic: unknown): boolean; send(envelopes: Envelope[]): void };
@@ -149,7 +149,7 @@ export class DurableAttempt implements AttemptSink {
   #emitted: Envelope[] | undefined;
   /** Events of live topics the handler emitted, sent if the attempt succeeds. */
   #liveEmitted: Envelope[] | undefined;
-  #results: EmitResult[] | undefined;
+  #results: LoggedResult[] | undefined;
 
   constructor(
     private readonly deps: AttemptDeps,
@@ -226,7 +226,8 @@ export class DurableAttempt implements AttemptSink {
     if (this.deps.live?.defers(topic)) {
       const envelope = await this.deps.buildEnvelope(topic, payload, options);
       (this.#liveEmitted ??= []).push(envelope);
-      return { id: envelope.id, seq: 0, duplicate: false };
+      // Sent (and, for a latest value, given its version) only when the attempt commits.
+      return { id: envelope.id, duplicate: false };
     }
     const tx = this.#lazyTx();
     const envelope = await this.deps.buildEnvelope(topic, payload, options);

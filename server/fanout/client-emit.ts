@@ -2,7 +2,8 @@
 // encoded envelope is admitted by ingress (admit-client.ts: size, frame, topic, bounded decode,
 // schema once, authorize) and appended with the sender as the current principal, where its server
 // headers are stamped. One result per input, in order.
-import { type EmitAckItem, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
+import { type EmitAckItem, type EmitAckTaken, type Envelope, FeteError, type TopicCatalog, type WireError } from '../../shared/index.js';
+import type { EmitResult } from '../emit-result.js';
 import { runAs } from '../context/principal.js';
 import { ParsedEnvelope, admitClientEmit, allowed } from '../ingress/admit-client.js';
 import type { EventBus } from '../bus/event-bus.js';
@@ -46,6 +47,15 @@ function rejected(id: string | null, err: unknown): EmitAckItem {
   return { id, status: 'rejected', error: toWireError(err) };
 }
 
+/** The answer for an item the server took: its result's position as it is, a log event's `seq`, a
+ * latest value's `version`, or neither (volatile); never a seq for an event that is in no log. */
+export function takenItem(id: string, result: EmitResult, duplicate: boolean): EmitAckTaken {
+  const status = duplicate ? 'duplicate' : 'accepted';
+  if ('seq' in result) return { id, status, seq: result.seq };
+  if ('version' in result && result.version !== undefined) return { id, status, version: result.version };
+  return { id, status };
+}
+
 function idOf(encoded: unknown, framed: string | undefined): string | null {
   if (framed !== undefined) return framed;
   // The id of an input that failed later checks is still worth echoing, so the client can match it.
@@ -63,8 +73,9 @@ function idOf(encoded: unknown, framed: string | undefined): string | null {
 
 /**
  * Applies a batch of untrusted encoded envelopes from `ctx.caller`, in order. Each item is
- * accepted (with its seq), a duplicate (with the original seq; dedupe by envelope id or
- * idempotency key) or rejected with a code. After a retryable failure (an authorize hook that
+ * accepted or a duplicate (dedupe by envelope id or idempotency key), with its position by
+ * its topic's delivery (takenItem: a log event's seq, the first emit's for a duplicate; a latest
+ * value's version; nothing for a volatile event), or rejected with a code. After a retryable failure (an authorize hook that
  * threw, the store down) the rest of the batch is not applied and gets the same error, so the
  * client's in-order retry never lets a later event overtake an earlier one.
  */
@@ -95,16 +106,18 @@ export async function applyClientEmits(target: ClientEmitTarget, ctx: ClientEmit
       // `tenant` header (client-set actor and tenant headers are dropped: client-headers.ts).
       const { principal, tenant } = ctx.caller;
       const outcomes = await runAs(principal, () => runInTenant(tenant, () => target.log.append(admitted)));
-      const seen = new Map<string, number>();
+      // An id twice in the batch: the second is a duplicate of the first; a log event answers
+      // the first's seq. A live item's result is its own (the route answers a repeated id, and a
+      // volatile event never takes a latest value's version).
+      const seen = new Map<string, EmitResult>();
       outcomes.forEach((o, k) => {
         const slot = slots[k]!;
         const id = admitted[k]!.id;
-        if (!o.ok) results[slot] = rejected(id, o.error);
-        else if (o.duplicate || seen.has(id)) results[slot] = { id, status: 'duplicate', seq: seen.get(id) ?? o.seq };
-        else {
-          seen.set(id, o.seq);
-          results[slot] = { id, status: 'accepted', seq: o.seq };
-        }
+        if (!o.ok) return void (results[slot] = rejected(id, o.error));
+        const earlier = seen.get(id);
+        if (earlier === undefined) seen.set(id, o);
+        const position = earlier !== undefined && 'seq' in earlier && 'seq' in o ? earlier : o;
+        results[slot] = takenItem(id, position, o.duplicate || earlier !== undefined);
       });
     } catch (err) {
       slots.forEach((slot, k) => (results[slot] = rejected(admitted[k]!.id, err)));

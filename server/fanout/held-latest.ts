@@ -9,16 +9,18 @@
 import type { LatestCleared } from '../../shared/index.js';
 import type { LiveEvent } from '../live/live-hub.js';
 
-/** What is due for a subject: its newest value, or its removal. */
-export type HeldEntry = { value: LiveEvent } | { removal: LatestCleared };
+/** What is due for a subject: its newest value, or its removal; or, last, the end of a complete
+ * snapshot (live-hub.ts `restated`). */
+export type HeldEntry = { value: LiveEvent } | { removal: LatestCleared } | { restated: true };
 
-function versionOf(e: HeldEntry): number {
+function versionOf(e: { value: LiveEvent } | { removal: LatestCleared }): number {
   return 'value' in e ? (e.value.envelope.version ?? 0) : e.removal.version;
 }
 
 export class HeldLatest {
   /** By subject, in the order subjects were first held (a Map keeps insertion order). */
-  readonly #bySubject = new Map<string, HeldEntry>();
+  readonly #bySubject = new Map<string, { value: LiveEvent } | { removal: LatestCleared }>();
+  #restated = false;
 
   /** How many subjects have something waiting. */
   get size(): number {
@@ -36,7 +38,13 @@ export class HeldLatest {
     this.#put(c.subject, { removal: c });
   }
 
-  #put(subject: string, entry: HeldEntry): void {
+  /** Holds the end of a complete snapshot: sent after every entry (the values held before it are
+   * the snapshot's or newer; those held after it are newer: restated either way). */
+  holdRestated(): void {
+    this.#restated = true;
+  }
+
+  #put(subject: string, entry: { value: LiveEvent } | { removal: LatestCleared }): void {
     const held = this.#bySubject.get(subject);
     if (held !== undefined && versionOf(held) >= versionOf(entry)) return;
     this.#bySubject.set(subject, entry);
@@ -44,8 +52,10 @@ export class HeldLatest {
 
   /** What is waiting, oldest subject first; empties the hold. */
   take(): HeldEntry[] {
-    const out = [...this.#bySubject.values()];
+    const out: HeldEntry[] = [...this.#bySubject.values()];
+    if (this.#restated) out.push({ restated: true });
     this.#bySubject.clear();
+    this.#restated = false;
     return out;
   }
 }

@@ -24,7 +24,7 @@ import { eventsPacket, type FanoutCore } from './fanout-core.js';
 import { eventsOfPacketBeingSent, sendingEvents } from './packet-events.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { PresenceSession } from '../presence/presence-session.js';
-import type { LiveSubscription } from '../live/live-hub.js';
+import { type LiveReceiver, type LiveSubscription, resumeOf } from '../live/live-hub.js';
 import { HeldLatest } from './held-latest.js';
 import { patternsOverlap } from './pattern-overlap.js';
 import { isExposed } from '../security/exposure.js';
@@ -135,7 +135,7 @@ export class SocketSession implements SubscriptionHost {
   #presenceSession(): PresenceSession | undefined {
     const service = this.#core.fete.presenceService;
     if (!service) return undefined;
-    return (this.#presence ??= new PresenceSession(service, this.#socket, this.#caller, this.#core.options.authorize));
+    return (this.#presence ??= new PresenceSession(service, this.#socket, this.#caller));
   }
 
   get subscriptionCount(): number {
@@ -240,8 +240,7 @@ export class SocketSession implements SubscriptionHost {
       const pattern = validatePattern(packet.pattern);
       core.exposure.admitPattern(pattern);
       const from = parseFrom(packet.from);
-      const presence =
-        packet.presence !== undefined || core.fete.presenceService?.isPresenceSubject(pattern) ? this.#presenceSession()?.admitSub(packet.presence) : undefined;
+      const presence = core.fete.presenceService?.admitSub(pattern, packet.presence);
       // A sub for a sid this socket holds replaces it (the client retries a sub under the same sid).
       this.#drop(sid);
       if (this.#subs.size >= PROTOCOL_LIMITS.maxSubscriptionsPerSocket)
@@ -258,14 +257,14 @@ export class SocketSession implements SubscriptionHost {
       this.#subs.set(sid, sub);
       core.register(sub);
       const answer: SubAck = { ok: true, cursor: start.cursor, epoch: core.log.epoch };
-      if (presence) this.#presence!.subscribed(sid, pattern, presence);
+      if (presence) this.#presenceSession()!.subscribed(sid, pattern, presence);
       if (start.cursor >= core.tail.cursor && start.gaps.length === 0) sub.goLive();
       else sub.replay(start);
       // A start from a cursor is a resume: the client may hold latest values cleared meanwhile.
-      const resume = from !== 'latest' && from !== 'earliest';
+      const resume = resumeOf(from, start);
       if (!core.fete.live.covers(pattern)) return ack(answer);
       if (!this.#coversLatest(pattern)) {
-        this.#live(sub, resume);
+        this.#live(sub, resume, start.cursor);
         return ack(answer);
       }
       // With latest topics, the ack follows their current values: `sub.ready` in the client then
@@ -276,7 +275,7 @@ export class SocketSession implements SubscriptionHost {
       const waiting = sub;
       const turn = this.#snapshots.then(() => this.whenWritable()).then(async () => {
         if (waiting.closed || this.#gone) return ack({ ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } });
-        await this.#live(waiting, resume).ready.then(
+        await this.#live(waiting, resume, start.cursor).ready.then(
           () => ack(waiting.closed ? { ok: false, error: { code: 'CLOSED', message: `subscription ${sid} was replaced or ended` } } : answer),
           () => undefined,
         );
@@ -300,7 +299,7 @@ export class SocketSession implements SubscriptionHost {
    * first, each version once). For a socket that is already too far behind, volatile events are
    * dropped (they could never be replayed anyway) and latest changes are held, the newest per
    * subject (held-latest.ts), until the socket drains: a slow reader costs one value per subject. */
-  #live(sub: Subscription, resume: boolean): LiveSubscription {
+  #live(sub: Subscription, resume: LiveReceiver['resume'], since: number): LiveSubscription {
     const core = this.#core;
     const socket = this.#socket;
     let dropped = 0;
@@ -310,13 +309,19 @@ export class SocketSession implements SubscriptionHost {
       core.flush();
       socket.emit('clr', { sid: sub.sid, topic: c.topic, subject: c.subject, version: c.version, reason: c.reason });
     };
+    const sendRestated = (): void => {
+      core.flush();
+      socket.emit('gap', { sid: sub.sid, reason: 'removals', epoch: core.log.epoch });
+    };
     const sendHeld = (): void => {
       const due = held!.take();
       held = undefined;
       if (sub.closed || this.#gone) return;
       // Values through this turn's flush, after the events taken for the subscription before them.
-      for (const entry of due) if ('value' in entry) core.takeLive(sub, entry.value.wire);
-      else sendClr(entry.removal);
+      for (const entry of due)
+        if ('value' in entry) core.takeLive(sub, entry.value.wire);
+        else if ('removal' in entry) sendClr(entry.removal);
+        else sendRestated();
     };
     const behind = (): boolean => this.backlog() + core.pending(sub) >= core.options.maxBufferedEvents;
     /** Holds a value or a removal (see held-latest.ts), sending what is held once the socket drains. */
@@ -331,11 +336,18 @@ export class SocketSession implements SubscriptionHost {
       pattern: sub.pattern,
       tenant: this.#caller.tenant,
       resume,
+      since,
       // Held like values while the socket is behind (a stalled reader would queue every clear).
       cleared: (c) => {
         if (sub.closed || this.#gone) return;
         if (held !== undefined || behind()) holding().holdRemoval(c);
         else sendClr(c);
+      },
+      // The resume is older than the removals kept: a `removals` gap after the snapshot's values.
+      restated: () => {
+        if (sub.closed || this.#gone) return;
+        if (held !== undefined || behind()) holding().holdRestated();
+        else sendRestated();
       },
       visible: (e) => this.visible(e),
       deliver: (ev) => {

@@ -3,6 +3,7 @@
 // status from the code (http-errors.ts); nothing a client sends can throw past this router.
 //   POST /emit                      emit-route.ts    200 / 207 { results } | 4xx { error }
 //   GET  /stream?pattern=&from=     stream-route.ts  text/event-stream, resumable (Last-Event-ID)
+//   GET  /presence?pattern=         presence-route.ts  { members } | text/event-stream (Accept)
 //   GET  /health                    health-route.ts  200 { status: 'ok', headSeq, store, worker, fanout } | 503
 //   GET  /metrics                   metrics.ts       Prometheus text (off unless `metrics` is given)
 //   /inspector/...                  inspector-routes.ts (JSON; off unless `inspector` is given)
@@ -28,6 +29,7 @@ import type { Security } from '../security/security.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus-text.js';
 import { SseDoor } from './sse-door.js';
 import { type StreamTarget, streamRoute } from './stream-route.js';
+import { PresenceStreams, presenceRoute } from './presence-route.js';
 import { commandInspectorRoutes, commandRoutes } from './command-routes.js';
 import type { CommandTarget } from '../fanout/command-packet.js';
 import { requestMetricFamilies } from '../commands/command-metrics.js';
@@ -70,7 +72,7 @@ function authenticated(security: Security) {
 }
 
 /** What the HTTP layer needs of a fete server (any `Fete<C>` fits). */
-export type HttpTarget = InspectorTarget & CommandTarget & Pick<StreamTarget, 'live' | 'browserTail'> & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
+export type HttpTarget = InspectorTarget & CommandTarget & Pick<StreamTarget, 'live' | 'browserTail' | 'presenceService'> & { fanoutStats?(): FanoutStats; workerStatus?(): WorkerStatus };
 
 export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: ExpressOptions<P> = {}, logs?: LogEvents): FeteRouter {
   const o = resolveHttpOptions(options);
@@ -78,12 +80,15 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   /** The door of this router's SSE streams on the node's one live tail, made at the first stream. */
   let door: SseDoor | undefined;
   const sseDoor = () => (door ??= new SseDoor(fete.browserTail({ pollIntervalMs: o.stream.pollIntervalMs, pageSize: TAIL_PAGE_SIZE })));
+  /** This router's open presence streams (presence-route.ts), made at the first. */
+  let presenceStreams: PresenceStreams | undefined;
   const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
   const router = expressModule().Router() as FeteRouter;
 
   // Authenticated before the body is read: an unknown caller does not get to upload a megabyte.
   router.post('/emit', authenticated(fete.security), jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
   router.get('/stream', streamRoute(fete, o, sseDoor));
+  router.get('/presence', presenceRoute(fete, o, () => (presenceStreams ??= new PresenceStreams())));
   router.get('/health', healthRoute(fete, o.healthTimeoutMs, fanoutStats));
   router.get('/metrics', guarded(fete.security, o.metrics, 'metrics', "metrics: { authorize } or metrics: 'public'"), async (_req: Request, res: Response) => {
     const stats = await fete.stats();
@@ -92,6 +97,7 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
       streams: () => door?.streams.size ?? 0,
       streamsWaiting: () => (door ? [...door.streams].filter((s) => s.waitingForDrain).length : 0),
       streamOverflows: () => door?.overflows ?? 0,
+      presenceStreams: () => presenceStreams?.streams.size ?? 0,
     }, fanoutStats?.(), fete.workerStatus?.());
     if (fete.commands) families.push(...requestMetricFamilies(fete.commands.metrics.counts()));
     res.setHeader('cache-control', 'no-store');
@@ -113,6 +119,8 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   router.close = () => {
     door?.close();
     door = undefined;
+    presenceStreams?.close();
+    presenceStreams = undefined;
   };
   return router;
 }

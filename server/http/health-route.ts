@@ -15,7 +15,7 @@
 //                          process's attempt outcomes since start
 //   fanout                 sockets, subscriptions and events sent per second, when attached
 //   bus                    with the `bus` option: { state: connected | degraded | down, since,
-//                          fallbacks, recoveries, lastError } (BusStatus)
+//                          fallbacks, recoveries, lastError, peersOnFallback } (BusStatus)
 // One `fete.stats()` and one write per request (four small statements); a probe every few seconds
 // costs little.
 import type { Request, Response } from 'express';

@@ -23,6 +23,8 @@ export interface HttpCounters {
   streamsWaiting: () => number;
   /** Times a slow stream stopped live delivery and caught up from the log. */
   streamOverflows?: () => number;
+  /** Presence watches open now as SSE (GET /presence). */
+  presenceStreams?: () => number;
 }
 
 const OUTCOMES = ['completed', 'retried', 'dead'] as const;
@@ -85,6 +87,12 @@ export function metricFamilies(stats: FeteStats, http: HttpCounters, fanout: Fan
       samples: [{ value: http.streamsWaiting() }],
     },
     {
+      name: 'fete_http_presence_streams',
+      help: 'Presence watches open now as Server-Sent Events (GET /presence).',
+      type: 'gauge',
+      samples: [{ value: http.presenceStreams?.() ?? 0 }],
+    },
+    {
       name: 'fete_http_stream_overflows_total',
       help: 'Times a slow Server-Sent Events stream stopped live delivery and caught up from the log.',
       type: 'counter',
@@ -134,6 +142,12 @@ function busFamilies(b: BusStatus): MetricFamily[] {
     },
     { name: 'fete_bus_fallbacks_total', help: 'Times this node moved onto the PostgreSQL fallback because NATS was unreachable.', type: 'counter', samples: [{ value: b.fallbacks }] },
     { name: 'fete_bus_recoveries_total', help: 'Times this node moved (back) onto NATS, the first connection included.', type: 'counter', samples: [{ value: b.recoveries }] },
+    {
+      name: 'fete_bus_peers_on_fallback',
+      help: 'Other nodes cut off from NATS (on the PostgreSQL fallback), for which this node also sends its live messages on PostgreSQL.',
+      type: 'gauge',
+      samples: [{ value: b.peersOnFallback }],
+    },
   ];
 }
 

@@ -90,6 +90,13 @@ export function sseVolatileGapFrame(lost: { topics: readonly string[] } | { drop
   return `event: gap\ndata: ${JSON.stringify({ reason: 'volatile', ...lost })}\n\n`;
 }
 
+/** The end of a resume's complete snapshot (RemovalsGapPacket): `event: gap`, data
+ * `{ reason: 'removals' }`: the latest values the client holds that the stream did not send since
+ * it opened are gone. No `id` line. */
+export function sseRemovalsGapFrame(): string {
+  return `event: gap\ndata: ${JSON.stringify({ reason: 'removals' })}\n\n`;
+}
+
 type Mode = 'replay' | 'live' | 'closed';
 
 export class SseStream implements TailReceiver {
@@ -251,8 +258,10 @@ export class SseStream implements TailReceiver {
     const due = this.#held?.take() ?? [];
     this.#held = undefined;
     if (this.closed) return;
-    for (const entry of due) if ('value' in entry) this.#writeLive(entry.value);
-    else this.#write(sseClearedFrame(entry.removal));
+    for (const entry of due)
+      if ('value' in entry) this.#writeLive(entry.value);
+      else if ('removal' in entry) this.#write(sseClearedFrame(entry.removal));
+      else this.#write(sseRemovalsGapFrame());
   }
 
   /** Holds a value or a removal while the client is too slow (see held-latest.ts). */
@@ -270,6 +279,14 @@ export class SseStream implements TailReceiver {
     if (this.closed) return;
     if (this.#held !== undefined || this.waitingForDrain || this.#res.writableNeedDrain) this.#holding().holdRemoval(c);
     else this.#write(sseClearedFrame(c));
+  }
+
+  /** The resume's snapshot was complete (it is older than the removals kept): held like values
+   * while the client is too slow, so that it follows every value held before it. */
+  restated(): void {
+    if (this.closed) return;
+    if (this.#held !== undefined || this.waitingForDrain || this.#res.writableNeedDrain) this.#holding().holdRestated();
+    else this.#write(sseRemovalsGapFrame());
   }
 
   /** Writes a comment-free frame as is (the volatile notice). */

@@ -12,7 +12,7 @@
 import { type AnyTopic, type Envelope, FeteError, type TopicCatalog, type TopicDelivery, topicByName } from '../../shared/index.js';
 import type { LiveChannel, LiveMessage } from '../bus/live-channel.js';
 import { wireForBrowser } from '../fanout/browser-envelope.js';
-import type { EmitResult } from '../log/event-log.js';
+import type { EmitResult, LoggedResult } from '../emit-result.js';
 import type { LatestStore } from '../live/latest-store.js';
 import { tenantOf } from '../security/tenant.js';
 import { RecentIds } from '../../shared/recent-ids.js';
@@ -44,12 +44,13 @@ export function deliveryOf(catalog: TopicCatalog, topic: AnyTopic | string): Top
 }
 
 export class EmitRoute {
-  /** Volatile events and latest values this process published lately, by tenant and id: a resend
-   * of one (its ack was lost and the outbox or an HTTP caller sent it again) is a duplicate, not
-   * sent (or stored) twice; a resent batch of latest values would otherwise put an older value back
-   * over a newer one. A volatile resend through another node is caught by the browser client,
-   * which drops a volatile id it had; a latest one only if its id is still the current value. */
-  readonly #recentLive = new RecentIds(RECENT_LIVE_IDS, RECENT_LIVE_MS);
+  /** Volatile events and latest values this process published lately, by tenant and id, with the
+   * version a latest value got: a resend of one (its ack was lost and the outbox or an HTTP caller
+   * sent it again) is a duplicate, not sent (or stored) twice, answered with that version; a resent
+   * batch of latest values would otherwise put an older value back over a newer one. A volatile
+   * resend through another node is caught by the browser client, which drops a volatile id it had;
+   * a latest one only if its id is still the current value. */
+  readonly #recentLive = new RecentIds<number>(RECENT_LIVE_IDS, RECENT_LIVE_MS);
 
   constructor(private readonly d: EmitRouteDeps) {}
 
@@ -65,15 +66,17 @@ export class EmitRoute {
 
   /**
    * Routes a batch in autocommit: log envelopes go to `appendLog` (one call, in order), live ones
-   * are published. Results in input order; a live event's `seq` is 0 (it has none). A volatile
-   * event or latest value whose id this process published in the last RECENT_LIVE_MS (of its last
-   * RECENT_LIVE_IDS) is a duplicate, and a latest value whose id is already its subject's current
-   * value is one too (a resend after a lost ack: not sent or stored again).
+   * are published. Results in input order (server/emit-result.ts): a log event's with its seq, a
+   * latest value's with its version, a volatile event's with neither. A volatile event or latest
+   * value whose id this process published in the last RECENT_LIVE_MS (of its last RECENT_LIVE_IDS)
+   * is a duplicate, and a latest value whose id is already its subject's current value is one too
+   * (a resend after a lost ack: not sent or stored again); a latest duplicate answers the version
+   * its id got when this process remembers it or the id is still the current value.
    */
   async emit(
     envelopes: Envelope[],
     options: ReadonlyArray<EmitOptions | undefined> | undefined,
-    appendLog: (envelopes: Envelope[], options: ReadonlyArray<EmitOptions | undefined> | undefined) => Promise<EmitResult[]>,
+    appendLog: (envelopes: Envelope[], options: ReadonlyArray<EmitOptions | undefined> | undefined) => Promise<LoggedResult[]>,
   ): Promise<EmitResult[]> {
     const { log, live } = this.#split(envelopes);
     if (live.length === 0) return appendLog(envelopes, options);
@@ -103,7 +106,7 @@ export class EmitRoute {
     const stored = q ? await this.#store(envelopes, q) : undefined;
     const opts = envelopes.map((_, i) => options?.[i]);
     return {
-      results: envelopes.map((e, i) => liveResult(e, stored?.[i] ?? (this.#delivery(e) === 'latest' ? LATER : VOLATILE))),
+      results: envelopes.map((e, i) => liveResult(e, stored?.[i] ?? (this.#delivery(e) === 'latest' ? LATER : SENT))),
       publish: async () => this.#publish(envelopes, stored ?? (await this.#store(envelopes, undefined)), opts),
     };
   }
@@ -117,7 +120,7 @@ export class EmitRoute {
     options: ReadonlyArray<EmitOptions | undefined> | undefined,
     q: Queryable | undefined,
     pending: PendingLive[],
-    appendLog: (envelopes: Envelope[], options: ReadonlyArray<EmitOptions | undefined> | undefined) => Promise<EmitResult[]>,
+    appendLog: (envelopes: Envelope[], options: ReadonlyArray<EmitOptions | undefined> | undefined) => Promise<LoggedResult[]>,
   ): Promise<EmitResult[]> {
     const { log, live } = this.#split(envelopes);
     if (live.length === 0) return appendLog(envelopes, options);
@@ -163,25 +166,44 @@ export class EmitRoute {
     }
   }
 
-  /** What became of each live envelope: volatile (nothing stored), or the latest upsert's outcome. */
+  /** What became of each live envelope: volatile (nothing stored), the latest upsert's version, or
+   * a duplicate (with the version its id got, when known). `q`: in a transaction. */
   async #store(envelopes: readonly Envelope[], q: Queryable | undefined): Promise<Stored[]> {
     // An id sent lately (or twice in this batch) is a resend: a duplicate, neither stored nor sent.
-    const batch = new Set<string>();
-    const resent = envelopes.map((e) => {
+    const first = new Map<string, number>();
+    const resentOf = envelopes.map((e, i) => {
       const key = liveKey(e);
-      const again = batch.has(key) || this.#recentLive.has(key);
-      batch.add(key);
-      return again;
+      const earlier = first.get(key);
+      if (earlier === undefined) first.set(key, i);
+      return earlier ?? (this.#recentLive.has(key) ? RECENT : undefined);
     });
-    const latest = envelopes.filter((e, i) => !resent[i] && this.#delivery(e) === 'latest');
+    const latest = envelopes.filter((e, i) => resentOf[i] === undefined && this.#delivery(e) === 'latest');
     const versions = latest.length === 0 ? [] : await this.d.latest.upsert(latest, q);
     let k = 0;
-    return envelopes.map((e, i): Stored => {
-      if (resent[i]) return DUPLICATE;
-      if (this.#delivery(e) !== 'latest') return VOLATILE;
-      const version = versions[k++];
-      return version === undefined ? DUPLICATE : { version };
-    });
+    const out: Stored[] = [];
+    for (let i = 0; i < envelopes.length; i++) {
+      const e = envelopes[i]!;
+      const resent = resentOf[i];
+      const isLatest = this.#delivery(e) === 'latest';
+      // A volatile event never answers a version, even when its id was a latest value's.
+      if (resent === RECENT) out.push({ duplicate: isLatest ? this.#recentLive.get(liveKey(e)) : undefined });
+      else if (resent !== undefined) out.push({ duplicate: isLatest ? versionOf(out[resent]!) : undefined });
+      else if (!isLatest) out.push(SENT);
+      else {
+        const version = versions[k++];
+        // Its id is already the subject's current value: stored by another process (or before
+        // this one's window); its version is the current value's. In a transaction the read is
+        // skipped: it would wait for the transaction's own connection (PGlite has one).
+        out.push(version !== undefined ? { version } : { duplicate: q === undefined ? await this.#currentVersion(e) : undefined });
+      }
+    }
+    return out;
+  }
+
+  /** The version of `e`'s subject's current value if `e` is that value, else undefined. */
+  async #currentVersion(e: Envelope): Promise<number | undefined> {
+    const [current] = await this.d.latest.page({ tenant: tenantOf(e), pattern: e.subject, topics: [e.topic], limit: 1 });
+    return current?.id === e.id ? current.version : undefined;
   }
 
   async #publish(envelopes: readonly Envelope[], stored: readonly Stored[], options: ReadonlyArray<EmitOptions | undefined>): Promise<void> {
@@ -190,11 +212,11 @@ export class EmitRoute {
     for (let i = 0; i < envelopes.length; i++) {
       const e = envelopes[i]!;
       const s = stored[i]!;
-      if (s === DUPLICATE || s === LATER) continue;
-      const marked: Envelope = s === VOLATILE ? { ...e, volatile: true } : { ...e, version: s.version };
-      const message: LiveMessage = { kind: s === VOLATILE ? 'volatile' : 'latest', tenant: tenantOf(e), subject: e.subject, data: wireForBrowser(marked) };
+      if (s === LATER || (typeof s === 'object' && 'duplicate' in s)) continue;
+      const marked: Envelope = s === SENT ? { ...e, volatile: true } : { ...e, version: s.version };
+      const message: LiveMessage = { kind: s === SENT ? 'volatile' : 'latest', tenant: tenantOf(e), subject: e.subject, data: wireForBrowser(marked) };
       await this.d.channel.publish(message);
-      this.#recentLive.add(liveKey(e));
+      this.#recentLive.add(liveKey(e), undefined, s === SENT ? undefined : s.version);
       sent.push(marked);
       sentOptions.push(options[i]);
     }
@@ -211,18 +233,25 @@ function liveKey(e: Envelope): string {
   return `${tenantOf(e)}\n${e.id}`;
 }
 
-/** What became of a live envelope: `{ version }` for a latest value stored. */
-type Stored = typeof VOLATILE | typeof DUPLICATE | typeof LATER | { version: number };
-const VOLATILE = 'volatile' as const;
-/** A latest value whose id was already the subject's current value, or a volatile event published
- * lately (#recentLive). */
-const DUPLICATE = 'duplicate' as const;
+/** What became of a live envelope: SENT (volatile: to be sent), `{ version }` (a latest value
+ * stored), a duplicate (with the version its id got, if known: latest only), or LATER. */
+type Stored = typeof SENT | typeof LATER | { version: number } | { duplicate: number | undefined };
+const SENT = 'sent' as const;
 /** A latest value of an in-memory transaction: stored at the commit, its version unknown before. */
 const LATER = 'later' as const;
+/** Marks a resend of an id in #recentLive (the other resends point at their first in the batch). */
+const RECENT = -1;
 
+function versionOf(s: Stored): number | undefined {
+  if (typeof s !== 'object') return undefined;
+  return 'version' in s ? s.version : s.duplicate;
+}
+
+/** The result of a live envelope (server/emit-result.ts): no seq; a latest value's version. */
 function liveResult(e: Envelope, s: Stored): EmitResult {
-  if (s === DUPLICATE) return { id: e.id, seq: 0, duplicate: true };
-  return typeof s === 'object' ? { id: e.id, seq: 0, duplicate: false, version: s.version } : { id: e.id, seq: 0, duplicate: false };
+  if (typeof s !== 'object') return { id: e.id, duplicate: false };
+  if ('version' in s) return { id: e.id, duplicate: false, version: s.version };
+  return s.duplicate === undefined ? { id: e.id, duplicate: true } : { id: e.id, duplicate: true, version: s.duplicate };
 }
 
 /** What a listener attempt's `ctx.emit` writes to (dispatch/attempt-emits.ts), seen from here. */
@@ -252,7 +281,8 @@ export function deferLiveEmits<A extends AttemptEmitsLike>(
     const envelope = await build(topic, payload, o);
     envelopes.push(envelope);
     options.push(o);
-    return { id: envelope.id, seq: 0, duplicate: false };
+    // Sent (and, for a latest value, given its version) only when the attempt commits.
+    return { id: envelope.id, duplicate: false };
   };
   wrapper.commit = async () => {
     await inner.commit();

@@ -4,10 +4,20 @@
 // ('latest') as the values, so the hub (live-hub.ts) of every process tells the current
 // subscribers of a matching pattern, in order with the values, over Socket.IO and SSE alike.
 //
-// The sweep runs from createFete on (every role, `fete.start()` or not) in every process whose
-// catalogue declares a ttl (its statement takes disjoint rows
-// in each process: latest-store.ts), every SWEEP_MIN_MS..SWEEP_MAX_MS: half the shortest ttl, so an
-// expiry is announced within about 1.5 ttl of the last emit. New subscribers never wait for it:
+// The same periodic pass keeps tombstones bounded in time (server/sql/013_latest_removals.sql):
+// - settling: a removal older than `retention.graceMs` is stamped with the log's high water. By
+//   then every live subscriber had the notice or lost its connection, so a client whose cursor is
+//   above the stamp (it has an event committed after it) was told live; a resume is sent only the
+//   removals stamped at or after its cursor, and every one not stamped yet. (A notice the channel
+//   lost reaches live subscribers through their hub's re-read after `onLost`, live-hub.ts.)
+// - pruning: settled tombstones older than `retention.removalsMs` are deleted, a bounded batch per
+//   statement, every `retention.intervalMs` (and at `fete.prune()`); a resume from before what was
+//   pruned is told its snapshot is complete instead (live-hub.ts).
+//
+// The pass runs from createFete on (every role, `fete.start()` or not) in every process whose
+// catalogue has a latest topic (its statements take disjoint rows in each process:
+// latest-store.ts), every SWEEP_MIN_MS..SWEEP_MAX_MS: half the shortest ttl or half the grace, so
+// an expiry is announced within about 1.5 ttl of the last emit. New subscribers never wait for it:
 // reads skip a value past its expiry whether swept or not.
 import createDebug from 'debug';
 import type { AnyTopic, LatestCleared, TopicCatalog } from '../../shared/index.js';
@@ -19,8 +29,19 @@ const debug = createDebug('fete:live');
 /** Bounds of the sweep's period, in milliseconds. */
 const SWEEP_MIN_MS = 250;
 const SWEEP_MAX_MS = 5_000;
-/** Values swept per statement; a pass repeats until fewer are due. */
+/** Values swept (removals settled, tombstones pruned) per statement; a pass repeats until fewer
+ * are due. */
 const SWEEP_BATCH = 500;
+
+/** How removals are kept (from `retention`, server/options.ts). */
+export interface RemovalsOptions {
+  /** A removal is told to every resume until it is this old (then it settles). */
+  settleMs: number;
+  /** Tombstones older than this are pruned. */
+  keepMs: number;
+  /** Pruning by the periodic pass at most this often (0: only at `fete.prune()`). */
+  pruneEveryMs: number;
+}
 
 /** What `fete.clearLatest` resolves with: whether a value was removed, and the removal's version. */
 export interface ClearLatestResult {
@@ -55,16 +76,24 @@ export function clearedOf(data: unknown): LatestCleared | undefined {
 export class LatestClears {
   readonly #latest: LatestStore;
   readonly #channel: LiveChannel;
+  readonly #removals: RemovalsOptions;
   readonly #periodMs: number | undefined;
+  readonly #ttls: boolean;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<number> | undefined;
+  #pruning: Promise<Map<string, number>> | undefined;
+  #prunedAt = Date.now();
   #stopped = false;
 
-  constructor(catalog: TopicCatalog, channel: LiveChannel, latest: LatestStore) {
+  constructor(catalog: TopicCatalog, channel: LiveChannel, latest: LatestStore, removals: RemovalsOptions) {
     this.#latest = latest;
     this.#channel = channel;
-    const ttls = Object.values(catalog).flatMap((t) => (t.delivery === 'latest' && t.ttlMs !== undefined ? [t.ttlMs] : []));
-    this.#periodMs = ttls.length === 0 ? undefined : Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(Math.min(...ttls) / 2)));
+    this.#removals = removals;
+    const latestTopics = Object.values(catalog).filter((t) => t.delivery === 'latest');
+    const ttls = latestTopics.flatMap((t) => (t.ttlMs !== undefined ? [t.ttlMs] : []));
+    this.#ttls = ttls.length > 0;
+    const half = Math.floor(Math.min(...ttls, removals.settleMs) / 2);
+    this.#periodMs = latestTopics.length === 0 ? undefined : Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, half));
   }
 
   /** Removes the value of `subject` (of the `latest` topic `topic`) in `tenant` and tells its
@@ -76,18 +105,37 @@ export class LatestClears {
     return { cleared: true, version: removed.version };
   }
 
-  /** One sweep pass: every value past its expiry removed and announced (coalesced: a call during
-   * a pass waits for that pass). Resolves with how many were removed. */
+  /** One sweep pass: every value past its expiry removed and announced, and the removals due
+   * settled (coalesced: a call during a pass waits for that pass). Resolves with how many values
+   * were removed. */
   sweep(): Promise<number> {
     this.#running ??= this.#pass().finally(() => (this.#running = undefined));
     return this.#running;
   }
 
-  /** Sweeps periodically (catalogues with a `ttlMs` only). */
+  /** Settles the removals due, then prunes every tombstone past `retention.removalsMs` (coalesced
+   * as `sweep`). Resolves with how many were pruned, per topic. */
+  prune(): Promise<Map<string, number>> {
+    this.#pruning ??= this.sweep()
+      .then(() => this.#prune())
+      .finally(() => (this.#pruning = undefined));
+    return this.#pruning;
+  }
+
+  /** Sweeps, settles and prunes periodically (catalogues with a latest topic only). */
   start(): void {
     if (this.#periodMs === undefined || this.#timer || this.#stopped) return;
-    this.#timer = setInterval(() => void this.sweep().catch((err: Error) => debug('sweeping expired latest values failed (next pass retries): %s', err.message)), this.#periodMs);
+    this.#timer = setInterval(() => void this.#tick().catch((err: Error) => debug('the latest values pass failed (the next one retries): %s', err.message)), this.#periodMs);
     this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    await this.sweep();
+    const every = this.#removals.pruneEveryMs;
+    if (every > 0 && Date.now() - this.#prunedAt >= every) {
+      this.#prunedAt = Date.now();
+      await this.prune();
+    }
   }
 
   async stop(): Promise<void> {
@@ -95,16 +143,34 @@ export class LatestClears {
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#running?.catch(() => undefined);
+    await this.#pruning?.catch(() => undefined);
   }
 
   async #pass(): Promise<number> {
     let total = 0;
     for (;;) {
-      if (this.#stopped) return total;
+      if (this.#stopped || !this.#ttls) break;
       const removed = await this.#latest.sweep(SWEEP_BATCH);
       for (const r of removed) await this.#publish(r);
       total += removed.length;
-      if (removed.length < SWEEP_BATCH) return total;
+      if (removed.length < SWEEP_BATCH) break;
+    }
+    // After this pass's removals were published: a removal settles only once it was told.
+    while (!this.#stopped && (await this.#latest.settle(this.#removals.settleMs, SWEEP_BATCH)) === SWEEP_BATCH);
+    return total;
+  }
+
+  async #prune(): Promise<Map<string, number>> {
+    const total = new Map<string, number>();
+    for (;;) {
+      if (this.#stopped) return total;
+      const pruned = await this.#latest.prune(this.#removals.keepMs, SWEEP_BATCH);
+      let n = 0;
+      for (const [topic, count] of pruned) {
+        total.set(topic, (total.get(topic) ?? 0) + count);
+        n += count;
+      }
+      if (n < SWEEP_BATCH) return total;
     }
   }
 

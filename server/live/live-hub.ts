@@ -15,9 +15,14 @@
 // Clears and expiries (latest-clears.ts) travel as `latest` messages too and follow the same
 // version rule: a removal is handed over when the receiver handed over a value of the subject at a
 // lower version (a receiver that never had the value has nothing to remove). A receiver of a
-// resume (the client had values before) is also told of the tombstones in its snapshot, and of
+// resume (the client had values before) is also told, after its snapshot, of the removals it may
+// have missed: those settled at or after its cursor, or not settled yet (latest-clears.ts), and of
 // any later removal, known value or not: its client may hold a value this process never sent it.
-// After `onLost`, the re-read includes the tombstones of the subjects a receiver holds.
+// A resume from before what was pruned (or from another log) cannot be told which removals it
+// missed: it is told instead that its snapshot is complete (`restated`: values it holds that the
+// snapshot did not restate are gone). A fresh subscription reads no removal.
+// After `onLost`, the re-read includes the removals (since the receiver's start) of the subjects
+// it holds.
 //
 // Volatile events are handed over as they come; nothing is kept for them. While a snapshot is being
 // read they wait in the same buffer (at most MAX_BUFFERED_VOLATILE, then dropped: they are
@@ -31,6 +36,7 @@ import { isExposed } from '../security/exposure.js';
 import { Headers } from '../../shared/envelope.js';
 import { clearedOf } from './latest-clears.js';
 import type { LatestStore } from './latest-store.js';
+import type { FollowFrom, Start } from '../log/start.js';
 
 const debug = createDebug('fete:live');
 
@@ -63,10 +69,26 @@ export interface LiveReceiver {
   /** A latest value this receiver's client holds is gone (cleared or expired), in order with
    * `deliver`. @default dropped (the door cannot tell its client) */
   cleared?(notice: LatestCleared): void;
-  /** The client resumes (it may hold values from before): its snapshot includes the tombstones
-   * of its pattern, and removals are sent whether or not this receiver handed the value over.
-   * @default false */
-  resume?: boolean;
+  /** The client resumes from log position `after` (it may hold values from before: see
+   * `resumeOf`): the removals it may have missed follow its snapshot, and removals are sent whether
+   * or not this receiver handed the value over. `after` undefined: a cursor of another log.
+   * @default undefined (a fresh subscription: no removals read) */
+  resume?: { after: number | undefined } | undefined;
+  /** The log position the door started the subscription after: a re-read after a lost channel
+   * reads the removals from there. @default 0 */
+  since?: number;
+  /** The snapshot just handed over is complete (a resume older than the removals kept): every
+   * value the client holds that it did not restate is gone. In order with `deliver` and `cleared`.
+   * @default the removals kept are read instead, all of them */
+  restated?(): void;
+}
+
+/** What a door's subscription resumes from: undefined for a fresh one (`latest`, `earliest`), the
+ * start's cursor for a resume, `after` undefined when the cursor was of another log (a `reset` or
+ * `ahead` gap: nothing it holds can be checked against this store). One rule for every door. */
+export function resumeOf(from: FollowFrom, start: Start): LiveReceiver['resume'] {
+  if (from === 'latest' || from === 'earliest') return undefined;
+  return { after: start.gaps.some((g) => g.reason !== 'pruned') ? undefined : start.cursor };
 }
 
 export interface LiveSubscription {
@@ -104,7 +126,7 @@ class Receiver {
 
   handOver(ev: Buffered): void {
     if ('removal' in ev) {
-      if (this.admitRemoval(ev.removal, !this.r.resume)) this.r.cleared?.(ev.removal);
+      if (this.admitRemoval(ev.removal, this.r.resume === undefined)) this.r.cleared?.(ev.removal);
     } else if (this.admit(ev)) this.r.deliver(ev);
   }
 
@@ -230,13 +252,16 @@ export class LiveHub {
     }
   }
 
-  /** Reads the receiver's current values (and, `tombstones`, removals) and hands over what is due;
-   * `resync`: a re-read after a lost channel (removals of the subjects it holds only, unless it
-   * is a resume). */
+  /** Reads the receiver's current values (and, on a resume, the removals it may have missed) and
+   * hands over what is due; `resync`: a re-read after a lost channel (removals of the subjects it
+   * holds only, unless it is a resume). */
   async #snapshot(receiver: Receiver, resync = false): Promise<void> {
     const { r } = receiver;
     receiver.snapshotting++;
     try {
+      // A resume already beyond the removals kept reads none of them (checked again below).
+      const checked = !resync && r.resume !== undefined && r.restated !== undefined;
+      let complete = checked && (await this.#beyondRemovals(r.tenant, r.resume!.after));
       let after: string | undefined;
       for (;;) {
         const page = await this.#latest.page({ tenant: r.tenant, pattern: r.pattern, topics: receiver.latestTopics, after, limit: SNAPSHOT_PAGE });
@@ -248,7 +273,15 @@ export class LiveHub {
         if (receiver.closed || page.length < SNAPSHOT_PAGE) break;
         after = page.at(-1)!.subject;
       }
-      if (r.cleared && (r.resume || resync)) await this.#tombstones(receiver, !r.resume);
+      if (!complete && r.cleared && (r.resume !== undefined || resync)) {
+        const since = resync ? (r.resume?.after ?? r.since ?? 0) : r.restated === undefined ? undefined : r.resume!.after;
+        await this.#tombstones(receiver, r.resume === undefined, since);
+        // A prune that ran since the first check may have deleted a removal before it was read: the
+        // horizon moves in the same statement as the delete, so it shows here.
+        if (checked) complete = await this.#beyondRemovals(r.tenant, r.resume!.after);
+      }
+      // Before the changes buffered meanwhile (handed over next): they are newer than the snapshot.
+      if (complete && !receiver.closed) r.restated!();
     } finally {
       // Changes that raced the reading, in arrival order; stale ones are dropped by version.
       if (--receiver.snapshotting === 0) {
@@ -260,14 +293,23 @@ export class LiveHub {
     }
   }
 
+  /** Whether a resume from `after` is older than the removals kept for `tenant` (or from another
+   * log): it cannot be told which of its values were removed. */
+  async #beyondRemovals(tenant: string, after: number | undefined): Promise<boolean> {
+    if (after === undefined) return true;
+    const pruned = await this.#latest.prunedThrough(tenant);
+    return pruned !== undefined && pruned >= after;
+  }
+
   /** Hands over the removals of the receiver's pattern that are due (`known`: of subjects it
-   * handed a value of). Tombstones are small and read only on resumes and resyncs. */
-  async #tombstones(receiver: Receiver, known: boolean): Promise<void> {
+   * handed a value of; `since`: settled at or after that log position, or not yet). Read only on
+   * resumes and resyncs; bounded by what is kept (retention.removalsMs). */
+  async #tombstones(receiver: Receiver, known: boolean, since: number | undefined): Promise<void> {
     const { r } = receiver;
     let after: string | undefined;
     for (;;) {
       if (receiver.closed) return;
-      const page = await this.#latest.tombstones({ tenant: r.tenant, pattern: r.pattern, topics: receiver.latestTopics, after, limit: SNAPSHOT_PAGE });
+      const page = await this.#latest.tombstones({ tenant: r.tenant, pattern: r.pattern, topics: receiver.latestTopics, after, limit: SNAPSHOT_PAGE, since });
       for (const c of page) if (receiver.admitRemoval(c, known)) r.cleared!(c);
       if (page.length < SNAPSHOT_PAGE) return;
       after = page.at(-1)!.subject;

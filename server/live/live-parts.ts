@@ -9,8 +9,8 @@ import { openLiveChannel } from '../bus/open-live-channel.js';
 import { EmitRoute } from '../ingress/emit-route.js';
 import type { Store } from '../store/open-store.js';
 import type { EmitOptions } from '../types.js';
-import { LatestClears } from './latest-clears.js';
-import { memoryLatest, storeLatest } from './latest-store.js';
+import { LatestClears, type RemovalsOptions } from './latest-clears.js';
+import { type LogHighWater, memoryLatest, storeLatest } from './latest-store.js';
 import { LiveHub } from './live-hub.js';
 
 export interface LiveParts {
@@ -29,18 +29,21 @@ export function openLive(topics: TopicCatalog, store: Store | undefined, bus?: E
   return openLiveChannel({ store, bus, needed: Object.values(topics).some((t) => t.delivery !== 'log' || t.presence) });
 }
 
-/** Wires the parts; `runListeners` runs this process's non-durable listeners on a live event. */
+/** Wires the parts; `runListeners` runs this process's non-durable listeners on a live event;
+ * `highWater`: the log's (removals of latest values are settled at its position). */
 export function liveParts(
   topics: TopicCatalog,
   store: Store | undefined,
   channel: LiveChannel,
   runListeners: (envelope: Envelope, options: EmitOptions | undefined) => void,
+  removals: RemovalsOptions,
+  highWater: LogHighWater,
 ): LiveParts {
   const ttlOf = (name: string) => topicByName(topics, name)?.ttlMs;
-  const latest = store ? storeLatest(store.driver, store.tables, ttlOf) : memoryLatest(ttlOf);
+  const latest = store ? storeLatest(store.driver, store.tables, ttlOf) : memoryLatest(ttlOf, Date.now, highWater);
   const hub = new LiveHub(topics, channel, latest);
   const route = new EmitRoute({ catalog: topics, channel, latest, published: (envs, opts) => envs.forEach((e, i) => runListeners(e, opts[i])) });
-  const clears = new LatestClears(topics, channel, latest);
+  const clears = new LatestClears(topics, channel, latest, removals);
   // From the start, in every role: a web node that only serves subscribers (no `fete.start()`)
   // must still tell them of expiries. The timer does not keep the process alive.
   clears.start();

@@ -2,22 +2,12 @@
 // log, store-log.ts, and the in-memory log of `dispatch: 'inline'`, memory-log.ts), each owning
 // its hooks. Readers follow it through follow.ts; writers append and then report the commit.
 import type { Envelope } from '../../shared/index.js';
+import type { LoggedResult } from '../emit-result.js';
 import type { Queryable } from '../store/driver.js';
 import type { DeliveryPlan, TakenDelivery } from '../store/event-queries.js';
 
-export interface EmitResult {
-  /** The stored event's id (the first emit's id when this one was a duplicate). */
-  id: string;
-  /** The event's offset in the log; 0 for `volatile` and `latest` topics, which are not in it. */
-  seq: number;
-  /** True when the id or idempotency key was already appended: nothing was appended or run.
-   * `latest` topics: the id is already its subject's current value (a resend), nothing sent.
-   * Always false for `volatile` topics: nothing is kept to compare with. */
-  duplicate: boolean;
-  /** `latest` topics: the version the value got for its subject (absent when emitted in an
-   * in-memory transaction, where the value is stored only after the commit). */
-  version?: number;
-}
+/** What appending gives each event (server/emit-result.ts). */
+export type { LoggedResult };
 
 /** One read of the log: matching events with `after < seq <= cursor`, in seq order. */
 export interface LogPage {
@@ -69,7 +59,7 @@ export interface EventLog extends LogView {
   readonly durable: boolean;
   /** Appends envelopes built and validated by the server. A repeated id or idempotency key appends
    * nothing and returns the first append's seq. Store faults: STORE_UNAVAILABLE. */
-  append(envelopes: readonly Envelope[], scope?: AppendScope): Promise<EmitResult[]>;
+  append(envelopes: readonly Envelope[], scope?: AppendScope): Promise<LoggedResult[]>;
   /** Runs `fn` in one transaction (`q` undefined for the in-memory log, where a failure forgets
    * what `appended()` lists instead). */
   transaction<R>(fn: (q: Queryable | undefined) => Promise<R>, appended: () => readonly Envelope[]): Promise<R>;

@@ -15,7 +15,7 @@ import type { DurableListeners } from '../durable-listeners.js';
 import type { Registry } from '../registry.js';
 import type { Queryable } from '../store/driver.js';
 import type { DeliveryPlan, TakenDelivery } from '../store/event-queries.js';
-import type { EmitResult, EventLog } from './event-log.js';
+import type { EventLog, LoggedResult } from './event-log.js';
 import { GroupCommit } from './group-commit.js';
 
 /** Most events in one group-committed append: larger groups gain little (one round trip is paid
@@ -71,7 +71,7 @@ export interface LogWriterDeps {
 }
 
 export class LogWriter {
-  readonly #group: GroupCommit<EmitRequest, EmitResult[], TakenDelivery[]>;
+  readonly #group: GroupCommit<EmitRequest, LoggedResult[], TakenDelivery[]>;
 
   constructor(private readonly d: LogWriterDeps) {
     this.#group = new GroupCommit({
@@ -89,7 +89,7 @@ export class LogWriter {
    * itself (no round trip through NOTIFY and a claim). Resolves after the commit hooks ran (the
    * fanout has sent the events to this process's sockets). Rejects (STORE_UNAVAILABLE...) only
    * when this emit's own events could not be appended. */
-  async emit(envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>): Promise<EmitResult[]> {
+  async emit(envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>): Promise<LoggedResult[]> {
     if (envelopes.length === 0) return [];
     await this.d.listeners?.recorded();
     const plans = this.#plans(envelopes, options);
@@ -100,7 +100,7 @@ export class LogWriter {
     return this.#group.submit({ envelopes, options, plans, size });
   }
 
-  async #appendGroup(requests: readonly EmitRequest[]): Promise<{ results: EmitResult[][]; extra: TakenDelivery[] }> {
+  async #appendGroup(requests: readonly EmitRequest[]): Promise<{ results: LoggedResult[][]; extra: TakenDelivery[] }> {
     const one = requests.length === 1 ? requests[0]! : undefined;
     const envelopes = one ? one.envelopes : requests.flatMap((r) => r.envelopes);
     const plans = one ? one.plans : requests.some((r) => r.plans) ? requests.flatMap((r) => r.plans ?? r.envelopes.map(() => undefined)) : undefined;
@@ -108,7 +108,7 @@ export class LogWriter {
     // deliveries to the claim, woken by the append's NOTIFY.
     const taken: TakenDelivery[] = [];
     const flat = await this.#append(envelopes, undefined, envelopes.length === 1 ? taken : undefined, plans);
-    const results: EmitResult[][] = [];
+    const results: LoggedResult[][] = [];
     let at = 0;
     for (const r of requests) {
       results.push(flat.slice(at, at + r.envelopes.length));
@@ -117,12 +117,12 @@ export class LogWriter {
     return { results, extra: taken };
   }
 
-  #afterGroup(requests: readonly EmitRequest[], results: readonly EmitResult[][], taken: TakenDelivery[]): void {
+  #afterGroup(requests: readonly EmitRequest[], results: readonly LoggedResult[][], taken: TakenDelivery[]): void {
     if (taken.length > 0) this.d.dispatcher!.adopt(taken);
     if (requests.length === 1) return this.committed(requests[0]!.envelopes, results[0]!, requests[0]!.options);
     // One report for the group: the fanout sends its events together (one packet per subscription).
     const envelopes: Envelope[] = [];
-    const flat: EmitResult[] = [];
+    const flat: LoggedResult[] = [];
     const options: Array<EmitOptions | undefined> = [];
     requests.forEach((r, i) => {
       envelopes.push(...r.envelopes);
@@ -145,11 +145,11 @@ export class LogWriter {
 
   /** Runs `fn` in one transaction; `append` appends in it. What follows the commit runs after it. */
   async transaction<R>(
-    fn: (append: (envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>) => Promise<EmitResult[]>, q: Queryable | undefined) => Promise<R>,
+    fn: (append: (envelopes: Envelope[], options?: ReadonlyArray<EmitOptions | undefined>) => Promise<LoggedResult[]>, q: Queryable | undefined) => Promise<R>,
   ): Promise<R> {
     await this.d.listeners?.recorded(); // before the transaction: appends in it cannot wait
     const envelopes: Envelope[] = [];
-    const results: EmitResult[] = [];
+    const results: LoggedResult[] = [];
     const emitOptions: Array<EmitOptions | undefined> = [];
     const value = await this.d.log.transaction(
       (q) =>
@@ -166,7 +166,7 @@ export class LogWriter {
     return value;
   }
 
-  async #append(envelopes: Envelope[], q: Queryable | undefined, taken: TakenDelivery[] | undefined, plans: ReadonlyArray<DeliveryPlan | undefined> | undefined): Promise<EmitResult[]> {
+  async #append(envelopes: Envelope[], q: Queryable | undefined, taken: TakenDelivery[] | undefined, plans: ReadonlyArray<DeliveryPlan | undefined> | undefined): Promise<LoggedResult[]> {
     const idle = taken && this.d.dispatcher && this.d.localTake ? this.d.dispatcher.idleListenerIds() : [];
     const take = idle.length > 0 ? { listenerIds: idle, leaseMs: this.d.leaseMs } : undefined;
     try {
@@ -181,7 +181,7 @@ export class LogWriter {
 
   /** After a commit: run non-durable listeners of the new events, and hand the events to the log's
    * readers in this process. */
-  committed(envelopes: readonly Envelope[], results: readonly EmitResult[], options?: ReadonlyArray<EmitOptions | undefined>): void {
+  committed(envelopes: readonly Envelope[], results: readonly LoggedResult[], options?: ReadonlyArray<EmitOptions | undefined>): void {
     const fresh: Envelope[] = [];
     for (let i = 0; i < envelopes.length; i++) {
       const r = results[i]!;

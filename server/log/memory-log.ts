@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { type Envelope, Headers, matches } from '../../shared/index.js';
 import { tenantOf } from '../security/tenant.js';
 import type { Queryable } from '../store/driver.js';
-import type { EmitResult } from '../types.js';
+import type { LoggedResult } from '../emit-result.js';
 import type { EventLog, LogPage } from './event-log.js';
 import { Hooks } from './hooks.js';
 
@@ -61,7 +61,7 @@ export class MemoryLog implements EventLog {
   }
 
   /** Appends in order; a repeated id or idempotency key returns the first append's seq. */
-  async append(envelopes: readonly Envelope[]): Promise<EmitResult[]> {
+  async append(envelopes: readonly Envelope[]): Promise<LoggedResult[]> {
     return envelopes.map((e) => {
       const { id, key } = dedupeKeys(e);
       const first = this.#keys.get(id) ?? (key === undefined ? undefined : this.#keys.get(key));

@@ -12,7 +12,7 @@ import type { Store } from '../store/open-store.js';
 import { patternToRegex } from '../store/pattern-regex.js';
 import { pgliteTxScope } from '../store/pglite-driver.js';
 import { prunedAfter } from '../store/retention-queries.js';
-import type { EmitResult } from '../types.js';
+import type { LoggedResult } from '../emit-result.js';
 import type { AppendScope, EventLog, LogPage } from './event-log.js';
 import { Hooks } from './hooks.js';
 
@@ -93,7 +93,7 @@ export class StoreLog implements EventLog {
     return through;
   }
 
-  async append(envelopes: readonly Envelope[], scope: AppendScope = {}): Promise<EmitResult[]> {
+  async append(envelopes: readonly Envelope[], scope: AppendScope = {}): Promise<LoggedResult[]> {
     const own = scope.q === undefined;
     if (own) this.#appending++;
     try {

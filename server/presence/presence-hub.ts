@@ -282,11 +282,19 @@ export class PresenceHub {
    * members now, synchronously at the moment from which `fn` gets every change (join, leave,
    * update), until the returned `close`. Snapshot and changes come from the same mirror, so none is
    * missed or repeated between them; whatever `live` sends goes out before any change.
+   * `ended` is called if the hub stops while the watch is open, so that its owner ends too (an SSE
+   * stream, a `for await` loop) rather than wait for changes that will not come.
    * Rejects STORE_UNAVAILABLE if the table cannot be read, CLOSED if stopped.
    */
-  async watch(tenant: string, pattern: string, fn: (change: PresenceChange) => void, live: (members: PresenceMember[]) => void): Promise<() => void> {
+  async watch(
+    tenant: string,
+    pattern: string,
+    fn: (change: PresenceChange) => void,
+    live: (members: PresenceMember[]) => void,
+    ended?: () => void,
+  ): Promise<() => void> {
     if (this.#stopped) throw new FeteError('CLOSED', 'fete is stopped');
-    const w: Watch = { tenant, pattern, live: false, fn };
+    const w: Watch = { tenant, pattern, live: false, fn, ended };
     this.#watches.add(w);
     this.#mirror.addWatch(w);
     const region = `${tenant}\n${pattern}`;
@@ -308,11 +316,17 @@ export class PresenceHub {
         close();
         throw FeteError.from(err, 'STORE_UNAVAILABLE');
       }
-    if (!this.#watches.has(w)) throw new FeteError('CLOSED', 'the presence watch was closed');
+    if (!this.#watches.has(w)) throw new FeteError('CLOSED', this.#stopped ? 'fete is stopped' : 'the presence watch was closed');
     live(this.#mirror.members(tenant, pattern, matches));
     w.live = true;
     this.#current.set(region, (this.#current.get(region) ?? 0) + 1);
     return close;
+  }
+
+  /** The members on `tenant`'s subjects matching `pattern` as this process holds them: current
+   * only while a live watch covers (tenant, pattern), as one of its watchers asking does. */
+  held(tenant: string, pattern: string): PresenceMember[] {
+    return this.#mirror.members(tenant, pattern, matches);
   }
 
   /** The members now, read from the table (after this node's own changes are written). */
@@ -366,6 +380,12 @@ export class PresenceHub {
     for (const w of [...this.#watches]) {
       this.#watches.delete(w);
       this.#mirror.removeWatch(w);
+      if (!w.live) continue; // still loading: its watch() rejects CLOSED
+      try {
+        w.ended?.();
+      } catch (err) {
+        debug('a presence watcher threw when told of the stop: %s', (err as Error).message);
+      }
     }
     for (const u of this.#unsubscribe) u();
   }

@@ -34,6 +34,8 @@ export interface Watch {
   readonly pattern: string;
   live: boolean;
   readonly fn: (change: PresenceChange) => void;
+  /** Called if the hub stops while the watch is open (no change comes after it). */
+  readonly ended?: () => void;
 }
 
 /** A tenant's held rows: by subject, then by member. */

@@ -50,6 +50,8 @@ export class PresenceObserver implements AsyncIterable<PresenceChange> {
           members = now;
           for (const m of now) this.#members.set(keyOf(m), m);
         },
+        // The fete stopped: a `for await` loop ends rather than wait forever.
+        () => this.close(),
       )
       .then((close) => {
         if (this.#closed) {

@@ -11,8 +11,10 @@ export interface PresenceOptions {
   /** Largest presence state a connection may set, in UTF-8 bytes of its JSON. @default 1024 */
   maxStateBytes?: number;
   /** State changes one socket may make per second (a burst of twice as many is allowed); past it
-   * `pset` is answered TIMEOUT (retryable). Watches (`client.presence`) are limited to as many per
-   * second, with a burst of 32 (a reconnect re-sends them all). @default 10 */
+   * `pset` is answered RATE_LIMITED (retryable). Watches are limited to as many per second, with a
+   * burst of 32 (a reconnect re-sends them all): per socket (`client.presence`), and per caller
+   * over HTTP (`GET /presence`, JSON or SSE; 429 past it, and past 32 open watch streams).
+   * @default 10 */
   maxStateUpdatesPerSecond?: number;
 }
 

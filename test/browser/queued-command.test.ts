@@ -1,7 +1,6 @@
 // A command queued in the IndexedDB outbox of real Chromium while offline survives a reload, runs
 // once when the network is back, and its result is readable by command id on the reloaded page.
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { commands } from './support/command-catalogue.js';
 import type * as CommandPage from './support/command-page.js';
 import { pageRoutes } from './support/page-server.js';
 import { cacheForOffline, harnessReady, openPage, run } from './support/pages.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const skip = browserSkipReason();
 if (skip) process.stdout.write(`browser tests skipped: ${skip}\n`);
@@ -39,15 +39,14 @@ describe.skipIf(skip)('a queued command in Chromium', () => {
     http = createServer(app);
     // A quick heartbeat: the page notices the lost network in about a second.
     fanout = fete.attach(http, { serverOptions: { pingInterval: 1000, pingTimeout: 1000 } });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    url = `http://localhost:${(http.address() as AddressInfo).port}`;
+    // localhost, not 127.0.0.1: the page's origin must be a secure context (IndexedDB, Web Locks).
+    url = (await listen(http)).replace('127.0.0.1', 'localhost');
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await fete?.stop();
-    http?.closeAllConnections();
-    await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+    if (http) await closeHttp(http);
   });
 
   it('a command queued offline survives a reload, completes once after reconnecting, and its result is read by id', async () => {

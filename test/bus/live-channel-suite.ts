@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LiveChannel, LiveMessage } from '../../server/bus/live-channel.js';
 import { FeteError } from '../../shared/index.js';
+import { waitFor } from '../support/wait.js';
 
 export interface LiveChannelHarness {
   /** A channel of one more process of the same deployment (closed by the suite). */
@@ -16,13 +17,7 @@ export interface LiveChannelHarness {
 
 const message = (subject: string, data: unknown = { n: 1 }, kind: LiveMessage['kind'] = 'volatile'): LiveMessage => ({ kind, tenant: 't1', subject, data });
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (check: () => boolean, what: string) => waitFor(check, { what, intervalMs: 5 });
 
 export function describeLiveChannel(name: string, h: LiveChannelHarness): void {
   describe(`LiveChannel contract: ${name}`, () => {

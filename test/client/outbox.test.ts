@@ -359,7 +359,7 @@ describe("outbox: 'memory'", () => {
     // @ts-expect-error simulate an environment without IndexedDB
     delete globalThis.indexedDB;
     try {
-      expect(() => testClient(server, { indexedDB: undefined })).toThrow(/outbox: 'memory'/);
+        expect(() => testClient(server, { indexedDB: undefined })).toThrow(/outbox: 'memory'/);
     } finally {
       globalThis.indexedDB = saved;
     }
@@ -446,5 +446,45 @@ describe('outbox.clear (sign-out)', () => {
     server.setAccepting(true);
     await expect(after.delivered).resolves.toMatchObject({ id: after.id });
     expect(server.ids).toEqual([after.id]);
+  });
+});
+
+describe('outcomes an older client stored', () => {
+  // Before emit answers had a version, a leader tab recorded `{ status, seq: 0 }` for the entries of
+  // a volatile or latest topic (in IndexedDB and on the tab channel). A tab of this version that
+  // reads such a record (its leader is still an older page, or it emits an id again after a
+  // reload) resolves the receipt without a seq: 0 is no position of the log, never handed on.
+  it('a recorded seq 0 for a latest or volatile entry resolves its receipt without a seq', async () => {
+    const { createClient } = await import('../../client/index.js');
+    const { openIdbOutboxStore } = await import('../../client/idb-outbox-store.js');
+    const { defineTopic, defineTopics } = await import('../../shared/index.js');
+    const { z } = await import('zod');
+    const live = defineTopics({
+      quote: defineTopic('quotes.{symbol}', { kind: 'domain', delivery: 'latest', clientEmit: true, expose: true, schema: z.object({ symbol: z.string(), price: z.number() }) }),
+      typing: defineTopic('rooms.{room}.typing', { kind: 'domain', delivery: 'volatile', clientEmit: true, expose: true, schema: z.object({ room: z.string() }) }),
+    });
+    const server = fakeServer();
+    server.setAccepting(false); // this tab never sends: the outcome comes from the store
+    const indexedDB = new IDBFactory();
+    const name = `db-${uuidv7()}`;
+    const client = createClient({ url: 'http://fete.test', topics: live, indexedDB, name, transport: server.transport, locks: null, pollIntervalMs: 25 });
+    try {
+      const quote = await client.emit(live.quote, { symbol: 'A', price: 1 });
+      const typing = await client.emit(live.typing, { room: 'r' });
+      const older = await openIdbOutboxStore(indexedDB, `fete-outbox:${name}`); // the client's database
+      await older.settle({
+        keys: [],
+        rejected: [],
+        results: [
+          { id: quote.id, outcome: { status: 'accepted', seq: 0 }, at: Date.now() },
+          { id: typing.id, outcome: { status: 'duplicate', seq: 0 }, at: Date.now() },
+        ],
+      });
+      older.close();
+      expect(await quote.delivered).toEqual({ id: quote.id, duplicate: false });
+      expect(await typing.delivered).toEqual({ id: typing.id, duplicate: true });
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -2,7 +2,6 @@
 // a few lines of protocol stand-in (the real fanout lives in server/), enough to check what the
 // client relies on: the /fete namespace, handshake auth, acks, timeouts, drops and reconnection.
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, socketTransport, type Transport, type TransportHandlers } from '../../client/index.js';
@@ -16,6 +15,7 @@ import {
   type ServerToClientEvents,
 } from '../../shared/index.js';
 import { topics, until } from './support/helpers.js';
+import { listen } from '../support/http-server.js';
 
 let http: HttpServer;
 let io: Server<ClientToServerEvents, ServerToClientEvents>;
@@ -50,8 +50,7 @@ beforeEach(async () => {
       });
     });
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+  url = `${await listen(http)}/`;
 });
 
 afterEach(async () => {
@@ -131,7 +130,9 @@ describe('socket transport', () => {
     try {
       await until(() => client.status.refused !== undefined, 'refused');
       expect(client.status).toMatchObject({ connected: false, refused: { code: 'UNAUTHORIZED' } });
-      await new Promise((r) => setTimeout(r, 1500)); // at least one more refused attempt
+      // At least one more refused attempt, handled by the client (each refusal is a new lastError).
+      const firstRefusal = client.status.lastError;
+      await until(() => client.status.lastError !== firstRefusal, 'one more refused attempt');
       expect(errors).toEqual(['UNAUTHORIZED']);
       token = 'ok';
       await until(() => client.status.connected, 'connected');

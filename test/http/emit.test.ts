@@ -132,33 +132,81 @@ describe('POST /emit', () => {
   });
 });
 
-describe('POST /emit of a latest-value topic', () => {
-  /** A fete whose browsers may emit `prices.{symbol}`, a latest topic, over HTTP. */
+describe('POST /emit of a latest-value or volatile topic', () => {
+  /** A fete whose browsers may emit `prices.{symbol}` (latest), `rooms.{room}.typing` (volatile)
+   * and `orders.{orderId}.noted` (log) over HTTP. */
   async function latestServer() {
     const { createFete } = await import('../../server/index.js');
     const { defineTopic, defineTopics } = await import('../../shared/index.js');
     const { z } = await import('zod');
     const live = defineTopics({
       price: defineTopic('prices.{symbol}', { kind: 'domain', expose: true, clientEmit: true, delivery: 'latest', schema: z.object({ symbol: z.string(), price: z.number() }) }),
+      typing: defineTopic('rooms.{room}.typing', { kind: 'domain', expose: true, clientEmit: true, delivery: 'volatile', schema: z.object({ room: z.string() }) }),
+      noted: defineTopic('orders.{orderId}.noted', { kind: 'domain', expose: true, clientEmit: true, schema: z.object({ orderId: z.string() }) }),
     });
     const fete = await createFete({ topics: live, store: 'memory', logger: false, security: { auth: 'anonymous', authorize: { emit: () => true } } });
     const { url } = await startServer({}, fete as unknown as Parameters<typeof startServer>[1]);
     return { fete, url };
   }
+  const price = (n: number, id = uuidv7()) => ({ topic: 'prices.{symbol}', payload: { symbol: 'ACME', price: n }, id });
 
-  // FAULT (probe2): the HTTP answer of a `latest` (or `volatile`) item is `{ id, status, seq: 0 }`:
-  // it drops the value's `version` (what `fete.emit` resolves with for a latest topic, and what a
-  // caller needs to order its own updates) and gives a `seq` that is no position of the log (a
-  // caller that keeps the highest seq as its resume cursor goes back to the start). The result is
-  // built from the one ack item shape (shared/protocol.ts EmitAckItem, `seq: number` required; the
-  // socket ack and the client receipt share it). Proposed: a latest item answers `{ id, status, version }`, a volatile one
-  // `{ id, status }`, with no `seq`; the README's result shape says so.
-  it.fails('answers the value version and no log seq', async () => {
+  // Found by probe2: the answer of a `latest` (or `volatile`) item was `{ id, status, seq: 0 }`: it
+  // dropped the value's `version` (what a caller needs to order its own updates) and gave a `seq`
+  // that is no position of the log (a caller that keeps the highest seq as its resume cursor went
+  // back to the start). Each item now answers the position its topic's delivery gives.
+  it('answers the value version and no log seq', async () => {
     const { url } = await latestServer();
     const id = uuidv7();
     const res = await postJson(`${url}/emit`, { topic: 'prices.{symbol}', payload: { symbol: 'ACME', price: 1 }, id });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ results: [{ id, status: 'accepted', version: 1 }] });
+  });
+
+  it('answers each item of a mixed batch by its delivery: a seq for the log, a version for latest, neither for volatile', async () => {
+    const { fete, url } = await latestServer();
+    const [a, b, c, d] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+    const res = await postJson(`${url}/emit`, [
+      { topic: 'orders.{orderId}.noted', payload: { orderId: 'o1' }, id: a },
+      price(1, b),
+      { topic: 'rooms.{room}.typing', payload: { room: 'r' }, id: c },
+      price(2, d),
+    ]);
+    expect(res.status).toBe(200);
+    const { events } = await fete.log.read(0);
+    expect(await res.json()).toEqual({
+      results: [
+        { id: a, status: 'accepted', seq: events[0]!.seq },
+        { id: b, status: 'accepted', version: 1 },
+        { id: c, status: 'accepted' },
+        { id: d, status: 'accepted', version: 2 },
+      ],
+    });
+  });
+
+  // A resend after a lost answer stores nothing, and answers what the first emit got: a log event
+  // its seq, a latest value the version its id got (not the subject's newer one), a volatile one
+  // nothing. Within one batch, a repeated id answers its first occurrence's version.
+  it('answers a resent latest value as a duplicate with the version its id got', async () => {
+    const { fete, url } = await latestServer();
+    const first = price(1);
+    await postJson(`${url}/emit`, first);
+    await postJson(`${url}/emit`, price(2));
+    const again = await postJson(`${url}/emit`, [first, price(3), { topic: 'rooms.{room}.typing', payload: { room: 'r' }, id: first.id }]);
+    const body = (await again.json()) as { results: unknown[] };
+    expect(body.results).toEqual([
+      { id: first.id, status: 'duplicate', version: 1 },
+      { id: expect.any(String), status: 'accepted', version: 3 },
+      // The same id on a volatile topic: a resend of the id (ids are per tenant), not sent, and
+      // a volatile event has no version.
+      { id: first.id, status: 'duplicate' },
+    ]);
+    const twice = price(4);
+    expect(((await (await postJson(`${url}/emit`, [twice, twice])).json()) as { results: unknown[] }).results).toEqual([
+      { id: twice.id, status: 'accepted', version: 4 },
+      { id: twice.id, status: 'duplicate', version: 4 },
+    ]);
+    const [value] = await fete.latest('prices.ACME');
+    expect(value).toMatchObject({ payload: { price: 4 }, version: 4 });
   });
 
   // Found by probe2: a latest emit was a duplicate only when its id was the subject's current

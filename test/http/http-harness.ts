@@ -12,6 +12,10 @@ import { type Fete, createFete } from '../../server/index.js';
 import { type ExpressOptions, type FeteRouter, createExpressMiddleware } from '../../server/http/index.js';
 import type { SecurityOptions } from '../../server/index.js';
 import { freshSchema } from '../support/postgres.js';
+import { parseSseMessage, sseBlocks, type SseMessage } from '../support/sse-blocks.js';
+
+export type { SseMessage };
+import { closeHttp } from '../support/http-server.js';
 
 export const topics = defineTopics({
   // Emitted by HTTP callers and streamed back to them in these tests: exposed explicitly.
@@ -65,8 +69,7 @@ afterEach(async () => {
   aborts.clear();
   for (const o of opened.splice(0)) {
     o.router.close();
-    o.server.closeAllConnections();
-    await new Promise<void>((r) => o.server.close(() => r()));
+    await closeHttp(o.server);
     await o.fete.stop({ drain: false }).catch(() => undefined);
   }
 });
@@ -102,14 +105,6 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
   });
 }
 
-export interface SseMessage {
-  id?: string;
-  event?: string;
-  data?: string;
-  /** Comment lines (`: ping`), for messages that are only comments. */
-  comments: string[];
-}
-
 /** An open SSE response read message by message. */
 export interface SseReader {
   status: number;
@@ -123,42 +118,15 @@ export interface SseReader {
   close(): void;
 }
 
-function parseMessage(block: string): SseMessage {
-  const m: SseMessage = { comments: [] };
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':')) m.comments.push(line.slice(1).trim());
-    else {
-      const i = line.indexOf(':');
-      const field = i < 0 ? line : line.slice(0, i);
-      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-      if (field === 'id') m.id = value;
-      else if (field === 'event') m.event = value;
-      else if (field === 'data') data.push(value);
-    }
-  }
-  if (data.length > 0) m.data = data.join('\n');
-  return m;
-}
-
 export async function openStream(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
   const abort = new AbortController();
   aborts.add(abort);
   const response = await fetch(url, { headers, signal: abort.signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
+  const blocks = sseBlocks(response.body!);
   const nextRaw = async (): Promise<SseMessage> => {
-    for (;;) {
-      const end = buffer.indexOf('\n\n');
-      if (end >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        return parseMessage(block);
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error('stream ended');
-      buffer += value;
-    }
+    const block = await blocks.next();
+    if (block.done) throw new Error('stream ended');
+    return parseSseMessage(block.value);
   };
   const next = async (): Promise<SseMessage> => {
     for (;;) {

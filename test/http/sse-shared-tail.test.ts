@@ -5,7 +5,6 @@
 // hold the others back and catches up from the log without losing an event. The PostgreSQL case
 // is skipped (with the reason printed) without FETE_TEST_DATABASE_URL outside CI.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { dropSchemas, freshSchema, postgresAvailability } from '../support/postg
 import { waitFor } from '../support/wait.js';
 import { RawClient } from '../realtime/support.js';
 import { type Topics, openStream, seqOf, startServer, testAuth, topics } from './http-harness.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const availability = await postgresAvailability();
 if (availability.skipReason) process.stdout.write(`[sse shared tail] PostgreSQL case skipped: ${availability.skipReason}\n`);
@@ -75,8 +75,7 @@ describe.each(engines)('SSE streams on the node tail (%s)', (engine) => {
     const fanout = fete.attach(http);
     const router = fete.express();
     app.use('/fete', router);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const base = await listen(http);
     const socket = new RawClient(base, { 'x-user': 'ann' });
     try {
       await socket.connected();
@@ -98,8 +97,7 @@ describe.each(engines)('SSE streams on the node tail (%s)', (engine) => {
     } finally {
       socket.close();
       router.close();
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
+      await closeHttp(http);
       await fete.stop({ drain: false });
     }
   });

@@ -15,14 +15,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createFete, type Fete } from '../../server/index.js';
 import { liveTopics as topics, type LiveTopics } from '../realtime/live-topics.js';
 import { until } from '../realtime/support.js';
+import { closeHttp } from '../support/http-server.js';
 
 const opened: Array<{ fete: Fete<LiveTopics>; http: HttpServer; close(): void }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     o.close();
     await o.fete.stop({ drain: false });
-    o.http.closeAllConnections();
-    await new Promise((r) => o.http.close(r));
+    await closeHttp(o.http);
   }
 });
 

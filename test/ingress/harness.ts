@@ -6,7 +6,6 @@ import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import express from 'express';
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { z } from 'zod';
 import { createClient, type Client } from '../../client/index.js';
@@ -15,11 +14,9 @@ import type { FeteOptions } from '../../server/options.js';
 import { createExpressMiddleware, type FeteRouter } from '../../server/http/index.js';
 import { type TopicCatalog, FeteError, defineTopic, defineTopics, uuidv7 } from '../../shared/index.js';
 import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { type PostgresAvailability, dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
-
-const { Pool } = pg;
+import { type PostgresAvailability, dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 /** A Standard Schema that accepts any value and returns it as is. */
 export function passThrough<T = unknown>(): StandardSchemaV1<T, T> {
@@ -95,8 +92,7 @@ export async function startIngressServer(store: FeteOptions<Topics>['store'], op
   app.use('/fete', router);
   const http = createServer(app);
   fete.attach(http, { pollIntervalMs: 50 });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const origin = await listen(http);
   return {
     fete,
     schema,
@@ -107,8 +103,7 @@ export async function startIngressServer(store: FeteOptions<Topics>['store'], op
     async close() {
       router.close();
       await fete.stop({ drain: false }).catch(() => undefined);
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await closeHttp(http);
     },
   };
 }
@@ -179,9 +174,7 @@ export function useEngines(): IngressEngine[] {
   afterAll(async () => {
     await db?.close();
     if (pg?.url && schemas.length > 0) {
-      const pool = new Pool({ connectionString: pg.url });
-      await dropSchemas(pool, schemas);
-      await pool.end();
+      await dropSchemasAt(pg.url, schemas);
     }
   });
   const engine = (name: 'pglite' | 'postgres'): IngressEngine => ({

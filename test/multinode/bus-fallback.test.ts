@@ -5,20 +5,19 @@
 // log events appended all along. The NATS is a private nats-server (test/multinode/nats.ts) that
 // starts mid-test; under CI=true a missing nats-server fails these tests, never skips them.
 import { createServer, type Server as HttpServer } from 'node:http';
-import { type AddressInfo, type Socket, createServer as createTcpServer, connect as tcpConnect } from 'node:net';
 import express from 'express';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createFete, type Fete, type FeteLogger } from '../../server/index.js';
 import type { FanoutHandle } from '../../server/fanout/types.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { RawClient, until } from '../realtime/support.js';
 import { topics } from '../realtime/topics.js';
 import { liveTopics } from '../realtime/live-topics.js';
-import { PrivateNats, privateNatsSkipReason } from './nats.js';
+import { NatsProxy, PrivateNats, privateNatsSkipReason } from './nats.js';
 import { PresenceClient, startPresenceServer } from '../presence/fixtures.js';
 import { defineTopics } from '../../shared/index.js';
 import type { EventBus } from '../../server/bus/event-bus.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const pgAvail = await postgresAvailability();
 const skip = pgAvail.skipReason ?? (await privateNatsSkipReason());
@@ -62,9 +61,7 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     for (const c of closers.splice(0)) await c();
   });
   afterAll(async () => {
-    const pool = new pg.Pool({ connectionString: pgAvail.url! });
-    await dropSchemas(pool, schemas);
-    await pool.end();
+    await dropSchemasAt(pgAvail.url!, schemas);
   });
 
   /** A NATS that is not running yet. */
@@ -74,33 +71,15 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     return n;
   }
 
-  /** A TCP proxy in front of `nats`, refusing connections until `open()`: a NATS that is down for
-   * one node only. */
-  async function natsProxy(target: PrivateNats): Promise<{ nats: PrivateNats; open(): Promise<void> }> {
-    const front = await PrivateNats.reserve();
-    const sockets = new Set<Socket>();
-    const server = createTcpServer((down) => {
-      const up = tcpConnect({ host: '127.0.0.1', port: target.port });
-      for (const s of [down, up]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      down.pipe(up).pipe(down);
-    });
-    closers.push(async () => {
-      for (const s of sockets) s.destroy();
-      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
-    });
-    return {
-      // Its url is the proxy's; it is never started as a nats-server.
-      nats: front,
-      open: () => new Promise<void>((r) => server.listen(front.port, '127.0.0.1', r)),
-    };
+  /** A proxy in front of `nats`, refusing connections until the test opens it (nats.ts). */
+  async function natsProxy(target?: PrivateNats): Promise<NatsProxy> {
+    const proxy = await NatsProxy.create(target);
+    closers.push(() => proxy.cut());
+    return proxy;
   }
 
   /** A web node on `schema` with the bus on `nats`, Socket.IO and the Express router (`/fete`). */
-  async function node(schema: string, nats: PrivateNats, bus: Record<string, unknown> = {}): Promise<Node> {
+  async function node(schema: string, nats: { url: string }, bus: Record<string, unknown> = {}): Promise<Node> {
     if (!schemas.includes(schema)) schemas.push(schema);
     const lines: Node['lines'] = [];
     const fete = await createFete({
@@ -118,17 +97,16 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     app.use('/fete', fete.express({ metrics: 'public' }));
     const http = createServer(app);
     const fanout = fete.attach(http, { pollIntervalMs: 50 });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = await listen(http);
     const n: Node = {
       fete,
       fanout,
       http,
       lines,
-      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      url,
       async close() {
         await fete.stop();
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await closeHttp(http);
       },
     };
     nodes.push(n);
@@ -262,6 +240,100 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     expect(ca.seqs('t')).toEqual(seqs);
   }, 60_000);
 
+  it('a node cut off from NATS while the others reach it gets their volatile and latest messages on its sockets, and the others get each message once', async () => {
+    const nats = await downNats();
+    await nats.start();
+    const proxy = await natsProxy(nats);
+    await proxy.open();
+    const schema = freshSchema('busfx');
+    const a = await node(schema, nats);
+    const c = await node(schema, nats);
+    const b = await node(schema, proxy); // reaches NATS through the proxy
+    for (const n of [a, b, c]) expect(await busState(n)).toBe('connected');
+    const cb = await raw(b);
+    const cc = await raw(c);
+    for (const r of [cb, cc]) {
+      expect(await r.sub('c', 'rooms.*.cursor')).toMatchObject({ ok: true });
+      expect(await r.sub('p', 'prices.*')).toMatchObject({ ok: true });
+    }
+    await proxy.cut();
+    await until(async () => (await busState(b)) === 'degraded', 'b cut off from NATS', 30_000);
+    // b says so on PostgreSQL; a and c, still on NATS, then send their live messages there too.
+    await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 1 && (await c.fete.stats()).bus!.peersOnFallback === 1, "b's notice at a and c");
+    expect(await (await fetch(`${a.url}/fete/metrics`)).text()).toContain('fete_bus_peers_on_fallback 1');
+    await a.fete.emit(catalog.cursor, { room: 'r', x: 1 });
+    await a.fete.emit(catalog.price, { symbol: 'A', price: 10 });
+    await b.fete.emit(catalog.cursor, { room: 'r', x: 2 });
+    await until(() => cb.events.get('c')?.length === 2 && cb.events.get('p')?.length === 1, "a's live events on b, cut off");
+    await until(() => cc.events.get('c')?.length === 2 && cc.events.get('p')?.length === 1, 'the live events on c');
+    await sleep(300); // room for a second copy to show up
+    const xs = (r: RawClient) => r.events.get('c')!.map((e) => (e.payload as { x: number }).x).sort();
+    expect(xs(cb)).toEqual([1, 2]);
+    expect(xs(cc)).toEqual([1, 2]); // once each, though a's came on NATS and on PostgreSQL
+    for (const r of [cb, cc]) expect(r.events.get('p')!.map((e) => [e.version, e.payload])).toEqual([[1, { symbol: 'A', price: 10 }]]);
+
+    // b back on NATS: it says so, and the others stop sending on PostgreSQL for it.
+    await proxy.open();
+    await until(async () => (await busState(b)) === 'connected', 'b back on NATS', 30_000);
+    await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 0, "b's return at a", 30_000);
+    await a.fete.emit(catalog.price, { symbol: 'A', price: 11 });
+    await until(() => cb.events.get('p')!.some((e) => e.version === 2), 'the next value on b, over NATS');
+  }, 90_000);
+
+  it('a node whose NATS link goes silent without a reset (a partition) notices by its pings, moves onto the fallback, still gets the others\' volatile events, and retries without leaving sockets behind', async () => {
+    const nats = await downNats();
+    await nats.start();
+    const proxy = await natsProxy(nats);
+    await proxy.open();
+    const schema = freshSchema('busfz');
+    const a = await node(schema, nats);
+    // Pings every 200 ms here (the bus's default is 5 s), to notice the silence within a second.
+    const b = await node(schema, proxy, { nats: { servers: proxy.url, pingInterval: 200, maxPingOut: 2 }, connectTimeoutMs: 300 });
+    expect(await busState(b)).toBe('connected');
+    const cb = await raw(b);
+    expect(await cb.sub('c', 'rooms.*.cursor')).toMatchObject({ ok: true });
+    await proxy.freeze();
+    await until(async () => (await busState(b)) === 'degraded', 'b notices the silence', 30_000);
+    await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 1, "b's notice at a");
+    await a.fete.emit(catalog.cursor, { room: 'r', x: 1 });
+    await until(() => cb.events.get('c')?.length === 1, "a's volatile event on b");
+    // b keeps trying the silent link (the NATS client's own reconnects), and leaves no socket
+    // behind: one attempt open at a time.
+    const base = proxy.accepted;
+    await until(() => proxy.accepted >= base + 2, 'b retrying');
+    let most = 0;
+    await until(() => {
+      most = Math.max(most, proxy.connections);
+      return proxy.accepted >= base + 5;
+    }, 'three more attempts');
+    expect(most).toBeLessThanOrEqual(1);
+    await proxy.open(); // the link answers again (new connections)
+    await until(async () => (await busState(b)) === 'connected', 'b back on NATS', 30_000);
+    await until(async () => (await a.fete.stats()).bus!.peersOnFallback === 0, "b's return at a", 30_000);
+  }, 60_000);
+
+  it('a NATS that accepts connections and never answers at start: the node starts degraded after connectTimeoutMs, and moves onto NATS once it answers', async () => {
+    const nats = await downNats();
+    await nats.start();
+    const proxy = await natsProxy(nats);
+    await proxy.silence();
+    const schema = freshSchema('busft');
+    const b = await node(schema, nats);
+    const a = await node(schema, proxy, { connectTimeoutMs: 300 });
+    const status = (await a.fete.stats()).bus!;
+    expect(status).toMatchObject({ state: 'degraded', fallbacks: 1 });
+    expect(status.lastError).toContain('did not answer within 300 ms');
+    const ca = await raw(a);
+    await ca.sub('t', 'ticks.*');
+    const seqs = await stream(b, 0, 5);
+    await until(() => ca.seqs('t').length >= 5, "b's appends on a, on the fallback", 30_000);
+    await proxy.open(); // the address answers now
+    await until(async () => (await busState(a)) === 'connected', 'a on NATS', 30_000);
+    seqs.push(...(await stream(b, 5, 5)));
+    await until(() => ca.seqs('t').length >= 10, 'every tick', 30_000);
+    expect(ca.seqs('t')).toEqual(seqs);
+  }, 60_000);
+
   it('a latest value a node missed while cut off from NATS reaches its subscribers when it moves onto NATS (values re-read at the switch)', async () => {
     const nats = await downNats();
     await nats.start();
@@ -269,7 +341,7 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     const proxy = await natsProxy(nats);
     const schema = freshSchema('busfv');
     const b = await node(schema, nats);
-    const a = await node(schema, proxy.nats);
+    const a = await node(schema, proxy);
     expect(await busState(b)).toBe('connected');
     expect(await busState(a)).toBe('degraded');
     const ca = await raw(a);
@@ -294,10 +366,11 @@ describe.skipIf(skip !== undefined)('the NATS bus with NATS down at start', () =
     expect(down.body.status).toBe('degraded');
     expect(down.body.bus).toMatchObject({ state: 'degraded', fallbacks: 1 });
     expect(Number.isNaN(Date.parse(down.body.bus!.since))).toBe(false);
-    await nats.start();
+    // Read before NATS starts: the node moves onto it within a retry (retryMaxMs 300).
     const metrics = await (await fetch(`${a.url}/fete/metrics`)).text();
     expect(metrics).toContain('fete_bus_state{state="degraded"} 1');
     expect(metrics).toContain('fete_bus_fallbacks_total 1');
+    await nats.start();
     await until(async () => (await health()).body.status === 'ok', 'health ok on NATS', 30_000);
     expect((await health()).body.bus).toMatchObject({ state: 'connected', fallbacks: 1 });
   }, 60_000);

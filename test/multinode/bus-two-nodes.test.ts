@@ -1,10 +1,10 @@
 // Two web nodes in this process on one PostgreSQL schema with the NATS bus: events committed by
 // either reach the sockets of both, exactly once and in seq order, while each node's tail reads
 // the log only when the bus cannot vouch for a seq.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
-import { RawClient, startServer, topics, until, type TestServer } from '../realtime/support.js';
+import { describe, expect, it } from 'vitest';
+import { postgresAvailability } from '../support/postgres.js';
+import { RawClient, topics, until } from '../realtime/support.js';
+import { serverPair } from '../realtime/server-pair.js';
 import { connectNats } from '../../server/bus/nats-connect.js';
 import { busRoot, busSubjects } from '../../server/bus/nats-subjects.js';
 import { natsAvailability } from './nats.js';
@@ -15,29 +15,13 @@ const skip = pgAvail.skipReason ?? natsAvail.skipReason;
 if (skip) console.log(`skipping the NATS bus tests: ${skip}`);
 
 describe.skipIf(skip !== undefined)('two web nodes over the NATS bus', () => {
-  const schema = freshSchema('bus2');
-  let a: TestServer;
-  let b: TestServer;
-  const raws: RawClient[] = [];
-  beforeAll(async () => {
-    const store = pgAvail.url!;
-    const bus = { nats: natsAvail.url! };
-    a = await startServer({ pollIntervalMs: 60_000 }, { store, schema, roles: ['web'], bus });
-    b = await startServer({ pollIntervalMs: 60_000 }, { store, schema, roles: ['web'], bus });
-  });
-  afterAll(async () => {
-    for (const c of raws) c.close();
-    await a?.close();
-    await b?.close();
-    const pool = new pg.Pool({ connectionString: pgAvail.url! });
-    await dropSchemas(pool, [schema]);
-    await pool.end();
-  });
+  const pair = serverPair(() => pgAvail.url!, 'bus2', { pollIntervalMs: 60_000 }, { bus: { nats: natsAvail.url! } });
 
   it("delivers events appended through either node to the other's subscribers once, in seq order", async () => {
+    const { a, b } = pair;
     const ca = new RawClient(a.url, {});
     const cb = new RawClient(b.url, {});
-    raws.push(ca, cb);
+    pair.track(ca, cb);
     await Promise.all([ca.connected(), cb.connected()]);
     const [acka, ackb] = await Promise.all([ca.sub('s', 'ticks.*'), cb.sub('s', 'ticks.*')]);
     expect(acka.ok && ackb.ok).toBe(true);
@@ -53,8 +37,9 @@ describe.skipIf(skip !== undefined)('two web nodes over the NATS bus', () => {
   });
 
   it('a node asks NATS only for its sockets’ patterns and skips the rest without reading the log', async () => {
+    const { a, b } = pair;
     const cb = new RawClient(b.url, {});
-    raws.push(cb);
+    pair.track(cb);
     await cb.connected();
     await cb.sub('o', 'orders.*.status');
     const before = b.fanout.stats().bus!;
@@ -72,6 +57,7 @@ describe.skipIf(skip !== undefined)('two web nodes over the NATS bus', () => {
   });
 
   it('a jump in a publisher’s notice counter makes a node read the log from its cursor', async () => {
+    const { a, b } = pair;
     const nc = await connectNats(natsAvail.url!, 'test publisher');
     try {
       const commits = busSubjects(busRoot('fete', b.fete.log.epoch)).commits;
@@ -89,30 +75,14 @@ describe.skipIf(skip !== undefined)('two web nodes over the NATS bus', () => {
 });
 
 describe.skipIf(skip !== undefined)('tenants over the NATS bus', () => {
-  const schema = freshSchema('bust');
-  let a: TestServer;
-  let b: TestServer;
-  const raws: RawClient[] = [];
   // The token is the tenant; every caller may subscribe to anything its tenant sees.
   const security = { auth: (r: { credentials: Record<string, unknown> }) => ({ id: String(r.credentials.token), tenant: String(r.credentials.token) }), tenant: (p: { tenant: string }) => p.tenant };
-  beforeAll(async () => {
-    const store = pgAvail.url!;
-    const bus = { nats: natsAvail.url! };
-    a = await startServer({ pollIntervalMs: 60_000, ...security }, { store, schema, roles: ['web'], bus });
-    b = await startServer({ pollIntervalMs: 60_000, ...security }, { store, schema, roles: ['web'], bus });
-  });
-  afterAll(async () => {
-    for (const c of raws) c.close();
-    await a?.close();
-    await b?.close();
-    const pool = new pg.Pool({ connectionString: pgAvail.url! });
-    await dropSchemas(pool, [schema]);
-    await pool.end();
-  });
+  const pair = serverPair(() => pgAvail.url!, 'bust', { pollIntervalMs: 60_000, ...security }, { bus: { nats: natsAvail.url! } });
 
   it('a node receives over NATS only the events of its sockets’ tenants, and skips the others without reading the log', async () => {
+    const { a, b } = pair;
     const t1 = new RawClient(b.url, { token: 't1' });
-    raws.push(t1);
+    pair.track(t1);
     await t1.connected();
     expect(await t1.sub('m', 'tenants.*.msgs.*')).toMatchObject({ ok: true });
     const before = b.fanout.stats().bus!;

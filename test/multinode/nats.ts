@@ -1,10 +1,11 @@
 // NATS for tests: the URL comes from FETE_TEST_NATS_URL (`.ci/run` starts NATS and exports it).
 // Outside CI a missing or unreachable server skips the bus suites with a printed reason; in CI
 // (CI=true) it fails, as the PostgreSQL suites do. `PrivateNats` runs a nats-server of the test's
-// own on a free port, to stop and restart it mid-stream without disturbing other tests.
+// own on a free port, to stop and restart it mid-stream without disturbing other tests; `NatsProxy`
+// stands between one node and a NATS, to cut that node off (or make NATS silent for it) alone.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { type Server, type Socket, createServer, connect as tcpConnect } from 'node:net';
 
 export interface NatsAvailability {
   url: string | undefined;
@@ -101,5 +102,110 @@ export class PrivateNats {
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await exited;
+  }
+}
+
+/** A TCP port in front of a NATS, for one node: `closed` refuses connections (a NATS that is down),
+ * `open` relays them to `target`, `silent` accepts them and never answers (a host that does not
+ * answer: the stand-in for a blackholed address, whose SYN is dropped). `cut()` drops the relayed
+ * connections as a crash would, and refuses new ones; `freeze()` stops relaying without closing
+ * anything, as a partition does (only pings tell). */
+export class NatsProxy {
+  readonly #sockets = new Set<Socket>();
+  readonly #pairs = new Set<[Socket, Socket]>();
+  readonly #frozen = new Set<Socket>();
+  #server: Server | undefined;
+  #mode: 'open' | 'silent' = 'open';
+  #accepted = 0;
+  private constructor(
+    readonly port: number,
+    readonly target: PrivateNats | undefined,
+  ) {}
+
+  /** A proxy to `target` (none: `silent` only), refusing connections until `open()` or `silence()`. */
+  static async create(target?: PrivateNats): Promise<NatsProxy> {
+    return new NatsProxy(await freePort(), target);
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** Connections open through the proxy now (from the node's side and to the target), the
+   * frozen ones left out (their far end may be long gone: a partition hides that). */
+  get connections(): number {
+    let n = 0;
+    for (const s of this.#sockets) if (!this.#frozen.has(s)) n++;
+    return n;
+  }
+
+  /** Connections accepted from the node's side so far. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Relays new connections to the target. */
+  open(): Promise<void> {
+    if (!this.target) throw new Error('a NatsProxy without a target can only be silent');
+    this.#mode = 'open';
+    return this.#listen();
+  }
+
+  /** Accepts new connections and never answers them. */
+  silence(): Promise<void> {
+    this.#mode = 'silent';
+    return this.#listen();
+  }
+
+  /** Relays nothing more on the open connections (they stay open) and answers no new one. */
+  async freeze(): Promise<void> {
+    this.#mode = 'silent';
+    for (const [down, up] of this.#pairs) {
+      down.unpipe(up);
+      up.unpipe(down);
+      down.pause();
+      up.pause();
+      this.#frozen.add(down).add(up);
+    }
+    this.#pairs.clear();
+  }
+
+  /** Drops every connection and refuses new ones. */
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  #listen(): Promise<void> {
+    if (this.#server) return Promise.resolve();
+    const server = createServer((down) => {
+      this.#accepted++;
+      this.#track(down);
+      if (this.#mode === 'silent' || !this.target) return;
+      const up = tcpConnect({ host: '127.0.0.1', port: this.target.port });
+      this.#track(up);
+      const pair: [Socket, Socket] = [down, up];
+      this.#pairs.add(pair);
+      // One side gone: the other goes too.
+      down.on('close', () => {
+        this.#pairs.delete(pair);
+        up.destroy();
+      });
+      up.on('close', () => down.destroy());
+      down.pipe(up).pipe(down);
+    });
+    this.#server = server;
+    return new Promise<void>((r) => server.listen(this.port, '127.0.0.1', r));
+  }
+
+  #track(s: Socket): void {
+    this.#sockets.add(s);
+    s.on('close', () => {
+      this.#sockets.delete(s);
+      this.#frozen.delete(s);
+    });
+    s.on('error', () => undefined);
   }
 }

@@ -3,13 +3,13 @@
 // log apart (the two read statements of store/log-reader.ts: `... WHERE e.seq > $1 ...`). Only
 // public API is used, so that scripts/sse-reads-per-commit.ts can run it against older code too.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pg from 'pg';
 import { z } from 'zod';
 import { defineTopic, defineTopics } from '../../shared/index.js';
 import { type Fete, createFete } from '../../server/index.js';
 import { readSseBlocks } from '../support/sse-blocks.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 export const topics = defineTopics({
   orderCreated: defineTopic('orders.{orderId}.created', { kind: 'domain', expose: true, schema: z.object({ orderId: z.string(), total: z.number() }) }),
@@ -113,11 +113,11 @@ export async function nodePair(url: string, schema: string, bus?: string): Promi
   const router = b.express({ stream: { pollIntervalMs: 60_000 } });
   app.use('/fete', router);
   const http: Server = createServer(app);
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const base = await listen(http);
   return {
     a,
     b,
-    bUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/fete`,
+    bUrl: `${base}/fete`,
     counts,
     reset() {
       counts.queries = 0;
@@ -125,8 +125,7 @@ export async function nodePair(url: string, schema: string, bus?: string): Promi
     },
     async close() {
       router.close();
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
+      await closeHttp(http);
       await b.stop({ drain: false });
       await a.stop({ drain: false });
       await poolA.end();

@@ -3,9 +3,8 @@
 // with the number of streams (before: one read per stream per commit), and over the NATS bus B
 // reads the log not at all in steady state (A's events come over NATS). Skipped (with the reason
 // printed) without PostgreSQL or NATS outside CI.
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { natsAvailability } from './nats.js';
 import { nodePair, readsPerCommit } from './sse-node-pair.js';
 
@@ -18,9 +17,7 @@ if (busSkip && !pgAvail.skipReason) console.log(`skipping the SSE over NATS read
 const schemas: string[] = [];
 afterAll(async () => {
   if (!pgAvail.url) return;
-  const pool = new pg.Pool({ connectionString: pgAvail.url });
-  await dropSchemas(pool, schemas);
-  await pool.end();
+  await dropSchemasAt(pgAvail.url, schemas);
 });
 
 const COMMITS = 10;

@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { createClient, socketTransport } from '../../client/index.js';
 import { topics } from '../realtime/topics.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { IpcChild } from '../support/ipc-child.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { RawClient, until } from '../realtime/support.js';
 import { PrivateNats, canRunPrivateNats, natsAvailability } from './nats.js';
 import type { NodeCommand, NodeConfig, NodeReply } from './node-child.js';
+import { listen } from '../support/http-server.js';
 
 const pgAvail = await postgresAvailability();
 const natsAvail = await natsAvailability();
@@ -67,9 +67,9 @@ async function balancer(nodes: () => Node[]): Promise<{ url: string; close(): Pr
     up.on('close', () => down.destroy());
     down.on('close', () => up.destroy());
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = await listen(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    url,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -103,9 +103,7 @@ describe.skipIf(skip !== undefined)('two web nodes and a worker over NATS', () =
     for (const c of clients) c.close();
     await Promise.all([a, b, w].filter(Boolean).map((n) => n.stop()));
     await nats?.stop();
-    const pool = new pg.Pool({ connectionString: pgAvail.url! });
-    await dropSchemas(pool, [schema]);
-    await pool.end();
+    await dropSchemasAt(pgAvail.url!, [schema]);
   });
 
   it("clients on both web nodes receive each other's and the worker's events exactly once, in seq order", async () => {

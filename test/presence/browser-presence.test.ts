@@ -1,7 +1,6 @@
 // Presence in real Chromium: two pages of one fete server (PGlite), one watching a room, the other
 // joining it with a state, changing the state, and leaving by closing its page.
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { type TestPage, openPage, run, waitFor } from '../browser/support/pages.
 import { browserSkipReason, launchChromium } from '../support/browser.js';
 import { security, topics, type Topics } from './fixtures.js';
 import type * as PresencePage from './presence-page.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 type H = typeof PresencePage;
 const skip = browserSkipReason();
@@ -29,15 +29,14 @@ describe.skipIf(skip)('presence in Chromium', () => {
     app.use(await pageRoutes('test/presence/presence-page.ts'));
     http = createServer(app);
     fete.attach(http);
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    url = `http://localhost:${(http.address() as AddressInfo).port}`;
+    // localhost, not 127.0.0.1: the page's origin must be a secure context (IndexedDB, Web Locks).
+    url = (await listen(http)).replace('127.0.0.1', 'localhost');
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
     await fete?.stop();
-    http?.closeAllConnections();
-    await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+    if (http) await closeHttp(http);
   });
 
   it('a page sees another page join with its state, update it and leave when it closes', async () => {

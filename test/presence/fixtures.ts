@@ -1,15 +1,19 @@
-// The catalogue, security config and raw protocol client of the presence tests.
+// The catalogue, security config and raw protocol client of the presence tests. The test server
+// serves both doors: Socket.IO (`attach`) and HTTP (`fete.express()` under /fete).
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { io, type Socket } from 'socket.io-client';
 import { createFete, type Fete } from '../../server/index.js';
 import type { FeteOptions } from '../../server/options.js';
 import type { FanoutHandle } from '../../server/fanout/types.js';
+import type { FeteRouter } from '../../server/http/index.js';
 import type { SecurityOptions } from '../../server/security/security-options.js';
 import { topics, type Topics } from './catalogue.js';
 import { type PresenceChange, type PresenceEventPacket, type PresenceMember, type PresenceSetAck, type PresenceWatchAck, type SubAck } from '../../shared/index.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 export { topics, type Topics };
+export { until } from '../support/wait.js';
 
 /** Who a test connection is: `user` (internal id), `handle` (public), `tenant`. */
 export interface TestPrincipal {
@@ -19,12 +23,14 @@ export interface TestPrincipal {
   secret: string;
 }
 
-/** Credentials `{ user, tenant }`; the public id is `@<user>`; `secret` must never leak. */
+/** Credentials `{ user, tenant }` (over HTTP: the `x-user` and `x-tenant` headers); the public id
+ * is `@<user>`; `secret` must never leak. */
 export const security: SecurityOptions<TestPrincipal> = {
   auth: (req) => {
-    const user = req.credentials.user;
+    const user = req.credentials.user ?? req.headers['x-user'];
     if (typeof user !== 'string') return undefined;
-    const tenant = typeof req.credentials.tenant === 'string' ? req.credentials.tenant : '';
+    const rawTenant = req.credentials.tenant ?? req.headers['x-tenant'];
+    const tenant = typeof rawTenant === 'string' ? rawTenant : '';
     return { user, handle: `@${user}`, tenant, secret: `secret-of-${user}` };
   },
   tenant: (p) => p.tenant,
@@ -36,25 +42,27 @@ export interface PresenceServer {
   fete: Fete<Topics>;
   fanout: FanoutHandle;
   url: string;
+  /** The fete's Express router (`fete.express()`), mounted at `${url}/fete`. */
+  router: FeteRouter;
   http: HttpServer;
   close(): Promise<void>;
 }
 
 export async function startPresenceServer(feteOptions: Partial<FeteOptions<Topics>> & Pick<FeteOptions<Topics>, 'store' | 'schema'>): Promise<PresenceServer> {
   const fete = await createFete({ topics, security, presence: { heartbeatMs: 50, ttlMs: 300 }, ...feteOptions });
-  const http = createServer();
+  const router = fete.express({ stream: { pollIntervalMs: 50, heartbeatMs: 1000 }, metrics: 'public' });
+  const http = createServer(express().use('/fete', router));
   const fanout = fete.attach(http);
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const url = await listen(http);
   return {
     fete,
     fanout,
     url,
+    router,
     http,
     async close() {
       await fete.stop();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await closeHttp(http);
     },
   };
 }
@@ -117,13 +125,3 @@ export function brief(members: readonly PresenceMember[]): string[] {
   return members.map((m) => `${m.subject} ${m.id}x${m.connections}`);
 }
 
-/** Polls until `check` holds. The deadline only bounds a broken test; nothing asserts timing. */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition', timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -3,11 +3,11 @@
 // members by `tenant\nsubject\nmember`, so a tenant and a public id with newlines could name
 // another tenant's member: the second connection joined the first one's member, in its tenant.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { io } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
 import { topics } from './catalogue.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 type User = { tenant: string; handle: string };
 const users: Record<string, User> = {
@@ -25,8 +25,7 @@ describe('presence keys', () => {
     });
     const http = createServer();
     fete.attach(http);
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/fete`;
+    const url = `${await listen(http)}/fete`;
     const sockets = ['one', 'two'].map((token) => io(url, { forceNew: true, transports: ['websocket'], reconnection: false, auth: { token } }));
     try {
       await Promise.all(sockets.map((c) => new Promise<void>((r) => c.once('connect', () => r()))));
@@ -37,8 +36,7 @@ describe('presence keys', () => {
     } finally {
       for (const c of sockets) c.close();
       await fete.stop({ drain: false });
-      http.closeAllConnections();
-      await new Promise((r) => http.close(r));
+      await closeHttp(http);
     }
   });
 });

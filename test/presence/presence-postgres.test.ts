@@ -5,10 +5,12 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { IpcChild } from '../support/ipc-child.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
-import { brief, PresenceClient, type PresenceServer, startPresenceServer, until } from './fixtures.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
+import type { FeteOptions } from '../../server/options.js';
+import { brief, PresenceClient, type PresenceServer, startPresenceServer, type Topics, until } from './fixtures.js';
 import type { NodeConfig, NodeReply } from './presence-node-child.js';
 import { presenceSuite } from './presence-suite.js';
+import { presenceJson, streamOver, watchOverSse } from './sse-support.js';
 import { canRunPrivateNats, natsAvailability, PrivateNats } from '../multinode/nats.js';
 
 const availability = await postgresAvailability();
@@ -24,9 +26,7 @@ const schema = () => {
 
 describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL', () => {
   afterAll(async () => {
-    const pool = new pg.Pool({ connectionString: availability.url! });
-    await dropSchemas(pool, schemas);
-    await pool.end();
+    await dropSchemasAt(availability.url!, schemas);
   });
 
   presenceSuite(() => ({ store: availability.url!, schema: schema() }));
@@ -73,12 +73,17 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       await c.connected();
       return c;
     };
+    /** Two fetes with the web role on schema `s` (closed after the test). */
+    const twoFetes = async (s: string, extra: Partial<FeteOptions<Topics>> = {}) => {
+      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], ...extra });
+      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], ...extra });
+      servers.push(a, b);
+      return [a, b] as const;
+    };
 
     test('a join on one fete reaches a watcher on the other, and so does the leave', async () => {
       const s = schema();
-      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      servers.push(a, b);
+      const [a, b] = await twoFetes(s);
       const watcher = await client(b.url, { user: 'bob' });
       expect(await watcher.watch('w', 'rooms.*.chat')).toEqual({ ok: true, members: [] });
       const alice = await client(a.url, { user: 'alice' });
@@ -95,11 +100,40 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       expect(await a.fete.presence('rooms.>')).toEqual([]);
     });
 
-    test("a member's state is the newest one set by its connections on any fete, and goes with the connection that set it", async () => {
+    test('over HTTP across fetes: an SSE watcher on one sees socket and SSE members of the other join and leave, and so does a socket watcher', async () => {
       const s = schema();
       const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
       const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
       servers.push(a, b);
+      const sse = await watchOverSse(b.url, 'rooms.*.chat', { user: 'bob' });
+      const socketWatcher = await client(b.url, { user: 'carol' });
+      await socketWatcher.watch('w', 'rooms.*.chat');
+      try {
+        await until(() => sse.snapshots.length === 1, 'snapshot');
+        expect(sse.snapshots[0]).toEqual([]);
+        const alice = await client(a.url, { user: 'alice' });
+        await alice.sub('s', 'rooms.r1.chat', { state: 'on a' });
+        const dave = await streamOver(a.url, 'rooms.r2.chat', { user: 'dave' });
+        expect(dave.status).toBe(200);
+        await until(() => sse.changes.length === 2, 'alice and dave join');
+        expect((await presenceJson(b.url, 'rooms.>', { user: 'bob' })).body.members).toEqual([
+          { subject: 'rooms.r1.chat', id: '@alice', connections: 1, state: 'on a' },
+          { subject: 'rooms.r2.chat', id: '@dave', connections: 1 },
+        ]);
+        alice.close();
+        dave.close();
+        await until(() => sse.changes.length === 4, 'both leave');
+        expect(sse.changes.map((c) => `${c.type} ${c.member.id}`).sort()).toEqual(['join @alice', 'join @dave', 'leave @alice', 'leave @dave']);
+        await until(() => socketWatcher.events('w').length === 4, 'the socket watcher saw the same');
+        expect(socketWatcher.events('w').map(({ wid: _wid, ...change }) => change)).toEqual(sse.changes);
+      } finally {
+        sse.close();
+      }
+    });
+
+    test("a member's state is the newest one set by its connections on any fete, and goes with the connection that set it", async () => {
+      const s = schema();
+      const [a, b] = await twoFetes(s);
       const watcher = await client(a.url, { user: 'bob' });
       await watcher.watch('w', 'rooms.r1.chat');
       const onA = await client(a.url, { user: 'alice' });
@@ -119,9 +153,7 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
     test.runIf(nats.url !== undefined)('with the NATS bus, joins and leaves travel on NATS between the fetes, not through PostgreSQL NOTIFY', async () => {
       const s = schema();
       const bus = { nats: nats.url! };
-      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
-      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
-      servers.push(a, b);
+      const [a, b] = await twoFetes(s, { bus });
       // Notifications on the schema's live channel (every node listens there, for when NATS is
       // away: server/bus/fallback-live-channel.ts), as a third listener sees them.
       const listener = new pg.Client({ connectionString: availability.url! });
@@ -156,9 +188,7 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
       try {
         const s = schema();
         const bus = { nats: natsServer.url };
-        const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
-        const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'], bus });
-        servers.push(a, b);
+        const [a, b] = await twoFetes(s, { bus });
         const watcher = await client(b.url, { user: 'bob' });
         await watcher.watch('w', 'rooms.>');
         const alice = await client(a.url, { user: 'alice' });
@@ -183,9 +213,7 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
 
     test('a watcher that starts after others joined on another fete gets them in its snapshot', async () => {
       const s = schema();
-      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      servers.push(a, b);
+      const [a, b] = await twoFetes(s);
       const alice = await client(a.url, { user: 'alice' });
       await alice.sub('s', 'rooms.r9.chat');
       await until(async () => (await b.fete.presence('rooms.r9.chat')).length === 1, 'alice in the table');
@@ -196,9 +224,7 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
 
     test('a fete whose live channel connection was lost re-reads the table: a leave it missed still reaches its watchers', async () => {
       const s = schema();
-      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      servers.push(a, b);
+      const [a, b] = await twoFetes(s);
       const watcher = await client(b.url, { user: 'bob' });
       await watcher.watch('w', 'rooms.>');
       const alice = await client(a.url, { user: 'alice' });
@@ -229,9 +255,7 @@ describe.skipIf(availability.skipReason !== undefined)('presence on PostgreSQL',
 
     test('a crowd joining one room through two fetes is listed exactly, by both, and leaves without a trace', async () => {
       const s = schema();
-      const a = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      const b = await startPresenceServer({ store: availability.url!, schema: s, roles: ['web'] });
-      servers.push(a, b);
+      const [a, b] = await twoFetes(s);
       const wa = await client(a.url, { user: 'watcher-a' });
       const wb = await client(b.url, { user: 'watcher-b' });
       await wa.watch('w', 'rooms.big.chat');

@@ -171,6 +171,20 @@ export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | '
     expect((await it.next()).done).toBe(true);
   });
 
+  test('a for-await loop over fete.observePresence ends when the fete stops, rather than wait for changes that cannot come', async () => {
+    const s = await server();
+    const observer = s.fete.observePresence('rooms.*.chat');
+    await observer.ready;
+    const loop = (async () => {
+      const seen: string[] = [];
+      for await (const c of observer) seen.push(c.type);
+      return seen;
+    })();
+    await s.fete.stop();
+    expect(await loop).toEqual([]);
+    expect(observer.closed).toBe(true);
+  });
+
   test('without security.publicId, watching presence is refused and subscriptions still work', async () => {
     const s = await server({ security: { auth: 'anonymous' } });
     const c = await client(s, {});

@@ -4,17 +4,16 @@
 // calls are closed to browsers unless `authorize.command` allows them.
 import 'fake-indexeddb/auto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFete, type Fete, type SecurityOptions } from '../../server/index.js';
 import { cartCommands, cartTopics, checkout, serveCarts } from '../../examples/quickstart/commands.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const opened: Array<{ fete: Fete<typeof cartTopics>; http: ReturnType<typeof createServer> }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     await o.fete.stop();
-    o.http.closeAllConnections();
-    await new Promise((r) => o.http.close(r));
+    await closeHttp(o.http);
   }
 });
 
@@ -28,9 +27,9 @@ async function serve(authorize?: SecurityOptions<{ id: string }>['authorize']) {
   await serveCarts(fete);
   const http = createServer();
   fete.attach(http);
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const url = await listen(http);
   opened.push({ fete, http });
-  return { fete, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
+  return { fete, url };
 }
 
 describe('examples/quickstart/commands.ts', () => {

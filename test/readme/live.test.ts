@@ -3,12 +3,12 @@
 // reconnect reports the cursors it may have missed; a delisted price is gone for the page.
 import 'fake-indexeddb/auto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFete, type Fete } from '../../server/index.js';
 import type { FanoutHandle } from '../../server/fanout/types.js';
 import { delist, liveTopics, publishPrice, watchBoard } from '../../examples/quickstart/live.js';
 import { waitFor } from '../support/wait.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 describe('examples/quickstart/live.ts', () => {
   let fete: Fete<typeof liveTopics, 'inline'>;
@@ -19,13 +19,11 @@ describe('examples/quickstart/live.ts', () => {
     fete = await createFete({ topics: liveTopics, dispatch: 'inline', security: { auth: ({ credentials }) => (credentials.token === 't' ? { id: 'u' } : undefined) } });
     http = createServer();
     fanout = fete.attach(http);
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    base = await listen(http);
   });
   afterAll(async () => {
     await fete.stop();
-    http.closeAllConnections();
-    await new Promise((resolve) => http.close(resolve));
+    await closeHttp(http);
   });
 
   it('the page gets the current price first, then changes once; cursors live; a reconnect says cursors were missed; a cleared price is gone', async () => {

@@ -1,13 +1,14 @@
 // The README's presence example (examples/quickstart/presence.ts), run as written: two members of
 // one team see each other with their state; a member of another team in the same room is not
-// listed to them; a leave reaches the one who stays.
+// listed to them; a leave reaches the one who stays; a watcher over plain HTTP sees the same.
 import 'fake-indexeddb/auto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fete } from '../../server/index.js';
-import { joinRoom, roomTopics, startRooms } from '../../examples/quickstart/presence.js';
+import { joinRoom, roomTopics, startRooms, watchRoomOverHttp } from '../../examples/quickstart/presence.js';
 import { waitFor } from '../support/wait.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 describe('examples/quickstart/presence.ts', () => {
   let fete: Fete<typeof roomTopics>;
@@ -20,15 +21,13 @@ describe('examples/quickstart/presence.ts', () => {
   ]);
   beforeAll(async () => {
     fete = await startRooms(users, 'memory');
-    http = createServer();
+    http = createServer(express().use('/fete', fete.express()));
     fete.attach(http);
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    base = await listen(http);
   });
   afterAll(async () => {
     await fete.stop();
-    http.closeAllConnections();
-    await new Promise((resolve) => http.close(resolve));
+    await closeHttp(http);
   });
 
   it('members of one team see each other with their state, never another team, and see a leave', async () => {
@@ -48,6 +47,23 @@ describe('examples/quickstart/presence.ts', () => {
     } finally {
       await ann.client.close();
       await eve.client.close();
+    }
+  });
+
+  it('watchRoomOverHttp lists the members of its own team over SSE, and sees them leave', async () => {
+    let seen: string[] = [];
+    const abort = new AbortController();
+    const watching = watchRoomOverHttp(base, 't-bob', 'r2', (who) => void (seen = who), abort.signal);
+    const ann = joinRoom(base, 't-ann', 'r2', () => undefined);
+    const eve = joinRoom(base, 't-eve', 'r2', () => undefined);
+    try {
+      await waitFor(() => seen.join() === 'ann', { what: 'bob sees ann' });
+      await ann.client.close();
+      await waitFor(() => seen.length === 0, { what: 'ann left' });
+    } finally {
+      await eve.client.close();
+      abort.abort();
+      await watching;
     }
   });
 });

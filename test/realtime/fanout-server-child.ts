@@ -3,9 +3,9 @@
 // the PostgreSQL store, attaches the fanout to an HTTP server on an ephemeral port and reports
 // `{ type: 'ready', port }`; then emits ticks on command (`emit`) and stops on `stop`.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createFete } from '../../server/index.js';
 import { topics } from './topics.js';
+import { listen } from '../support/http-server.js';
 
 export interface ChildConfig {
   url: string;
@@ -32,8 +32,8 @@ const fete = await createFete({ topics, store: config.url, schema: config.schema
 const http = createServer();
 // A long poll: events of the other process must arrive through NOTIFY and the log, not by luck.
 fete.attach(http, { pollIntervalMs: 5000 });
-await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-say({ type: 'ready', port: (http.address() as AddressInfo).port, pid: process.pid });
+const url = await listen(http);
+say({ type: 'ready', port: Number(new URL(url).port), pid: process.pid });
 
 /** Emits concurrently, so that this process's commits land out of seq order and interleave with
  * the other process's (gaps in the log that the tails must wait out, never skip). */

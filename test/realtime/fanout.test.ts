@@ -1,22 +1,17 @@
 // The Socket.IO fanout on a real server (PGlite in memory): pattern routing, the sub/unsub
 // protocol, resume from a cursor with the buffered handoff, the browser client end to end,
 // restarts, retention gaps and slow sockets.
-import { IDBFactory } from 'fake-indexeddb';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, type Client } from '../../client/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Client } from '../../client/index.js';
 import { createFete } from '../../server/index.js';
 import { type Envelope, uuidv7 } from '../../shared/index.js';
-import { RawClient, emitTicks, sharePGlite, startServer, topics, until, type TestServer, type Topics } from './support.js';
+import { RawClient, emitTicks, nodeClient, sharePGlite, startServer, topics, until, type TestServer, type Topics } from './support.js';
+import { closedAfterEach } from '../support/closed-after-each.js';
 
 sharePGlite();
-const servers: TestServer[] = [];
-const raws: RawClient[] = [];
-const clients: Client<Topics>[] = [];
-afterEach(async () => {
-  for (const c of raws.splice(0)) c.close();
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closedAfterEach<TestServer>();
+const raws = closedAfterEach<RawClient>();
+const clients = closedAfterEach<Client<Topics>>();
 
 async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
   const s = await startServer(...args);
@@ -30,7 +25,7 @@ async function raw(url: string, auth?: Record<string, unknown>): Promise<RawClie
   return c;
 }
 function browser(url: string, auth?: Record<string, unknown>): Client<Topics> {
-  const c = createClient({ url, topics, indexedDB: new IDBFactory(), name: `db-${uuidv7()}`, locks: null, ...(auth ? { auth } : {}) });
+  const c = nodeClient(url, auth ? { auth } : {});
   clients.push(c);
   return c;
 }

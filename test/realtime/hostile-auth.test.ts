@@ -1,16 +1,13 @@
 // A Socket.IO handshake whose auth hook throws a hostile value (issue 9 item 5, the hook
 // wrappers): refused with UNAUTHORIZED, never an unhandled rejection, and others still connect.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HOSTILE_VALUES } from '../support/hostile-values.js';
 import { RawClient, sharePGlite, startServer, type TestServer } from './support.js';
+import { closedAfterEach } from '../support/closed-after-each.js';
 
 sharePGlite();
-const servers: TestServer[] = [];
-const raws: RawClient[] = [];
-afterEach(async () => {
-  for (const c of raws.splice(0)) c.close();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closedAfterEach<TestServer>();
+const raws = closedAfterEach<RawClient>();
 
 describe('handshake auth that throws hostile values', () => {
   it('every hostile throw is refused with UNAUTHORIZED and the server keeps accepting others', async () => {

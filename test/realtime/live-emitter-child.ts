@@ -33,7 +33,7 @@ process.on('message', (m: LiveChildCommand) => {
       const versions: Array<number | null> = [];
       for (const item of m.items) {
         const r = await fete.emit(liveTopics[item.topic], item.payload as never, item.tenant === undefined ? {} : { tenant: item.tenant });
-        versions.push(r.version ?? null);
+        versions.push('version' in r ? (r.version ?? null) : null);
       }
       say({ type: 'emitted', versions });
     })().catch((err: Error) => say({ type: 'error', message: err.stack ?? err.message }));

@@ -9,7 +9,6 @@ import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 import pg from 'pg';
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createClient, type Client } from '../../client/index.js';
 import { createFete, type Fete } from '../../server/index.js';
@@ -18,6 +17,7 @@ import type { SecurityOptions } from '../../server/security/security-options.js'
 import { type TopicCatalog, uuidv7 } from '../../shared/index.js';
 import { dropSchemas, freshSchema } from '../support/postgres.js';
 import { RawClient } from './support.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 export type Engine = 'inline' | 'pglite' | 'postgres';
 
@@ -36,6 +36,8 @@ export interface ServeOptions {
   schema?: string;
   attach?: { maxBufferedEvents?: number };
   bus?: { nats: string };
+  /** createFete's `retention` (the settling and pruning of latest removals). */
+  retention?: { graceMs?: number; removalsMs?: number; intervalMs?: number };
 }
 
 interface User {
@@ -87,24 +89,23 @@ export function liveHarness<C extends TopicCatalog>(topics: C, o: { postgresUrl:
     const security = o.security;
     const fete =
       engine === 'inline'
-        ? ((await createFete({ topics, security, dispatch: 'inline' })) as unknown as Fete<C>)
-        : await createFete({ topics, security, store, schema, ...(s.bus ? { bus: s.bus } : {}) });
+        ? ((await createFete({ topics, security, dispatch: 'inline', ...(s.retention ? { retention: s.retention } : {}) })) as unknown as Fete<C>)
+        : await createFete({ topics, security, store, schema, ...(s.bus ? { bus: s.bus } : {}), ...(s.retention ? { retention: s.retention } : {}) });
     const app = express();
     app.use('/fete', fete.express());
     const http = createServer(app);
     const fanout = fete.attach(http, { pollIntervalMs: 50, ...s.attach });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = await listen(http);
     const out: Served<C> = {
       fete,
       fanout,
       engine,
       schema,
       http,
-      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      url,
       async close() {
         await fete.stop();
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await closeHttp(http);
       },
     };
     served.push(out);

@@ -1,39 +1,24 @@
 // Two fete servers on one PostgreSQL schema: first two instances in this process, each with its own
 // Socket.IO server, pool and LISTEN connection; then two real OS processes (fanout-server-child.ts).
 // Each tails the log, so an event appended through either reaches the subscribers of both.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope, createEnvelope } from '../../shared/index.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { ServerProcess } from './server-process.js';
-import { RawClient, startServer, topics, until, type TestServer } from './support.js';
+import { RawClient, topics, until } from './support.js';
+import { serverPair } from './server-pair.js';
 
 const availability = await postgresAvailability();
 if (availability.skipReason) console.log(`skipping the two-server fanout tests: ${availability.skipReason}`);
 
 describe.skipIf(availability.skipReason !== undefined)('two servers on one PostgreSQL', () => {
-  const schema = freshSchema('rt2');
-  let a: TestServer;
-  let b: TestServer;
-  const raws: RawClient[] = [];
-  beforeAll(async () => {
-    const store = availability.url!;
-    a = await startServer({ pollIntervalMs: 200 }, { store, schema, roles: ['web'] });
-    b = await startServer({ pollIntervalMs: 200 }, { store, schema, roles: ['web'] });
-  });
-  afterAll(async () => {
-    for (const c of raws) c.close();
-    await a?.close();
-    await b?.close();
-    const pool = new pg.Pool({ connectionString: availability.url! });
-    await dropSchemas(pool, [schema]);
-    await pool.end();
-  });
+  const pair = serverPair(() => availability.url!, 'rt2', { pollIntervalMs: 200 });
 
   it("delivers events appended through either server to the other's subscribers, in seq order", async () => {
+    const { a, b } = pair;
     const ca = new RawClient(a.url, {});
     const cb = new RawClient(b.url, {});
-    raws.push(ca, cb);
+    pair.track(ca, cb);
     await Promise.all([ca.connected(), cb.connected()]);
     const [acka, ackb] = await Promise.all([ca.sub('s', 'ticks.*'), cb.sub('s', 'ticks.*')]);
     expect(acka.ok && ackb.ok).toBe(true);
@@ -45,9 +30,10 @@ describe.skipIf(availability.skipReason !== undefined)('two servers on one Postg
   });
 
   it('a client emit through one server reaches a subscriber of the other', async () => {
+    const { a, b } = pair;
     const emitter = new RawClient(a.url, {});
     const watcher = new RawClient(b.url, {});
-    raws.push(emitter, watcher);
+    pair.track(emitter, watcher);
     await Promise.all([emitter.connected(), watcher.connected()]);
     await watcher.sub('p', 'orders.*.placed');
     // Neither server has authorize.emit: denied by default.
@@ -67,9 +53,7 @@ describe.skipIf(availability.skipReason !== undefined)('two server processes on 
   afterAll(async () => {
     for (const c of raws) c.close();
     await Promise.all(procs.map((p) => p.stop()));
-    const pool = new pg.Pool({ connectionString: availability.url! });
-    await dropSchemas(pool, [schema]);
-    await pool.end();
+    await dropSchemasAt(availability.url!, [schema]);
   });
 
   it('events emitted concurrently through either process reach the subscribers of both, each exactly once, in seq order', async () => {

@@ -6,12 +6,11 @@
 import 'fake-indexeddb/auto';
 import { rmSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type Client, type Gap } from '../../client/index.js';
+import type { Client, Gap } from '../../client/index.js';
 import { uuidv7 } from '../../shared/index.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
-import { until } from './support.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { nodeClient, until } from './support.js';
 import { PATHS, gaps, resume, seqs, serveThreeWays, type Served } from './three-paths.js';
 import { topics, type Topics } from './topics.js';
 
@@ -32,9 +31,7 @@ afterEach(async () => {
 afterAll(async () => {
   await db?.close();
   if (pgSchemas.length === 0) return;
-  const pool = new pg.Pool({ connectionString: availability.url! });
-  await dropSchemas(pool, pgSchemas);
-  await pool.end();
+  await dropSchemasAt(availability.url!, pgSchemas);
 });
 
 const engines = [
@@ -150,7 +147,7 @@ describe('the browser client', () => {
       const a = await serveThreeWays(options);
       served.push(a);
       const port = Number(new URL(a.url).port);
-      const client = createClient({ url: a.url, topics, indexedDB: new IDBFactory(), name: `db-${uuidv7()}`, locks: null });
+      const client = nodeClient(a.url);
       clients.push(client);
       const got: number[] = [];
       const reported: Gap[] = [];
@@ -166,11 +163,7 @@ describe('the browser client', () => {
       await a.close();
       // The store is recreated: a new log whose seqs start over.
       if (name === 'PGlite directory') rmSync(dir, { recursive: true, force: true });
-      else {
-        const pool = new pg.Pool({ connectionString: availability.url! });
-        await dropSchemas(pool, [schema]);
-        await pool.end();
-      }
+      else await dropSchemasAt(availability.url!, [schema]);
       const b = await serveThreeWays(options, port);
       served.push(b);
       expect(b.fete.log.epoch).not.toBe(oldEpoch);

@@ -2,29 +2,23 @@
 // topic (pulses.*, newest 3 kept), a resume from an older cursor gets a `gap` exactly when its
 // pattern matches that topic, after everything still in the log before the watermark, and
 // delivery goes on after it. On PGlite and on PostgreSQL.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import { decodeWireEnvelope, type EvPacket, type EvsPacket, type GapPacket } from '../../shared/index.js';
-import { dropSchemas, postgresAvailability } from '../support/postgres.js';
+import { dropSchemasAt, postgresAvailability } from '../support/postgres.js';
 import { RawClient, sharePGlite, startServer, topics, until, type TestServer } from './support.js';
+import { closedAfterEach } from '../support/closed-after-each.js';
 
 sharePGlite();
 const availability = await postgresAvailability();
 if (availability.skipReason) console.log(`skipping the PostgreSQL retention gap tests: ${availability.skipReason}`);
 
-const servers: TestServer[] = [];
-const raws: RawClient[] = [];
+const servers = closedAfterEach<TestServer>();
+const raws = closedAfterEach<RawClient>();
 const pgSchemas: string[] = [];
-afterEach(async () => {
-  for (const c of raws.splice(0)) c.close();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 afterAll(async () => {
   if (pgSchemas.length === 0) return;
-  const pool = new pg.Pool({ connectionString: availability.url! });
-  await dropSchemas(pool, pgSchemas);
-  await pool.end();
+  await dropSchemasAt(availability.url!, pgSchemas);
 });
 
 /** Everything one socket received, in arrival order: `ev` as `<sid>:<seq>`, `gap` as `<sid>:gap(<after>,<resumedAt>)`. */

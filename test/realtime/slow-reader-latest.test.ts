@@ -5,7 +5,6 @@
 // events are paced by the log and volatile ones dropped; without this, latest changes queued
 // without bound (about 1.5 KB of heap per change of a small value, for as long as the reader lasts).
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFete, type Fete } from '../../server/index.js';
@@ -13,14 +12,14 @@ import type { FanoutHandle } from '../../server/fanout/types.js';
 import { decodeWireEnvelope, type Envelope } from '../../shared/index.js';
 import { liveTopics as topics, type LiveTopics } from './live-topics.js';
 import { until } from './support.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const opened: Array<{ fete: Fete<LiveTopics>; http: HttpServer; fanout: FanoutHandle; sockets: Socket[] }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     for (const s of o.sockets) s.close();
     await o.fete.stop({ drain: false });
-    o.http.closeAllConnections();
-    await new Promise((r) => o.http.close(r));
+    await closeHttp(o.http);
   }
 });
 
@@ -35,10 +34,10 @@ async function server() {
   const http = createServer();
   // A stall longer than the heartbeat would disconnect the reader: not what is tested here.
   const fanout = fete.attach(http, { maxBufferedEvents: MAX_BUFFERED, serverOptions: { pingInterval: 120_000, pingTimeout: 120_000 } });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const url = await listen(http);
   const o = { fete, http, fanout, sockets: [] as Socket[] };
   opened.push(o);
-  return { ...o, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
+  return { ...o, url };
 }
 
 describe('a reader that stops reading latest values', () => {

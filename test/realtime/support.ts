@@ -1,11 +1,12 @@
 // Shared setup for the realtime tests: a catalogue, a fete with its fanout on a real HTTP server
 // on an ephemeral port, raw socket.io-client sockets on `/fete`, and acks as promises.
 import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll } from 'vitest';
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
+import { type Client, type ClientOptions, createClient, socketTransport } from '../../client/index.js';
 import { createFete, type Fete } from '../../server/index.js';
 import type { AttachOptions, FanoutHandle } from '../../server/fanout/types.js';
 import type { FeteOptions } from '../../server/options.js';
@@ -19,10 +20,13 @@ import {
   type GapPacket,
   type SubAck,
   decodeWireEnvelope,
+  uuidv7,
 } from '../../shared/index.js';
 import { topics, type Topics } from './topics.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 export { topics, type Topics };
+export { until } from '../support/wait.js';
 
 let shared: PGlite | undefined;
 /** One in-memory PGlite for the test file (starting one costs seconds), a fresh schema per fete. */
@@ -68,8 +72,7 @@ export async function startServer(
   const fete = existing ?? (await createFete({ topics, security, ...feteOptions, store, schema }));
   const http = createServer();
   const fanout = fete.attach(http, { pollIntervalMs: 50, ...attach });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const url = await listen(http);
   return {
     fete,
     schema,
@@ -78,10 +81,24 @@ export async function startServer(
     url,
     async close() {
       await fete.stop();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await closeHttp(http);
     },
   };
+}
+
+/** fete's own client in Node, as the realtime tests open it: an IndexedDB of its own (fake-indexeddb),
+ * no Web Locks, and Socket.IO reconnecting within a quarter second (its default waits 1 to 5 s,
+ * which a test that restarts its server would only sit through). `options` adds to or overrides these. */
+export function nodeClient(url: string, options: Partial<ClientOptions<Topics>> = {}): Client<Topics> {
+  return createClient({
+    url,
+    topics,
+    indexedDB: new IDBFactory(),
+    name: `db-${uuidv7()}`,
+    locks: null,
+    transport: socketTransport({ reconnectionDelay: 50, reconnectionDelayMax: 250 }),
+    ...options,
+  });
 }
 
 /** A raw protocol client: every `ev` decoded and recorded per sid. */
@@ -140,16 +157,6 @@ export class RawClient {
   }
 }
 
-/** Polls until `check` holds. The deadline only bounds a broken test; nothing asserts timing. */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition', timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Emits `n` tick events in batches through emitMany. */
 export async function emitTicks(fete: Fete<Topics>, from: number, n: number, batch = 500): Promise<void> {

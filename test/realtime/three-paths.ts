@@ -3,7 +3,6 @@
 // reader per path that records what a resume yields, in order, as `ev <seq>` / `gap <reason>`
 // items, until a condition holds. Used by the resume-gap regression and property tests.
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { io, type Socket } from 'socket.io-client';
 import { createFete, type Fete } from '../../server/index.js';
@@ -11,6 +10,8 @@ import type { FeteOptions } from '../../server/options.js';
 import { type EvPacket, type EvsPacket, type GapPacket, type GapReason, type SubscribeFrom, decodeWireEnvelope } from '../../shared/index.js';
 import { topics, type Topics } from './topics.js';
 import { until } from './support.js';
+import { closeHttp, listen } from '../support/http-server.js';
+import { parseSseMessage, readSseBlocks } from '../support/sse-blocks.js';
 
 export type Item = { kind: 'ev'; seq: number } | { kind: 'gap'; reason: GapReason; after: number; resumedAt: number; epoch: string };
 export type Path = 'socket.io' | 'sse' | 'follow';
@@ -31,15 +32,14 @@ export async function serveThreeWays(options: Partial<FeteOptions<Topics>> & Pic
   app.use('/fete', fete.express({ stream: { pollIntervalMs: 50 } }));
   const http = createServer(app);
   fete.attach(http, { pollIntervalMs: 50 });
-  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+  const url = await listen(http, port);
   return {
     fete,
     http,
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    url,
     async close() {
       await fete.stop({ drain: false });
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await closeHttp(http);
     },
   };
 }
@@ -89,24 +89,12 @@ export async function resume(s: Served, path: Path, pattern: string, from: strin
     const query = typeof from === 'number' || from === 'earliest' || from === 'latest' ? `&from=${from}` : '';
     const res = await fetch(`${s.url}/fete/stream?pattern=${encodeURIComponent(pattern)}${query}`, { headers, signal: abort.signal });
     if (res.status !== 200) throw new Error(`stream refused: ${res.status} ${await res.text()}`);
-    void (async () => {
-      const text = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = '';
-      for (;;) {
-        const { value, done } = await text.read();
-        if (done) return;
-        buffer += value;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
-          const data = field('data');
-          if (data === undefined) continue;
-          if (field('event') === 'gap') items.push({ kind: 'gap', ...(JSON.parse(data) as Omit<GapPacket, 'sid'>) });
-          else items.push({ kind: 'ev', seq: Number(field('id')!.split(':').at(-1)) });
-        }
-      }
-    })().catch(() => undefined);
+    readSseBlocks(res.body!, (block) => {
+      const m = parseSseMessage(block);
+      if (m.data === undefined) return;
+      if (m.event === 'gap') items.push({ kind: 'gap', ...(JSON.parse(m.data) as Omit<GapPacket, 'sid'>) });
+      else items.push({ kind: 'ev', seq: Number(m.id!.split(':').at(-1)) });
+    }).catch(() => undefined); // aborted
     return reader(items, () => abort.abort());
   }
   const abort = new AbortController();

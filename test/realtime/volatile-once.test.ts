@@ -4,16 +4,15 @@
 // (emit-route.ts); a resend that another process publishes reaches the browser client twice, and
 // the client hands it over once (subscription-router.ts, by the subscription's recent ids).
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { IDBFactory } from 'fake-indexeddb';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClient, type Client } from '../../client/index.js';
 import { createFete, type Fete } from '../../server/index.js';
 import { createEnvelope, encodeEnvelope, type Envelope, uuidv7 } from '../../shared/index.js';
-import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
+import { dropSchemasAt, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { liveTopics as topics, type LiveTopics } from './live-topics.js';
 import { RawClient, until } from './support.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const availability = await postgresAvailability();
 
@@ -26,24 +25,21 @@ afterEach(async () => {
   for (const r of raws.splice(0)) r.close();
   for (const o of opened.splice(0)) {
     await o.fete.stop();
-    o.http.closeAllConnections();
-    await new Promise((r) => o.http.close(r));
+    await closeHttp(o.http);
   }
 });
 afterAll(async () => {
   if (schemas.length === 0) return;
-  const pool = new pg.Pool({ connectionString: availability.url! });
-  await dropSchemas(pool, schemas);
-  await pool.end();
+  await dropSchemasAt(availability.url!, schemas);
 });
 
 async function serve(store: string | 'memory', schema?: string): Promise<{ fete: Fete<LiveTopics>; url: string }> {
   const fete = await createFete({ topics, store, ...(schema ? { schema } : {}), logger: false, security: { auth: 'anonymous', authorize: { emit: () => true } } });
   const http = createServer();
   fete.attach(http);
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const url = await listen(http);
   opened.push({ fete, http });
-  return { fete, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
+  return { fete, url };
 }
 
 function client(url: string): Client<LiveTopics> {

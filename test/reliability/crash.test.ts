@@ -12,11 +12,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
 import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 import { Child, type ChildConfig, eventId, sleep, topics } from './support.js';
+import { childrenOfThisFile } from './children.js';
 
 const EVENTS = 20_000;
 const KILLS = Number(process.env.FETE_CRASH_KILLS ?? 12);
@@ -28,18 +29,8 @@ const LONG = { timeoutMs: 240_000, intervalMs: 25 };
 const postgres = await postgresAvailability();
 if (postgres.skipReason) process.stdout.write(`[fete] skipping the PostgreSQL crash test: ${postgres.skipReason}\n`);
 
-const children: Child[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  await Promise.all(children.map((c) => c.kill()));
-  for (const c of cleanups) await c();
-});
-
-function spawnChild(config: ChildConfig): Child {
-  const c = new Child(config);
-  children.push(c);
-  return c;
-}
+const children = childrenOfThisFile();
+const spawnChild = (config: ChildConfig): Child => children.spawn(config);
 
 function between(lo: number, hi: number): number {
   return lo + Math.random() * (hi - lo);
@@ -121,7 +112,7 @@ describe('crash: SIGKILLed workers lose nothing and run nothing twice', () => {
   it(`on PGlite: ${EVENTS} events, ${KILLS} SIGKILLs with restarts, every event in the ledger exactly once`, { timeout: 600_000 }, async () => {
     const t0 = Date.now();
     const root = mkdtempSync(join(tmpdir(), 'fete-crash-'));
-    cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
+    children.cleanup(async () => rmSync(root, { recursive: true, force: true }));
     const dir = join(root, 'data');
     const lockFile = `${dir}.lock`;
     const config: ChildConfig = { store: { pglite: dir }, schema: 'fete', mode: 'ledger', emit: EVENTS, worker: WORKER, concurrency: CONCURRENCY };
@@ -174,7 +165,7 @@ describe('crash: SIGKILLed workers lose nothing and run nothing twice', () => {
       const url = postgres.url!;
       const schema = freshSchema('crash');
       const pool = new pg.Pool({ connectionString: url, max: 2 });
-      cleanups.push(async () => {
+      children.cleanup(async () => {
         await dropSchemas(pool, [schema]);
         await pool.end();
       });

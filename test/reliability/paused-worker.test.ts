@@ -16,28 +16,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
 import { dropSchemas, freshSchema, postgresAvailability } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 import { Child, type ChildConfig, eventId, sleep, topics } from './support.js';
+import { childrenOfThisFile } from './children.js';
 
 const postgres = await postgresAvailability();
 if (postgres.skipReason) process.stdout.write(`[fete] skipping the PostgreSQL paused-worker test: ${postgres.skipReason}\n`);
 
-const children: Child[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.alive) c.proc.kill('SIGCONT');
-  await Promise.all(children.map((c) => c.kill()));
-  for (const c of cleanups) await c();
-});
-
-function spawnChild(config: ChildConfig): Child {
-  const c = new Child(config);
-  children.push(c);
-  return c;
-}
+const children = childrenOfThisFile();
+const spawnChild = (config: ChildConfig): Child => children.spawn(config);
 
 const WAIT = { timeoutMs: 60_000, intervalMs: 25 };
 
@@ -49,7 +39,7 @@ describe('a paused worker never completes a delivery that was rescued', () => {
       const url = postgres.url!;
       const schema = freshSchema('paused');
       const pool = new pg.Pool({ connectionString: url, max: 2 });
-      cleanups.push(async () => {
+      children.cleanup(async () => {
         await dropSchemas(pool, [schema]);
         await pool.end();
       });
@@ -96,7 +86,7 @@ describe('a paused worker never completes a delivery that was rescued', () => {
 
   it('on PGlite: a paused owner keeps its directory (a second opener gets STORE_LOCKED), and after SIGCONT the delivery completes once', { timeout: 120_000 }, async () => {
     const root = mkdtempSync(join(tmpdir(), 'fete-paused-'));
-    cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
+    children.cleanup(async () => rmSync(root, { recursive: true, force: true }));
     const dir = join(root, 'data');
     // PGlite defaults: no rescuer (the one process owning the store re-offers at start).
     const a = spawnChild({ store: { pglite: dir }, schema: 'fete', mode: 'gated', emit: 1, worker: { leaseMs: 1000, heartbeatMs: 150, pollIntervalMs: 50 }, concurrency: 1 });

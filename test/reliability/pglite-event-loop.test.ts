@@ -6,12 +6,12 @@
 // storm runs is answered while the storm is still running. The lag itself is measured by
 // `npm run bench -- embedded`.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFete, type Fete } from '../../server/index.js';
 import { defineTopic, defineTopics } from '../../shared/index.js';
 import { topics } from './support.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const EVENTS = 2_000;
 let fete: Fete<typeof topics> | undefined;
@@ -24,8 +24,7 @@ afterEach(async () => {
   fete = undefined;
   if (web) {
     await web.fete.stop({ drain: false });
-    web.server.closeAllConnections();
-    await new Promise((r) => web!.server.close(r));
+    await closeHttp(web.server);
     web = undefined;
   }
 });
@@ -77,9 +76,9 @@ async function serve(): Promise<{ fete: Fete<typeof stormTopics>; url: string }>
   const app = express();
   app.use('/fete', f.express());
   const server = createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = await listen(server);
   web = { fete: f, server };
-  return { fete: f, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/fete` };
+  return { fete: f, url: `${url}/fete` };
 }
 
 /** Opens an SSE stream and counts its event frames as they arrive. */

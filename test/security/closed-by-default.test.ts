@@ -2,20 +2,17 @@
 // handshake (and with it the socket's `cmd` packet), HTTP emit, the SSE stream, HTTP commands and
 // queries (and recorded command results), the inspector and the metrics.
 // Regression for the README wiring that left HTTP open while the socket demanded a token.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFete } from '../../server/index.js';
 import { uuidv7 } from '../../shared/index.js';
 import { commands } from '../commands/commands-fixtures.js';
 import { RawClient } from '../realtime/support.js';
 import { bearer, postEmit, sharePGlite, startSecureServer, users, type SecureServer } from './support/secure-server.js';
+import { closedAfterEach } from '../support/closed-after-each.js';
 
 sharePGlite();
-const servers: SecureServer[] = [];
-const raws: RawClient[] = [];
-afterEach(async () => {
-  for (const c of raws.splice(0)) c.close();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closedAfterEach<SecureServer>();
+const raws = closedAfterEach<RawClient>();
 
 async function server(...args: Parameters<typeof startSecureServer>): Promise<SecureServer> {
   const s = await startSecureServer(...args);

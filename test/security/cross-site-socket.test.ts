@@ -5,24 +5,26 @@
 // HTTP door refuses it (json-body.ts: only application/json, which needs a preflight); the socket
 // door refuses a handshake from another origin unless `attach(http, { cors })` allows it
 // (security/origin.ts).
-import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Fete, createFete } from '../../server/index.js';
 import { defineCommand, defineTopic, defineTopics, encodeValue, uuidv7 } from '../../shared/index.js';
+import { closeHttp, listen } from '../support/http-server.js';
+import { sharePGlite, sharedStore } from '../realtime/support.js';
+import { freshSchema } from '../support/postgres.js';
 
 const topics = defineTopics({ note: defineTopic('notes.{id}', { kind: 'presentation', schema: z.object({ id: z.string() }) }) });
 const transfer = defineCommand('money.transfer', { input: z.object({ to: z.string() }), output: z.string() });
 
+sharePGlite();
 const opened: Array<{ fete: Fete<typeof topics>; http: Server; sockets: Socket[] }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     for (const s of o.sockets) s.close();
     await o.fete.stop({ drain: false }).catch(() => undefined);
-    o.http.closeAllConnections();
-    await new Promise((r) => o.http.close(r));
+    await closeHttp(o.http);
   }
 });
 
@@ -30,7 +32,10 @@ afterEach(async () => {
 async function cookieApp(cors?: { origin: string[] }) {
   const fete = await createFete({
     topics,
-    store: 'memory',
+    // One PGlite for the file, a schema per fete: starting PGlite costs seconds, and these tests
+    // are about the socket, not the store.
+    store: sharedStore(),
+    schema: freshSchema('xsite'),
     logger: false,
     security: {
       auth: ({ headers }) => (String(headers.cookie ?? '').includes('session=alice') ? { id: 'alice' } : undefined),
@@ -40,21 +45,20 @@ async function cookieApp(cors?: { origin: string[] }) {
   fete.handle(transfer, (input, ctx) => `${(ctx.principal as { id: string }).id} paid ${input.to}`);
   const http = createServer();
   fete.attach(http, cors ? { cors } : {});
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const base = await listen(http);
   const o = { fete, http, sockets: [] as Socket[] };
   opened.push(o);
-  const { port } = http.address() as AddressInfo;
   return {
     /** A WebSocket handshake as a browser sends it from a page of `origin`, with alice's cookie. */
     connect(origin: string, headers: Record<string, string> = {}): Promise<{ connected: true; socket: Socket } | { connected: false; error: string }> {
-      const socket = io(`http://127.0.0.1:${port}/fete`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin, cookie: 'session=alice', ...headers } });
+      const socket = io(`${base}/fete`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin, cookie: 'session=alice', ...headers } });
       o.sockets.push(socket);
       return new Promise((resolve) => {
         socket.on('connect', () => resolve({ connected: true, socket }));
         socket.on('connect_error', (err) => resolve({ connected: false, error: err.message }));
       });
     },
-    origin: `http://127.0.0.1:${port}`,
+    origin: base,
   };
 }
 

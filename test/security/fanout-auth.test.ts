@@ -2,19 +2,16 @@
 // emits, presentation topics never accepted from clients, server-only headers, prototype pollution,
 // and tenant isolation as a property over random subscriptions and emits.
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FeteError, createEnvelope, encodeEnvelope, uuidv7 } from '../../shared/index.js';
 import type { FanoutAuthorize } from '../../server/fanout/types.js';
 import type { AuthRequest } from '../../server/security/security-options.js';
 import { RawClient, sharePGlite, startServer, topics, until, type TestServer } from '../realtime/support.js';
+import { closedAfterEach } from '../support/closed-after-each.js';
 
 sharePGlite();
-const servers: TestServer[] = [];
-const raws: RawClient[] = [];
-afterEach(async () => {
-  for (const c of raws.splice(0)) c.close();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closedAfterEach<TestServer>();
+const raws = closedAfterEach<RawClient>();
 async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
   const s = await startServer(...args);
   servers.push(s);

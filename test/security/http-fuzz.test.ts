@@ -1,5 +1,6 @@
 // Hostile input to the HTTP door: 5,000 random requests (50 rounds of 100, 20 at a time) to
-// POST /emit, GET /stream, the inspector, the metrics and unknown paths, with random bodies,
+// POST /emit, GET /stream (with and without `presence`), GET /presence (JSON and SSE), the
+// inspector, the metrics and unknown paths, with random bodies,
 // credentials and headers. No request is answered with a 5xx or takes the server down, every
 // refusal of a fete route is a JSON error with a code, and after every round a well-behaved
 // client still gets its events over SSE and Socket.IO.
@@ -53,7 +54,7 @@ const bodyArb = fc.oneof(
 );
 const text = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('>', 'chats.*', 'orders.>', 'a..b', '*.>', 'ledger.*', '', '%00', 'earliest', 'latest', '0', '-1', '1e309'));
 const requestArb = fc.record({
-  route: fc.constantFrom('emit', 'emit', 'emit', 'stream', 'inspector-events', 'inspector-retry', 'inspector-other', 'metrics', 'unknown'),
+  route: fc.constantFrom('emit', 'emit', 'emit', 'stream', 'stream-presence', 'presence', 'presence-sse', 'inspector-events', 'inspector-retry', 'inspector-other', 'metrics', 'unknown'),
   auth: fc.oneof(fc.constant(undefined), fc.constantFrom('Bearer alice', 'Bearer bob', 'Bearer nobody', 'Basic YWxpY2U6', 'Bearer', 'bearer alice'), fc.string({ maxLength: 30 }).map((t) => `Bearer ${t}`)),
   contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', ''),
   body: bodyArb,
@@ -82,6 +83,13 @@ async function send(r: Req): Promise<{ status: number; route: string }> {
         return ['POST', '/emit'];
       case 'stream':
         return ['GET', `/stream?${q('pattern', r.a)}&${q('from', r.b)}`];
+      case 'stream-presence':
+        return ['GET', `/stream?${q('pattern', r.a)}&${q('presence', r.b)}`];
+      case 'presence':
+        return ['GET', `/presence?${q('pattern', r.a)}`];
+      case 'presence-sse':
+        headers.accept = 'text/event-stream';
+        return ['GET', `/presence?${q('pattern', r.a)}`];
       case 'inspector-events':
         return ['GET', `/inspector/events?${q('after', r.b)}&${q('pattern', r.a)}&${q('limit', r.b)}`];
       case 'inspector-retry':

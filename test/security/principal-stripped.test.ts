@@ -2,13 +2,14 @@
 // (recorded when a client emits, or by `runAs` on the server) and the app's context codecs' values;
 // the fanout (live and replayed over Socket.IO) and the SSE stream send the envelope without it.
 // The `actor` header, which names who acted, still goes out.
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type AuthRequest, runAs } from '../../server/index.js';
 import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../shared/index.js';
 import { RawClient, sharePGlite, startServer, topics, until, type TestServer } from '../realtime/support.js';
+import { closeHttp, listen } from '../support/http-server.js';
+import { closedAfterEach } from '../support/closed-after-each.js';
 
 sharePGlite();
 
@@ -17,17 +18,9 @@ const alice = { id: 'alice', tenant: 't1', apiToken: SECRET, roles: ['admin'] };
 const auth = ({ credentials }: AuthRequest) => (credentials.token === 'alice' ? alice : undefined);
 const authorize = { emit: () => true, subscribe: () => true };
 
-const servers: TestServer[] = [];
-const raws: RawClient[] = [];
-const https: Server[] = [];
-afterEach(async () => {
-  for (const c of raws.splice(0)) c.close();
-  for (const h of https.splice(0)) {
-    h.closeAllConnections();
-    await new Promise<void>((r) => h.close(() => r()));
-  }
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closedAfterEach<TestServer>();
+const raws = closedAfterEach<RawClient>();
+const https = closedAfterEach<{ close(): Promise<void> }>();
 
 async function setup(): Promise<{ s: TestServer; c: RawClient; rawTexts: string[] }> {
   const s = await startServer({ auth, authorize });
@@ -82,12 +75,11 @@ describe('the principal is stripped from envelopes sent to browsers', () => {
     servers.push(s);
     const app = express();
     app.use('/fete', s.fete.express());
-    const http = await new Promise<Server>((resolve) => {
-      const h = app.listen(0, '127.0.0.1', () => resolve(h));
-    });
-    https.push(http);
+    const http = createServer(app);
+    const url = await listen(http);
+    https.push({ close: () => closeHttp(http) });
     await runAs(alice, () => s.fete.emit(topics.orderStatus, { orderId: 'o1', status: 'paid' }));
-    const res = await fetch(`http://127.0.0.1:${(http.address() as AddressInfo).port}/fete/stream?pattern=orders.>&from=0`);
+    const res = await fetch(`${url}/fete/stream?pattern=orders.>&from=0`);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = '';
     while (!text.includes('\ndata: ')) text += (await reader.read()).value ?? '';

@@ -4,23 +4,25 @@
 // presence updates have their own tests: command-flood.test.ts, presence-suite.ts); it was TIMEOUT,
 // which a client cannot tell from a server that never answered.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Fete, createFete } from '../../server/index.js';
 import { FeteErrorCode, createEnvelope, defineCommand, defineTopic, defineTopics, encodeEnvelope, encodeValue, uuidv7 } from '../../shared/index.js';
+import { closeHttp, listen } from '../support/http-server.js';
+import { sharePGlite, sharedStore } from '../realtime/support.js';
+import { freshSchema } from '../support/postgres.js';
 
 const topics = defineTopics({ note: defineTopic('notes.{id}', { kind: 'domain', clientEmit: true, schema: z.object({ id: z.string() }) }) });
 const slow = defineCommand('notes.slow', { input: z.object({ n: z.number() }), output: z.number() });
 
+sharePGlite();
 const opened: Array<{ fete: Fete<typeof topics>; http: Server; socket: Socket }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     o.socket.close();
     await o.fete.stop({ drain: false }).catch(() => undefined);
-    o.http.closeAllConnections();
-    await new Promise((r) => o.http.close(r));
+    await closeHttp(o.http);
   }
 });
 
@@ -31,7 +33,10 @@ async function gatedApp() {
   const gate = new Promise<void>((r) => (open = r));
   const fete = await createFete({
     topics,
-    store: 'memory',
+    // One PGlite for the file, a schema per fete: starting PGlite costs seconds, and these tests
+    // are about the socket, not the store.
+    store: sharedStore(),
+    schema: freshSchema('limits'),
     logger: false,
     security: {
       auth: 'anonymous',
@@ -50,8 +55,7 @@ async function gatedApp() {
   });
   const http = createServer();
   fete.attach(http);
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const socket = io(`http://127.0.0.1:${(http.address() as AddressInfo).port}/fete`, { transports: ['websocket'], reconnection: false, forceNew: true });
+  const socket = io(`${await listen(http)}/fete`, { transports: ['websocket'], reconnection: false, forceNew: true });
   opened.push({ fete, http, socket });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());

@@ -2,12 +2,12 @@
 // started' (503 where workers should run, 200 in a web-only process) until start(), and a listener
 // on a pattern that no catalogue topic can match is refused with the reason.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTopic, defineTopics } from '../../shared/index.js';
 import { type DispatchMode, type Fete, createFete } from '../../server/index.js';
+import { closeHttp, listen } from '../support/http-server.js';
 
 const topics = defineTopics({
   orderCreated: defineTopic('orders.{orderId}.created', { kind: 'domain', schema: z.object({ orderId: z.string() }) }),
@@ -21,13 +21,12 @@ afterEach(async () => {
 
 async function health(fete: Fete<typeof topics, DispatchMode>): Promise<{ status: number; body: Record<string, unknown> }> {
   const server = createServer(express().use('/fete', fete.express()));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = await listen(server);
   try {
-    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/fete/health`);
+    const res = await fetch(`${url}/fete/health`);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await closeHttp(server);
   }
 }
 

@@ -4,7 +4,6 @@
 // outages and recoveries, deliveries waiting with no worker; each kind rate-limited.
 import 'fake-indexeddb/auto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { io } from 'socket.io-client';
 import { PGlite } from '@electric-sql/pglite';
@@ -17,6 +16,7 @@ import { LogEvents, formatLine, stderrLogger } from '../../server/logger.js';
 import { openPGliteDriver } from '../../server/store/pglite-driver.js';
 import type { Driver } from '../../server/store/driver.js';
 import { waitFor } from '../support/wait.js';
+import { closeHttp, listen as listenHttp } from '../support/http-server.js';
 
 const topics = defineTopics({
   orderCreated: defineTopic('orders.{orderId}.created', { kind: 'domain', clientEmit: true, schema: z.object({ orderId: z.string() }) }),
@@ -52,12 +52,8 @@ async function fete(options: Partial<Parameters<typeof createFete<typeof topics,
   return f;
 }
 async function listen(server: Server): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  cleanups.push(() => closeHttp(server));
+  return listenHttp(server);
 }
 
 describe('failed attempts and dead letters', () => {

@@ -2,7 +2,7 @@
 // Checked by tsc (`npm test` runs it first); the runtime part only builds an inline fete.
 import { describe, expectTypeOf, it } from 'vitest';
 import type { Envelope } from '../../shared/index.js';
-import { type EmitResult, createFete } from '../../server/index.js';
+import { type LoggedResult, createFete } from '../../server/index.js';
 import { topics } from '../store/suite/harness.js';
 
 describe('server types', () => {
@@ -24,7 +24,7 @@ describe('server types', () => {
     fete.on('orders.>', 'union', (_payload, ctx) => {
       if (ctx.envelope.topic === 'orders.{orderId}.shipped') expectTypeOf(ctx.envelope.payload).toEqualTypeOf<{ orderId: string }>();
     });
-    expectTypeOf(fete.emit(topics.orderShipped, { orderId: 'x' })).resolves.toEqualTypeOf<EmitResult>();
+    expectTypeOf(fete.emit(topics.orderShipped, { orderId: 'x' })).resolves.toEqualTypeOf<LoggedResult>();
     // @ts-expect-error the payload must match the topic's schema input
     void fete.emit(topics.orderShipped, { order: 'x' }).catch(() => undefined);
     await fete.emitMany([

@@ -40,6 +40,17 @@ export async function dropSchemas(pool: pg.Pool, schemas: readonly string[]): Pr
   for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
 }
 
+/** Drops `schemas` (CASCADE; a missing one is no error) through a pool of its own on `url`, ended
+ * before it resolves: the cleanup of a suite that holds no pool. */
+export async function dropSchemasAt(url: string, schemas: readonly string[]): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url });
+  try {
+    await dropSchemas(pool, schemas);
+  } finally {
+    await pool.end();
+  }
+}
+
 /** Calls `onQuery` with the text of every query the pool's clients send (a simple query's text, or
  * a prepared statement's), from the first time each client is checked out: to count round trips
  * or reads in a test. */

@@ -14,6 +14,12 @@ export async function waitFor<T>(
   }
 }
 
+/** `waitFor` with positional arguments and a 5 ms poll, as the socket suites call it:
+ * `until(() => client.seqs('s').length === 3, 'three events')`. Default deadline 30 s. */
+export function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition', timeoutMs = 30_000): Promise<T> {
+  return waitFor(check, { what, timeoutMs, intervalMs: 5 });
+}
+
 /** A promise with its resolver, for gating handlers. */
 export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
   let open!: (value: T) => void;

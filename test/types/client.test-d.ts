@@ -11,7 +11,7 @@ import {
   type Client,
   type ClientStatus,
   type ClientSubscription,
-  type Delivered,
+  type DeliveredLogged,
   type EmitReceipt,
   type Envelope,
   type FeteError,
@@ -105,10 +105,10 @@ describe('subscribe', () => {
 describe('emit', () => {
   test('takes the topic input and resolves to a receipt with the envelope and delivered', async () => {
     const receipt = await client.emit(topics.orderPlaced, { orderId: 'o-1', total: 3, at: '2026-01-01' });
-    expectTypeOf(receipt).toEqualTypeOf<EmitReceipt<PlacedEvent>>();
+    expectTypeOf(receipt).toEqualTypeOf<EmitReceipt<PlacedEvent, DeliveredLogged>>();
     expectTypeOf(receipt.envelope.payload.at).toEqualTypeOf<Date>();
-    expectTypeOf(receipt.delivered).toEqualTypeOf<Promise<Delivered>>();
-    expectTypeOf<Delivered>().toEqualTypeOf<{ id: string; seq: number; duplicate: boolean }>();
+    expectTypeOf(receipt.delivered).toEqualTypeOf<Promise<DeliveredLogged>>();
+    expectTypeOf<DeliveredLogged>().toEqualTypeOf<{ id: string; seq: number; duplicate: boolean }>();
   });
 
   test('a wrong payload does not compile', () => {

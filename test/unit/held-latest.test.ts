@@ -9,7 +9,8 @@ import type { LatestCleared } from '../../shared/index.js';
 
 const ev = (subject: string, version: number) => ({ envelope: { subject, version } }) as unknown as LiveEvent;
 const removal = (subject: string, version: number): LatestCleared => ({ topic: 't', subject, version, reason: 'cleared' });
-const show = (entries: HeldEntry[]) => entries.map((e) => ('value' in e ? ['value', e.value.envelope.subject, e.value.envelope.version] : ['removal', e.removal.subject, e.removal.version]));
+const show = (entries: HeldEntry[]) =>
+  entries.map((e) => ('value' in e ? ['value', e.value.envelope.subject, e.value.envelope.version] : 'removal' in e ? ['removal', e.removal.subject, e.removal.version] : ['restated']));
 
 describe('latest values held for a slow reader', () => {
   it('keeps the newest version of each subject, subjects in the order first held', () => {
@@ -39,5 +40,15 @@ describe('latest values held for a slow reader', () => {
       ['value', 'b', 5],
       ['value', 'c', 3],
     ]);
+  });
+
+  it('the end of a complete snapshot held for a slow reader goes after every value and removal held', () => {
+    const h = new HeldLatest();
+    h.hold(ev('a', 1));
+    h.holdRestated();
+    h.holdRemoval(removal('b', 2));
+    h.hold(ev('a', 2));
+    expect(show(h.take())).toEqual([['value', 'a', 2], ['removal', 'b', 2], ['restated']]);
+    expect(h.take()).toEqual([]);
   });
 });

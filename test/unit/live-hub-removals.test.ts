@@ -41,7 +41,7 @@ function setup() {
     const [version] = await latest.upsert([e]);
     await channel.publish({ kind: 'latest', tenant: '', subject: e.subject, data: wireForBrowser({ ...e, version }) });
   };
-  const receiver = (resume = false) => {
+  const receiver = (resume?: { after: number }) => {
     const got: Array<[string, string, number]> = [];
     const sub = hub.subscribe({
       pattern: 'prices.*',
@@ -95,7 +95,7 @@ describe('the live hub and removals of latest values', () => {
     await emit('A', 1);
     await latest.clear('', topics.price.name, 'prices.A');
     const fresh = receiver();
-    const resumed = receiver(true);
+    const resumed = receiver({ after: 0 });
     await Promise.all([fresh.sub.ready, resumed.sub.ready]);
     expect(fresh.got).toEqual([]);
     expect(resumed.got).toEqual([['cleared', 'prices.A', 2]]);
@@ -118,5 +118,29 @@ describe('the live hub and removals of latest values', () => {
       ['value', 'prices.A', 3],
     ]);
   });
-});
 
+  it('a resume whose removal is pruned while its removals are read is told its snapshot is complete', async () => {
+    const channel = testChannel();
+    const store = memoryLatest(() => undefined, () => 1_000, async () => 5);
+    const e = createEnvelope(topics.price, { symbol: 'A', price: 1 });
+    await store.upsert([e]);
+    await store.clear('', topics.price.name, 'prices.A');
+    expect(await store.settle(0, 10)).toBe(1); // at log position 5
+    // The prune lands between the hub's first look at the horizon and its read of the removals.
+    const racing = { ...store, tombstones: async (q: Parameters<typeof store.tombstones>[0]) => (await store.prune(0, 10), store.tombstones(q)) };
+    const hub = new LiveHub(topics, channel, racing);
+    const got: string[][] = [];
+    const sub = hub.subscribe({
+      pattern: 'prices.*',
+      tenant: '',
+      resume: { after: 3 },
+      visible: () => true,
+      deliver: (ev: LiveEvent) => void got.push(['value', ev.envelope.subject]),
+      cleared: (c: LatestCleared) => void got.push([c.reason, c.subject]),
+      restated: () => void got.push(['restated']),
+    });
+    await sub.ready;
+    expect(got).toEqual([['restated']]);
+    expect(await store.prunedThrough('')).toBe(5);
+  });
+});

@@ -11,6 +11,14 @@ export const topics = defineTopics({
     clientEmit: true,
     schema: z.object({ run: z.string(), n: z.number().int(), tab: z.string() }),
   }),
+  /** A latest value a page emits: its receipt answers the value's version (live-receipt.test.ts). */
+  quote: defineTopic('quotes.{symbol}', {
+    kind: 'domain',
+    delivery: 'latest',
+    clientEmit: true,
+    expose: true,
+    schema: z.object({ symbol: z.string(), price: z.number() }),
+  }),
   /** What the server pushes to subscribed pages. */
   tick: defineTopic('ticks.{n}', { kind: 'presentation', schema: z.object({ n: z.number().int() }) }),
 });

@@ -7,6 +7,7 @@ import express from 'express';
 import { createFete, type AttachOptions, type Fete, type FanoutHandle, type StoreOption } from '../../../server/index.js';
 import { topics, type Topics } from './catalogue.js';
 import { pageRoutes } from './page-server.js';
+import { closeHttp } from '../../support/http-server.js';
 
 export interface BrowserTestServer {
   fete: Fete<Topics>;
@@ -52,8 +53,7 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     url: `http://localhost:${port}`,
     async close() {
       await fete.stop();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await closeHttp(http);
     },
   };
 }

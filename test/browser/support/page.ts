@@ -56,7 +56,16 @@ export async function emitMarks(run: string, tab: string, from: number, count: n
 /** Waits for the server's ack of every emit this page made; resolves with their seqs. */
 export async function delivered(): Promise<number[]> {
   const all = await Promise.all(receipts.map((r) => r.delivered));
-  return all.map((d) => d.seq);
+  return all.map((d) => ('seq' in d ? d.seq : Number.NaN));
+}
+
+/** Emits a `quote` value per price, in order (`ids[i]` as the id of the i-th when given), and
+ * resolves with what each receipt's `delivered` resolved to. */
+export async function emitQuotes(symbol: string, prices: number[], ids: Array<string | undefined> = []): Promise<unknown[]> {
+  const c = current();
+  const sent = [];
+  for (let i = 0; i < prices.length; i++) sent.push(await c.emit(topics.quote, { symbol, price: prices[i]! }, { id: ids[i] }));
+  return Promise.all(sent.map((r) => r.delivered));
 }
 
 export function status(): PageStatus {

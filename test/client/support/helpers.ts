@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { createClient, type Client, type ClientOptions } from '../../../client/index.js';
 import { defineTopic, defineTopics, uuidv7 } from '../../../shared/index.js';
 import { FakeFeteServer, type FakeServerOptions } from './fake-server.js';
+import { waitFor } from '../../support/wait.js';
 
 export const topics = defineTopics({
   orderPlaced: defineTopic('orders.{orderId}.placed', {
@@ -59,16 +60,9 @@ export function testClient(server: FakeFeteServer, options: Partial<ClientOption
 
 export { IDBFactory };
 
-/** Polls until `check` returns something other than undefined/false. The timeout only bounds a
- * broken test; nothing asserts how long anything took. */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+/** Polls every 2 ms until `check` returns something other than undefined/false (20 s deadline). */
+export function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what = 'condition'): Promise<T> {
+  return waitFor(check, { what, timeoutMs: 20_000, intervalMs: 2 });
 }
 
 /** Lets queued microtasks and fake-indexeddb's scheduled work run. */

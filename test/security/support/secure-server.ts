@@ -2,7 +2,6 @@
 // `express`) on one real HTTP server, a catalogue with exposed and unexposed topics, principals
 // in three tenants (and one without), and small readers for SSE and HTTP. PGlite in memory.
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { z } from 'zod';
 import { freshSchema } from '../../support/postgres.js';
@@ -11,6 +10,7 @@ import { createFete, type ExpressOptions, type Fete, type FeteRouter, type Secur
 import type { FeteOptions } from '../../../server/options.js';
 import { type Envelope, decodeEnvelope, defineTopic, defineTopics } from '../../../shared/index.js';
 import { readSseBlocks } from '../../support/sse-blocks.js';
+import { closeHttp, listen } from '../../support/http-server.js';
 
 export const topics = defineTopics({
   /** Presentation: always exposed, server emits only. */
@@ -76,8 +76,7 @@ export async function startSecureServer(
   app.use('/fete', router);
   const http = createServer(app);
   fete.attach(http, { pollIntervalMs: 500 });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const url = await listen(http);
   return {
     fete,
     router,
@@ -87,8 +86,7 @@ export async function startSecureServer(
     async close() {
       router.close();
       await fete.stop({ drain: false });
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await closeHttp(http);
     },
   };
 }

@@ -4,7 +4,7 @@
 // store itself: rows written by one statement (one autocommit transaction) share their `xmin`.
 import { describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../../shared/index.js';
-import type { EmitResult } from '../../../server/index.js';
+import type { LoggedResult } from '../../../server/index.js';
 import { waitFor } from '../../support/wait.js';
 import { type Harness, topics } from './harness.js';
 
@@ -75,13 +75,13 @@ export function groupCommitTests(h: Harness): void {
         fete.emit(topics.orderPlaced, { orderId: 'ok3', total: 4 }),
       ]);
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
-      const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value as EmitResult | EmitResult[]].flat() : []));
+      const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value as LoggedResult | LoggedResult[]].flat() : []));
       const seqs = ok.map((r) => r.seq);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       const subjects = await db.rows<{ subject: string }>(`SELECT subject FROM ${db.tables.events} ORDER BY seq`);
       expect(subjects.map((r) => r.subject)).toEqual(['orders.warm.placed', 'orders.busy.placed', 'orders.ok1.placed', 'orders.ok2.placed', 'orders.ok2.shipped', 'orders.ok3.placed']);
       // emitMany stays atomic within the group: both of its events, or neither.
-      const many = settled[3] as PromiseFulfilledResult<EmitResult[]>;
+      const many = settled[3] as PromiseFulfilledResult<LoggedResult[]>;
       expect(many.value.map((r) => r.seq)).toEqual([many.value[0]!.seq, many.value[0]!.seq + 1]);
       // The writer carries on: the next emits are grouped and appended as before.
       const after = await Promise.all([fete.emit(topics.orderPlaced, { orderId: 'next1', total: 5 }), fete.emit(topics.orderPlaced, { orderId: 'next2', total: 6 })]);
@@ -93,7 +93,7 @@ export function groupCommitTests(h: Harness): void {
       const { fete } = await h.open();
       let commit!: () => void;
       const open = new Promise<void>((r) => (commit = r));
-      let inTx: EmitResult | undefined;
+      let inTx: LoggedResult | undefined;
       // A transaction that appended idempotency key k-1 and stays open.
       const tx = fete.transaction(async (t) => {
         inTx = await t.emit(topics.audit, { kind: 'k', msg: 'in tx' }, { idempotencyKey: 'k-1' });
