@@ -8,14 +8,14 @@ import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { FeteError, matches, type PresenceChange, type PresenceMember } from '../../shared/index.js';
 import type { LiveChannel, LiveMessage } from '../bus/live-channel.js';
-import { PresenceMirror, type Watch } from './presence-mirror.js';
+import { FINAL_VERSION, PresenceMirror, type Watch } from './presence-mirror.js';
 import type { ResolvedPresenceOptions } from './presence-options.js';
 import type { PresenceKey, PresenceRow, PresenceStore } from './presence-store.js';
 
 const debug = createDebug('fete:presence');
 
-/** Version of a removal by the sweep or a stop: no later write of that node exists. */
-const FINAL = Number.MAX_SAFE_INTEGER;
+/** Version of a removal by the sweep, a stop or a re-registration: the node is gone for good. */
+const FINAL = FINAL_VERSION;
 
 /** One node's row of one member, in a presence message. */
 interface MemberData {
@@ -42,6 +42,10 @@ interface PresenceData {
 const MESSAGE_BUDGET = 5000;
 /** Room left for the message's own framing (kind, tenant, subject, node). */
 const FRAMING_BYTES = 512;
+/** Tombstones are kept at least this long (ms), past 4 × ttlMs: a node's messages go out on
+ * several pool connections, so one can arrive after a later one, and on a loaded machine well
+ * over a second after it (4 × ttlMs is 1.2 s with the tests' ttlMs of 300). */
+const TOMBSTONE_MIN_MS = 60_000;
 /** Rows written by one statement. */
 const WRITE_BATCH = 1000;
 
@@ -254,7 +258,7 @@ export class PresenceHub {
         if (this.#dirty.size > 0) this.#flushSoon();
         const swept = await this.#store.sweep();
         this.#announce(swept.map((r) => ({ ...r, connections: 0, version: FINAL })));
-        this.#mirror.purge(4 * this.#o.ttlMs);
+        this.#mirror.purge(Math.max(4 * this.#o.ttlMs, TOMBSTONE_MIN_MS));
       } catch (err) {
         debug('presence heartbeat failed (the next one retries): %s', (err as Error).message);
       }
@@ -272,7 +276,10 @@ export class PresenceHub {
     for (const [k, m] of this.#local) this.#changed(k, m);
     // A write under the old id that was in flight during the sweep left rows nobody counts.
     await this.flushed();
-    await this.#store.removeNode(old);
+    const gone = await this.#store.removeNode(old);
+    // Announced like a sweep's leaves: the receivers drop every row of the old id (rows the sweep
+    // saw and these alike) and ignore its late messages (presence-mirror.ts).
+    this.#announce(gone.map((r) => ({ ...r, connections: 0, version: FINAL })));
   }
 
   // ---- watching ----

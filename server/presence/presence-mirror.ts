@@ -4,11 +4,24 @@
 // applying them is idempotent and order-tolerant: a row replaces another only with a higher
 // version, and a removal stays as a tombstone (connections 0) so that an older message or read
 // cannot bring it back. A member is the sum of its nodes' rows; its state is the newest one set.
+// A row at FINAL_VERSION says its node is gone for good (swept, stopped, or re-registered under a
+// new id): every row held of that node goes, and whatever that node's messages say later is
+// ignored. Per-row tombstones could not promise that: a node swept while alive (a stall longer
+// than the TTL) goes on writing and announcing under its old id until its next heartbeat, rows the
+// sweep never saw, and a late message of it could outlive the tombstone purge; either left a
+// member counted forever after everyone had left (test/presence/presence-postgres.test.ts, "a crowd").
+
 import createDebug from 'debug';
 import { PatternIndex, isLiteralPattern, matches, type PresenceChange, type PresenceMember, type PresenceState } from '../../shared/index.js';
 import type { PresenceRow } from './presence-store.js';
 
 const debug = createDebug('fete:presence');
+
+/** Version of a row removed with its node (by a sweep, a stop, or a re-registration): the node
+ * is gone, and no later write of it counts. */
+export const FINAL_VERSION = Number.MAX_SAFE_INTEGER;
+/** How long a gone node is remembered (ms): longer than any message of it can be on its way. */
+const GONE_NODE_MEMORY_MS = 10 * 60_000;
 
 interface NodeRow {
   connections: number;
@@ -74,6 +87,8 @@ export class PresenceMirror {
   /** Watches by tenant, indexed by pattern: which subjects this process keeps rows for. */
   readonly #watches = new Map<string, PatternIndex<Watch>>();
   #tick = 0;
+  /** Nodes known to be gone (a FINAL_VERSION row was seen), with when (ms), for the purge. */
+  readonly #gone = new Map<string, number>();
 
   /** A counter that orders changes against reads: rows changed after `mark()` were not in a read started then. */
   mark(): number {
@@ -130,6 +145,8 @@ export class PresenceMirror {
   /** Applies one node's row (connections 0: removed), if newer than what is held; tells the live
    * watches of the member's change. Rows of subjects nobody here watches are ignored. */
   apply(row: PresenceRow): void {
+    if (row.version === FINAL_VERSION) this.#nodeGone(row.node);
+    else if (this.#gone.has(row.node)) return; // a late message of a gone node
     if (!this.covers(row.tenant, row.subject)) return;
     let rows = this.#entries.get(row.tenant);
     if (!rows) this.#entries.set(row.tenant, (rows = new Map()));
@@ -181,9 +198,28 @@ export class PresenceMirror {
       }
   }
 
-  /** Forgets tombstones older than `olderThanMs` (no message that old is still on its way). */
+  /** Node `node` is gone: the rows held of it are removed (with the leaves and updates that makes),
+   * once; its later messages are ignored. */
+  #nodeGone(node: string): void {
+    if (this.#gone.has(node)) return;
+    this.#gone.set(node, Date.now());
+    for (const rows of this.#entries.values())
+      for (const members of rows.values())
+        for (const e of members.values()) {
+          const r = e.nodes.get(node);
+          if (!r || r.connections <= 0) continue;
+          const before = aggregate(e);
+          e.nodes.set(node, { ...r, connections: 0, version: FINAL_VERSION, seen: this.mark(), removedAt: Date.now() });
+          this.#changed(e, before);
+        }
+  }
+
+  /** Forgets tombstones older than `olderThanMs` (no message that old is still on its way), and
+   * gone nodes after GONE_NODE_MEMORY_MS. */
   purge(olderThanMs: number): void {
-    const limit = Date.now() - olderThanMs;
+    const now = Date.now();
+    for (const [node, at] of this.#gone) if (at < now - GONE_NODE_MEMORY_MS) this.#gone.delete(node);
+    const limit = now - olderThanMs;
     for (const [tenant, rows] of this.#entries) {
       for (const [subject, members] of rows) {
         for (const [member, e] of members) {
