@@ -140,14 +140,20 @@ async function corsAllows(cors: SocketCors, origin: string, request: unknown): P
 
 /**
  * The one check of both doors. Passes a request without `Origin` (servers, curl, and most
- * browsers' same-origin GETs), one from the server's own origin (same host as Host or
+ * browsers' same-origin GETs) unless its `Sec-Fetch-Site` says another site sent it, one from the server's own origin (same host as Host or
  * X-Forwarded-Host, and not a plain-http page of a site served over TLS), and one whose origin
  * `allows` admits; on the socket door, also one that attach's legacy `cors.origin` admits.
  * @throws FeteError FORBIDDEN for any other request that carries `Origin`, `Origin: null` included.
  */
 export async function assertOriginAllowed(allows: OriginAllows, headers: Headers, request?: unknown, legacyCors?: SocketCors): Promise<void> {
   const raw = headers.origin;
-  if (raw === undefined) return;
+  if (raw === undefined) {
+    // Browsers leave `Origin` out of a no-cors GET (an <img>, a <script>, a link), but say where it
+    // came from in Sec-Fetch-Site: another site's <img src=/fete/stream?...> would otherwise pass.
+    const site = first(headers['sec-fetch-site'])?.toLowerCase();
+    if (site !== 'cross-site' && site !== 'same-site') return;
+    throw new FeteError('FORBIDDEN', `a ${site} request without Origin (an <img>, a <script>, a link from another page) is refused: a page there could act with this site's cookies`);
+  }
   const text = (Array.isArray(raw) ? raw.join(',') : raw).trim();
   const parsed = originOf(text);
   if (parsed !== undefined) {

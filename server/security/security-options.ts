@@ -66,7 +66,7 @@ export interface SecurityOptions<P = unknown> {
   /** Origins, besides the server's own, whose pages may use every browser door: the Socket.IO
    * handshake and every route of `fete.express()`. A request carrying an `Origin` of any other
    * site (`Origin: null` included) is refused FORBIDDEN (403) before `auth` runs; requests without
-   * `Origin` (servers, curl) pass. A list of origins (`'https://shop.example'`) and RegExps, or a
+   * `Origin` (servers, curl) pass, unless `Sec-Fetch-Site` says another site's page sent them. A list of origins (`'https://shop.example'`) and RegExps, or a
    * predicate `(origin) => boolean` (the only way to admit `'null'`). See security/origin.ts.
    * @default none: the server's own origin only
    * @throws FeteError INVALID_OPTIONS at createFete for another shape, or a string that is not an origin */

@@ -98,6 +98,20 @@ describe('requests from other sites at the HTTP door', () => {
     await until(async () => (await app.fete.presence('rooms.r1.chat')).length === 1, 'alice present from her own page');
   });
 
+  it("a cross-site <img>-like GET of /stream without Origin, which browsers mark Sec-Fetch-Site: cross-site, is refused and makes nobody present", async () => {
+    const app = await cookieApp(['https://shop.example']);
+    for (const site of ['cross-site', 'same-site']) {
+      const res = await fetch(`${app.base}/fete${PRESENCE_STREAM}`, { headers: { cookie: 'session=alice', 'sec-fetch-site': site } });
+      expect({ site, status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code }).toEqual({ site, status: 403, code: 'FORBIDDEN' });
+    }
+    expect(await app.fete.presence('rooms.r1.chat')).toEqual([]);
+    // Typed into the address bar, or fetched by the site itself: not another site's doing.
+    for (const site of ['none', 'same-origin']) {
+      const res = await fetch(`${app.base}/fete/metrics`, { headers: { cookie: 'session=alice', 'sec-fetch-site': site } });
+      expect({ site, status: res.status }).toEqual({ site, status: 200 });
+    }
+  });
+
   it('every route and method refuses another site with 403 FORBIDDEN, health, metrics and the inspector included; without Origin they answer as before', async () => {
     const app = await cookieApp();
     const routes: Array<[string, { method?: string; body?: string; accept?: string }]> = [
