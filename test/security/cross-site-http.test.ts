@@ -35,6 +35,7 @@ afterEach(async () => {
 /** Both doors of an app whose users sign in with a session cookie (`session=<user>`). */
 async function cookieApp(origins?: SecurityOptions['origins']) {
   const warnings: Array<Record<string, unknown>> = [];
+  const auths = { calls: 0 };
   const fete = await createFete({
     topics,
     store: sharedStore(),
@@ -42,7 +43,10 @@ async function cookieApp(origins?: SecurityOptions['origins']) {
     logger: { info: () => undefined, warn: (fields) => void warnings.push(fields), error: () => undefined },
     presence: { heartbeatMs: 50, ttlMs: 300 },
     security: {
-      auth: ({ headers }) => /session=(\w+)/.exec(String(headers.cookie ?? ''))?.[1],
+      auth: ({ headers }) => {
+        auths.calls++;
+        return /session=(\w+)/.exec(String(headers.cookie ?? ''))?.[1];
+      },
       publicId: (user) => String(user),
       ...(origins === undefined ? {} : { origins }),
     },
@@ -57,6 +61,7 @@ async function cookieApp(origins?: SecurityOptions['origins']) {
     fete,
     base,
     warnings,
+    auths,
     /** A request as alice's browser sends it from a page of `origin` (no Origin: undefined). */
     async request(path: string, origin: string | undefined, init: { method?: string; body?: string; accept?: string } = {}) {
       const abort = new AbortController();
@@ -112,7 +117,7 @@ describe('requests from other sites at the HTTP door', () => {
     }
   });
 
-  it('every route and method refuses another site with 403 FORBIDDEN, health, metrics and the inspector included; without Origin they answer as before', async () => {
+  it('every route and method refuses another site with 403 FORBIDDEN before auth runs, health, metrics and the inspector included; without Origin they answer as before', async () => {
     const app = await cookieApp();
     const routes: Array<[string, { method?: string; body?: string; accept?: string }]> = [
       [PRESENCE_STREAM, { accept: 'text/event-stream' }],
@@ -130,6 +135,7 @@ describe('requests from other sites at the HTTP door', () => {
       expect({ path, status: refused.status, code: refused.body?.error?.code }).toEqual({ path, status: 403, code: 'FORBIDDEN' });
     }
     expect(await app.fete.presence('rooms.r1.chat')).toEqual([]);
+    expect(app.auths.calls).toBe(0); // refused before auth judged the cookie
     expect((await app.request('/health', undefined)).status).not.toBe(403); // 503 here: the fete is not started
     expect((await app.request('/metrics', undefined)).status).toBe(200);
     expect(await app.request(PRESENCE_STREAM, undefined, { accept: 'text/event-stream' })).toMatchObject({ status: 200, streaming: true });
