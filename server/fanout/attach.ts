@@ -9,7 +9,7 @@ import createDebug from 'debug';
 import { Server } from 'socket.io';
 import { describeThrown, keepableCause } from '../../shared/describe-thrown.js';
 import { FETE_NAMESPACE, FeteError, isFeteError } from '../../shared/index.js';
-import { assertSameOriginOrAllowed } from '../security/origin.js';
+import { socketCorsOf } from '../security/origin.js';
 import type { Caller } from '../security/security.js';
 import type { FanoutTarget } from './client-emit.js';
 import { FanoutCore, resolveFanoutOptions } from './fanout-core.js';
@@ -39,23 +39,27 @@ export function attachFanout<P>(
   logs?: LogEvents,
 ): FanoutHandle {
   const resolved = resolveFanoutOptions(options as AttachOptions<never>, fete.security);
+  const security = fete.security;
+  // One list of other sites: security.origins, which also answers Socket.IO's CORS requests. An
+  // attach `cors` of the app's own still does both on this door (older apps), but not over HTTP.
+  if (options.cors !== undefined) debug('attach({ cors }) is honoured on the socket door only: give allowed origins to createFete({ security: { origins } }) for every door');
   const io = new Server(httpServer, {
     maxHttpBufferSize: frameLimit(resolved.maxPayloadBytes),
     ...options.serverOptions,
     path: options.path ?? '/socket.io',
-    ...(options.cors === undefined ? {} : { cors: options.cors }),
+    cors: options.cors ?? socketCorsOf(security.originAllowed),
   });
   const nsp = io.of(FETE_NAMESPACE);
   // `local`: with a cluster adapter (Redis...) the packet still goes to this server's sockets only;
   // every server routes the log to its own sockets.
   const core = new FanoutCore(fete, resolved, (socketIds, event, packet) => nsp.local.to(socketIds).emit(event, packet as never));
   const callers = new WeakMap<object, Caller>();
-  const security = fete.security;
 
   nsp.use((socket, next) => {
     const credentials = socket.handshake.auth;
     // Before `auth`: a cross-site page must not get as far as the user's cookies being judged.
-    assertSameOriginOrAllowed(socket.request.headers, options.cors, socket.request)
+    security
+      .assertOrigin(socket.request.headers, socket.request, options.cors)
       .then(() =>
         security.authenticate({
           door: 'socket',

@@ -29,10 +29,11 @@ export interface ClientEmitContext<P = FanoutPrincipal> {
 export interface AttachOptions<P = FanoutPrincipal> {
   /** Socket.IO's HTTP path. @default '/socket.io' */
   path?: string;
-  /** Socket.IO CORS options (browsers on another origin). Its `origin` is also the list of other
-   * origins whose pages may open a socket at all: a browser handshake (one with an `Origin`) from
-   * any other origin is refused FORBIDDEN, WebSocket included, so that another site's page cannot
-   * connect with the user's cookies (security/origin.ts). @default none (same origin only) */
+  /** @deprecated Give allowed origins to `createFete({ security: { origins } })`: that one list
+   * guards every browser door (this socket and every route of `fete.express()`) and also answers
+   * Socket.IO's CORS requests. Kept for older apps: given, it replaces Socket.IO's CORS answers,
+   * and its `origin` also admits handshakes from those origins, on this socket door only (the
+   * HTTP door knows only `security.origins`). @default derived from `security.origins` */
   cors?: ServerOptions['cors'];
   /** Largest envelope accepted from a client, in UTF-8 bytes. Socket.IO's frame limit
    * (`maxHttpBufferSize`) is set from it so that a full emit of this size fits. @default 1 MiB */

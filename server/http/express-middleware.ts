@@ -8,6 +8,8 @@
 //   GET  /metrics                   metrics.ts       Prometheus text (off unless `metrics` is given)
 //   /inspector/...                  inspector-routes.ts (JSON; off unless `inspector` is given)
 //   POST /commands/:name, GET|POST /queries/:name, GET /commands/results/:id   command-routes.ts
+// Before any route, a request carrying the `Origin` of another site that `security.origins` does not
+// allow is refused 403 FORBIDDEN (security/origin.ts: the same check as the socket handshake).
 // Every route but /health authenticates through the fete's one `security` config (closed without
 // `auth`); /metrics skips it only when declared `metrics: 'public'`.
 import createDebug from 'debug';
@@ -85,6 +87,12 @@ export function createExpressMiddleware<P = unknown>(fete: HttpTarget, options: 
   const emits: EmitCounters = { accepted: 0, duplicate: 0, rejected: 0 };
   const router = expressModule().Router() as FeteRouter;
 
+  // Other sites first, on every method and route: before auth, a stream, a presence membership or
+  // a read of the body. An EventSource or <img> GET from another site carries the user's cookies.
+  router.use(async (req: Request, _res: Response, next: NextFunction) => {
+    await fete.security.assertOrigin(req.headers, req);
+    next();
+  });
   // Authenticated before the body is read: an unknown caller does not get to upload a megabyte.
   router.post('/emit', authenticated(fete.security), jsonText(o.maxBodyBytes), emitRoute(fete, o, emits));
   router.get('/stream', streamRoute(fete, o, sseDoor));

@@ -4,6 +4,7 @@
 // metrics all authenticate through it (security.ts). Closed by default: no `auth`, no entry.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AnyTopic } from '../../shared/index.js';
+import type { AllowedOrigins } from './origin.js';
 
 /** Where a caller comes in: a Socket.IO handshake, or an HTTP request (emit, stream, inspector, metrics). */
 export type Door = 'socket' | 'http';
@@ -62,4 +63,12 @@ export interface SecurityOptions<P = unknown> {
    * most 128 characters; undefined: the principal is never listed (it may still watch).
    * @default none: nobody is listed, and watching presence is refused with INVALID_OPTIONS */
   publicId?: (principal: P) => string | undefined;
+  /** Origins, besides the server's own, whose pages may use every browser door: the Socket.IO
+   * handshake and every route of `fete.express()`. A request carrying an `Origin` of any other
+   * site (`Origin: null` included) is refused FORBIDDEN (403) before `auth` runs; requests without
+   * `Origin` (servers, curl) pass, unless `Sec-Fetch-Site` says another site's page sent them. A list of origins (`'https://shop.example'`) and RegExps, or a
+   * predicate `(origin) => boolean` (the only way to admit `'null'`). See security/origin.ts.
+   * @default none: the server's own origin only
+   * @throws FeteError INVALID_OPTIONS at createFete for another shape, or a string that is not an origin */
+  origins?: AllowedOrigins;
 }

@@ -4,9 +4,11 @@
 // request to an AuthRequest.
 import { keepableCause } from '../../shared/describe-thrown.js';
 import { FeteError, isFeteError } from '../../shared/index.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Auth, AuthRequest, Authorize, SecurityOptions } from './security-options.js';
 import { DEFAULT_TENANT, validTenant } from './tenant.js';
 import { actorOf } from '../context/principal.js';
+import { type OriginAllows, type SocketCors, assertOriginAllowed, resolveOrigins } from './origin.js';
 
 /** Who is calling, as every door sees it after authentication. */
 export interface Caller<P = unknown> {
@@ -24,6 +26,11 @@ export interface Security {
   tenantOf(principal: unknown): string;
   /** The `publicId` hook, or undefined when none is configured (presence is then off). */
   readonly publicId: ((principal: unknown) => string | undefined) | undefined;
+  /** Whether `security.origins` admits an origin (another site's; never throws). */
+  readonly originAllowed: OriginAllows;
+  /** The one other-sites check of every browser door, before `auth` (security/origin.ts). `legacyCors`:
+   * attach's `cors`, honoured by the socket door only. @throws FeteError FORBIDDEN */
+  assertOrigin(headers: IncomingHttpHeaders, request: unknown, legacyCors?: SocketCors): Promise<void>;
 }
 
 const NOT_CONFIGURED =
@@ -34,12 +41,13 @@ const AUTH_REQUIRED =
   'authentication required: security.auth found no principal in this request (HTTP sends credentials as an Authorization: Bearer <token> header, the socket client as auth: { token })';
 
 export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
-  if (o === null || typeof o !== 'object') throw new FeteError('INVALID_OPTIONS', 'security must be an object { auth, authorize, tenant }');
+  if (o === null || typeof o !== 'object') throw new FeteError('INVALID_OPTIONS', 'security must be an object { auth, authorize, tenant, publicId, origins }');
   const auth = o.auth;
   if (auth !== undefined && auth !== 'anonymous' && typeof auth !== 'function')
     throw new FeteError('INVALID_OPTIONS', "security.auth must be a function or 'anonymous'");
   if (o.publicId !== undefined && typeof o.publicId !== 'function') throw new FeteError('INVALID_OPTIONS', 'security.publicId must be a function (principal) => string | undefined');
   if (o.tenant !== undefined && typeof o.tenant !== 'function') throw new FeteError('INVALID_OPTIONS', 'security.tenant must be a function (principal) => string | undefined');
+  const originAllowed = resolveOrigins(o.origins);
   const authorize = (o.authorize ?? {}) as Authorize<unknown>;
   const tenantHook = o.tenant as ((p: unknown) => string | undefined) | undefined;
 
@@ -62,6 +70,8 @@ export function resolveSecurity<P>(o: SecurityOptions<P> = {}): Security {
     authorize,
     tenantOf,
     publicId: o.publicId as ((p: unknown) => string | undefined) | undefined,
+    originAllowed,
+    assertOrigin: (headers, request, legacyCors) => assertOriginAllowed(originAllowed, headers, request, legacyCors),
     async authenticate(request: AuthRequest): Promise<Caller> {
       if (auth === undefined) throw new FeteError('UNAUTHORIZED', NOT_CONFIGURED);
       if (auth === 'anonymous') return { principal: undefined, tenant: tenantOf(undefined) };

@@ -2,9 +2,9 @@
 // by session cookie. A browser sends those cookies with a WebSocket handshake opened by any site's
 // script (WebSockets have no CORS preflight; Socket.IO's `cors` option governs only long-polling
 // responses), so a page on another site could run commands, emit and subscribe as the user. The
-// HTTP door refuses it (json-body.ts: only application/json, which needs a preflight); the socket
-// door refuses a handshake from another origin unless `attach(http, { cors })` allows it
-// (security/origin.ts).
+// socket door refuses a handshake from another origin unless `security.origins` allows it, or (the
+// deprecated way, kept for older apps) `attach(http, { cors })` does (security/origin.ts); the HTTP
+// door keeps the same rule (cross-site-http.test.ts).
 import { createServer, type Server } from 'node:http';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
