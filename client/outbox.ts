@@ -2,7 +2,7 @@
 // group) before `emit` resolves, and drained to the server by the leader tab. It also settles each
 // emit's `delivered` promise: directly when this tab sent the entry, or from the outcome the leader
 // recorded for it (broadcast to the tabs, with the store's `results` polled as a fallback).
-import { FeteError, type WireError } from '../shared/index.js';
+import { type ByDelivery, FeteError, type WireError } from '../shared/index.js';
 import type { RetryOptions } from './backoff.js';
 import { GroupCommit } from './group-commit.js';
 import { electLeader, type Leadership, type LockManagerLike } from './leader.js';
@@ -37,8 +37,7 @@ export interface DeliveredVolatile {
 export type Delivered = DeliveredLogged | DeliveredLatest | DeliveredVolatile;
 
 /** `receipt.delivered` of topic `T`: DeliveredLogged, DeliveredLatest or DeliveredVolatile. */
-export type DeliveredOf<T> = T extends { readonly delivery: infer D } ? DeliveredBy<D> : Delivered;
-type DeliveredBy<D> = D extends 'latest' ? DeliveredLatest : D extends 'volatile' ? DeliveredVolatile : DeliveredLogged;
+export type DeliveredOf<T> = ByDelivery<T, DeliveredLogged, DeliveredLatest, DeliveredVolatile>;
 
 /** The receipt's answer from an outcome: the position the server gave (a log seq, a latest
  * version) as it is. A seq of 0 is no position: older servers, and outcomes older clients stored in

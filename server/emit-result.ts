@@ -2,6 +2,7 @@
 // latest value a `version`, a volatile event neither. The same three shapes go out on the wire
 // (shared/protocol.ts EmitAckTaken) to browsers and HTTP callers (fanout/client-emit.ts); no
 // result ever carries a seq that is no position of the log.
+import type { ByDelivery } from '../shared/index.js';
 
 /** An event of a `delivery: 'log'` topic, appended (or found: a duplicate). */
 export interface LoggedResult {
@@ -38,5 +39,4 @@ export type EmitResult = LoggedResult | LatestResult | VolatileResult;
 
 /** The result of emitting topic `T`: LoggedResult for a log topic, LatestResult for a latest one,
  * VolatileResult for a volatile one (a union when `T` may be any of them). */
-export type EmitResultOf<T> = T extends { readonly delivery: infer D } ? ResultOfDelivery<D> : EmitResult;
-type ResultOfDelivery<D> = D extends 'latest' ? LatestResult : D extends 'volatile' ? VolatileResult : LoggedResult;
+export type EmitResultOf<T> = ByDelivery<T, LoggedResult, LatestResult, VolatileResult>;

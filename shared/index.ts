@@ -46,6 +46,7 @@ export {
   type TopicFlags,
   type TopicKind,
   type TopicDelivery,
+  type ByDelivery,
   type LiveOnlyTopic,
   type TopicOptions,
   type TopicsOf,

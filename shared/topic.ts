@@ -22,6 +22,11 @@ export const TOPIC_KINDS: readonly TopicKind[] = ['domain', 'integration', 'pres
 export type TopicDelivery = 'log' | 'volatile' | 'latest';
 export const TOPIC_DELIVERIES: readonly TopicDelivery[] = ['log', 'volatile', 'latest'];
 
+/** `Log`, `Latest` or `Volatile` by the delivery of topic `T` (their union when `T`'s delivery is
+ * not known): how an emit's result and a receipt's answer are typed per topic. */
+export type ByDelivery<T, Log, Latest, Volatile> = T extends { readonly delivery: infer D } ? ByDeliveryOf<D, Log, Latest, Volatile> : Log | Latest | Volatile;
+type ByDeliveryOf<D, Log, Latest, Volatile> = D extends 'latest' ? Latest : D extends 'volatile' ? Volatile : Log;
+
 /** How long the log keeps a topic's events for replay (resume from a cursor). */
 export interface Retention {
   /** Events older than this many milliseconds may be pruned. @default unbounded */

@@ -2,6 +2,7 @@
 // serves both doors: Socket.IO (`attach`) and HTTP (`fete.express()` under /fete).
 import { createServer, type Server as HttpServer } from 'node:http';
 import express from 'express';
+import { afterEach } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { createFete, type Fete } from '../../server/index.js';
 import type { FeteOptions } from '../../server/options.js';
@@ -125,3 +126,34 @@ export function brief(members: readonly PresenceMember[]): string[] {
   return members.map((m) => `${m.subject} ${m.id}x${m.connections}`);
 }
 
+
+/** The servers, clients and other readers of one suite, all closed after each test: `server(extra)`
+ * starts a presence server on `store()` with `extra` options, `client(s, credentials)` connects a
+ * PresenceClient to it, `track(x)` closes `x` too (before the clients and servers). */
+export function presenceScope(store: () => Partial<FeteOptions<Topics>> & Pick<FeteOptions<Topics>, 'store' | 'schema'>) {
+  const servers: PresenceServer[] = [];
+  const clients: PresenceClient[] = [];
+  const others: Array<{ close(): void }> = [];
+  afterEach(async () => {
+    for (const r of others.splice(0)) r.close();
+    for (const c of clients.splice(0)) c.close();
+    for (const s of servers.splice(0)) await s.close();
+  });
+  return {
+    async server(extra: Partial<FeteOptions<Topics>> = {}): Promise<PresenceServer> {
+      const s = await startPresenceServer({ ...store(), ...extra });
+      servers.push(s);
+      return s;
+    },
+    async client(s: PresenceServer, credentials: Record<string, unknown>): Promise<PresenceClient> {
+      const c = new PresenceClient(s.url, credentials);
+      clients.push(c);
+      await c.connected();
+      return c;
+    },
+    track<T extends { close(): void }>(x: T): T {
+      others.push(x);
+      return x;
+    },
+  };
+}

@@ -1,28 +1,12 @@
 // Presence on one fete, run against each store (PGlite, PostgreSQL, inline memory): who is listed,
 // what watchers see, and every refusal.
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { FeteOptions } from '../../server/options.js';
 import { runInTenant } from '../../server/index.js';
-import { brief, PresenceClient, type PresenceServer, startPresenceServer, type Topics, until } from './fixtures.js';
+import { brief, presenceScope, type Topics, until } from './fixtures.js';
 
 export function presenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | 'schema' | 'dispatch' | 'bus'>): void {
-  const servers: PresenceServer[] = [];
-  const clients: PresenceClient[] = [];
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    for (const s of servers.splice(0)) await s.close();
-  });
-  const server = async (extra: Partial<FeteOptions<Topics>> = {}) => {
-    const s = await startPresenceServer({ ...store(), ...extra });
-    servers.push(s);
-    return s;
-  };
-  const client = async (s: PresenceServer, credentials: Record<string, unknown>) => {
-    const c = new PresenceClient(s.url, credentials);
-    clients.push(c);
-    await c.connected();
-    return c;
-  };
+  const { server, client } = presenceScope(store);
 
   test('a subscriber to a subject of a presence topic is listed by its public id only, and leaves when it unsubscribes', async () => {
     const s = await server();

@@ -2,43 +2,17 @@
 // /fete/presence, a snapshot then join/leave/update in the shapes of the socket packets), a JSON
 // snapshot answers the same, an SSE event stream on a presence subject is a member as a socket
 // subscription is, and every refusal, tenant scope and limit is the socket's. On PGlite and inline.
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { FeteOptions } from '../../server/options.js';
 import { freshSchema } from '../support/postgres.js';
 import { sharedStore, sharePGlite } from '../realtime/support.js';
-import { brief, PresenceClient, type PresenceServer, startPresenceServer, type Topics, until } from './fixtures.js';
-import { type OpenedSse, presenceJson, type SsePresenceWatch, streamOver, watchOverSse } from './sse-support.js';
+import { brief, presenceScope, type PresenceServer, type Topics, until } from './fixtures.js';
+import { presenceJson, type SsePresenceWatch, streamOver, watchOverSse } from './sse-support.js';
 
 function ssePresenceSuite(store: () => Pick<FeteOptions<Topics>, 'store' | 'schema' | 'dispatch'>): void {
-  const servers: PresenceServer[] = [];
-  const clients: PresenceClient[] = [];
-  const readers: Array<SsePresenceWatch | OpenedSse> = [];
-  afterEach(async () => {
-    for (const r of readers.splice(0)) r.close();
-    for (const c of clients.splice(0)) c.close();
-    for (const s of servers.splice(0)) await s.close();
-  });
-  const server = async (extra: Partial<FeteOptions<Topics>> = {}) => {
-    const s = await startPresenceServer({ ...store(), ...extra });
-    servers.push(s);
-    return s;
-  };
-  const client = async (s: PresenceServer, credentials: Record<string, unknown>) => {
-    const c = new PresenceClient(s.url, credentials);
-    clients.push(c);
-    await c.connected();
-    return c;
-  };
-  const watch = async (s: PresenceServer, pattern: string, who: { user: string; tenant?: string }) => {
-    const w = await watchOverSse(s.url, pattern, who);
-    readers.push(w);
-    return w;
-  };
-  const stream = async (s: PresenceServer, pattern: string, who: { user: string; tenant?: string }, presence?: string) => {
-    const r = await streamOver(s.url, pattern, who, presence);
-    readers.push(r);
-    return r;
-  };
+  const { server, client, track } = presenceScope(store);
+  const watch = async (s: PresenceServer, pattern: string, who: { user: string; tenant?: string }) => track(await watchOverSse(s.url, pattern, who));
+  const stream = async (s: PresenceServer, pattern: string, who: { user: string; tenant?: string }, presence?: string) => track(await streamOver(s.url, pattern, who, presence));
 
   test('an SSE watcher gets the members, then the joins, updates and leaves of socket members, as a socket watcher gets them', async () => {
     const s = await server();

@@ -7,6 +7,9 @@ import express from 'express';
 import { createFete, type AttachOptions, type Fete, type FanoutHandle, type StoreOption } from '../../../server/index.js';
 import { topics, type Topics } from './catalogue.js';
 import { pageRoutes } from './page-server.js';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { launchChromium } from '../../support/browser.js';
 import { closeHttp } from '../../support/http-server.js';
 
 export interface BrowserTestServer {
@@ -54,6 +57,27 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     async close() {
       await fete.stop();
       await closeHttp(http);
+    },
+  };
+}
+
+/** One Chromium and one fete server (on `options`) for a describe block: launched before its
+ * tests, closed after. Read `browser` and `server` inside the tests (set once beforeAll ran). */
+export function browserWithServer(options: BrowserServerOptions): { readonly browser: Browser; readonly server: BrowserTestServer } {
+  const held: { browser?: Browser; server?: BrowserTestServer } = {};
+  beforeAll(async () => {
+    [held.browser, held.server] = await Promise.all([launchChromium(), startBrowserServer(options)]);
+  }, 120_000);
+  afterAll(async () => {
+    await held.browser?.close();
+    await held.server?.close();
+  });
+  return {
+    get browser() {
+      return held.browser!;
+    },
+    get server() {
+      return held.server!;
     },
   };
 }
