@@ -20,9 +20,9 @@ describe.each(modes)('listener contract under %s dispatch', (mode) => {
     await fete?.stop({ drain: false }).catch(() => undefined);
     fete = undefined;
   });
-  const open = async () => {
+  const open = async (worker: { leaseMs?: number } = {}) => {
     const db = engine.fresh();
-    fete = await createFete({ topics, dispatch: mode, store: db.store, schema: db.schema, worker: FAST_WORKER });
+    fete = await createFete({ topics, dispatch: mode, store: db.store, schema: db.schema, worker: { ...FAST_WORKER, ...worker } });
     return fete;
   };
   const deadLetters = (f: Fete<Topics>, n: number) =>
@@ -46,7 +46,10 @@ describe.each(modes)('listener contract under %s dispatch', (mode) => {
   });
 
   it('retries, dead-letters, then retry() runs it with fresh attempts; a timeout is a failed attempt', async () => {
-    const f = await open();
+    // A lease far past the handler's timeoutMs: the timed-out attempt's failure is recorded within
+    // it even when a loaded CI machine stalls the store for seconds (with FAST_WORKER's 2 s lease,
+    // a stall > ~1.8 s once let the lease run out first, and the attempt ended without an outcome).
+    const f = await open({ leaseMs: 15_000 });
     const attempts: number[] = [];
     let healthy = false;
     f.on(topics.orderPlaced, 'flaky', async (p, ctx) => {
