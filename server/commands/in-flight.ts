@@ -15,11 +15,19 @@ export class InFlight {
   /** Takes a slot for `key`; returns its release (idempotent). Throws RATE_LIMITED (retryable,
    * `details.limit`) when `key` has `limit` calls in flight already. */
   take(key: string, kind: RequestKind): () => void {
-    const n = this.#counts.get(key) ?? 0;
-    if (n >= this.#limit)
+    const release = this.tryTake(key);
+    if (!release)
       throw new FeteError('RATE_LIMITED', `too many ${kind}s in flight for this caller (commands.maxInFlightPerPrincipal is ${this.#limit}): retry when some have answered`, {
         details: { limit: this.#limit },
       });
+    return release;
+  }
+
+  /** Takes a slot for `key` and returns its release (idempotent), or undefined when `key` holds
+   * `limit` slots already (the caller says why it refuses). */
+  tryTake(key: string): (() => void) | undefined {
+    const n = this.#counts.get(key) ?? 0;
+    if (n >= this.#limit) return undefined;
     this.#counts.set(key, n + 1);
     let released = false;
     return () => {
@@ -31,7 +39,7 @@ export class InFlight {
     };
   }
 
-  /** Calls in flight for `key` (tests, metrics). */
+  /** Slots held for `key` (tests, metrics). */
   count(key: string): number {
     return this.#counts.get(key) ?? 0;
   }

@@ -5,6 +5,7 @@
 // bursts of 32) and at most as many open watch streams as one socket may hold watches (32).
 import { FeteError } from '../../shared/index.js';
 import { commandActor } from '../commands/command-actor.js';
+import { InFlight } from '../commands/in-flight.js';
 import type { Caller } from '../security/security.js';
 
 /** A token bucket: `rate` a second, bursts of `burst`. */
@@ -50,7 +51,8 @@ export class CallerLimits {
   readonly #burst: number;
   readonly #maxOpen: number;
   readonly #buckets = new Map<string, Bucket>();
-  readonly #open = new Map<string, number>();
+  /** Open watch streams per caller. */
+  readonly #open: InFlight;
   #sweptAt = Date.now();
 
   /** `rate` watches a second per caller with bursts of `burst`; `maxOpen` watch streams open at once. */
@@ -58,6 +60,7 @@ export class CallerLimits {
     this.#rate = rate;
     this.#burst = burst;
     this.#maxOpen = maxOpen;
+    this.#open = new InFlight(maxOpen);
   }
 
   /** Counts one watch (a stream opened, a snapshot read). Throws RATE_LIMITED (retryable) past the
@@ -73,24 +76,15 @@ export class CallerLimits {
   /** Holds one open watch stream of the caller until the returned release (idempotent). Throws
    * RATE_LIMITED when the caller has `maxOpen` open already. */
   open(caller: Caller): () => void {
-    const key = keyOf(caller);
-    const n = this.#open.get(key) ?? 0;
-    if (n >= this.#maxOpen)
+    const release = this.#open.tryTake(keyOf(caller));
+    if (!release)
       throw new FeteError('RATE_LIMITED', `a caller may hold at most ${this.#maxOpen} presence watch streams open: close one first`, { details: { limit: this.#maxOpen } });
-    this.#open.set(key, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.#open.get(key) ?? 1) - 1;
-      if (left <= 0) this.#open.delete(key);
-      else this.#open.set(key, left);
-    };
+    return release;
   }
 
   /** Open watch streams of `caller` (tests). */
   openCount(caller: Caller): number {
-    return this.#open.get(keyOf(caller)) ?? 0;
+    return this.#open.count(keyOf(caller));
   }
 
   /** Forgets full buckets, at most once per refill period: a caller seen once costs nothing later. */
