@@ -11,6 +11,7 @@
 // (held current by its own watch), and changes from there. A stalled reader costs at most about
 // `maxBufferedBytes`, never a queue of every change, and loses no member, only the steps between.
 import type { ServerResponse } from 'node:http';
+import { openSseResponse } from './sse-stream.js';
 import type { PresenceChange, PresenceMember } from '../../shared/index.js';
 
 export interface PresenceSseStreamOptions {
@@ -68,18 +69,15 @@ export class PresenceSseStream {
     if (this.#closed || this.#started) return;
     this.#started = true;
     const res = this.#res;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      vary: 'accept',
-      'x-accel-buffering': 'no',
+    // `vary`: the same URL answers JSON without `Accept: text/event-stream`.
+    this.#timer = openSseResponse(res, {
+      retryMs: this.#o.retryMs,
+      heartbeatMs: this.#o.heartbeatMs,
+      headers: { vary: 'accept' },
+      first: `\n${presenceSnapshotFrame(members)}`,
+      ping: () => this.#write(': ping\n\n'),
     });
-    res.socket?.setNoDelay(true);
-    res.write(`retry: ${this.#o.retryMs}\n\n${presenceSnapshotFrame(members)}`);
     res.on('drain', () => this.#drained());
-    this.#timer = setInterval(() => this.#write(': ping\n\n'), this.#o.heartbeatMs);
-    this.#timer.unref();
   }
 
   /** A change of the watch: written with the others of this tick, or dropped while behind. */

@@ -55,6 +55,25 @@ export interface SseStreamHost {
   overflowed(): void;
 }
 
+/** Opens `res` as an SSE stream: the headers (with `headers` added), no Nagle delay, the `retry:`
+ * line then `first`, and a `: ping` comment every `heartbeatMs` through `ping` (the returned timer,
+ * unref'd: the caller clears it when the stream ends). */
+export function openSseResponse(res: ServerResponse, o: { retryMs: number; heartbeatMs: number; first: string; headers?: Record<string, string>; ping: () => void }): NodeJS.Timeout {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    ...o.headers,
+    // nginx buffers proxied responses by default, which would hold events back.
+    'x-accel-buffering': 'no',
+  });
+  res.socket?.setNoDelay(true);
+  res.write(`retry: ${o.retryMs}\n${o.first}`);
+  const timer = setInterval(o.ping, o.heartbeatMs);
+  timer.unref();
+  return timer;
+}
+
 /** One SSE message: `id` is the event's cursor, so a reconnect's Last-Event-ID is the resume
  * cursor. superjson text is JSON without raw newlines, so it is always a single `data:` line. The
  * envelope goes out without its server-side context, as over Socket.IO (browser-envelope.ts). */
@@ -146,20 +165,15 @@ export class SseStream implements TailReceiver {
    */
   start(): void {
     const res = this.#res;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      // nginx buffers proxied responses by default, which would hold events back.
-      'x-accel-buffering': 'no',
-    });
-    res.socket?.setNoDelay(true);
     const { start } = this.#o;
-    res.write(`retry: ${this.#o.retryMs}\n: ok cursor=${formatCursor(this.#host.log.epoch, start.cursor)}\n\n`);
+    const ping = openSseResponse(res, {
+      retryMs: this.#o.retryMs,
+      heartbeatMs: this.#o.heartbeatMs,
+      first: `: ok cursor=${formatCursor(this.#host.log.epoch, start.cursor)}\n\n`,
+      ping: () => this.#write(': ping\n\n'),
+    });
     res.on('close', () => this.close());
     res.on('drain', () => this.#drained());
-    const ping = setInterval(() => this.#write(': ping\n\n'), this.#o.heartbeatMs);
-    ping.unref();
     this.#timers.push(ping);
     if (start.cursor >= this.#host.tailCursor() && start.gaps.length === 0) this.#mode = 'live';
     else void this.#replay(start);
